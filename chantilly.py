@@ -100,12 +100,12 @@ CREATE TABLE IF NOT EXISTS models (
     state BLOB NOT NULL,     -- dill of {"model", "metrics", "predictions", "learns"}
     seq   INTEGER NOT NULL   -- the last log record the snapshot includes
 );
--- Learns since each model's snapshot, replayed in seq order on start. AUTOINCREMENT so a
+-- Model calls since each model's snapshot, replayed in seq order on start. AUTOINCREMENT so a
 -- seq is never reused once a snapshot has truncated the log up to it.
 CREATE TABLE IF NOT EXISTS log (
     seq   INTEGER PRIMARY KEY AUTOINCREMENT,
     model TEXT NOT NULL,
-    body  TEXT NOT NULL      -- JSON: {"x": features, "y": ground truth, "p": prediction}
+    body  TEXT NOT NULL      -- JSON: see Deployment._replay
 );
 CREATE INDEX IF NOT EXISTS log_model ON log (model, seq);
 -- Features and predictions served with an id, waiting for their ground truth.
@@ -426,6 +426,10 @@ class Model:
         proba = getattr(obj, "predict_proba_one", None)
         self.proba = self.flavor != "regression" and callable(proba)
         self.predict = proba if self.proba else obj.predict_one
+        # creme pipelines update their unsupervised steps (StandardScaler...) inside predict_one,
+        # so a prediction changes the model and must be logged to be replayed. river stopped
+        # doing that (learn_during_predict is opt-in); for unknown libraries assume the worst.
+        self.predict_changes_state = self.library != "river"
 
     def info(self):
         """The model's description, as stored and shown by the API."""
@@ -572,19 +576,19 @@ class Store:
             self._written += 1
             return self._written, cursor.lastrowid
 
-    def append_learn(self, model, body, pending_id=None):
-        """Log one learn (and forget the stored id it consumed); returns (ticket, seq)."""
-        statements = [("INSERT INTO log (model, body) VALUES (?, ?)", (model, body))]
-        if pending_id is not None:
-            statements.insert(0, ("DELETE FROM pending WHERE model = ? AND id = ?",
-                                  (model, pending_id)))
-        return self._write(statements)
+    def append(self, model, body, store_id=None, drop_id=None):
+        """Log one model call, storing ``(id, body, created)`` or dropping an id with it.
 
-    def put_pending(self, model, pending_id, body, created):
-        """Store features and prediction under an id, replacing an earlier one; returns a ticket."""
-        return self._write([(
-            "INSERT OR REPLACE INTO pending (model, id, body, created) VALUES (?, ?, ?, ?)",
-            (model, pending_id, body, created))])[0]
+        Returns ``(ticket, seq)``.
+        """
+        statements = []
+        if drop_id is not None:
+            statements.append(("DELETE FROM pending WHERE model = ? AND id = ?", (model, drop_id)))
+        if store_id is not None:
+            statements.append(("INSERT OR REPLACE INTO pending (model, id, body, created) "
+                                "VALUES (?, ?, ?, ?)", (model, *store_id)))
+        statements.append(("INSERT INTO log (model, body) VALUES (?, ?)", (model, body)))
+        return self._write(statements)
 
     def save_snapshot(self, model, state, seq, history):
         """Replace a model's snapshot and drop the log it covers; returns a ticket."""
@@ -927,13 +931,23 @@ class Deployment:
                           "predictions": self.predictions, "learns": self.learns})
 
     def _replay(self):
-        """Apply the logged learns after the snapshot. Lock held."""
+        """Repeat the logged model calls after the snapshot, in order. Lock held.
+
+        A record is ``{"x": features}`` for a prediction that changed the model, or
+        ``{"x", "y", "p", "f"}`` for a learn scored with prediction ``p`` (``f``: the
+        prediction was made by the learn itself, so it is repeated too).
+        """
         for seq, body in self.store.log_since(self.name, self.seq):
             record = json.loads(body)
-            self.metrics.update(record["y"], decode_prediction(record["p"]))
-            self.model.learn(record["x"], record["y"])
+            if "y" not in record or record["f"]:
+                self.model.predict(record["x"])
+            if "y" in record:
+                self.metrics.update(record["y"], decode_prediction(record["p"]))
+                self.model.learn(record["x"], record["y"])
+                self.learns += 1
+            else:
+                self.predictions += 1
             self.seq = seq
-            self.learns += 1
             self.since_snapshot += 1
 
     def _restore(self):
@@ -1001,10 +1015,13 @@ class Deployment:
     def _predict(self, op, now):
         prediction = self._guarded(self.model.predict, op.x)
         ticket = 0
-        if op.key is not None:
-            body = _store_encoder.encode({"x": op.x, "p": encode_prediction(prediction)})
-            ticket = self.store.put_pending(self.name, op.key, body, now)
-            self.pending += 1  # approximate when an id is reused; recounted on restore
+        if op.key is not None or self.model.predict_changes_state:
+            stored = None
+            if op.key is not None:
+                stored = (op.key, _store_encoder.encode({"x": op.x, "p": encode_prediction(prediction)}), now)
+                self.pending += 1  # approximate when an id is reused; recounted on restore
+            ticket, self.seq = self.store.append(self.name, _store_encoder.encode({"x": op.x}), stored)
+            self.since_snapshot += 1
         self.predictions += 1
         event = {"t": now, "features": op.x, "prediction": jsonable(prediction)}
         if op.id is not None:
@@ -1027,12 +1044,14 @@ class Deployment:
                                "predicted with this id, was already learned, or expired; "
                                "send \"features\" with the ground truth instead")
         check_ground_truth(self.model.flavor, op.y)
-        if key is None:
+        fresh = key is None  # no stored prediction: predict now, as progressive validation does
+        if fresh:
             prediction = self._guarded(self.model.predict, x)
         self._guarded(self.metrics.update, op.y, prediction)
         self._guarded(self.model.learn, x, op.y)
-        body = _store_encoder.encode({"x": x, "y": op.y, "p": encode_prediction(prediction)})
-        ticket, self.seq = self.store.append_learn(self.name, body, key)
+        body = _store_encoder.encode({"x": x, "y": op.y, "p": encode_prediction(prediction),
+                                      "f": int(fresh)})
+        ticket, self.seq = self.store.append(self.name, body, drop_id=key)
         if key is not None:
             self.pending -= 1
         self.learns += 1
@@ -1100,29 +1119,42 @@ class Deployment:
 
 
 class Stats:
-    """Request counts and latencies over a sliding window, for ``/api/stats``."""
+    """Operations per second and call latencies over a sliding window, for ``/api/stats``.
 
-    def __init__(self, window=10.0, samples=2048):
-        self._lock = threading.Lock()  # guards the deques
+    Rates come from per-second counters, so they are exact at any throughput; latency
+    percentiles from the most recent calls.
+    """
+
+    def __init__(self, window=10, samples=2048):
+        self._lock = threading.Lock()  # guards the counters and deques
         self.window = window
         self.started = time.time()
+        self._seconds = {k: collections.deque() for k in ("predict", "learn")}   # [second, count]
         self._calls = {k: collections.deque(maxlen=samples) for k in ("predict", "learn")}
 
     def record(self, kind, count, seconds, now):
         """One call of ``kind`` that handled ``count`` operations in ``seconds``."""
+        second = int(now)
         with self._lock:
-            self._calls[kind].append((now, count, seconds))
+            buckets = self._seconds[kind]
+            if buckets and buckets[-1][0] == second:
+                buckets[-1][1] += count
+            else:
+                buckets.append([second, count])
+                while buckets[0][0] <= second - self.window:
+                    buckets.popleft()
+            self._calls[kind].append((now, seconds))
 
     def summary(self, now):
         """Per-kind operations per second over the window and p50/p99 latency in ms."""
         with self._lock:
-            calls = {k: list(v) for k, v in self._calls.items()}
-        rates, latency = {}, {}
-        for kind, samples in calls.items():
-            recent = [s for s in samples if s[0] >= now - self.window]
-            span = min(self.window, max(now - self.started, 1e-9))
-            rates[kind] = sum(c for _, c, _ in recent) / span
-            durations = sorted(d for _, _, d in recent)
+            counts = {k: sum(c for s, c in v if s > now - self.window - 1) for k, v in self._seconds.items()}
+            calls = {k: [d for t, d in v if t >= now - self.window] for k, v in self._calls.items()}
+        span = min(self.window, max(now - self.started, 1e-9))
+        rates = {kind: count / span for kind, count in counts.items()}
+        latency = {}
+        for kind, durations in calls.items():
+            durations.sort()
             latency[kind] = ({"p50": 1e3 * _percentile(durations, 0.5),
                               "p99": 1e3 * _percentile(durations, 0.99)}
                              if durations else {"p50": None, "p99": None})
@@ -1841,18 +1873,24 @@ class Handler(BaseHTTPRequestHandler):
             self.service.bus.unsubscribe(sub)
 
     def _run_operation_stream(self):
-        """Answer each piece of an NDJSON body as soon as it arrives: one line per operation."""
+        """Answer each piece of an NDJSON body as soon as it arrives: one line per operation.
+
+        The headers go out at once, so a client may wait for them before it sends anything.
+        A body that breaks its framing ends the answer with one last error line.
+        """
         lines = LineSplitter(self.server.limits["json"])
-        pieces = self._body_pieces()
-        first = next(pieces, b"")  # read before answering, so a bad body still gets a 4xx
         self._start_chunked("application/x-ndjson")
-        for piece in _prepend(first, pieces):
-            ready = lines.feed(piece)
+        try:
+            for piece in self._body_pieces():
+                ready = lines.feed(piece)
+                if ready:
+                    self._chunk(self._run_lines(ready))
+            ready = lines.finish()
             if ready:
                 self._chunk(self._run_lines(ready))
-        ready = lines.finish()
-        if ready:
-            self._chunk(self._run_lines(ready))
+        except ChantillyError as e:
+            self.close_connection = True  # the rest of the body cannot be trusted
+            self._chunk(dumps(answer_of(e)).encode("utf-8") + b"\n")
         self._chunk(b"")
 
     def _run_lines(self, lines):
@@ -1865,12 +1903,6 @@ class Handler(BaseHTTPRequestHandler):
                 ops.append(e)
         answers = self.service.apply(ops) if ops else []
         return "".join(dumps(jsonable(answer_of(a))) + "\n" for a in answers).encode("utf-8")
-
-
-def _prepend(first, rest):
-    if first:
-        yield first
-    yield from rest
 
 
 class LineSplitter:

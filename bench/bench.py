@@ -1,0 +1,1082 @@
+"""Benchmark chantilly against a minimal reference server and an in-process loop.
+
+    python bench/bench.py [--seconds 3] [--ids 1000000] [--repeat 2] [--json]
+
+Everything runs on one machine, which is usually small, shared and noisy, so every
+throughput is also reported as a RATIO against references measured in the same run:
+
+* the reference server (bench/reference_server.py): ThreadingHTTPServer, keep-alive,
+  json in/out, the model behind one lock, no persistence -- the floor of what a
+  Python stdlib server can cost;
+* the in-process loop: json.loads + lock + predict_one (+ fit_one) + json.dumps,
+  i.e. the same work without any HTTP or socket at all.
+
+The HTTP clients are stdlib http.client keep-alive connections, one client PROCESS
+per connection, so that the client's GIL is not shared between connections.  The
+client and the server share the machine's cores: the table shows the CPU used by
+the server process and by the busiest client process during each measurement, and
+flags a measurement as client-bound when a client process was (almost) saturated.
+
+Progress goes to stderr; the markdown table (or, with --json, the numbers) to stdout.
+"""
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import queue
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+URL_RE = re.compile(rb"serving on (http://([^:/\s]+):(\d+)/?)")
+JSON_HEADERS = {"Content-Type": "application/json"}
+N_FEATURES = 8
+N_SAMPLES = 1000
+WARM_LEARNS = 300
+BATCH = 1000
+STREAM_CHUNK = 1000
+CLIENT_BUSY = 0.90  # client process CPU share above which a measurement is client-bound
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(*args):
+    print("[bench]", *args, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- data / model
+
+
+def make_data(seed=42):
+    rng = random.Random(seed)
+    weights = [rng.uniform(-3, 3) for _ in range(N_FEATURES)]
+    xs, ys = [], []
+    for _ in range(N_SAMPLES):
+        x = {"x%d" % i: round(rng.gauss(0, 1), 6) for i in range(N_FEATURES)}
+        y = sum(w * v for w, v in zip(weights, x.values())) + rng.gauss(0, 0.1)
+        xs.append(x)
+        ys.append(round(y, 6))
+    return xs, ys
+
+
+def make_model(xs, ys):
+    from creme import linear_model, preprocessing
+
+    model = preprocessing.StandardScaler() | linear_model.LinearRegression()
+    for x, y in zip(xs[:WARM_LEARNS], ys[:WARM_LEARNS]):
+        model.fit_one(x, y)
+    return model
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def proc_cpu_seconds(pid):
+    """user+system CPU seconds of a process (all its threads)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def proc_rss_kib(pid, field="VmRSS:"):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class Server:
+    """A server subprocess that prints `... serving on http://HOST:PORT/` once it listens."""
+
+    def __init__(self, name, argv, cwd=ROOT, timeout=60):
+        self.name = name
+        self.argv = argv
+        self.stderr = tempfile.TemporaryFile()
+        self.lines = queue.Queue()
+        self.t_start = time.perf_counter()
+        self.proc = subprocess.Popen(
+            argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._drain, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.stop()
+                raise RuntimeError("%s printed no URL within %ss%s" % (name, timeout, self.tail()))
+            try:
+                line = self.lines.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("%s exited with %s%s" % (name, self.proc.returncode, self.tail()))
+                continue
+            if line is None:
+                self.proc.wait(timeout=10)
+                raise RuntimeError("%s exited with %s%s" % (name, self.proc.returncode, self.tail()))
+            m = URL_RE.search(line)
+            if m:
+                self.url = m.group(1).decode()
+                self.host = m.group(2).decode()
+                self.port = int(m.group(3))
+                self.t_url = time.perf_counter() - self.t_start
+                break
+
+    def _drain(self):
+        for line in iter(self.proc.stdout.readline, b""):
+            self.lines.put(line)
+        self.lines.put(None)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def tail(self, n=2000):
+        try:
+            self.stderr.seek(0)
+            data = self.stderr.read()[-n:].decode(errors="replace")
+        except (OSError, ValueError):
+            return ""
+        return ("\n--- %s stderr ---\n%s" % (self.name, data)) if data.strip() else ""
+
+    def stop(self, timeout=15):
+        """SIGTERM, then SIGKILL after timeout.  Returns the seconds it took to exit."""
+        t0 = time.perf_counter()
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log("%s did not exit %ss after SIGTERM: SIGKILL" % (self.name, timeout))
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        took = time.perf_counter() - t0
+        try:
+            self.proc.stdout.close()
+        except OSError:
+            pass
+        return took
+
+    def conn(self, timeout=60):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+
+def http_call(server, method, path, body=None, headers=None, timeout=60):
+    c = server.conn(timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+# --------------------------------------------------------------------------- request/response clients
+
+
+def client_worker(host, port, path, bodies, offset, start_at, seconds, out):
+    """One keep-alive connection, as many requests as possible in [start_at, start_at+seconds)."""
+    res = {"n": 0, "errors": 0, "first_error": None, "lat": [], "cpu": 0.0, "wall": 0.0}
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn.request("POST", path, body=bodies[offset % len(bodies)], headers=JSON_HEADERS)
+        r = conn.getresponse()
+        r.read()
+        lat = res["lat"]
+        nb = len(bodies)
+        i = offset
+        delay = start_at - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        perf = time.perf_counter
+        cpu0 = time.process_time()
+        t_begin = perf()
+        t_end = t_begin + seconds
+        n = errors = 0
+        t1 = t_begin
+        while True:
+            t0 = perf()
+            if t0 >= t_end:
+                break
+            try:
+                conn.request("POST", path, body=bodies[i % nb], headers=JSON_HEADERS)
+                r = conn.getresponse()
+                data = r.read()
+                status = r.status
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                status, data = None, repr(e).encode()
+            t1 = perf()
+            i += 1
+            if status == 200:
+                n += 1
+                lat.append(t1 - t0)
+            else:
+                errors += 1
+                if res["first_error"] is None:
+                    res["first_error"] = "%s %s" % (status, data[:300].decode(errors="replace"))
+        res.update(n=n, errors=errors, cpu=time.process_time() - cpu0, wall=t1 - t_begin)
+        conn.close()
+    except Exception as e:  # report, do not hang the parent
+        res["first_error"] = "client crashed: %r" % (e,)
+        res["errors"] += 1
+    out.put(res)
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, int(round(p / 100.0 * (len(sorted_values) - 1)))))
+    return sorted_values[k]
+
+
+def measure_requests(server, path, bodies, conns, seconds):
+    """Requests/s with `conns` client processes, one keep-alive connection each."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    start_at = time.time() + 0.5 + 0.05 * conns
+    procs = [
+        ctx.Process(target=client_worker, daemon=True,
+                    args=(server.host, server.port, path, bodies, k * 997, start_at, seconds, out))
+        for k in range(conns)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        delay = start_at - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        cpu0, t0 = proc_cpu_seconds(server.pid), time.perf_counter()
+        results = [out.get(timeout=seconds + 60) for _ in procs]
+        # the clients finish at about start_at + seconds; the server CPU is read as soon as
+        # the last one reported, so the window is slightly longer than `seconds`.
+        cpu1, t1 = proc_cpu_seconds(server.pid), time.perf_counter()
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=5)
+    n = sum(r["n"] for r in results)
+    errors = sum(r["errors"] for r in results)
+    lat = sorted(x for r in results for x in r["lat"])
+    rate = sum(r["n"] / r["wall"] for r in results if r["wall"] > 0)
+    client_cpu = max((r["cpu"] / r["wall"] for r in results if r["wall"] > 0), default=float("nan"))
+    first_error = next((r["first_error"] for r in results if r["first_error"]), None)
+    if errors:
+        log("  %d errors on %s %s, first: %s" % (errors, server.name, path, first_error))
+    return {
+        "rate": rate,
+        "n": n,
+        "errors": errors,
+        "first_error": first_error,
+        "p50_ms": percentile(lat, 50) * 1e3,
+        "p99_ms": percentile(lat, 99) * 1e3,
+        "server_cpu": (cpu1 - cpu0) / (t1 - t0),
+        "client_cpu": client_cpu,
+        "client_bound": client_cpu >= CLIENT_BUSY,
+    }
+
+
+def measure_batches(server, path, body, per_request, seconds):
+    """Operations/s when sending JSON arrays of `per_request` objects on one connection."""
+    conn = server.conn(timeout=120)
+    try:
+        conn.request("POST", path, body=body, headers=JSON_HEADERS)
+        r = conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            return {"rate": float("nan"), "errors": 1,
+                    "first_error": "%s %s" % (r.status, data[:300].decode(errors="replace"))}
+        answers = json.loads(data)
+        if not isinstance(answers, list) or len(answers) != per_request:
+            return {"rate": float("nan"), "errors": 1,
+                    "first_error": "expected a list of %d answers, got %s" % (per_request, data[:200])}
+        cpu0, c0 = proc_cpu_seconds(server.pid), time.process_time()
+        t0 = time.perf_counter()
+        n = errors = 0
+        while time.perf_counter() - t0 < seconds:
+            conn.request("POST", path, body=body, headers=JSON_HEADERS)
+            r = conn.getresponse()
+            r.read()
+            if r.status == 200:
+                n += 1
+            else:
+                errors += 1
+        wall = time.perf_counter() - t0
+        return {
+            "rate": n * per_request / wall, "errors": errors, "requests": n,
+            "server_cpu": (proc_cpu_seconds(server.pid) - cpu0) / wall,
+            "client_cpu": (time.process_time() - c0) / wall,
+        }
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------- NDJSON stream client
+
+
+class StreamError(Exception):
+    pass
+
+
+def stream_ops(server, make_chunk, until, timeout=120):
+    """POST /api/stream with a chunked request body, reading answers concurrently.
+
+    make_chunk(k) returns (bytes of NDJSON lines, number of lines) for chunk k, or None
+    when there is nothing more to send; `until` is an optional perf_counter deadline
+    after which no new chunk is sent.  Returns a dict with ops sent/answered, failed
+    ops (answers carrying a "status"), the last answer line and the elapsed seconds
+    (first byte sent to last byte received).
+    """
+    sock = socket.create_connection((server.host, server.port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sent = {"ops": 0, "error": None, "done": False}
+    stop = threading.Event()
+
+    def sender():
+        try:
+            sock.sendall(
+                b"POST /api/stream HTTP/1.1\r\nHost: %s:%d\r\n"
+                b"Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+                % (server.host.encode(), server.port)
+            )
+            k = 0
+            while not stop.is_set():
+                if until is not None and time.perf_counter() >= until:
+                    break
+                item = make_chunk(k)
+                if item is None:
+                    break
+                data, nops = item
+                sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+                sent["ops"] += nops
+                k += 1
+            sock.sendall(b"0\r\n\r\n")
+            sent["done"] = True
+        except OSError as e:
+            sent["error"] = repr(e)
+
+    t0 = time.perf_counter()
+    cpu0 = proc_cpu_seconds(server.pid)
+    ccpu0 = time.process_time()
+    th = threading.Thread(target=sender, daemon=True)
+    th.start()
+    buf = bytearray()
+    answered = failed = 0
+    last_line = b""
+    tail = b""
+    try:
+        def fill():
+            data = sock.recv(1 << 18)
+            if not data:
+                raise StreamError("connection closed by the server")
+            buf.extend(data)
+
+        while b"\r\n\r\n" not in buf:
+            fill()
+        head_end = buf.index(b"\r\n\r\n")
+        head = bytes(buf[:head_end]).decode("latin-1")
+        del buf[: head_end + 4]
+        status_line, *header_lines = head.split("\r\n")
+        status = int(status_line.split()[1])
+        headers = {}
+        for h in header_lines:
+            k, _, v = h.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if status != 200:
+            stop.set()
+            n = int(headers.get("content-length", "0") or 0)
+            try:
+                while len(buf) < n:
+                    fill()
+            except (OSError, StreamError):
+                pass
+            raise StreamError("HTTP %d %s" % (status, bytes(buf[:300]).decode(errors="replace")))
+
+        def consume(data):
+            nonlocal answered, failed, last_line, tail
+            data = tail + data
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                tail = data
+                return
+            lines = data[: cut + 1]
+            tail = data[cut + 1:]
+            answered += lines.count(b"\n") - lines.count(b"\n\n")
+            failed += lines.count(b'"status"')
+            last_line = lines[lines.rfind(b"\n", 0, len(lines) - 1) + 1:].strip()
+
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                while b"\r\n" not in buf:
+                    fill()
+                i = buf.index(b"\r\n")
+                size = int(bytes(buf[:i]).split(b";")[0], 16)
+                while len(buf) < i + 2 + size + 2:
+                    fill()
+                if size == 0:
+                    break
+                consume(bytes(buf[i + 2: i + 2 + size]))
+                del buf[: i + 2 + size + 2]
+        elif "content-length" in headers:
+            n = int(headers["content-length"])
+            while len(buf) < n:
+                fill()
+            consume(bytes(buf[:n]))
+        else:
+            try:
+                while True:
+                    fill()
+            except StreamError:
+                pass
+            consume(bytes(buf))
+        if tail.strip():
+            answered += 1
+            last_line = tail.strip()
+        elapsed = time.perf_counter() - t0
+    finally:
+        stop.set()
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        sock.close()
+        th.join(timeout=10)
+    return {
+        "sent": sent["ops"], "answered": answered, "failed": failed, "elapsed": elapsed,
+        "rate": answered / elapsed if elapsed > 0 else float("nan"),
+        "server_cpu": (proc_cpu_seconds(server.pid) - cpu0) / elapsed,
+        "client_cpu": (time.process_time() - ccpu0) / elapsed,
+        "last": last_line.decode(errors="replace"), "send_error": sent["error"],
+    }
+
+
+# --------------------------------------------------------------------------- in-process references
+
+
+def inprocess_loops(model, predict_bodies, learn_bodies, seconds):
+    lock = threading.Lock()
+    res = {}
+    nb = len(predict_bodies)
+    loads, dumps, perf = json.loads, json.dumps, time.perf_counter
+
+    def timed(fn):
+        t0 = perf()
+        n = 0
+        while True:
+            for _ in range(100):
+                fn(n)
+                n += 1
+            el = perf() - t0
+            if el >= seconds:
+                return n / el
+
+    def json_predict(i):
+        x = loads(predict_bodies[i % nb])["features"]
+        with lock:
+            y = model.predict_one(x)
+        dumps({"prediction": y}).encode()
+
+    def json_learn(i):
+        p = loads(learn_bodies[i % nb])
+        x = p["features"]
+        with lock:
+            y = model.predict_one(x)
+            model.fit_one(x, p["ground_truth"])
+        dumps({"prediction": y}).encode()
+
+    xs = [json.loads(b)["features"] for b in predict_bodies]
+    ys = [json.loads(b)["ground_truth"] for b in learn_bodies]
+
+    res["json_predict"] = timed(json_predict)
+    res["json_learn"] = timed(json_learn)
+    res["raw_predict"] = timed(lambda i: model.predict_one(xs[i % nb]))
+    res["raw_fit"] = timed(lambda i: model.fit_one(xs[i % nb], ys[i % nb]))
+    return res
+
+
+# --------------------------------------------------------------------------- wrk (optional)
+
+
+def run_wrk(server, path, body, conns, seconds):
+    wrk = shutil.which("wrk")
+    if not wrk:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
+        f.write("wrk.body = %s\n" % json.dumps(body.decode()))
+        script = f.name
+    try:
+        out = subprocess.run(
+            [wrk, "-t", str(min(conns, 2)), "-c", str(conns), "-d", "%ds" % max(1, round(seconds)),
+             "--latency", "-s", script, server.url.rstrip("/") + path],
+            capture_output=True, text=True, timeout=seconds + 60,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    finally:
+        os.unlink(script)
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m:
+        return None
+    res = {"rate": float(m.group(1))}
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    res["errors"] = int(bad.group(1)) if bad else 0
+    for p, key in (("50%", "p50_ms"), ("99%", "p99_ms")):
+        m = re.search(r"\s%s\s+([\d.]+)(us|ms|s)\b" % re.escape(p), out)
+        if m:
+            res[key] = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+    return res
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def machine_info():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {
+        "nproc": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+    try:
+        import creme
+
+        info["creme"] = creme.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def wait_first_predict(server, body, t_start, timeout=120):
+    """Seconds from t_start until a POST /api/predict answers 200."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            status, data = http_call(server, "POST", "/api/predict", body, JSON_HEADERS, timeout=30)
+            if status == 200:
+                return time.perf_counter() - t_start
+            last = "%s %s" % (status, data[:200])
+        except (OSError, http.client.HTTPException) as e:
+            last = repr(e)
+        if server.proc.poll() is not None:
+            raise RuntimeError("%s exited with %s%s" % (server.name, server.proc.returncode, server.tail()))
+        time.sleep(0.005)
+    raise RuntimeError("%s: no 200 on /api/predict within %ss, last: %s" % (server.name, timeout, last))
+
+
+def db_size(path):
+    total = 0
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            total += os.path.getsize(path + suffix)
+        except OSError:
+            pass
+    return total
+
+
+def chantilly_argv(args, db, sync=None):
+    argv = [args.python, args.chantilly, "run", "--host", "127.0.0.1", "--port", "0", "--db", db]
+    if sync:
+        argv += ["--sync", sync]
+    return argv
+
+
+def upload(server, model_bytes):
+    status, data = http_call(server, "POST", "/api/model", model_bytes,
+                             {"Content-Type": "application/octet-stream"})
+    if status != 201:
+        raise RuntimeError("%s: POST /api/model -> %s %s" % (server.name, status, data[:300]))
+    return json.loads(data)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt_num(v, unit):
+    if v is None or v != v:
+        return "n/a"
+    if unit in ("req/s", "ops/s"):
+        return "{:,.0f} {}".format(v, unit)
+    if unit == "ms":
+        return "%.3f ms" % v if v < 1 else "%.2f ms" % v
+    if unit == "s":
+        return "%.2f s" % v if v < 100 else "%.0f s" % v
+    if unit == "MiB":
+        return "%.1f MiB" % v
+    return "%s %s" % (v, unit)
+
+
+def ratio(a, b):
+    if a is None or b is None or a != a or b != b or not b:
+        return "n/a"
+    return "%.2fx" % (a / b)
+
+
+def render(results):
+    rows = results["rows"]
+    m = results["machine"]
+    out = []
+    out.append("Machine: %s CPU(s) (%s usable), %s, Python %s, creme %s, load average at start %s, "
+               "at end %s" % (m["nproc"], m["usable_cpus"], m["cpu"], m["python"], m.get("creme", "?"),
+                              " ".join("%.2f" % x for x in m["loadavg_at_start"] or ()),
+                              " ".join("%.2f" % x for x in m.get("loadavg_at_end") or ())))
+    out.append("Settings: %s s per measurement, %s stored ids, model StandardScaler | LinearRegression, "
+               "%d features, chantilly started with its default --sync (%s) unless the row says "
+               "otherwise; whole run %.0f s" % (results["settings"]["seconds"], results["settings"]["ids"],
+                                               N_FEATURES, results["settings"].get("default_sync") or "?",
+                                               results.get("elapsed_s", 0)))
+    out.append("")
+    out.append("| measurement | value | vs reference server | vs in-process loop | CPU server / client | notes |")
+    out.append("|---|---:|---:|---:|---:|---|")
+    by_key = {r["key"]: r for r in rows if "key" in r}
+
+    def val(key):
+        r = by_key.get(key)
+        return r["value"] if r else None
+
+    for r in rows:
+        if "section" in r:
+            out.append("| **%s** | | | | | |" % r["section"])
+            continue
+        cpu = ""
+        if r.get("server_cpu") is not None:
+            cpu = "%.0f%%" % (100 * r["server_cpu"])
+            if r.get("client_cpu") is not None:
+                cpu += " / %.0f%%" % (100 * r["client_cpu"])
+        notes = list(r.get("notes", []))
+        if r.get("client_bound"):
+            notes.insert(0, "CLIENT-BOUND")
+        if r.get("errors"):
+            notes.insert(0, "%d errors" % r["errors"])
+        out.append("| %s | %s | %s | %s | %s | %s |" % (
+            r["label"], fmt_num(r["value"], r["unit"]),
+            ratio(r["value"], val(r["ref"])) if r.get("ref") else "",
+            ratio(r["value"], val(r["inproc"])) if r.get("inproc") else "",
+            cpu, "; ".join(notes)))
+    out.append("")
+    out.append("Ratios are value / reference value: above 1.00x is faster for rates, slower for "
+               "latencies, times and memory.  \"CPU server / client\" is the share of one core used "
+               "by the server process and by the busiest client process (a client near 100% means "
+               "the measurement is client-bound).  Stream and batch rows are compared with the "
+               "reference server's best request rate (1 or 4 connections); the --sync rows with the "
+               "reference at the same number of connections.")
+    for w in results.get("warnings", []):
+        out.append("")
+        out.append("WARNING: " + w)
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def default_sync(args):
+    """The --sync default advertised by `chantilly.py run --help` (None if it cannot tell)."""
+    try:
+        out = subprocess.run([args.python, args.chantilly, "run", "--help"], capture_output=True,
+                             text=True, timeout=60, cwd=ROOT).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = " ".join(out.split())
+    m = re.search(r"--sync \{[^}]*\}.*?\(default: (\w+)\)", text)
+    return m.group(1) if m else None
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=3.0, help="duration of each measurement (default 3)")
+    p.add_argument("--ids", type=int, default=1_000_000,
+                   help="predictions stored by id for the memory/startup measurement (default 1000000)")
+    p.add_argument("--repeat", type=int, default=2,
+                   help="measure each request/response pair this many times, alternating chantilly and "
+                        "the reference, and keep the best of each (default 2)")
+    p.add_argument("--json", action="store_true", help="print the numbers as JSON instead of the table")
+    p.add_argument("--chantilly", default=os.path.join(ROOT, "chantilly.py"), help="path of chantilly.py")
+    p.add_argument("--python", default=sys.executable, help="interpreter for the servers")
+    args = p.parse_args(argv)
+
+    results = {"machine": machine_info(), "settings": {"seconds": args.seconds, "ids": args.ids},
+               "rows": [], "warnings": [], "deviations": []}
+    rows = results["rows"]
+    t_bench = time.perf_counter()
+
+    def add(key, label, value, unit, ref=None, inproc=None, **extra):
+        row = {"key": key, "label": label, "value": value, "unit": unit, "ref": ref, "inproc": inproc}
+        row.update(extra)
+        rows.append(row)
+        return row
+
+    def section(title):
+        rows.append({"section": title})
+
+    import dill
+
+    xs, ys = make_data()
+    model = make_model(xs, ys)
+    model_bytes = dill.dumps(model)
+    predict_bodies = [json.dumps({"features": x}).encode() for x in xs]
+    learn_bodies = [json.dumps({"features": x, "ground_truth": y}).encode() for x, y in zip(xs, ys)]
+    S = args.seconds
+
+    tmp = tempfile.mkdtemp(prefix="chantilly-bench-")
+    model_path = os.path.join(tmp, "model.dill")
+    with open(model_path, "wb") as f:
+        f.write(model_bytes)
+    servers = []
+    state = {}
+
+    def start(name, argv):
+        srv = Server(name, argv)
+        servers.append(srv)
+        return srv
+
+    def stop(srv):
+        took = srv.stop()
+        if srv in servers:
+            servers.remove(srv)
+        return took
+
+    def phase(name, fn):
+        """Run one part of the bench; a failure is reported and the next parts still run."""
+        try:
+            fn()
+        except Exception as e:
+            import traceback
+
+            log("phase %r failed:\n%s" % (name, traceback.format_exc()))
+            results["warnings"].append("phase %r failed: %s" % (name, str(e)[:1500]))
+        for srv in list(servers):
+            code = srv.proc.poll()
+            if code is not None:
+                msg = "%s (pid %d) died during phase %r with exit status %s%s" % (
+                    srv.name, srv.pid, name, code, srv.tail(3000))
+                log(msg)
+                results["deviations"].append(msg)
+                servers.remove(srv)
+                for k, v in list(state.items()):
+                    if v is srv:
+                        del state[k]
+
+    # ------------------------------------------------------------------ phases
+
+    def p_inprocess():
+        log("in-process loops (%ss each)" % S)
+        ip = inprocess_loops(dill.loads(model_bytes), predict_bodies, learn_bodies, S)
+        if "inproc" in state:  # second pass at the end of the run: keep the best of both
+            first = state["inproc"]
+            state["inproc_passes"] = [first, ip]
+            ip = {k: max(first[k], ip[k]) for k in ip}
+        state["inproc"] = ip
+
+    def p_servers():
+        log("starting reference server and chantilly")
+        t0 = time.perf_counter()
+        ref = state["ref"] = start("reference", [args.python, os.path.join(HERE, "reference_server.py"),
+                                                 model_path])
+        state["ref_startup"] = wait_first_predict(ref, predict_bodies[0], t0)
+        state["ref_rss"] = proc_rss_kib(ref.pid)
+        state["db"] = os.path.join(tmp, "main.db")
+        ch = state["ch"] = start("chantilly", chantilly_argv(args, state["db"]))
+        desc = upload(ch, model_bytes)
+        log("chantilly at %s, model: %s" % (ch.url, json.dumps(desc)))
+        status, data = http_call(ch, "POST", "/api/predict", predict_bodies[0], JSON_HEADERS)
+        if status != 200 or "prediction" not in json.loads(data):
+            raise RuntimeError("chantilly POST /api/predict -> %s %s" % (status, data[:300]))
+        state["ch_rss0"] = proc_rss_kib(ch.pid)
+
+    def p_requests():
+        req = state["req"] = {}
+        for route, bodies in (("predict", predict_bodies), ("learn", learn_bodies)):
+            for conns in (1, 4):
+                for rep in range(args.repeat):
+                    for srv in (state["ref"], state["ch"]):
+                        log("%s %s, %d connection(s)%s" % (srv.name, route, conns,
+                                                          ", pass %d" % (rep + 1) if args.repeat > 1 else ""))
+                        r = measure_requests(srv, "/api/" + route, bodies, conns, S)
+                        best = req.get((srv.name, route, conns))
+                        if best is None or r["rate"] > best["rate"]:
+                            req[srv.name, route, conns] = r
+        section("request/response: stdlib http.client keep-alive, one client process per connection")
+        for route in ("predict", "learn"):
+            for conns in (1, 4):
+                for name in ("chantilly", "reference"):
+                    r = req[name, route, conns]
+                    key = "%s_%s_%d" % (name, route, conns)
+                    refkey = "reference_%s_%d" % (route, conns)
+                    add(key, "%s %s, %d conn" % (name, route, conns), r["rate"], "req/s",
+                        ref=refkey, inproc="inproc_json_" + route, server_cpu=r["server_cpu"],
+                        client_cpu=r["client_cpu"], client_bound=r["client_bound"], errors=r["errors"])
+                    add(key + "_p50", "%s %s, %d conn, p50" % (name, route, conns), r["p50_ms"], "ms",
+                        ref=refkey + "_p50")
+                    add(key + "_p99", "%s %s, %d conn, p99" % (name, route, conns), r["p99_ms"], "ms",
+                        ref=refkey + "_p99")
+                    if r["client_bound"]:
+                        results["warnings"].append(
+                            "%s %s with %d conn looks client-bound (busiest client process at %.0f%% "
+                            "CPU)" % (name, route, conns, 100 * r["client_cpu"]))
+        for route in ("predict", "learn"):
+            best = max(req["reference", route, 1]["rate"], req["reference", route, 4]["rate"])
+            add("ref_best_" + route, "reference %s, best of 1/4 conn" % route, best, "req/s",
+                ref="ref_best_" + route, inproc="inproc_json_" + route)
+
+    def p_stream():
+        ch = state["ch"]
+
+        def fixed_chunk(op_lines):
+            data = b"".join(op_lines[k % len(op_lines)] for k in range(STREAM_CHUNK))
+            return lambda k: (data, STREAM_CHUNK)
+
+        section("streamed and batched operations (one connection)")
+        stream_predict = [json.dumps({"op": "predict", "features": x}).encode() + b"\n" for x in xs]
+        stream_learn = [json.dumps({"op": "learn", "features": x, "ground_truth": y}).encode() + b"\n"
+                        for x, y in zip(xs, ys)]
+        for op, lines in (("predict", stream_predict), ("learn", stream_learn)):
+            log("chantilly /api/stream %s ops" % op)
+            label = "chantilly stream %s (NDJSON, %d per chunk)" % (op, STREAM_CHUNK)
+            try:
+                r = stream_ops(ch, fixed_chunk(lines), time.perf_counter() + S)
+            except (OSError, StreamError) as e:
+                results["deviations"].append("POST /api/stream (%s ops): %s" % (op, e))
+                add("stream_" + op, label, None, "ops/s", notes=["failed: %s" % str(e)[:150]])
+                continue
+            notes = ["%d ops in %.1f s" % (r["answered"], r["elapsed"])]
+            if r["sent"] != r["answered"]:
+                notes.append("sent %d, answered %d" % (r["sent"], r["answered"]))
+            if r["failed"]:
+                notes.append("last answer: %s" % r["last"][:120])
+                results["deviations"].append("POST /api/stream (%s ops): %d failed ops, last answer %s"
+                                             % (op, r["failed"], r["last"][:300]))
+            add("stream_" + op, label, r["rate"], "ops/s", ref="ref_best_" + op,
+                inproc="inproc_json_" + op, server_cpu=r["server_cpu"], client_cpu=r["client_cpu"],
+                errors=r["failed"] + abs(r["sent"] - r["answered"]), notes=notes)
+
+    def p_batch():
+        ch = state["ch"]
+        for op, objs in (
+            ("predict", [{"features": x} for x in xs[:BATCH]]),
+            ("learn", [{"features": x, "ground_truth": y} for x, y in zip(xs[:BATCH], ys[:BATCH])]),
+        ):
+            log("chantilly batch %s (%d per request)" % (op, BATCH))
+            r = measure_batches(ch, "/api/" + op, json.dumps(objs).encode(), BATCH, S)
+            notes = []
+            if r.get("first_error"):
+                notes.append("failed: %s" % r["first_error"][:150])
+                results["deviations"].append("POST /api/%s with a JSON array: %s" % (op, r["first_error"]))
+            add("batch_" + op, "chantilly batch %s (JSON array of %d)" % (op, BATCH), r["rate"], "ops/s",
+                ref="ref_best_" + op, inproc="inproc_json_" + op, server_cpu=r.get("server_cpu"),
+                client_cpu=r.get("client_cpu"), errors=r.get("errors"), notes=notes)
+
+    def p_inproc_rows():
+        ip = state["inproc"]
+        passes = state.get("inproc_passes")
+        at = state.get("inproc_at", len(rows))
+        tail = rows[at:]
+        del rows[at:]
+        section("in-process references (no HTTP; best of a pass at the start and one at the end)")
+        for key, label, unit, ref in (
+            ("json_predict", "in-process json + lock + predict_one", "req/s", "json_predict"),
+            ("json_learn", "in-process json + lock + predict_one + fit_one", "req/s", "json_learn"),
+            ("raw_predict", "in-process predict_one only", "ops/s", "json_predict"),
+            ("raw_fit", "in-process fit_one only", "ops/s", "json_learn"),
+        ):
+            notes = ["start {:,.0f}, end {:,.0f}".format(passes[0][key], passes[1][key])] if passes else []
+            add("inproc_" + key, label, ip[key], unit, inproc="inproc_" + ref, notes=notes)
+        rows.extend(tail)
+
+    def p_sync():
+        default = default_sync(args)
+        results["settings"]["default_sync"] = default
+        if default != "full":
+            results["deviations"].append(
+                "`chantilly.py run --help` gives --sync default %r (the bench brief assumed 'full'); "
+                "the durability rows measure all three modes explicitly" % default)
+        section("durability: learn with each --sync mode (fresh database each)")
+        for sync in ("full", "normal", "off"):
+            log("chantilly --sync %s" % sync)
+            srv = start("chantilly-sync-" + sync,
+                        chantilly_argv(args, os.path.join(tmp, "sync-%s.db" % sync), sync))
+            try:
+                upload(srv, model_bytes)
+                for conns in (1, 4):
+                    r = measure_requests(srv, "/api/learn", learn_bodies, conns, S)
+                    add("sync_%s_learn_%d" % (sync, conns),
+                        "chantilly learn --sync %s%s, %d conn" % (sync, " (default)" if sync == default else "",
+                                                                  conns),
+                        r["rate"], "req/s", ref="reference_learn_%d" % conns, inproc="inproc_json_learn",
+                        server_cpu=r["server_cpu"], client_cpu=r["client_cpu"],
+                        client_bound=r["client_bound"], errors=r["errors"],
+                        notes=["p50 %.3f ms, p99 %.3f ms" % (r["p50_ms"], r["p99_ms"])])
+            finally:
+                if srv.proc.poll() is not None:
+                    results["deviations"].append("%s (pid %d) died with exit status %s%s" % (
+                        srv.name, srv.pid, srv.proc.returncode, srv.tail(3000)))
+                stop(srv)
+
+    def p_wrk():
+        if not shutil.which("wrk"):
+            return
+        section("wrk (C client), 4 connections")
+        for route, body in (("predict", predict_bodies[0]), ("learn", learn_bodies[0])):
+            for srv in (state["ref"], state["ch"]):
+                log("wrk %s %s" % (srv.name, route))
+                w = run_wrk(srv, "/api/" + route, body, 4, S)
+                if w:
+                    add("wrk_%s_%s" % (srv.name, route), "wrk %s %s, 4 conn" % (srv.name, route),
+                        w["rate"], "req/s", ref="wrk_reference_%s" % route, errors=w.get("errors"),
+                        notes=["p50 %.3f ms, p99 %.3f ms" % (w.get("p50_ms", float("nan")),
+                                                             w.get("p99_ms", float("nan")))])
+
+    def p_memory():
+        ch = state["ch"]
+        ref_rss, ch_rss0 = state.get("ref_rss"), state.get("ch_rss0")
+        section("memory: predictions stored by id")
+        add("rss_reference", "reference server RSS (model loaded)", ref_rss / 1024 if ref_rss else None,
+            "MiB", ref="rss_reference")
+        add("rss_before", "chantilly RSS at start, model loaded", ch_rss0 / 1024 if ch_rss0 else None,
+            "MiB", ref="rss_reference")
+        log("storing %d predictions by id through /api/stream" % args.ids)
+        feats = [json.dumps(x) for x in xs]
+
+        def id_chunk(k):
+            lo = k * STREAM_CHUNK
+            if lo >= args.ids:
+                return None
+            hi = min(args.ids, lo + STREAM_CHUNK)
+            data = "".join('{"op":"predict","id":"id-%d","features":%s}\n' % (i, feats[i % N_SAMPLES])
+                           for i in range(lo, hi)).encode()
+            return data, hi - lo
+
+        rss_fill0 = proc_rss_kib(ch.pid)
+        r = stream_ops(ch, id_chunk, None, timeout=300)
+        rss_after = proc_rss_kib(ch.pid)
+        hwm = proc_rss_kib(ch.pid, "VmHWM:")
+        log("stored %d ids in %.1f s" % (r["answered"], r["elapsed"]))
+        if r["answered"] != args.ids or r["failed"]:
+            results["deviations"].append(
+                "storing ids through /api/stream: sent %d, answered %d, failed %d, last answer %s"
+                % (r["sent"], r["answered"], r["failed"], r["last"][:300]))
+        add("ids_fill_rate", "store %d predictions by id (stream)" % args.ids, r["rate"], "ops/s",
+            ref="ref_best_predict", inproc="inproc_json_predict", server_cpu=r["server_cpu"],
+            errors=r["failed"] + abs(args.ids - r["answered"]), notes=["took %.1f s" % r["elapsed"]])
+        add("rss_after", "chantilly RSS after %d stored ids" % args.ids,
+            rss_after / 1024 if rss_after else None, "MiB", ref="rss_reference",
+            notes=["+%.1f MiB, %.0f bytes/id" % ((rss_after - rss_fill0) / 1024,
+                                                 (rss_after - rss_fill0) * 1024 / max(1, args.ids))]
+            if rss_after and rss_fill0 else [])
+        state["ids_stored"] = r["answered"]
+        add("rss_peak", "chantilly peak RSS (VmHWM) so far", hwm / 1024 if hwm else None, "MiB",
+            ref="rss_reference")
+        size = db_size(state["db"])
+        add("db_size", "database size after the ids (db + wal)", size / 2**20, "MiB",
+            notes=["%.0f bytes/id" % (size / max(1, args.ids))])
+        # the stored ids must be usable: learn on the first and the last one
+        for i in (0, args.ids - 1):
+            body = json.dumps({"id": "id-%d" % i, "ground_truth": 1.0}).encode()
+            status, data = http_call(ch, "POST", "/api/learn", body, JSON_HEADERS)
+            if status != 200:
+                results["deviations"].append("POST /api/learn %s -> %s %s" % (body.decode(), status, data[:200]))
+        status, data = http_call(ch, "GET", "/api/stats")
+        try:
+            results["stats_after_ids"] = json.loads(data)
+        except ValueError:
+            results["stats_after_ids"] = data[:300].decode(errors="replace")
+
+    def p_restart():
+        ch = state.get("ch")
+        log("restarting chantilly on the filled database")
+        section("restart on the database holding the model and the stored ids")
+        if ch is not None:
+            shutdown = stop(ch)
+            add("shutdown", "chantilly shutdown (SIGTERM to exit)", shutdown, "s")
+        t0 = time.perf_counter()
+        ch = state["ch"] = start("chantilly-restarted", chantilly_argv(args, state["db"]))
+        t_first = wait_first_predict(ch, predict_bodies[0], t0)
+        add("startup_ref", "reference server start to first predict", state.get("ref_startup"), "s",
+            ref="startup_ref")
+        add("startup_url", "chantilly restart to URL line (%d ids in db)" % args.ids, ch.t_url, "s",
+            ref="startup_ref")
+        add("startup_first", "chantilly restart to first predict (%d ids in db)" % args.ids, t_first, "s",
+            ref="startup_ref")
+        rss = proc_rss_kib(ch.pid)
+        add("rss_restart", "chantilly RSS after the restart", rss / 1024 if rss else None, "MiB",
+            ref="rss_reference")
+        body = json.dumps({"id": "id-%d" % (args.ids // 2), "ground_truth": 1.0}).encode()
+        status, data = http_call(ch, "POST", "/api/learn", body, JSON_HEADERS)
+        if status != 200 and state.get("ids_stored") == args.ids:
+            results["deviations"].append(
+                "after the restart, POST /api/learn %s -> %s %s" % (body.decode(), status, data[:200]))
+
+    try:
+        phase("in-process loops", p_inprocess)
+        phase("start servers", p_servers)
+        if "ch" in state and "ref" in state:
+            phase("request/response", p_requests)
+        if "ch" in state:
+            phase("stream", p_stream)
+        if "ch" in state:
+            phase("batch", p_batch)
+        state["inproc_at"] = len(rows)
+        if "db" in state:
+            phase("durability", p_sync)
+            if "ref" in state:
+                phase("wrk", p_wrk)
+        if "ch" in state:
+            phase("memory", p_memory)
+        if "db" in state:
+            phase("restart", p_restart)
+        phase("in-process loops, second pass", p_inprocess)
+        if "inproc" in state:
+            phase("in-process rows", p_inproc_rows)
+    finally:
+        for srv in list(servers):
+            try:
+                stop(srv)
+            except Exception as e:  # keep stopping the others
+                log("could not stop %s: %r" % (srv.name, e))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    results["elapsed_s"] = time.perf_counter() - t_bench
+    results["machine"]["loadavg_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    if "inproc_passes" in state:
+        results["inproc_passes"] = state["inproc_passes"]
+    results["warnings"] += ["contract deviation: " + d for d in results["deviations"]]
+    if args.json:
+        print(json.dumps(results, indent=2, default=str))
+    else:
+        print(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1119 @@
+"""Tests for chantilly, in the order of chantilly.py: pure units first, then a real server on
+127.0.0.1:0 driven over real HTTP, streams, concurrency, crash recovery and the command line.
+
+Expected values are computed independently: the same samples are replayed through an
+in-process creme or river model and the library's own metrics, and compared exactly.
+"""
+
+import doctest
+import http.client
+import itertools
+import json
+import os
+import pathlib
+import queue
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from contextlib import closing
+
+import dill
+import pytest
+
+import chantilly
+
+ROOT = pathlib.Path(__file__).resolve().parent
+TIMEOUT = 10  # seconds any single blocking call may take before the test fails
+
+
+# ---------------------------------------------------------------------------------------
+# Models and data built the way a user would
+# ---------------------------------------------------------------------------------------
+
+
+def creme_regressor():
+    from creme import linear_model, preprocessing
+    return preprocessing.StandardScaler() | linear_model.LinearRegression()
+
+
+def creme_binary():
+    from creme import linear_model, preprocessing
+    return preprocessing.StandardScaler() | linear_model.LogisticRegression()
+
+
+def creme_multiclass():
+    from creme import multiclass, linear_model, preprocessing
+    return preprocessing.StandardScaler() | multiclass.OneVsRestClassifier(linear_model.LogisticRegression())
+
+
+def river_regressor():
+    from river import linear_model, preprocessing
+    return preprocessing.StandardScaler() | linear_model.LinearRegression()
+
+
+def river_binary():
+    from river import linear_model, preprocessing
+    return preprocessing.StandardScaler() | linear_model.LogisticRegression()
+
+
+def river_multiclass():
+    from river import tree
+    return tree.HoeffdingTreeClassifier(grace_period=20)
+
+
+def trump_approval(n):
+    from creme import datasets
+    return list(itertools.islice(datasets.TrumpApproval(), n))
+
+
+def phishing(n):
+    from creme import datasets
+    return list(itertools.islice(datasets.Phishing(), n))
+
+
+def synthetic_classes(n, seed=7):
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        x = {"a": rng.uniform(-1, 1), "b": rng.uniform(-1, 1)}
+        rows.append((x, "left" if x["a"] < -0.3 else "right" if x["a"] > 0.3 else "middle"))
+    return rows
+
+
+class Simulator:
+    """What the server must compute, worked out in-process with the library alone: the same
+    calls in the same order (creme pipelines change on predict, so order matters)."""
+
+    def __init__(self, model, flavor):
+        library = type(chantilly.final_estimator(model)).__module__.split(".")[0]
+        module = __import__(f"{library}.metrics", fromlist=["metrics"])
+        self.model = model
+        self.proba = flavor != "regression"
+        self.metrics = {name: getattr(module, name)() for name in chantilly.FLAVORS[flavor]}
+        self.stored = {}
+
+    def predict(self, x, id=None):
+        p = self.model.predict_proba_one(x) if self.proba else self.model.predict_one(x)
+        if id is not None:
+            self.stored[id] = (x, p)
+        return p
+
+    def learn(self, y, x=None, id=None):
+        if id in self.stored:
+            x, p = self.stored.pop(id)
+        else:
+            p = self.predict(x)
+        label = (max(p, key=p.get) if p else None) if isinstance(p, dict) else p  # {}: untrained
+        for m in self.metrics.values():
+            m.update(y, label if getattr(m, "requires_labels", True) else p)
+        (getattr(self.model, "learn_one", None) or self.model.fit_one)(x, y)
+        return p
+
+    def run(self, calls):
+        """Apply ``[("predict", x, id) | ("learn", x, y, id), ...]``; returns self."""
+        for call in calls:
+            if call[0] == "predict":
+                self.predict(call[1], call[2])
+            else:
+                self.learn(call[2], call[1], call[3])
+        return self
+
+    def values(self):
+        return {name: m.get() for name, m in self.metrics.items()}
+
+
+def replay(model, rows, flavor):
+    """Progressive validation of ``(x, y)`` rows in-process: predictions and final metrics."""
+    sim = Simulator(model, flavor)
+    predictions = [sim.learn(y, x) for x, y in rows]
+    return predictions, sim.values()
+
+
+# ---------------------------------------------------------------------------------------
+# Pure units
+# ---------------------------------------------------------------------------------------
+
+
+def test_doctests_pass():
+    failures, tried = doctest.testmod(chantilly)
+    assert tried > 10 and failures == 0
+
+
+def test_sse_message_frames_each_line_as_its_own_data_field():
+    assert chantilly.sse_message('{"a":1}') == b'data: {"a":1}\n\n'
+    assert chantilly.sse_message("x\r\ny\rz\nw", event="learn") == (
+        b"event: learn\ndata: x\ndata: y\ndata: z\ndata: w\n\n")
+    assert chantilly.sse_message("") == b"data: \n\n"
+
+
+def test_router_tells_404_from_405_and_sends_allow():
+    router = chantilly.Router()
+
+    @router.route("GET", "/items/<name>")
+    def get_item(request, name):
+        """Get."""
+
+    @router.route("DELETE", "/items/<name>")
+    def delete_item(request, name):
+        """Delete."""
+
+    @router.route("GET", "/files/<path:rest>")
+    def get_file(request, rest):
+        """File."""
+
+    route, params = router.match("GET", "/items/abc")
+    assert route.fn is get_item and params == {"name": "abc"}
+    assert router.match("HEAD", "/items/abc")[0].fn is get_item
+    assert router.match("GET", "/files/a/b.js")[1] == {"rest": "a/b.js"}
+    with pytest.raises(chantilly.MethodNotAllowed) as e:
+        router.match("POST", "/items/abc")
+    assert dict(e.value.headers)["Allow"] == "DELETE, GET"
+    with pytest.raises(chantilly.NotFound):
+        router.match("GET", "/items/a/b")
+    with pytest.raises(chantilly.NotFound):
+        router.match("GET", "/nothing")
+
+
+@pytest.mark.parametrize("body, fragment", [
+    (b"", "empty"),
+    (b"{", "not valid JSON"),
+    (b'{"x": NaN}', "NaN"),
+    (b'{"x": -Infinity}', "Infinity"),
+    (b'{"x": 1e400}', "too large"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b"\xff\xfe\x00", "not valid JSON"),
+    (b'{"x": ' + b"9" * 5000 + b"}", "not valid JSON"),
+])
+def test_parse_json_rejects_what_a_model_cannot_take(body, fragment):
+    with pytest.raises(chantilly.BadRequest) as e:
+        chantilly.parse_json(body)
+    assert fragment in e.value.message
+
+
+def test_predictions_round_trip_with_their_label_types():
+    for p in ({True: 0.25, False: 0.75}, {1: 0.5, "a": 0.5}, 3.5, "spam", None):
+        stored = json.loads(json.dumps(chantilly.encode_prediction(p)))
+        assert chantilly.decode_prediction(stored) == p
+        if isinstance(p, dict):
+            assert list(chantilly.decode_prediction(stored)) == list(p)
+
+
+@pytest.mark.parametrize("make, flavor, library", [
+    (creme_regressor, "regression", "creme"),
+    (creme_binary, "binary", "creme"),
+    (creme_multiclass, "multiclass", "creme"),
+    (river_regressor, "regression", "river"),
+    (river_binary, "binary", "river"),
+    (river_multiclass, "multiclass", "river"),
+])
+def test_flavor_is_detected_through_pipelines(make, flavor, library):
+    model = chantilly.load_model(dill.dumps(make()))
+    assert (model.flavor, model.library) == (flavor, library)
+    assert model.proba == (flavor != "regression")
+    assert [type(m).__name__ for m in chantilly.Metrics.for_model(model).objs] == list(
+        chantilly.FLAVORS[flavor])
+
+
+def test_flavor_can_be_forced_and_is_checked():
+    assert chantilly.load_model(dill.dumps(river_multiclass()), "binary").flavor == "binary"
+    with pytest.raises(chantilly.BadRequest, match="unknown flavor"):
+        chantilly.load_model(dill.dumps(river_binary()), "ranking")
+
+
+class NoLearning:
+    def predict_one(self, x):
+        return 0
+
+
+class NoPredicting:
+    def learn_one(self, x, y):
+        pass
+
+
+@pytest.mark.parametrize("data, fragment", [
+    (b"", "empty"),
+    (b"not a pickle", "could not load the model"),
+    (dill.dumps(NoLearning()), "neither learn_one"),
+    (dill.dumps(NoPredicting()), "neither predict_one"),
+    (dill.dumps({"a": 1}), "neither learn_one"),
+])
+def test_uploads_that_are_not_models_are_refused(data, fragment):
+    with pytest.raises(chantilly.BadRequest, match=fragment):
+        chantilly.load_model(data)
+
+
+def test_store_refuses_files_it_did_not_create(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("my thesis, do not overwrite")
+    with pytest.raises(chantilly.StoreError, match="not an SQLite database"):
+        chantilly.Store(text)
+    assert text.read_text() == "my thesis, do not overwrite"
+    foreign = tmp_path / "other.db"
+    with closing(sqlite3.connect(foreign)) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+    with pytest.raises(chantilly.StoreError, match="did not create"):
+        chantilly.Store(foreign)
+    with closing(sqlite3.connect(foreign)) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("users",)]
+
+
+def test_store_refuses_a_second_server_on_the_same_file(tmp_path):
+    first = chantilly.Store(tmp_path / "c.db")
+    first.commit(first.append("m", "{}")[0])
+    try:
+        with pytest.raises(chantilly.StoreError, match="in use"):
+            chantilly.Store(tmp_path / "c.db")
+    finally:
+        first.close()
+
+
+def test_store_group_commit_settles_every_earlier_ticket(tmp_path):
+    store = chantilly.Store(tmp_path / "c.db")
+    tickets = [store.append("m", "{}", (json.dumps(i), "{}", float(i)))[0] for i in range(5)]
+    store.commit(tickets[-1])
+    for ticket in tickets:
+        store.commit(ticket)  # already durable: returns at once
+    store.close()
+    with closing(sqlite3.connect(tmp_path / "c.db")) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0] == 5
+
+
+def test_event_bus_drops_a_subscriber_that_falls_behind_without_blocking():
+    bus = chantilly.EventBus(max_subscribers=2, backlog=3)
+    slow, fast = bus.subscribe("t"), bus.subscribe("t")
+    for i in range(3):
+        bus.publish("t", b"%d" % i)
+    assert fast.take(0) == [b"0", b"1", b"2"]
+    bus.publish("t", b"3")  # slow is now 4 behind: dropped, the publisher did not wait
+    assert fast.take(0) == [b"3"]
+    with pytest.raises(EOFError):
+        slow.take(0)
+    assert bus.count() == 1
+    with pytest.raises(chantilly.Unavailable):
+        bus.subscribe("t"), bus.subscribe("t")
+
+
+def test_event_bus_close_wakes_a_waiting_subscriber_at_once():
+    bus = chantilly.EventBus()
+    sub = bus.subscribe("t")
+    ended = queue.Queue()
+    waiter = threading.Thread(target=lambda: ended.put(_raises(EOFError, sub.take, 60)))
+    waiter.start()
+    bus.close()
+    assert ended.get(timeout=TIMEOUT) is True
+    waiter.join(TIMEOUT)
+
+
+def _raises(exc, fn, *args):
+    try:
+        fn(*args)
+    except exc:
+        return True
+    return False
+
+
+def test_service_works_without_http(tmp_path):
+    service = chantilly.Service.open(tmp_path / "c.db")
+    try:
+        service.upload(dill.dumps(creme_regressor()))
+        assert service.predict({"features": {"x": 1.0}, "id": "a"}) == {"prediction": 0.0}
+        service.learn({"id": "a", "ground_truth": 2.0})
+        assert service.metrics()["MAE"] == 2.0
+    finally:
+        service.close()
+
+
+# ---------------------------------------------------------------------------------------
+# A real server on a real socket
+# ---------------------------------------------------------------------------------------
+
+
+class Running:
+    """A chantilly server in a thread of this process, on 127.0.0.1 and an ephemeral port."""
+
+    def __init__(self, db, tokens=None, limits=None, max_streams=64, **kwargs):
+        self.db = db
+        self.service = chantilly.Service.open(db, max_streams=max_streams,
+                                              id_ttl=kwargs.pop("id_ttl", 7 * 86400))
+        self.server = chantilly.Server(("127.0.0.1", 0), self.service, tokens, limits,
+                                       static_dir=chantilly.find_static_dir(), **kwargs)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05})
+        self.thread.start()
+
+    def client(self, token=None):
+        return Client(self.port, token)
+
+    def stop(self):
+        self.server.stop()
+        self.service.close()
+        self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive()
+
+
+class Client:
+    """A keep-alive HTTP client that returns (status, headers, decoded body)."""
+
+    def __init__(self, port, token=None):
+        self.port = port
+        self.token = token
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+
+    def request(self, method, path, body=None, headers=None):
+        headers = dict(headers or {})
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body).encode()
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        if response.getheader("Content-Type") == "application/json":
+            data = json.loads(data)
+        return response.status, response, data
+
+    def ok(self, method, path, body=None, status=200):
+        got, response, data = self.request(method, path, body)
+        assert got == status, data
+        return data
+
+    def upload(self, model, status=201, query=""):
+        return self.ok("POST", "/api/model" + query, dill.dumps(model), status)
+
+    def download(self):
+        status, response, data = self.request("GET", "/api/model")
+        assert status == 200 and response.getheader("Content-Type") == "application/octet-stream"
+        return dill.loads(data)
+
+    def close(self):
+        self.conn.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    running = Running(tmp_path / "c.db")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server):
+    c = server.client()
+    yield c
+    c.close()
+
+
+def assert_error(result, status, fragment):
+    """A JSON error with the status and a message that tells the user what to fix."""
+    got, response, data = result
+    assert got == status, data
+    assert response.getheader("Content-Type") == "application/json"
+    assert set(data) == {"message"} and fragment in data["message"], data
+
+
+def test_health_and_unknown_routes_answer_json(client):
+    assert client.ok("GET", "/api/health") == {"status": "ok"}
+    assert_error(client.request("GET", "/api/nope"), 404, "no route")
+    result = client.request("PUT", "/api/predict", {})
+    assert_error(result, 405, "not allowed")
+    assert result[1].getheader("Allow") == "POST"
+    assert_error(client.request("GET", "/api/model"), 404, "no model")
+    assert_error(client.request("GET", "/api/metrics"), 404, "upload one")
+
+
+def test_upload_describes_the_model_and_replaces_the_previous_one(client):
+    first = client.upload(creme_regressor())
+    assert first["class"] == "StandardScaler | LinearRegression"
+    assert (first["flavor"], first["library"], first["library_version"]) == ("regression", "creme", "0.6.1")
+    client.ok("POST", "/api/learn", {"features": {"x": 1}, "ground_truth": 5})
+    assert client.ok("GET", "/api/metrics")["MAE"] == 5.0
+    second = client.upload(river_binary())
+    assert (second["flavor"], second["library"], second["learns"]) == ("binary", "river", 0)
+    assert client.ok("GET", "/api/metrics") == {"Accuracy": 0.0, "LogLoss": 0.0, "Precision": 0.0,
+                                                "Recall": 0.0, "F1": 0.0}
+    assert client.upload(river_multiclass(), query="?flavor=binary")["flavor"] == "binary"
+
+
+def test_bad_uploads_are_refused_and_keep_the_model(client):
+    client.upload(creme_regressor())
+    client.ok("POST", "/api/learn", {"features": {"x": 1}, "ground_truth": 5})
+    before = client.ok("GET", "/api/metrics")
+    assert_error(client.request("POST", "/api/model", b"garbage"), 400, "could not load the model")
+    assert_error(client.request("POST", "/api/model", dill.dumps(NoLearning())), 400, "learn_one")
+    assert_error(client.request("POST", "/api/model?flavor=ranking", dill.dumps(creme_regressor())),
+                 400, "unknown flavor")
+    assert client.ok("GET", "/api/metrics") == before
+    assert client.ok("GET", "/api/stats")["model"]["learns"] == 1
+
+
+@pytest.mark.parametrize("make, rows, flavor", [
+    (creme_regressor, lambda: trump_approval(300), "regression"),
+    (river_regressor, lambda: trump_approval(300), "regression"),
+    (creme_binary, lambda: phishing(300), "binary"),
+    (river_binary, lambda: phishing(300), "binary"),
+    (creme_multiclass, lambda: synthetic_classes(200), "multiclass"),
+    (river_multiclass, lambda: synthetic_classes(200), "multiclass"),
+])
+def test_seed_workflow_matches_an_in_process_replay(client, make, rows, flavor):
+    rows = rows()
+    client.upload(make())
+    served = []
+    for i, (x, y) in enumerate(rows):
+        if i % 2:  # half by id (predict now, label later), half with features in the learn
+            served.append(client.ok("POST", "/api/predict", {"id": i, "features": x})["prediction"])
+            client.ok("POST", "/api/learn", {"id": i, "ground_truth": y})
+        else:
+            served.append(client.ok("POST", "/api/learn", {"features": x, "ground_truth": y})["prediction"])
+    sim = Simulator(make(), flavor)
+    expected = []
+    for i, (x, y) in enumerate(rows):  # the same calls, in the same order
+        if i % 2:
+            expected.append(sim.predict(x, i))
+            sim.learn(y, id=i)
+        else:
+            expected.append(sim.learn(y, x))
+    assert served == [json.loads(json.dumps(p)) for p in expected]
+    assert client.ok("GET", "/api/metrics") == sim.values()
+    # The downloaded model has learned exactly what the in-process one has.
+    reference = sim.model
+    downloaded = client.download()
+    predict = "predict_proba_one" if flavor != "regression" else "predict_one"
+    for x, _ in rows[:20]:
+        assert getattr(downloaded, predict)(x) == getattr(reference, predict)(x)
+    stats = client.ok("GET", "/api/stats")["model"]
+    assert (stats["learns"], stats["predictions"], stats["pending"]) == (len(rows), len(rows) // 2, 0)
+
+
+def test_learn_by_id_uses_the_stored_prediction_and_forgets_the_id(client):
+    client.upload(creme_regressor())
+    client.ok("POST", "/api/predict", {"id": "a", "features": {"x": 1.0}})
+    client.ok("POST", "/api/predict", {"id": 1, "features": {"x": 2.0}})
+    assert client.ok("GET", "/api/stats")["model"]["pending"] == 2
+    # The id wins over features given alongside it: the stored x=1 prediction (0) is scored.
+    assert client.ok("POST", "/api/learn", {"id": "a", "features": {"x": 9.0}, "ground_truth": 4.0}) == {
+        "prediction": 0.0}
+    assert client.ok("GET", "/api/metrics")["MAE"] == 4.0
+    assert_error(client.request("POST", "/api/learn", {"id": "a", "ground_truth": 4.0}), 404, "already learned")
+    assert_error(client.request("POST", "/api/learn", {"id": "1", "ground_truth": 4.0}), 404, "never predicted")
+    client.ok("POST", "/api/learn", {"id": 1, "ground_truth": 4.0})  # 1 and "1" are different ids
+    assert client.ok("GET", "/api/stats")["model"]["pending"] == 0
+
+
+def test_unknown_id_with_features_learns_from_the_features(client):
+    client.upload(creme_regressor())
+    assert client.ok("POST", "/api/learn", {"id": "new", "features": {"x": 1}, "ground_truth": 3}) == {
+        "prediction": 0.0}
+    assert client.ok("GET", "/api/stats")["model"]["learns"] == 1
+
+
+def model_state(client):
+    """Everything a bad request must leave alone: metrics, counters and the learned model."""
+    stats = client.ok("GET", "/api/stats")["model"]
+    downloaded = client.download()
+    probes = [{"x": 1.0, "y": -2.0}, {"x": 0.5}]
+    return (client.ok("GET", "/api/metrics"), stats["learns"], stats["pending"],
+            [downloaded.predict_one(p) for p in probes])
+
+
+BAD_PREDICTS = [
+    (b"{", 400, "not valid JSON"),
+    (b"", 400, "empty"),
+    (b'{"features": {"x": NaN}}', 400, "NaN"),
+    (b'{"features": {"x": 1e999}}', 400, "too large"),
+    (b'{"features": [1, 2]}', 400, "JSON object"),
+    (b'{"features": "x=1"}', 400, "JSON object"),
+    (b'{"features": {"x": {"nested": 1}}}', 400, "feature values"),
+    (b'{"features": {"x": 1}, "id": 1.5}', 400, "string or an integer"),
+    (b'{"features": {"x": 1}, "id": true}', 400, "string or an integer"),
+    (b'{"features": {"x": 1}, "id": "' + b"i" * 300 + b'"}', 400, "too long"),
+    (b'{"nofeatures": 1}', 400, "JSON object"),
+    (b'"just a string"', 400, "JSON object"),
+    (b'{"features": {"x": "a string"}}', 422, "could not handle"),
+]
+BAD_LEARNS = [
+    (b'{"features": {"x": 1}}', 400, "ground_truth"),
+    (b'{"features": {"x": 1}, "ground_truth": null}', 400, "ground_truth"),
+    (b'{"features": {"x": 1}, "ground_truth": "high"}', 400, "must be a number"),
+    (b'{"features": {"x": 1}, "ground_truth": [1]}', 400, "number, string or boolean"),
+    (b'{"ground_truth": 1}', 400, "needs"),
+    (b'{"id": "nobody", "ground_truth": 1}', 404, "never predicted"),
+    (b'{"features": {"x": "a string"}, "ground_truth": 1}', 422, "could not handle"),
+    (b'{"features": {"x": 1, "y": "oops"}, "ground_truth": 1}', 422, "nothing was changed"),
+]
+
+
+@pytest.mark.parametrize("path, body, status, fragment",
+                         [("/api/predict",) + case for case in BAD_PREDICTS] +
+                         [("/api/learn",) + case for case in BAD_LEARNS])
+def test_bad_input_gets_a_clear_error_and_changes_nothing(client, path, body, status, fragment):
+    client.upload(creme_regressor())
+    for i, (x, y) in enumerate(trump_approval(30)):
+        x = {"x": x["gallup"], "y": x["ipsos"]}
+        client.ok("POST", "/api/predict", {"id": i, "features": x})
+        if i < 20:
+            client.ok("POST", "/api/learn", {"id": i, "ground_truth": y})
+    before = model_state(client)
+    assert_error(client.request("POST", path, body), status, fragment)
+    assert model_state(client) == before
+    # ... and the server keeps serving on the same connection.
+    client.ok("POST", "/api/learn", {"id": 25, "ground_truth": 40.0})
+
+
+def test_a_model_that_raises_halfway_is_rolled_back_exactly(client):
+    # creme's StandardScaler updates its running mean for "x" before it fails on "y": without
+    # the rollback, the scaler would have seen a sample the model never learned.
+    client.upload(creme_regressor())
+    rows = [({"x": float(i), "y": float(-i)}, float(i)) for i in range(50)]
+    for x, y in rows:
+        client.ok("POST", "/api/learn", {"features": x, "ground_truth": y})
+    assert_error(client.request("POST", "/api/learn", {"features": {"x": 100.0, "y": "boom"},
+                                                       "ground_truth": 1.0}), 422, "TypeError")
+    reference = Simulator(creme_regressor(), "regression")
+    for x, y in rows:
+        reference.learn(y, x)
+    reference = reference.model
+    scaler = client.download()["StandardScaler"]
+    assert scaler.counts == reference["StandardScaler"].counts
+    assert scaler.means == reference["StandardScaler"].means
+
+
+def test_batches_answer_each_item_in_order(client):
+    client.upload(creme_regressor())
+    answers = client.ok("POST", "/api/predict", [
+        {"id": 1, "features": {"x": 1}}, {"features": 5}, {"id": 2, "features": {"x": 2}}])
+    assert answers[0] == {"prediction": 0.0} and answers[2] == {"prediction": 0.0}
+    assert answers[1]["status"] == 400 and "JSON object" in answers[1]["message"]
+    answers = client.ok("POST", "/api/learn", [
+        {"id": 1, "ground_truth": 1}, {"id": 1, "ground_truth": 1}, {"id": 2, "ground_truth": 2},
+        {"features": {"x": "s"}, "ground_truth": 1}])
+    assert [a.get("status") for a in answers] == [None, 404, None, 422]
+    stats = client.ok("GET", "/api/stats")["model"]
+    assert (stats["learns"], stats["pending"]) == (2, 0)
+    assert client.ok("POST", "/api/predict", []) == []
+
+
+def test_body_limits_refuse_before_reading(tmp_path):
+    running = Running(tmp_path / "c.db", limits={"json": 1000, "model": 5000})
+    try:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as sock:
+            # Announce 10 GB and send nothing: the answer must come without the body.
+            sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n")
+            reply = sock.recv(65536)
+            assert reply.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in reply
+        client = running.client()
+        assert_error(client.request("POST", "/api/model", b"x" * 6000), 413, "limit is 5000")
+        client = running.client()
+        client.upload(creme_regressor())  # a model under the limit still goes through
+        client.close()
+    finally:
+        running.stop()
+
+
+def test_static_files_are_served_and_nothing_outside(client):
+    status, response, page = client.request("GET", "/")
+    assert status == 200 and response.getheader("Content-Type").startswith("text/html")
+    assert b"<html" in page.lower() or b"<!doctype" in page.lower()
+    for path in ("/static/../chantilly.py", "/static/%2e%2e/chantilly.py", "/static/../../etc/passwd",
+                 "/static/nope.js"):
+        assert_error(client.request("GET", path), 404, "no file")
+
+
+def test_keep_alive_serves_many_requests_on_one_connection_quickly(client):
+    client.upload(creme_regressor())
+    client.ok("POST", "/api/predict", {"features": {"x": 1}})
+    sock = client.conn.sock
+    started = time.perf_counter()
+    for i in range(200):
+        client.ok("POST", "/api/predict", {"features": {"x": i}})
+    elapsed = time.perf_counter() - started
+    assert client.conn.sock is sock  # the same connection all along
+    assert elapsed < 5.0, f"200 keep-alive requests took {elapsed:.1f} s"  # gross regressions only
+
+
+# ---------------------------------------------------------------------------------------
+# Server-sent events
+# ---------------------------------------------------------------------------------------
+
+
+class SSEClient:
+    """Reads a text/event-stream the way a browser's EventSource does (comments skipped)."""
+
+    def __init__(self, port, path, token=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.conn.request("GET", path, headers=headers)
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200, self.response.read()
+        assert self.response.getheader("Content-Type") == "text/event-stream"
+        self.raw_lines = []
+
+    def next_event(self):
+        """``(event name, data)`` of the next event; raises EOFError when the stream ends."""
+        event, data = "message", []
+        while True:
+            line = self.response.readline()
+            if not line:
+                raise EOFError
+            self.raw_lines.append(line)
+            line = line.decode("utf-8").rstrip("\n")
+            if line == "":
+                if data:
+                    return event, "\n".join(data)
+                event = "message"
+            elif line.startswith(":"):
+                continue
+            else:
+                field, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if field == "event":
+                    event = value
+                elif field == "data":
+                    data.append(value)
+
+    def close(self):
+        self.response.close()  # the response holds the socket open until it is closed too
+        self.conn.close()
+
+
+def test_metrics_stream_sends_the_metrics_after_every_learn(server, client):
+    client.upload(creme_regressor())
+    sse = SSEClient(server.port, "/api/stream/metrics")
+    rows = trump_approval(20)
+    _, expected = None, []
+    reference = creme_regressor()
+    from creme import metrics
+    mae, rmse, smape = metrics.MAE(), metrics.RMSE(), metrics.SMAPE()
+    for x, y in rows:
+        client.ok("POST", "/api/learn", {"features": x, "ground_truth": y})
+        p = reference.predict_one(x)
+        for m in (mae, rmse, smape):
+            m.update(y, p)
+        reference.fit_one(x, y)
+        expected.append({"MAE": mae.get(), "RMSE": rmse.get(), "SMAPE": smape.get()})
+    client.ok("POST", "/api/predict", {"features": rows[0][0]})  # predicts send no metrics
+    got = [sse.next_event() for _ in rows]
+    assert [name for name, _ in got] == ["message"] * len(rows)
+    assert [json.loads(data) for _, data in got] == expected
+    sse.close()
+
+
+def test_events_stream_names_predict_learn_and_model_events(server, client):
+    sse = SSEClient(server.port, "/api/stream/events")
+    described = client.upload(creme_regressor())
+    client.ok("POST", "/api/predict", {"id": "a", "features": {"x": 2.0}})
+    client.ok("POST", "/api/learn", {"id": "a", "ground_truth": 1.5})
+    client.ok("POST", "/api/learn", {"features": {"x": 3.0}, "ground_truth": 1.0})
+    name, data = sse.next_event()
+    assert name == "model" and json.loads(data)["class"] == described["class"]
+    name, data = sse.next_event()
+    event = json.loads(data)
+    assert name == "predict" and (event["id"], event["features"], event["prediction"]) == ("a", {"x": 2.0}, 0.0)
+    name, data = sse.next_event()
+    event = json.loads(data)
+    assert name == "learn"
+    assert (event["id"], event["features"], event["prediction"], event["ground_truth"]) == ("a", {"x": 2.0}, 0.0, 1.5)
+    name, data = sse.next_event()
+    assert name == "learn" and "id" not in json.loads(data)
+    # One data line per event, framed as chunked HTTP/1.1 so proxies can pass it through.
+    assert sse.response.getheader("Transfer-Encoding") == "chunked"
+    sse.close()
+
+
+def test_stream_subscribers_leave_when_clients_disconnect(server, client):
+    client.upload(creme_regressor())
+    streams = [SSEClient(server.port, "/api/stream/events") for _ in range(3)]
+    assert client.ok("GET", "/api/stats")["subscribers"] == 3
+    for sse in streams:
+        sse.close()
+    deadline = time.monotonic() + TIMEOUT
+    # Each learn publishes an event; writing it to a closed socket is how the server notices.
+    while client.ok("GET", "/api/stats")["subscribers"] and time.monotonic() < deadline:
+        client.ok("POST", "/api/learn", {"features": {"x": 1}, "ground_truth": 1})
+    assert client.ok("GET", "/api/stats")["subscribers"] == 0
+
+
+def test_a_stalled_subscriber_never_blocks_requests(tmp_path):
+    running = Running(tmp_path / "c.db")
+    running.service.bus.backlog = 50
+    try:
+        client = running.client()
+        client.upload(creme_regressor())
+        stalled = SSEClient(running.port, "/api/stream/events")  # opened, never read
+        started = time.perf_counter()
+        wide = {f"feature_{k}": float(k) for k in range(50)}  # ~1 KB events fill socket buffers
+        for i in range(2000):
+            client.ok("POST", "/api/learn", {"features": dict(wide, x=i), "ground_truth": 1})
+        assert time.perf_counter() - started < 60
+        assert client.ok("GET", "/api/stats")["model"]["learns"] == 2000
+        stalled.close()
+        client.close()
+    finally:
+        running.stop()
+
+
+def test_too_many_streams_get_503(tmp_path):
+    running = Running(tmp_path / "c.db", max_streams=2)
+    try:
+        a, b = SSEClient(running.port, "/api/stream/metrics"), SSEClient(running.port, "/api/stream/events")
+        assert_error(running.client().request("GET", "/api/stream/events"), 503, "too many open streams")
+        a.close(), b.close()
+    finally:
+        running.stop()
+
+
+def test_shutdown_ends_open_streams_promptly(tmp_path):
+    running = Running(tmp_path / "c.db")
+    sse = SSEClient(running.port, "/api/stream/metrics")
+    idle = running.client()
+    idle.ok("GET", "/api/health")  # an idle keep-alive connection must not hold shutdown either
+    started = time.perf_counter()
+    running.stop()
+    assert time.perf_counter() - started < 3.0
+    with pytest.raises(EOFError):
+        sse.next_event()
+
+
+# ---------------------------------------------------------------------------------------
+# One connection, many operations (POST /api/stream)
+# ---------------------------------------------------------------------------------------
+
+
+def test_operation_stream_answers_each_chunk_before_the_next_is_sent(server, client):
+    client.upload(creme_regressor())
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
+        sock.sendall(b"POST /api/stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        reader = sock.makefile("rb")
+        assert reader.readline().startswith(b"HTTP/1.1 200")
+        headers = read_headers(reader)
+        assert headers["content-type"] == "application/x-ndjson"
+
+        def send_chunk(lines):
+            data = "".join(json.dumps(line) + "\n" if isinstance(line, dict) else line for line in lines).encode()
+            sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+
+        send_chunk([{"op": "predict", "id": 1, "features": {"x": 1.0}},
+                    {"op": "learn", "id": 1, "ground_truth": 2.0}])
+        # The answers to the first chunk arrive while the request is still open.
+        assert read_chunk_lines(reader) == [{"prediction": 0.0}, {"prediction": 0.0}]
+        send_chunk(["not json\n", {"op": "fly"}, "\n", {"op": "learn", "id": 1, "ground_truth": 2.0},
+                    {"op": "learn", "features": {"x": 2.0}, "ground_truth": 3.0}])
+        answers = read_chunk_lines(reader)
+        assert [a.get("status") for a in answers] == [400, 400, 404, None]
+        assert "not valid JSON" in answers[0]["message"] and '"op"' in answers[1]["message"]
+        sock.sendall(b"0\r\n\r\n")
+        assert reader.readline() == b"0\r\n"
+    stats = client.ok("GET", "/api/stats")["model"]
+    assert (stats["learns"], stats["predictions"]) == (2, 1)
+
+
+def test_operation_stream_with_content_length_and_a_last_line_without_newline(client):
+    client.upload(creme_regressor())
+    lines = [json.dumps({"op": "learn", "features": {"x": i}, "ground_truth": i}) for i in range(100)]
+    body = "\n".join(lines).encode()
+    status, response, data = client.request("POST", "/api/stream", body)
+    assert status == 200
+    answers = [json.loads(line) for line in data.splitlines()]
+    assert len(answers) == 100 and all("prediction" in a for a in answers)
+    assert client.ok("GET", "/api/stats")["model"]["learns"] == 100
+
+
+def read_headers(reader):
+    headers = {}
+    while True:
+        line = reader.readline()
+        if line in (b"\r\n", b""):
+            return headers
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+
+
+def read_chunk_lines(reader):
+    size = int(reader.readline().strip(), 16)
+    data = reader.read(size)
+    assert reader.read(2) == b"\r\n"
+    return [json.loads(line) for line in data.splitlines()]
+
+
+# ---------------------------------------------------------------------------------------
+# Concurrency
+# ---------------------------------------------------------------------------------------
+
+
+def test_concurrent_learns_lose_no_update(server):
+    admin = server.client()
+    admin.upload(creme_regressor())
+    threads, per_thread = 8, 60
+    errors = queue.Queue()
+
+    def work(t):
+        c = server.client()
+        try:
+            for i in range(per_thread):
+                c.ok("POST", "/api/predict", {"id": f"{t}-{i}", "features": {"x": float(i), "t": float(t)}})
+                c.ok("POST", "/api/learn", {"id": f"{t}-{i}", "ground_truth": float(i)})
+        except Exception as e:  # reported below; a thread's assert would otherwise vanish
+            errors.put(e)
+        finally:
+            c.close()
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert errors.empty(), errors.get()
+    n = threads * per_thread
+    stats = admin.ok("GET", "/api/stats")["model"]
+    assert (stats["learns"], stats["predictions"], stats["pending"]) == (n, n, 0)
+    assert admin.download()["StandardScaler"].counts == {"x": n, "t": n}
+
+
+# ---------------------------------------------------------------------------------------
+# Persistence and crash recovery
+# ---------------------------------------------------------------------------------------
+
+
+def test_restart_continues_exactly_where_it_stopped(tmp_path):
+    rows = trump_approval(120)
+    running = Running(tmp_path / "c.db")
+    client = running.client()
+    client.upload(creme_regressor())
+    sim = Simulator(creme_regressor(), "regression")
+    for i, (x, y) in enumerate(rows[:100]):
+        client.ok("POST", "/api/predict", {"id": i, "features": x})
+        sim.predict(x, i)
+        if i < 90:
+            client.ok("POST", "/api/learn", {"id": i, "ground_truth": y})
+            sim.learn(y, id=i)
+    before = client.ok("GET", "/api/metrics"), client.ok("GET", "/api/metrics/history")
+    client.close()
+    running.stop()
+
+    running = Running(tmp_path / "c.db")
+    client = running.client()
+    try:
+        assert (client.ok("GET", "/api/metrics"), client.ok("GET", "/api/metrics/history")) == before
+        for i in range(90, 100):  # ids stored before the restart can still be learned
+            client.ok("POST", "/api/learn", {"id": i, "ground_truth": rows[i][1]})
+            sim.learn(rows[i][1], id=i)
+        assert client.ok("GET", "/api/metrics") == sim.values()
+        assert client.ok("GET", "/api/stats")["model"]["learns"] == 100
+    finally:
+        client.close()
+        running.stop()
+
+
+def test_restart_across_many_snapshots(tmp_path, monkeypatch):
+    monkeypatch.setattr(chantilly, "SNAPSHOT_EVERY", 7)
+    rows = trump_approval(50)
+    running = Running(tmp_path / "c.db")
+    client = running.client()
+    client.upload(creme_regressor())
+    client.ok("POST", "/api/learn", [{"features": x, "ground_truth": y} for x, y in rows])
+    # A rollback after several snapshots must land on the latest state, not an old snapshot.
+    assert_error(client.request("POST", "/api/learn", {"features": {"gallup": "x"}, "ground_truth": 1}),
+                 422, "nothing was changed")
+    expected = replay(creme_regressor(), rows, "regression")[1]
+    assert client.ok("GET", "/api/metrics") == expected
+    client.close()
+    running.stop()
+    with closing(sqlite3.connect(tmp_path / "c.db")) as conn:  # the log was truncated at each snapshot
+        assert conn.execute("SELECT COUNT(*) FROM log").fetchone()[0] < 7
+    running = Running(tmp_path / "c.db")
+    try:
+        assert running.client().ok("GET", "/api/metrics") == expected
+    finally:
+        running.stop()
+
+
+class ServerProcess:
+    """``python chantilly.py run`` in a child process, as a user starts it."""
+
+    def __init__(self, db, *args, port=0):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "chantilly.py"), "run", "--port", str(port), "--db", str(db), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout], daemon=True).start()
+        self.lines = lines
+        try:
+            first = lines.get(timeout=TIMEOUT)
+            assert first.startswith("chantilly serving on http://127.0.0.1:"), first
+        except BaseException:
+            self.close()  # never leave a server behind
+            raise
+        self.port = int(first.rsplit(":", 1)[1].strip().strip("/"))
+
+    def client(self, token=None):
+        return Client(self.port, token)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(TIMEOUT)
+
+    def terminate(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(TIMEOUT)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.kill()
+        self.proc.stderr.close()
+
+
+def kill9_trial(tmp_path, seed):
+    """Load the server from one sequential client, SIGKILL it at a random moment, restart, and
+    check that the model equals the replay of every acknowledged call, in order."""
+    rng = random.Random(seed)
+    rows = trump_approval(1000)
+    db = tmp_path / f"trial{seed}.db"
+    proc = ServerProcess(db)
+    client = proc.client()
+    client.upload(creme_regressor())
+    acked, in_flight, stored_ids = [], None, []
+    killer = threading.Timer(rng.uniform(0.05, 0.6), proc.proc.kill)
+    killer.start()
+    try:
+        for i, (x, y) in zip(range(100_000), itertools.cycle(rows)):
+            if rng.random() < 0.3:  # some calls only store an id, to be learned after the crash
+                in_flight = ("predict", x, i)
+                client.ok("POST", "/api/predict", {"id": i, "features": x})
+                stored_ids.append(i)
+            else:
+                in_flight = ("learn", x, y, None)
+                client.ok("POST", "/api/learn", {"features": x, "ground_truth": y})
+            acked.append(in_flight)
+            in_flight = None
+    except (ConnectionError, http.client.HTTPException, OSError):
+        pass  # the crash cut a call off; it may or may not have been applied
+    finally:
+        killer.cancel()
+        proc.kill()  # a no-op unless the loop ran out before the timer fired
+        proc.close()
+    proc = ServerProcess(db)
+    try:
+        client = proc.client()
+        got = client.ok("GET", "/api/metrics")
+        candidates = [acked] + ([acked + [in_flight]] if in_flight else [])
+        sims = [Simulator(creme_regressor(), "regression").run(c) for c in candidates]
+        matching = [sim for sim in sims if sim.values() == got]
+        assert matching, (len(acked), got)
+        downloaded = client.download()
+        for x, _ in rows[:10]:
+            assert downloaded.predict_one(x) == matching[0].model.predict_one(x)
+        for i in stored_ids:  # every acknowledged id can still be learned
+            client.ok("POST", "/api/learn", {"id": i, "ground_truth": 1.0})
+        return len(acked)
+    finally:
+        proc.close()
+
+
+def test_kill_9_loses_nothing_acknowledged(tmp_path):
+    learned = [kill9_trial(tmp_path, seed) for seed in range(3)]
+    assert sum(learned) > 0
+
+
+def test_kill_9_during_concurrent_load_keeps_every_acknowledged_learn(tmp_path):
+    proc = ServerProcess(tmp_path / "c.db")
+    proc.client().upload(creme_regressor())
+    acked = {"n": 0}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def work(t):
+        c = proc.client()
+        i = 0
+        while not stop.is_set():
+            try:
+                c.ok("POST", "/api/learn", {"features": {"t": float(t), "i": float(i)}, "ground_truth": 1.0})
+            except Exception:
+                return
+            with lock:
+                acked["n"] += 1
+            i += 1
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for w in workers:
+        w.start()
+    deadline = time.monotonic() + TIMEOUT
+    while acked["n"] < 200 and time.monotonic() < deadline:
+        stop.wait(0.01)
+    proc.proc.kill()
+    for w in workers:
+        w.join(TIMEOUT)
+    proc.close()
+    n = acked["n"]
+    proc = ServerProcess(tmp_path / "c.db")
+    try:
+        learned = proc.client().ok("GET", "/api/stats")["model"]["learns"]
+        # At most one call per client was in flight when the server died.
+        assert n <= learned <= n + len(workers)
+        counts = proc.client().download()["StandardScaler"].counts
+        assert counts["t"] == learned
+    finally:
+        proc.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+
+
+def run_cli(*args, timeout=TIMEOUT):
+    return subprocess.run([sys.executable, str(ROOT / "chantilly.py"), *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def test_routes_command_lists_every_route():
+    out = run_cli("routes").stdout.splitlines()
+    assert len(out) == len(chantilly.ROUTER.routes)
+    assert any(line.split()[:2] == ["POST", "/api/predict"] for line in out)
+
+
+def test_help_explains_commands_and_options():
+    assert "run" in run_cli("--help").stdout and "routes" in run_cli("--help").stdout
+    text = run_cli("run", "--help").stdout
+    for option in ("--host", "--port", "--db", "--token", "--sync", "--max-body"):
+        assert option in text
+
+
+def test_refuses_a_public_address_without_a_token(tmp_path):
+    result = run_cli("run", "--host", "0.0.0.0", "--port", "0", "--db", str(tmp_path / "c.db"))
+    assert result.returncode == 2 and "without a token" in result.stderr
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_refuses_a_corrupt_database_file(tmp_path):
+    db = tmp_path / "c.db"
+    db.write_bytes(b"SQLite format 3\x00" + os.urandom(4096))
+    result = run_cli("run", "--port", "0", "--db", str(db))
+    assert result.returncode == 2 and str(db) in result.stderr
+
+
+def test_sigterm_with_an_open_stream_saves_state_and_exits_0(tmp_path):
+    proc = ServerProcess(tmp_path / "c.db")
+    try:
+        client = proc.client()
+        client.upload(creme_regressor())
+        client.ok("POST", "/api/learn", {"features": {"x": 1}, "ground_truth": 3})
+        sse = SSEClient(proc.port, "/api/stream/events")
+        started = time.perf_counter()
+        assert proc.terminate() == 0
+        assert time.perf_counter() - started < 3.0
+        with pytest.raises(EOFError):
+            sse.next_event()
+    finally:
+        proc.close()
+    with closing(sqlite3.connect(tmp_path / "c.db")) as conn:  # the shutdown snapshot covers the whole log
+        assert conn.execute("SELECT COUNT(*) FROM log").fetchone()[0] == 0
+    proc = ServerProcess(tmp_path / "c.db")
+    try:
+        assert proc.client().ok("GET", "/api/metrics")["MAE"] == 3.0
+    finally:
+        proc.close()
