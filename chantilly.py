@@ -221,8 +221,8 @@ def _finite_float(text):
     return value
 
 
-def parse_json(data):
-    """Decode a request body, refusing NaN, Infinity and numbers that overflow to them.
+def parse_json(data, what="the body"):
+    """Decode a request body (or a line of one), refusing NaN, Infinity and numbers that overflow.
 
     >>> parse_json(b'{"x": 1.5}')
     {'x': 1.5}
@@ -232,15 +232,15 @@ def parse_json(data):
     chantilly.BadRequest: NaN is not a number chantilly accepts: send finite numbers only
     """
     if not data.strip():
-        raise BadRequest("the body is empty: send a JSON document")
+        raise BadRequest(f"{what} is empty: send a JSON document")
     try:
         return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
     except ChantillyError:
         raise
     except RecursionError:
-        raise BadRequest("the JSON document is nested too deeply") from None
+        raise BadRequest(f"{what} is nested too deeply") from None
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, int digit limits
-        raise BadRequest(f"the body is not valid JSON: {e}") from None
+        raise BadRequest(f"{what} is not valid JSON: {e}") from None
 
 
 def _plain(value):
@@ -1897,7 +1897,7 @@ class Handler(BaseHTTPRequestHandler):
         ops = []
         for line in lines:
             try:
-                ops.append(Operation.parse(parse_json(line)) if line is not None else
+                ops.append(Operation.parse(parse_json(line, "the line")) if line is not None else
                            PayloadTooLarge(f"the line is over {self.server.limits['json']} bytes"))
             except ChantillyError as e:
                 ops.append(e)

@@ -823,6 +823,17 @@ def test_operation_stream_with_content_length_and_a_last_line_without_newline(cl
     assert client.ok("GET", "/api/stats")["model"]["learns"] == 100
 
 
+def test_the_readme_stream_client_gets_every_answer_in_order(server, client):
+    from examples.ndjson_client import stream
+    client.upload(creme_regressor())
+    rows = trump_approval(3000)
+    ops = ({"op": "learn", "features": x, "ground_truth": y} for x, y in rows)
+    answers = list(stream(f"http://127.0.0.1:{server.port}", ops, chunk_size=500))
+    sim = Simulator(creme_regressor(), "regression")
+    assert answers == [{"prediction": sim.learn(y, x)} for x, y in rows]
+    assert client.ok("GET", "/api/metrics") == sim.values()
+
+
 def read_headers(reader):
     headers = {}
     while True:
