@@ -1648,6 +1648,11 @@ class Handler(BaseHTTPRequestHandler):
         """The :class:`Service` behind this server."""
         return self.server.service
 
+    def handle_one_request(self):
+        """Read and answer one request; its head must arrive within the timeout (see Server)."""
+        self.server.expect_head(self.connection)
+        super().handle_one_request()
+
     def do_GET(self): self.dispatch()  # noqa: E704 (one line each, as the table reads)
     def do_HEAD(self): self.dispatch()  # noqa: E704
     def do_POST(self): self.dispatch()  # noqa: E704
@@ -1658,6 +1663,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         """Route the request and answer it; the one place where errors become responses."""
+        self.server.head_received(self.connection)
         self._body_read, self._started = False, False
         try:
             path, _, query = self.path.partition("?")
@@ -1950,7 +1956,10 @@ class Server(ThreadingHTTPServer):
     """A thread per connection, with the service, tokens and limits the handlers need.
 
     Tracks its connections so that :meth:`stop` can end idle keep-alive connections and
-    wait briefly for requests in flight, instead of hanging or cutting them off.
+    wait briefly for requests in flight, instead of hanging or cutting them off. Each
+    connection must deliver every request head (request line and headers) within
+    ``idle_timeout`` seconds of starting to wait for it: the socket timeout alone would let
+    a client that sends one byte just before each timeout (slow loris) hold a thread forever.
     """
 
     daemon_threads = True
@@ -1966,8 +1975,9 @@ class Server(ThreadingHTTPServer):
         self.max_connections = max_connections
         self.access_log = access_log
         self.static_dir = static_dir
-        self._lock = threading.Condition(threading.Lock())  # guards _connections
+        self._lock = threading.Condition(threading.Lock())  # guards _connections, _head_deadlines
         self._connections = set()
+        self._head_deadlines = {}  # connection -> monotonic time its request head is due
         self._date = (0, "")
         super().__init__(address, Handler)
 
@@ -2009,8 +2019,32 @@ class Server(ThreadingHTTPServer):
     def shutdown_request(self, request):
         with self._lock:
             self._connections.discard(request)
+            self._head_deadlines.pop(request, None)
             self._lock.notify_all()
         super().shutdown_request(request)
+
+    def expect_head(self, connection):
+        """A handler starts waiting for a request head on ``connection``."""
+        with self._lock:
+            self._head_deadlines[connection] = time.monotonic() + self.idle_timeout
+
+    def head_received(self, connection):
+        """The head arrived: the request itself runs under the socket timeout only."""
+        with self._lock:
+            self._head_deadlines.pop(connection, None)
+
+    def service_actions(self):
+        """Between accepts (``serve_forever`` polls): close connections whose head is late."""
+        now = time.monotonic()
+        with self._lock:
+            late = [c for c, due in self._head_deadlines.items() if due < now]
+            for conn in late:
+                del self._head_deadlines[conn]
+        for conn in late:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)  # the handler's read returns and it exits
+            except OSError:
+                pass  # the client closed it meanwhile
 
     def handle_error(self, request, client_address):
         """Connections the client drops are routine; anything else is logged."""
