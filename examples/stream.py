@@ -23,6 +23,7 @@ import http.client
 import itertools
 import json
 import os
+import shutil
 import socket
 import sys
 import time
@@ -42,15 +43,20 @@ DATASETS = {  # name: (dataset, model factory, metric shown)
 class Failure(Exception):
     """Something the user has to fix; main() prints the message and exits."""
 
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status  # the HTTP status, when the server answered
+
 
 class Client:
     """One keep-alive HTTP connection to the server, answering decoded JSON (or raising Failure)."""
 
     def __init__(self, url, token):
         parts = urllib.parse.urlsplit(url if "://" in url else "http://" + url)
-        conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        https = parts.scheme == "https"
         self.url = f"{parts.scheme}://{parts.netloc}/"
-        self.conn = conn_class(parts.hostname, parts.port, timeout=30)
+        self.conn = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(
+            parts.hostname, parts.port, timeout=30)
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.token = token
 
@@ -65,64 +71,66 @@ class Client:
             resp = self.conn.getresponse()
             data = resp.read()
         except (ConnectionRefusedError, socket.gaierror, socket.timeout) as e:
-            raise Failure(f"cannot reach chantilly at {self.url} ({e}): start it with `make run`") from None
+            raise Failure(f"cannot reach chantilly at {self.url} ({e}): "
+                          "start it with `make run`") from None
         except (http.client.HTTPException, OSError) as e:
             raise Failure(f"lost the connection to {self.url} ({type(e).__name__}: {e})") from None
         if resp.status == 401:
             raise Failure(f"{self.url} refused the token: check --token" if self.token else
                           f"{self.url} needs a token: pass --token TOKEN (or set CHANTILLY_TOKEN)")
-        try:
-            answer = json.loads(data) if data else None
-        except ValueError:
-            answer = None
         if resp.status >= 400:
-            message = answer.get("message") if isinstance(answer, dict) else data[:200].decode(errors="replace")
-            raise Failure(f"{method} {path} answered {resp.status} {resp.reason}: {message}")
-        return answer
+            try:
+                message = json.loads(data)["message"]
+            except (ValueError, KeyError, TypeError):
+                message = data[:200].decode(errors="replace")
+            raise Failure(f"{method} {path} answered {resp.status} {resp.reason}: {message}",
+                          resp.status)
+        return json.loads(data) if data else None
 
 
 class Progress:
     """A one-line progress bar on stderr (a line every few seconds when it is not a terminal)."""
 
-    def __init__(self, total, metric, dashboard):
-        self.total, self.metric, self.dashboard = total, metric, dashboard
+    def __init__(self, total, metric, dashboard, pending):
+        self.total, self.metric, self.dashboard, self.pending = total, metric, dashboard, pending
         self.tty = sys.stderr.isatty()
         self.start = self.last = time.monotonic()
-        self.done, self.pending, self.value = 0, 0, None
+        self.predicted, self.done, self.value = 0, 0, None
 
-    def line(self):
-        elapsed = max(time.monotonic() - self.start, 1e-9)
-        if self.total:
-            filled = 20 * self.done // self.total
-            bar = f"[{'#' * filled}{'.' * (20 - filled)}] {self.done}/{self.total}"
-        else:
-            bar = f"{self.done} samples"
+    def status(self):
+        """Rate achieved, the server's running metric, ids waiting for a label, the dashboard."""
+        rate = self.predicted / max(time.monotonic() - self.start, 1e-9)
         if self.value is None:
             score = f"{self.metric} -"
         elif self.metric == "Accuracy":
             score = f"accuracy {self.value:.1%}"
         else:
-            score = f"{self.metric} {self.value:.3f}"
-        waiting = f"  {self.pending} waiting for a label" if self.pending else ""
-        return f"{bar}  {self.done / elapsed:.1f}/s  {score}{waiting}  dashboard: {self.dashboard}"
+            score = f"MAE {self.value:.3f}"
+        waiting = f"  {len(self.pending)} waiting for a label" if self.pending else ""
+        return f"{rate:.1f}/s  {score}{waiting}  dashboard: {self.dashboard}"
 
-    def show(self, force=False):
+    def show(self):
         now = time.monotonic()
-        if not force and now - self.last < (0.1 if self.tty else 5.0):
+        if now - self.last < (0.1 if self.tty else 5.0):
             return
         self.last = now
-        if self.tty:
-            sys.stderr.write("\r\033[K" + self.line())
+        if self.total:
+            filled = 20 * self.done // self.total
+            count = f"[{'#' * filled}{'.' * (20 - filled)}] {self.done}/{self.total}"
         else:
-            sys.stderr.write(self.line() + "\n")
+            count = f"{self.done} samples"
+        line = f"{count}  {self.status()}"
+        if self.tty:  # cut to the terminal's width, or \r could not overwrite a wrapped line
+            width = shutil.get_terminal_size().columns - 1
+            sys.stderr.write("\r\033[K" + line[:width])
+        else:
+            sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
     def finish(self, verb):
-        if self.tty:
-            sys.stderr.write("\r\033[K")
         elapsed = time.monotonic() - self.start
-        sys.stderr.write(f"{verb} {self.done} samples in {elapsed:.1f}s: {self.line()}\n")
-        sys.stderr.flush()
+        clear = "\r\033[K" if self.tty else ""
+        sys.stderr.write(f"{clear}{verb} {self.done} samples in {elapsed:.1f}s  {self.status()}\n")
 
 
 def run(args):
@@ -131,7 +139,8 @@ def run(args):
     client.call("GET", "/api/health")
     if not args.no_upload:
         info = client.call("POST", "/api/model", dill.dumps(make_model()), "application/octet-stream")
-        print(f"uploaded {info['class']} ({info['flavor']}) to {client.url}", file=sys.stderr)
+        print(f"uploaded {info['class']} ({info['flavor']})", file=sys.stderr)
+    print(f"open the dashboard at {client.url}  (Ctrl-C stops)", file=sys.stderr)
     if args.loop:
         total = args.limit
         samples = itertools.chain.from_iterable(dataset_class() for _ in itertools.count())
@@ -140,8 +149,8 @@ def run(args):
         total = min(size, args.limit or size)
         samples = dataset_class()
     samples = itertools.islice(samples, total)
-    progress = Progress(total, metric, client.url)
     pending = collections.deque()  # (due time, id, ground truth), due times in order
+    progress = Progress(total, metric, client.url, pending)
     next_metrics = 0.0
     interval = 1 / args.rate if args.rate > 0 else 0.0
     due = time.monotonic()
@@ -155,11 +164,12 @@ def run(args):
             if now >= next_metrics:
                 next_metrics = now + 1.0
                 try:
-                    progress.value = (client.call("GET", "/api/metrics") or {}).get(metric)
+                    metrics = client.call("GET", "/api/metrics") or {}
+                    # before the first label the server answers 0.0, not null: show "-" then
+                    progress.value = metrics.get(metric) if progress.done else None
                 except Failure as e:
-                    if "404" not in str(e):
+                    if e.status != 404:  # 404: no model (yet)
                         raise
-            progress.pending = len(pending)
             progress.show()
             if now >= t:
                 return
@@ -175,9 +185,11 @@ def run(args):
                 wait_until(pending[0][0])
                 learn(*pending.popleft()[1:])
             wait_until(due)
-            due = max(due + interval, time.monotonic() - 1.0)  # behind by > 1 s: don't burst
+            now = time.monotonic()
+            due = max(due + interval, now - 1.0) if interval else now  # > 1 s late: no burst
             sample_id = f"{args.dataset}-{i}"
             client.call("POST", "/api/predict", {"id": sample_id, "features": x})
+            progress.predicted += 1
             if args.delay > 0:
                 pending.append((time.monotonic() + args.delay, sample_id, y))
             else:
@@ -189,7 +201,6 @@ def run(args):
         wait_until(0.0)
     except KeyboardInterrupt:
         verb = "interrupted after"
-    progress.pending = len(pending)
     progress.finish(verb)
 
 
@@ -209,6 +220,8 @@ def main():
     args = parser.parse_args()
     try:
         run(args)
+    except KeyboardInterrupt:
+        print("\nstream.py: interrupted", file=sys.stderr)
     except Failure as e:
         clear = "\r\033[K" if sys.stderr.isatty() else ""  # wipe a half-drawn bar
         print(f"{clear}stream.py: {e}", file=sys.stderr)
