@@ -1714,33 +1714,39 @@ class Handler(BaseHTTPRequestHandler):
             return False
         self.command, self.request_version = command, version
         self.path = "/" + path.lstrip("/") if path.startswith("//") else path
-        headers = Headers()
-        for _ in range(_MAX_HEADERS + 1):
-            raw = self.rfile.readline(_MAX_LINE + 1)
-            if len(raw) > _MAX_LINE:
-                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "a header line is too long")
-                return False
-            if raw in (b"\r\n", b"\n", b""):
-                break
-            name, colon, value = raw.decode("latin-1").partition(":")
-            if not colon or not name or name != name.strip():
-                self.send_error(HTTPStatus.BAD_REQUEST, f"bad header line {raw[:100]!r}")
-                return False
-            if name.lower() in ("content-length", "transfer-encoding") and name in headers:
-                self.send_error(HTTPStatus.BAD_REQUEST, f"{name} is given twice")
-                return False
-            headers.add(name, value.strip())
-        else:
-            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, f"more than {_MAX_HEADERS} headers")
+        headers = self._read_headers()
+        if headers is None:
             return False
         self.headers = headers
-        if "content-length" in headers and "transfer-encoding" in headers:
-            self.send_error(HTTPStatus.BAD_REQUEST, "Content-Length and Transfer-Encoding together")
-            return False
         connection = headers.get("Connection", "").lower()
         self.close_connection = "close" in connection or (
             version == "HTTP/1.0" and "keep-alive" not in connection)
         return True
+
+    def _read_headers(self):
+        """The header fields, or ``None`` after answering an error."""
+        headers = Headers()
+        for _ in range(_MAX_HEADERS + 1):
+            raw = self.rfile.readline(_MAX_LINE + 1)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, colon, value = raw.decode("latin-1").partition(":")
+            if len(raw) > _MAX_LINE:
+                problem = (HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "a header line is too long")
+            elif not colon or not name or name != name.strip():
+                problem = (HTTPStatus.BAD_REQUEST, f"bad header line {raw[:100]!r}")
+            elif name.lower() in ("content-length", "transfer-encoding") and name in headers:
+                problem = (HTTPStatus.BAD_REQUEST, f"{name} is given twice")
+            else:
+                headers.add(name, value.strip())
+                continue
+            return self.send_error(*problem)
+        else:
+            return self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                   f"more than {_MAX_HEADERS} headers")
+        if "content-length" in headers and "transfer-encoding" in headers:
+            return self.send_error(HTTPStatus.BAD_REQUEST, "Content-Length and Transfer-Encoding together")
+        return headers
 
     def handle_one_request(self):
         """Read and answer one request; its head must arrive within the timeout (see Server)."""
@@ -2184,6 +2190,14 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="{run,routes}")
     run = commands.add_parser("run", help="start the server", description=(
         "Start the server. It prints the URL it serves and stops cleanly on SIGINT or SIGTERM."))
+    _add_run_options(run)
+    run.set_defaults(func=cmd_run)
+    routes = commands.add_parser("routes", help="print every route with a one-line description")
+    routes.set_defaults(func=cmd_routes)
+    return parser
+
+
+def _add_run_options(run):
     net = run.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, "
                      "loopback only; any other address needs --token or --insecure)")
@@ -2218,10 +2232,6 @@ def build_parser():
                      help="open connections before new ones get 503 (default: %(default)s)")
     lim.add_argument("--max-streams", type=int, default=64,
                      help="open event streams before new ones get 503 (default: %(default)s)")
-    run.set_defaults(func=cmd_run)
-    routes = commands.add_parser("routes", help="print every route with a one-line description")
-    routes.set_defaults(func=cmd_routes)
-    return parser
 
 
 def cmd_routes(args):
