@@ -111,6 +111,7 @@ class Server:
         self.argv = argv
         self.stderr = tempfile.TemporaryFile()
         self.lines = queue.Queue()
+        self.stdout_after_url = []
         self.t_start = time.perf_counter()
         self.proc = subprocess.Popen(
             argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr,
@@ -150,12 +151,26 @@ class Server:
         return self.proc.pid
 
     def tail(self, n=2000):
+        """The end of the server's stderr and what it printed on stdout after its URL line."""
+        out = []
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if line:
+                self.stdout_after_url.append(line.decode(errors="replace").rstrip())
+        text = ""
+        if self.stdout_after_url:
+            text += "\n--- %s stdout ---\n%s" % (self.name, "\n".join(self.stdout_after_url[-20:]))
         try:
             self.stderr.seek(0)
             data = self.stderr.read()[-n:].decode(errors="replace")
         except (OSError, ValueError):
-            return ""
-        return ("\n--- %s stderr ---\n%s" % (self.name, data)) if data.strip() else ""
+            data = ""
+        if data.strip():
+            text += "\n--- %s stderr ---\n%s" % (self.name, data)
+        return text
 
     def stop(self, timeout=15):
         """SIGTERM, then SIGKILL after timeout.  Returns the seconds it took to exit."""
@@ -917,7 +932,9 @@ def main(argv=None):
     def p_sync():
         default = default_sync(args)
         results["settings"]["default_sync"] = default
-        if default != "full":
+        if default is None:
+            results["warnings"].append("could not read the --sync default from `chantilly.py run --help`")
+        elif default != "full":
             results["deviations"].append(
                 "`chantilly.py run --help` gives --sync default %r (the bench brief assumed 'full'); "
                 "the durability rows measure all three modes explicitly" % default)
