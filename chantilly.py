@@ -256,6 +256,25 @@ def _plain(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def plain(value):
+    """A prediction as plain Python values: numpy scalars become int/float/bool.
+
+    A metric must see the same types live and on replay (a numpy float overflows to inf where
+    a Python float raises), and the log stores plain values.
+
+    >>> plain({"a": 1.5})
+    {'a': 1.5}
+    """
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if type(value) not in _PLAIN_TYPES and hasattr(value, "item"):  # numpy.float64 is a float
+        return value.item()
+    return value
+
+
+_PLAIN_TYPES = (int, float, bool, str, type(None))
+
+
 def jsonable(value):
     """Make a prediction or metric value valid JSON: non-finite floats become null.
 
@@ -529,15 +548,11 @@ class Store:
 
     def _open(self, sync):
         _check_database_file(self.path)
+        if os.path.exists(self.path) and os.path.getsize(self.path):
+            self._inspect()
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=2.0)
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables):
-                conn.close()
-                raise StoreError(f"{self.path} is an SQLite database that chantilly did not "
-                                 "create; refusing to touch it (choose another --db)")
             # Only one server may own the file: two would append interleaved logs.
             conn.execute("PRAGMA locking_mode=EXCLUSIVE")
             # WAL: an acknowledged commit is appended to the write-ahead log, and a crash
@@ -546,21 +561,47 @@ class Store:
             # NORMAL survives a crash of this process (kill -9); FULL also survives power loss
             # at the cost of an fsync per commit; OFF leaves flushing to the OS.
             conn.execute(f"PRAGMA synchronous={ {'full': 'FULL', 'normal': 'NORMAL', 'off': 'OFF'}[sync] }")
-            conn.executescript(SCHEMA)
-            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-        except sqlite3.OperationalError as e:
-            if "locked" in str(e):
-                raise StoreError(f"{self.path} is in use by another chantilly server") from None
-            raise StoreError(f"cannot open {self.path}: {e}") from None
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path} is not a usable SQLite database ({e}); "
-                             "refusing to overwrite it") from None
-        if check != "ok":
-            conn.close()
-            raise StoreError(f"{self.path} is corrupted ({check}); refusing to overwrite it")
+            conn.executescript(SCHEMA)  # IF NOT EXISTS: writes nothing to an existing file
+            for pragma, value in (("application_id", APPLICATION_ID), ("user_version", SCHEMA_VERSION)):
+                if conn.execute(f"PRAGMA {pragma}").fetchone()[0] != value:  # a new file only
+                    conn.execute(f"PRAGMA {pragma}={value}")
+        except sqlite3.Error as e:
+            raise self._refusal(e) from None
         return conn
+
+    def _inspect(self):
+        """Check an existing file through a read-only connection, so that a file chantilly
+        refuses (foreign, corrupt) is never written to, its WAL never folded in."""
+        # immutable: no locks and no -wal/-shm created beside a file we may refuse; a WAL left
+        # by a crash must be read though, and a read-only connection never folds it in.
+        mode = "mode=ro" if os.path.exists(self.path + "-wal") else "immutable=1"
+        uri = pathlib.Path(self.path).resolve().as_uri() + "?" + mode
+        shm = pathlib.Path(self.path + "-shm")
+        had_shm = shm.exists()
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=2.0)
+            try:
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            finally:
+                conn.close()
+                if not had_shm:  # reading a WAL creates it; with no -shm before, nobody else uses it
+                    shm.unlink(missing_ok=True)
+        except sqlite3.Error as e:
+            raise self._refusal(e) from None
+        if app_id != APPLICATION_ID and (app_id != 0 or tables):
+            raise StoreError(f"{self.path} is an SQLite database that chantilly did not create; "
+                             "refusing to touch it (choose another --db)")
+        if check != "ok":
+            raise StoreError(f"{self.path} is corrupted ({check}); refusing to overwrite it")
+
+    def _refusal(self, error):
+        if "locked" in str(error):
+            return StoreError(f"{self.path} is in use by another chantilly server")
+        if isinstance(error, sqlite3.OperationalError):
+            return StoreError(f"cannot open {self.path}: {error}")
+        return StoreError(f"{self.path} is not a usable SQLite database ({error}); refusing to overwrite it")
 
     def close(self):
         """Commit what is pending and close the file."""
@@ -603,6 +644,10 @@ class Store:
             statements.append(("INSERT OR REPLACE INTO pending (model, id, body, created) "
                                 "VALUES (?, ?, ?, ?)", (model, *store_id)))
         return self._write(statements, (model, body))
+
+    def has_pending(self, model, pending_id):
+        """Whether an id is stored (in the open transaction too)."""
+        return bool(self._read("SELECT 1 FROM pending WHERE model = ? AND id = ?", (model, pending_id)))
 
     def save_snapshot(self, model, state, seq, history):
         """Replace a model's snapshot and drop the log it covers; returns a ticket."""
@@ -1031,13 +1076,13 @@ class Deployment:
         return results, events, ticket
 
     def _predict(self, op, now):
-        prediction = self._guarded(self.model.predict, op.x)
+        prediction = plain(self._guarded(self.model.predict, op.x))
         ticket = 0
         if op.key is not None or self.model.predict_changes_state:
             stored = None
             if op.key is not None:
                 stored = (op.key, _store_encoder.encode({"x": op.x, "p": encode_prediction(prediction)}), now)
-                self.pending += 1  # approximate when an id is reused; recounted on restore
+                self.pending += not self.store.has_pending(self.name, op.key)
             ticket, self.seq = self.store.append(self.name, _store_encoder.encode({"x": op.x}), stored)
             self.since_snapshot += 1
         self.predictions += 1
@@ -1064,7 +1109,7 @@ class Deployment:
         check_ground_truth(self.model.flavor, op.y)
         fresh = key is None  # no stored prediction: predict now, as progressive validation does
         if fresh:
-            prediction = self._guarded(self.model.predict, x)
+            prediction = plain(self._guarded(self.model.predict, x))
         self._guarded(self.metrics.update, op.y, prediction)
         self._guarded(self.model.learn, x, op.y)
         body = _store_encoder.encode({"x": x, "y": op.y, "p": encode_prediction(prediction),
@@ -1120,6 +1165,15 @@ class Deployment:
         """``[{"t", "n", "metrics"}, ...]`` oldest first."""
         with self._lock:
             return [{"t": t, "n": n, "metrics": m} for t, n, m in self.history]
+
+    def resync(self):
+        """Rebuild from the store if writes were lost since this state was built."""
+        with self._lock:
+            if self.generation != self.store.generation and not self.retired:
+                try:
+                    self._restore()
+                except ChantillyError:
+                    pass  # unreadable now: the next call retries (apply checks the generation)
 
     def retire(self):
         """Stop serving: later calls go to whatever replaced this deployment."""
@@ -1217,7 +1271,13 @@ class Service:
         store = Store(path, sync)
         service = cls(store, EventBus(max_streams), id_ttl, max_ids)
         for name in store.model_names():
-            service._deployments[name] = Deployment(name, store, id_ttl)
+            try:
+                service._deployments[name] = Deployment(name, store, id_ttl)
+            except Exception as e:  # a snapshot or log record this environment cannot replay
+                store.close()
+                raise StoreError(f"model {name!r} in {path} cannot be loaded ({type(e).__name__}: "
+                                 f"{e}): the file is corrupt, or the model's library is not "
+                                 "installed here; refusing to start") from None
         service._sweeper = threading.Thread(target=service._sweep_loop, name="chantilly-sweeper",
                                             daemon=True)
         service._sweeper.start()
@@ -1269,10 +1329,25 @@ class Service:
             ticket = self.store.replace_model(name, dumps(info), state)
             dep = Deployment(name, self.store, self.id_ttl)
             self._deployments[name] = dep
-        self.store.commit(ticket)
+        self._commit_or_reload(ticket, name)
         description = dep.describe()
         self._publish([("events", "model", description)])
         return description
+
+    def _commit_or_reload(self, ticket, name):
+        """Commit an upload or deletion; if it is refused, serve again what the file holds."""
+        try:
+            self.store.commit(ticket)
+        except Unavailable:
+            with self._lock:
+                old = self._deployments.pop(name, None)
+                if old is not None:
+                    old.retire()
+                try:
+                    self._deployments[name] = Deployment(name, self.store, self.id_ttl)
+                except NotFound:
+                    pass  # there was no model before
+            raise
 
     def download(self, name=DEFAULT_MODEL):
         """The model's bytes, loadable with ``dill.loads``."""
@@ -1286,7 +1361,7 @@ class Service:
                 raise NotFound(f"no model named {name!r}")
             dep.retire()
             ticket = self.store.delete_model(name)
-        self.store.commit(ticket)
+        self._commit_or_reload(ticket, name)
         self._publish([("events", "delete", {"name": name})])
         return {"deleted": name}
 
@@ -1349,6 +1424,7 @@ class Service:
             try:
                 self.store.commit(ticket)
             except Unavailable as e:
+                dep.resync()  # drop from memory what the file does not have
                 return [e if isinstance(r, dict) else r for r in results]
         self._publish(events)
         return results
@@ -1642,6 +1718,7 @@ def find_static_dir():
 
 _CLIENT_GONE = (ConnectionError, TimeoutError)
 _MAX_HEADERS = 100
+_DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit() accepts "²"
 _MAX_LINE = 65536
 
 
@@ -1718,6 +1795,9 @@ class Handler(BaseHTTPRequestHandler):
         if headers is None:
             return False
         self.headers = headers
+        if version == "HTTP/1.1" and "host" not in headers:
+            self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/1.1 requests need a Host header")
+            return False
         connection = headers.get("Connection", "").lower()
         self.close_connection = "close" in connection or (
             version == "HTTP/1.0" and "keep-alive" not in connection)
@@ -1789,6 +1869,10 @@ class Handler(BaseHTTPRequestHandler):
                                 {"message": "internal error; the server log has the details"})
 
     def _answer(self, result):
+        if self.command == "HEAD" and isinstance(result, (EventStream, OperationStream)):
+            self.close_connection = True
+            return self._start_chunked("text/event-stream" if isinstance(result, EventStream)
+                                       else "application/x-ndjson")  # a HEAD answer has no body
         if isinstance(result, EventStream):
             return self._run_event_stream(result.topic)
         if isinstance(result, OperationStream):
@@ -1839,17 +1923,24 @@ class Handler(BaseHTTPRequestHandler):
         return b"".join(self._body_pieces(limit, whole=True))
 
     def _body_pieces(self, limit=None, whole=False):
-        """The body as it arrives, in pieces of at most 64 KiB, plain or chunked (RFC 9112 7.1)."""
-        self._continue()
-        self._body_read = True
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        """The body as it arrives, in pieces of at most 64 KiB, plain or chunked (RFC 9112 7.1).
+
+        The body counts as read only once it was consumed to its end: after any error on
+        the way, the connection is closed, since what follows cannot be told apart from it.
+        """
+        coding = self.headers.get("Transfer-Encoding")
+        if coding is not None:
+            if coding.strip().lower() != "chunked":
+                raise BadRequest(f"unsupported Transfer-Encoding {coding[:40]!r}: only chunked")
+            self._continue()
             yield from self._chunked_pieces(limit)
+            self._body_read = True
             return
         length = self._content_length()
         if limit is not None and length > limit:
-            self._body_read = False
             raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit} "
                                   "(see --max-body / --max-model)")
+        self._continue()
         remaining = length
         while remaining:
             piece = (self.rfile.read(remaining) if whole
@@ -1858,6 +1949,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise BadRequest("the body ended before Content-Length bytes arrived")
             remaining -= len(piece)
             yield piece
+        self._body_read = True
 
     def _chunked_pieces(self, limit):
         total = 0
@@ -1889,8 +1981,8 @@ class Handler(BaseHTTPRequestHandler):
         value = self.headers.get("Content-Length")
         if value is None:
             return 0
-        if not value.strip().isdigit():
-            raise BadRequest(f"invalid Content-Length: {value!r}")
+        if not _DIGITS.fullmatch(value):
+            raise BadRequest(f"invalid Content-Length: {value[:40]!r}")
         return int(value)
 
     def _continue(self):
@@ -1903,12 +1995,12 @@ class Handler(BaseHTTPRequestHandler):
         headers = getattr(self, "headers", None)
         if not isinstance(headers, Headers) or self._body_read:
             return False
-        return bool(headers.get("Content-Length", "0").strip("0 ")) or "Transfer-Encoding" in headers
+        return headers.get("Content-Length", "0") != "0" or "Transfer-Encoding" in headers
 
     # -- responses ---------------------------------------------------------------------------
 
     def _head(self, status, headers):
-        if getattr(self, "_body_read", True) is False and self._unread_body():
+        if self._unread_body():
             self.close_connection = True  # an unread body would be parsed as the next request
         status = HTTPStatus(status)
         lines = [_STATUS_LINES[status], f"Date: {self.server.http_date()}"]
