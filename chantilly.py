@@ -617,6 +617,8 @@ class Store:
         given. Returns ``(ticket, seq of the log record or None)``."""
         with self._lock:
             seq = None
+            if not statements and not self._conn.in_transaction:
+                return self._autocommit_log(log)
             try:
                 if not self._conn.in_transaction:
                     self._conn.execute("BEGIN")
@@ -631,6 +633,19 @@ class Store:
                 self._fail(self._written, e)
             self._written += 1
             return self._written, seq
+
+    def _autocommit_log(self, log):
+        """A lone log record with nothing else pending: one INSERT that commits itself, a
+        third of the SQLite calls of BEGIN/INSERT/COMMIT (each releases the GIL). Lock held."""
+        seq = self._seq + 1
+        try:
+            self._conn.execute("INSERT INTO log (seq, model, body) VALUES (?, ?, ?)", (seq, *log))
+        except sqlite3.Error as e:
+            self._fail(self._written, e)
+        self._seq = seq
+        self._written += 1
+        self._settled = self._written  # committed: nothing else was in flight
+        return self._written, seq
 
     def append(self, model, body, store_id=None, drop_id=None):
         """Log one model call, storing ``(id, body, created)`` or dropping an id with it.
@@ -973,7 +988,7 @@ class Deployment:
     Every method that reads or changes the model takes :attr:`_lock`; none writes to a
     socket. A model call that raises may leave the estimator half-updated (creme's
     ``StandardScaler`` does), so the deployment rebuilds itself from the store: the last
-    snapshot plus the log of learns since, which holds exactly the calls that succeeded.
+    snapshot plus the log of model calls since, which holds exactly the calls that succeeded.
     """
 
     def __init__(self, name, store, id_ttl=math.inf):
@@ -1064,6 +1079,10 @@ class Deployment:
                 try:
                     answer, op_ticket, event = (self._predict if op.kind == "predict"
                                                 else self._learn)(op, now)
+                except Unavailable as e:  # the write was refused: memory is ahead of the file
+                    results.append(e)
+                    self._restore()
+                    continue
                 except ChantillyError as e:
                     results.append(e)
                     continue
