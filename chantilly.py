@@ -39,8 +39,10 @@ import email.utils
 import hmac
 import importlib
 import ipaddress
+import itertools
 import json
 import math
+import operator
 import os
 import pathlib
 import pickle
@@ -88,6 +90,8 @@ SUBSCRIBER_BACKLOG = 10_000
 #: Seconds between sweeps of expired stored ids.
 SWEEP_SECONDS = 60.0
 MAX_ID_LENGTH = 256
+
+_INSERT_LOG = "INSERT INTO log (seq, model, body) VALUES (?, ?, ?)"
 
 #: ``PRAGMA application_id`` of a chantilly database ("chnt"): tells ours from a foreign file.
 APPLICATION_ID = 0x63686E74
@@ -525,18 +529,22 @@ class Metrics:
 class Store:
     """The SQLite file: model snapshots, the log of learns since, stored ids, metrics history.
 
-    Writes go into one open transaction and return a *ticket*; :meth:`commit` makes every
-    write up to a ticket durable, so that calls arriving together share one commit (group
-    commit). Reads see the open transaction, which is what lets a model be rebuilt to exactly
-    the state of every write so far. If a commit fails (disk full, read-only file), its
-    writes are rolled back, their tickets are reported lost and :attr:`generation` moves on,
-    which tells the service its in-memory models are ahead of the file and must be rebuilt.
+    A write only queues its statements and returns a *ticket*: callers hold a model's lock
+    while they write, and must not wait on the disk (or release the GIL to SQLite) meanwhile.
+    :meth:`commit` runs everything queued so far in one transaction, so calls arriving
+    together share one commit (group commit). Reads run the queue first, so they see every
+    write, which is what lets a model be rebuilt to exactly the state of every write so far.
+    If SQLite refuses a write (disk full, read-only file), every write not yet committed is
+    rolled back, their tickets are reported lost and :attr:`generation` moves on, which tells
+    the service its in-memory models are ahead of the file and must be rebuilt.
     """
 
     def __init__(self, path, sync="normal"):
         self.path = str(path)
-        self._lock = threading.Lock()         # guards _conn, _written and the open transaction
         self._commit_lock = threading.Lock()  # one committer at a time; the others wait here
+        self._conn_lock = threading.Lock()    # guards _conn and its open transaction
+        self._lock = threading.Lock()         # guards the queue, tickets, _seq, _lost, generation
+        self._queued = []    # (sql, params) written but not yet run
         self._written = 0    # ticket of the last write
         self._settled = 0    # tickets up to here are committed or lost
         self._lost = collections.deque(maxlen=64)  # (first, last) ticket ranges rolled back
@@ -605,47 +613,30 @@ class Store:
 
     def close(self):
         """Commit what is pending and close the file."""
-        with self._lock:
-            if self._conn.in_transaction:
-                self._conn.execute("COMMIT")
+        with self._conn_lock:
+            try:
+                self._flush()
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+            except (sqlite3.Error, Unavailable):
+                pass  # never acknowledged; every acknowledged call is already in the log
             self._conn.close()
 
     # -- writes: each returns a ticket for commit() ------------------------------------
 
     def _write(self, statements, log=None):
-        """Run ``[(sql, params), ...]`` in the open transaction, then log ``(model, body)`` if
-        given. Returns ``(ticket, seq of the log record or None)``."""
+        """Queue ``[(sql, params), ...]``, then a log record ``(model, body)`` if given.
+
+        Returns ``(ticket, seq of the log record or None)``.
+        """
         with self._lock:
             seq = None
-            if not statements and not self._conn.in_transaction:
-                return self._autocommit_log(log)
-            try:
-                if not self._conn.in_transaction:
-                    self._conn.execute("BEGIN")
-                for sql, params in statements:
-                    self._conn.execute(sql, params)
-                if log is not None:
-                    seq = self._seq + 1
-                    self._conn.execute("INSERT INTO log (seq, model, body) VALUES (?, ?, ?)",
-                                       (seq, *log))
-                    self._seq = seq
-            except sqlite3.Error as e:
-                self._fail(self._written, e)
+            if log is not None:
+                seq = self._seq = self._seq + 1
+                statements = [*statements, (_INSERT_LOG, (seq, *log))]
+            self._queued.extend(statements)
             self._written += 1
             return self._written, seq
-
-    def _autocommit_log(self, log):
-        """A lone log record with nothing else pending: one INSERT that commits itself, a
-        third of the SQLite calls of BEGIN/INSERT/COMMIT (each releases the GIL). Lock held."""
-        seq = self._seq + 1
-        try:
-            self._conn.execute("INSERT INTO log (seq, model, body) VALUES (?, ?, ?)", (seq, *log))
-        except sqlite3.Error as e:
-            self._fail(self._written, e)
-        self._seq = seq
-        self._written += 1
-        self._settled = self._written  # committed: nothing else was in flight
-        return self._written, seq
 
     def append(self, model, body, store_id=None, drop_id=None):
         """Log one model call, storing ``(id, body, created)`` or dropping an id with it.
@@ -703,65 +694,93 @@ class Store:
         Returns ``({model: ids dropped}, ticket)``.
         """
         dropped = collections.Counter()
-        statements = []
-        with self._lock:
-            models = [r[0] for r in self._conn.execute("SELECT name FROM models")]
-        for model in models:
-            statements.append(("DELETE FROM pending WHERE model = ? AND created < ?", (model, before)))
-            if keep_at_most:
-                statements.append((
-                    "DELETE FROM pending WHERE model = ? AND created <= (SELECT created FROM "
-                    "pending WHERE model = ? ORDER BY created DESC LIMIT 1 OFFSET ?)",
-                    (model, model, keep_at_most)))
-        with self._lock:
+        with self._conn_lock:
+            self._flush()
             try:
-                if not self._conn.in_transaction:
-                    self._conn.execute("BEGIN")
-                for sql, params in statements:
-                    dropped[params[0]] += self._conn.execute(sql, params).rowcount
+                for (model,) in self._conn.execute("SELECT name FROM models").fetchall():
+                    dropped[model] += self._conn.execute(
+                        "DELETE FROM pending WHERE model = ? AND created < ?", (model, before)).rowcount
+                    if keep_at_most:
+                        dropped[model] += self._conn.execute(
+                            "DELETE FROM pending WHERE model = ? AND created <= (SELECT created FROM "
+                            "pending WHERE model = ? ORDER BY created DESC LIMIT 1 OFFSET ?)",
+                            (model, model, keep_at_most)).rowcount
             except sqlite3.Error as e:
-                self._fail(self._written, e)
-            self._written += 1
-            return dict(dropped), self._written
+                raise self._fail(e) from None
+            with self._lock:
+                self._written += 1
+                return dict(dropped), self._written
 
     # -- commit ---------------------------------------------------------------------------
 
     def commit(self, ticket):
-        """Make every write up to ``ticket`` durable; raises :class:`Unavailable` if it was lost."""
+        """Make every write up to ``ticket`` durable; raises :class:`Unavailable` if it was lost.
+
+        The committer takes everything queued so far, other callers' writes included.
+        """
         with self._commit_lock:
             if ticket > self._settled:
-                with self._lock:
-                    target = self._written
-                    try:
-                        if self._conn.in_transaction:
-                            self._conn.execute("COMMIT")
-                    except sqlite3.Error as e:
-                        self._fail(target, e, raise_=False)
-                    self._settled = max(self._settled, target)
+                with self._conn_lock:
+                    self._commit_queued()
             for first, last in self._lost:
                 if first <= ticket <= last:
                     raise Unavailable("the database refused the write, so nothing was changed; "
                                       "retry when storage is available again")
 
-    def _fail(self, through, error, raise_=True):
-        """Roll back the open transaction: every write since the last commit is lost. Lock held."""
+    def _commit_queued(self):
+        with self._lock:
+            queued, self._queued = self._queued, []
+            through = self._written
+        try:
+            if len(queued) == 1 and not self._conn.in_transaction:
+                self._conn.execute(*queued[0])  # commits itself: one call, not BEGIN/run/COMMIT
+            else:
+                self._run(queued)
+                self._conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._fail(e)
+            return
+        with self._lock:
+            self._settled = max(self._settled, through)
+
+    def _run(self, queued):
+        """Run statements in the open transaction, consecutive same SQL as one executemany."""
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN")
+        for sql, group in itertools.groupby(queued, key=operator.itemgetter(0)):
+            self._conn.executemany(sql, [params for _, params in group])
+
+    def _flush(self):
+        """Run the queue in the open transaction, so a read sees every write. Connection lock held."""
+        with self._lock:
+            queued, self._queued = self._queued, []
+        if queued:
+            try:
+                self._run(queued)
+            except sqlite3.Error as e:
+                raise self._fail(e) from None
+
+    def _fail(self, error):
+        """Roll back: every write not yet committed, queued ones too, is lost (they were made on
+        top of the rolled-back ones). Returns the :class:`Unavailable` to raise. Connection lock held."""
         try:
             self._conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass  # SQLite may already have rolled back on its own (e.g. SQLITE_FULL)
-        self._lost.append((self._settled + 1, through + (1 if raise_ else 0)))
-        self._settled = through
-        self.generation += 1
+        with self._lock:
+            self._lost.append((self._settled + 1, self._written))
+            self._settled = self._written
+            self._queued = []
+            self.generation += 1
         sys.stderr.write(f"chantilly: storage refused a write: {error}\n")
-        if raise_:
-            self._written += 1  # the failed write's own ticket, inside the lost range
-            raise Unavailable(f"the database refused the write ({error}); nothing was changed, "
-                              "retry when storage is available again")
+        return Unavailable(f"the database refused the write ({error}); nothing was changed, "
+                           "retry when storage is available again")
 
     # -- reads ----------------------------------------------------------------------------
 
     def _read(self, sql, params=()):
-        with self._lock:
+        with self._conn_lock:
+            self._flush()
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as e:
