@@ -942,7 +942,8 @@ def check_features(x):
         raise BadRequest(f'"features" must be a JSON object of name: value, not {describe_type(x)}')
     for name, value in x.items():
         if isinstance(value, float):
-            check_finite(f"feature {name!r}", value)
+            if not math.isfinite(value):  # checked inline first: this runs for every feature
+                check_finite(f"feature {name!r}", value)
         elif isinstance(value, (dict, list)):
             raise BadRequest(f"feature {name!r} is {describe_type(value)}: feature values must be "
                              "numbers, strings, booleans or null")
@@ -999,6 +1000,16 @@ def check_ground_truth(flavor, y):
     """Refuse a label that cannot belong to the flavor, before any metric sees it."""
     if flavor == "regression" and (isinstance(y, (bool, str)) or not isinstance(y, (int, float))):
         raise BadRequest(f'"ground_truth" must be a number for a regression model, not {describe_type(y)}')
+
+
+def _event(op, now, x, prediction):
+    """The data of a ``predict`` or ``learn`` event."""
+    event = {"t": now, "features": x, "prediction": prediction}
+    if op.kind == "learn":
+        event["ground_truth"] = op.y
+    if op.id is not None:
+        event["id"] = op.id
+    return event
 
 
 class Deployment:
@@ -1096,8 +1107,8 @@ class Deployment:
                 self._restore()  # writes were lost: the file is the truth
             for op in ops:
                 try:
-                    answer, op_ticket, event = (self._predict if op.kind == "predict"
-                                                else self._learn)(op, now)
+                    answer, op_ticket, x = (self._predict if op.kind == "predict"
+                                            else self._learn)(op, now)
                 except Unavailable as e:  # the write was refused: memory is ahead of the file
                     results.append(e)
                     self._restore()
@@ -1108,7 +1119,7 @@ class Deployment:
                 results.append(answer)
                 ticket = max(ticket, op_ticket)
                 if listening["events"]:
-                    events.append(("events", op.kind, event))
+                    events.append(("events", op.kind, _event(op, now, x, answer["prediction"])))
                 if op.kind == "learn":
                     ticket = max(ticket, self._after_learn(now, listening, events))
         return results, events, ticket
@@ -1124,10 +1135,7 @@ class Deployment:
             ticket, self.seq = self.store.append(self.name, _store_encoder.encode({"x": op.x}), stored)
             self.since_snapshot += 1
         self.predictions += 1
-        event = {"t": now, "features": op.x, "prediction": jsonable(prediction)}
-        if op.id is not None:
-            event["id"] = op.id
-        return {"prediction": jsonable(prediction)}, ticket, event
+        return {"prediction": jsonable(prediction)}, ticket, op.x
 
     def _learn(self, op, now):
         x, prediction, key = op.x, None, None
@@ -1157,11 +1165,7 @@ class Deployment:
             self.pending -= 1
         self.learns += 1
         self.since_snapshot += 1
-        event = {"t": now, "features": x, "prediction": jsonable(prediction),
-                 "ground_truth": op.y}
-        if op.id is not None:
-            event["id"] = op.id
-        return {"prediction": jsonable(prediction)}, ticket, event
+        return {"prediction": jsonable(prediction)}, ticket, x
 
     def _after_learn(self, now, listening, events):
         """Metrics message, history point and snapshot that follow a learn. Lock held."""
@@ -2134,7 +2138,9 @@ class Handler(BaseHTTPRequestHandler):
             except ChantillyError as e:
                 ops.append(e)
         answers = self.service.apply(ops) if ops else []
-        return "".join(dumps(jsonable(answer_of(a))) + "\n" for a in answers).encode("utf-8")
+        # Answers are JSON-ready already; errors become {"status", "message"}.
+        return "".join((dumps(a) if isinstance(a, dict) else dumps(answer_of(a))) + "\n"
+                       for a in answers).encode("utf-8")
 
 
 class LineSplitter:
