@@ -849,7 +849,7 @@
     const auth = state.token ? ", headers={'Authorization': 'Bearer <token>'}" : '';
     $('#snippet-upload code').textContent = [
       'import dill, requests',
-      'from creme import compose, linear_model, preprocessing',
+      'from river import compose, linear_model, preprocessing',
       '',
       'model = compose.Pipeline(',
       '    preprocessing.StandardScaler(),',
