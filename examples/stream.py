@@ -29,15 +29,23 @@ import sys
 import time
 import urllib.parse
 
-import dill
-from creme import datasets, linear_model, preprocessing
-
-DATASETS = {  # name: (dataset, model factory, metric shown)
-    "trump": (datasets.TrumpApproval,
-              lambda: preprocessing.StandardScaler() | linear_model.LinearRegression(), "MAE"),
-    "phishing": (datasets.Phishing,
-                 lambda: preprocessing.StandardScaler() | linear_model.LogisticRegression(), "Accuracy"),
+# creme and dill are imported where they are used, so that --help answers at once.
+DATASETS = {  # name: (creme dataset, final estimator of the pipeline, metric shown)
+    "trump": ("TrumpApproval", "LinearRegression", "MAE"),
+    "phishing": ("Phishing", "LogisticRegression", "Accuracy"),
 }
+
+
+def load(name):
+    """The dataset class, a model factory and the metric shown for DATASETS[name]."""
+    from creme import datasets, linear_model, preprocessing
+
+    dataset, estimator, metric = DATASETS[name]
+
+    def make_model():
+        return preprocessing.StandardScaler() | getattr(linear_model, estimator)()
+
+    return getattr(datasets, dataset), make_model, metric
 
 
 class Failure(Exception):
@@ -134,7 +142,9 @@ class Progress:
 
 
 def run(args):
-    dataset_class, make_model, metric = DATASETS[args.dataset]
+    import dill
+
+    dataset_class, make_model, metric = load(args.dataset)
     client = Client(args.url, args.token)
     client.call("GET", "/api/health")
     if not args.no_upload:
@@ -225,6 +235,10 @@ def main():
     except Failure as e:
         clear = "\r\033[K" if sys.stderr.isatty() else ""  # wipe a half-drawn bar
         print(f"{clear}stream.py: {e}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as e:
+        print(f"stream.py: {e}: it needs creme and dill, as in the virtualenv of `make run` "
+              "(run `make demo`, or this script with .venv/bin/python)", file=sys.stderr)
         return 1
     return 0
 
