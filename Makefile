@@ -1,5 +1,8 @@
 # chantilly: `make run` to serve on :5000, `make test` to run the whole suite.
 # Everything installs into a local virtualenv ($(VENV)); nothing touches the system Python.
+# Two stamps: $(RUN_DEPS) is what serving needs (creme, river, dill, and requests for the
+# README's client snippets); $(TEST_DEPS) adds the test tools (pytest, hypothesis, playwright,
+# SSE clients; 190 MB more, mostly playwright), which `make run` never pulls in.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -13,42 +16,54 @@ NUMPY_VERSION ?= 2.4.6
 RIVER_VERSION ?= 0.26.1
 DILL_VERSION  ?= 0.4.1
 
-.PHONY: install run test test-fast demo bench stress screenshot clean
+RUN_DEPS  := $(VENV)/.run-deps
+TEST_DEPS := $(VENV)/.test-deps
 
-install: $(VENV)/.installed
+.PHONY: install run shell test test-fast demo bench stress screenshot clean
 
-$(VENV)/.installed: Makefile
+install: $(TEST_DEPS)
+
+$(RUN_DEPS): Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# creme 0.6.1 has no wheel for Python 3.11 and its setup.py imports numpy and Cython,
 	# so those go in first and creme is built against them without build isolation.
 	# river goes in before creme so that it cannot swap numpy under creme's compiled code.
 	$(PY) -m pip install --quiet cython "numpy==$(NUMPY_VERSION)" setuptools wheel \
-		"river==$(RIVER_VERSION)" "dill==$(DILL_VERSION)"
+		"river==$(RIVER_VERSION)" "dill==$(DILL_VERSION)" requests
 	$(PY) -m pip install --quiet --no-build-isolation creme==0.6.1
-	$(PY) -m pip install --quiet pytest hypothesis playwright requests
 	touch $@
 
-run: install
+$(TEST_DEPS): $(RUN_DEPS)
+	$(PY) -m pip install --quiet pytest hypothesis playwright sseclient-py httpx-sse httpx
+	touch $@
+
+run: $(RUN_DEPS)
 	$(PY) chantilly.py run --host $(HOST) --port $(PORT) --db $(DB)
 
-test: install
+# A shell with the virtualenv first on PATH, where the README's snippets run as pasted.
+shell: $(RUN_DEPS)
+	@echo "$(VENV) is active in this shell; exit to leave it"
+	@VIRTUAL_ENV="$(abspath $(VENV))" PATH="$(abspath $(VENV))/bin:$$PATH" $${SHELL:-/bin/sh}
+
+test: $(TEST_DEPS)
 	$(PY) -m pytest -q
 
-test-fast: install
+test-fast: $(TEST_DEPS)
 	$(PY) -m pytest -q -m "not slow and not browser"
 
-demo: install
+demo: $(RUN_DEPS)
 	$(PY) examples/stream.py --url http://$(HOST):$(PORT)
 
 bench: install
 	$(PY) bench/bench.py
 
-stress: install
+stress: $(RUN_DEPS)
 	$(PY) bench/stress.py --minutes 5
 
-screenshot: install
-	$(PY) -m pytest -q test_dashboard.py -k screenshot
+# Regenerates docs/dashboard.png; the tests alone write only to temporary folders.
+screenshot: $(TEST_DEPS)
+	CHANTILLY_SCREENSHOT=docs/dashboard.png $(PY) -m pytest -q test_dashboard.py -k screenshot
 
 clean:
 	rm -rf $(VENV) .pytest_cache __pycache__ .hypothesis
