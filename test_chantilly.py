@@ -263,7 +263,7 @@ def test_store_refuses_files_it_did_not_create(tmp_path):
 
 def test_store_refuses_a_second_server_on_the_same_file(tmp_path):
     first = chantilly.Store(tmp_path / "c.db")
-    first.commit(first.append("m", "{}")[0])
+    first.commit(first.write([], (1, "{}"))[0])
     try:
         with pytest.raises(chantilly.StoreError, match="in use"):
             chantilly.Store(tmp_path / "c.db")
@@ -273,13 +273,14 @@ def test_store_refuses_a_second_server_on_the_same_file(tmp_path):
 
 def test_store_group_commit_settles_every_earlier_ticket(tmp_path):
     store = chantilly.Store(tmp_path / "c.db")
-    tickets = [store.append("m", "{}", (json.dumps(i), "{}", float(i)))[0] for i in range(5)]
+    rows = chantilly.ModelRows(store, 1)
+    tickets = [rows.append("{}", (json.dumps(i), "{}", float(i)))[0] for i in range(5)]
     store.commit(tickets[-1])
     for ticket in tickets:
         store.commit(ticket)  # already durable: returns at once
     store.close()
     with closing(sqlite3.connect(tmp_path / "c.db")) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0] == 5
+        assert conn.execute("SELECT COUNT(*) FROM stored_ids").fetchone()[0] == 5
 
 
 def test_event_bus_drops_a_subscriber_that_falls_behind_without_blocking():
@@ -337,10 +338,9 @@ class Running:
 
     def __init__(self, db, tokens=None, limits=None, max_streams=64, **kwargs):
         self.db = db
-        self.service = chantilly.Service.open(db, max_streams=max_streams,
-                                              id_ttl=kwargs.pop("id_ttl", 7 * 86400))
+        self.service = chantilly.Service.open(db, max_streams=max_streams, **kwargs)
         self.server = chantilly.Server(("127.0.0.1", 0), self.service, tokens, limits,
-                                       static_dir=chantilly.find_static_dir(), **kwargs)
+                                       static_dir=chantilly.find_static_dir())
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05})
@@ -603,7 +603,7 @@ def test_body_limits_refuse_before_reading(tmp_path):
     try:
         with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as sock:
             # Announce 10 GB and send nothing: the answer must come without the body.
-            sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n")
+            sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10000000000\r\n\r\n")
             reply = sock.recv(65536)
             assert reply.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in reply
         client = running.client()
@@ -787,7 +787,7 @@ def test_shutdown_ends_open_streams_promptly(tmp_path):
 def test_operation_stream_answers_each_chunk_before_the_next_is_sent(server, client):
     client.upload(creme_regressor())
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
-        sock.sendall(b"POST /api/stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(b"POST /api/stream HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n")
         reader = sock.makefile("rb")
         assert reader.readline().startswith(b"HTTP/1.1 200")
         headers = read_headers(reader)

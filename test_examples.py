@@ -88,7 +88,6 @@ def replay_taxi(n, seed):
     return model, {name: metric.get() for name, metric in scores.items()}
 
 
-@pytest.mark.xfail(strict=True, reason="server mutates shared features; fixed in chantilly.py next")
 def test_taxi_example_serves_exactly_what_a_replay_learns(start_server, tmp_path):
     server = start_server(tmp_path / "c.db")
     done = run_python(ROOT / "examples" / "taxi.py", "--url", server.url, "--trips", str(TRIPS),

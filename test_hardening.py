@@ -418,7 +418,7 @@ def limited(tmp_path):
 
 
 def head_of(path, length, *extra):
-    lines = [f"POST {path} HTTP/1.1", "Host: x", f"Content-Length: {length}", *extra]
+    lines = [f"POST {path} HTTP/1.1", "Host: localhost", f"Content-Length: {length}", *extra]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -476,7 +476,7 @@ def chunked(*pieces):
 def test_chunked_bodies_over_the_limit_get_413(limited, path, body):
     running, client = limited
     before = observed_state(client)
-    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
     started = time.monotonic()
     responses = parse_responses(exchange(running.port, head + body, shut_write=False))
     assert time.monotonic() - started < 2.0
@@ -500,15 +500,20 @@ def test_limit_flags_reach_the_server(tmp_path):
     try:
         assert server.request("POST", "/api/model", dill.dumps(creme_regressor()))[0] == 413  # 707 bytes
         assert server.request("POST", "/api/learn", b"{" + b" " * 100 + b"}")[0] == 413
-        with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as stream:
-            stream.sendall(b"GET /api/stream/events HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert stream.recv(12) == b"HTTP/1.1 200"
-            with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as idle:
-                idle.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
-                assert idle.recv(12) == b"HTTP/1.1 200"  # accepted: two connections are open
-                third = parse_responses(exchange(server.port, b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"))
+        deadline = time.monotonic() + TIMEOUT
+        while True:  # the two refused connections may not have been let go of yet
+            stream = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
+            stream.sendall(b"GET /api/stream/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            status = stream.recv(12)
+            if status == b"HTTP/1.1 200" or time.monotonic() > deadline:
+                break
+            stream.close()
+        with stream:
+            assert status == b"HTTP/1.1 200"
+            with busy_connection(server.port) as busy:  # two connections are open, neither idle
+                third = parse_responses(exchange(server.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))
                 assert [r[0] for r in third] == [503]
-                assert 0.8 <= seconds_until_closed(idle) < 3.0  # closed after 1 s of silence
+                assert 0.8 <= seconds_until_closed(busy) < 3.0  # closed after 1 s of silence
             # The idle slot is free again; the stream slot is not, so a second stream gets 503.
             assert server.request("GET", "/api/stream/metrics")[0] == 503
     finally:
@@ -535,7 +540,7 @@ def test_a_silent_connection_is_closed_after_the_idle_timeout(impatient):
 
 def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(impatient):
     with socket.create_connection(("127.0.0.1", impatient.port), timeout=TIMEOUT) as sock:
-        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         reader = sock.makefile("rb")
         assert reader.readline().startswith(b"HTTP/1.1 200")
         started = time.monotonic()
@@ -547,7 +552,7 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(impatien
 
 
 def test_a_slow_loris_sending_its_head_byte_by_byte_is_cut_off(impatient):
-    head = b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n"
+    head = b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n"
     threads = threading.active_count()
     with socket.create_connection(("127.0.0.1", impatient.port), timeout=TIMEOUT) as sock:
         started, sent, answer = time.monotonic(), 0, b""
@@ -575,27 +580,54 @@ def test_a_slow_loris_sending_its_head_byte_by_byte_is_cut_off(impatient):
 
 def health_once(port):
     """GET /api/health on a connection of its own, closed after the answer."""
-    data = exchange(port, b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = exchange(port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     assert parse_responses(data)[0][0] == 200
 
 
-def test_connections_beyond_max_connections_get_503_until_one_leaves(tmp_path):
+def busy_connection(port):
+    """A connection in the middle of a request (its body never comes): not idle, never evicted."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50\r\n"
+                 b"Expect: 100-continue\r\n\r\n")
+    assert sock.recv(64).startswith(b"HTTP/1.1 100 ")  # the server has read the head: mid-request now
+    sock.sendall(b"{")
+    return sock
+
+
+def test_connections_beyond_max_connections_get_503_when_none_is_idle_until_one_leaves(tmp_path):
     running = Running(tmp_path / "c.db", max_connections=3)
-    clients = [running.client() for _ in range(3)]
+    clients = [busy_connection(running.port) for _ in range(3)]
     try:
-        for c in clients:
-            assert c.ok("GET", "/api/health") == {"status": "ok"}  # each holds a keep-alive slot
-        responses = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"))
+        responses = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))
         assert [r[0] for r in responses] == [503]
         assert_json_answer(*responses[0], allowed_5xx=(503,))
         assert "too many" in json.loads(responses[0][2])["message"]
         clients.pop().close()
         deadline = time.monotonic() + TIMEOUT
         while True:  # the server notices the departure when its read of that connection ends
-            status = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"))[0][0]
+            status = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))[0][0]
             if status == 200 or time.monotonic() > deadline:
                 break
         assert status == 200
+    finally:
+        for c in clients:
+            c.close()
+        running.stop()
+
+
+def test_when_full_the_longest_idle_keep_alive_connection_makes_room(tmp_path):
+    running = Running(tmp_path / "c.db", max_connections=3)
+    clients = [running.client() for _ in range(3)]
+    try:
+        for c in clients:
+            assert c.ok("GET", "/api/health") == {"status": "ok"}  # each holds an idle keep-alive slot
+        responses = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+        assert [r[0] for r in responses] == [200]
+        # The first client's connection was the longest idle: it was closed; the others still work.
+        with pytest.raises((http.client.HTTPException, ConnectionError)):
+            clients[0].request("GET", "/api/health")
+        for c in clients[1:]:
+            assert c.ok("GET", "/api/health") == {"status": "ok"}
     finally:
         for c in clients:
             c.close()
@@ -664,27 +696,27 @@ def test_sweep_drops_exactly_the_ids_older_than_the_ttl_and_counts_them(tmp_path
         assert running.service.sweep(now=boundary + ttl) == 5
         stats = client.ok("GET", "/api/stats")
         assert stats["expired"] == 5 and stats["model"]["pending"] == 3
-        assert_error(client.request("POST", "/api/learn", {"id": "old0", "ground_truth": 1}), 404, "expired")
+        # Expired ids answer 410 after the sweep too (a tombstone), not 404.
+        assert_error(client.request("POST", "/api/learn", {"id": "old0", "ground_truth": 1}), 410, "expired")
         client.ok("POST", "/api/learn", {"id": "new0", "ground_truth": 1})
         assert running.service.sweep(now=time.time() + 2 * ttl) == 2
         assert client.ok("GET", "/api/stats")["expired"] == 7
         assert client.ok("GET", "/api/stats")["model"]["pending"] == 0
 
 
-def test_sweep_keeps_only_the_newest_ids_under_max_ids_and_it_survives_a_restart(tmp_path):
+def test_max_ids_keeps_only_the_newest_ids_at_insert_and_it_survives_a_restart(tmp_path):
     db = tmp_path / "c.db"
-    with running_with_model(db, rows=0) as (running, client):
+    with running_with_model(db, rows=0, max_ids=2) as (running, client):
         for i in range(6):
             client.ok("POST", "/api/predict", {"id": i, "features": {"x": float(i)}})
-        running.service.max_ids = 2
-        assert running.service.sweep() == 4
-        assert client.ok("GET", "/api/stats")["model"]["pending"] == 2
-    running = Running(db)
+        assert client.ok("GET", "/api/stats")["model"]["pending"] == 2  # no sweep needed
+        assert client.ok("GET", "/api/stats")["expired"] == 4
+    running = Running(db, max_ids=2)
     client = running.client()
     try:
         assert client.ok("GET", "/api/stats")["model"]["pending"] == 2
         answers = client.ok("POST", "/api/learn", [{"id": i, "ground_truth": 1.0} for i in range(6)])
-        assert [a.get("status") for a in answers] == [404, 404, 404, 404, None, None]
+        assert [a.get("status") for a in answers] == [410, 410, 410, 410, None, None]
     finally:
         client.close()
         running.stop()
@@ -953,34 +985,34 @@ def test_extreme_values_survive_kill_9(tmp_path):
 # 5. Raw garbage on the socket
 # ---------------------------------------------------------------------------------------
 
-LEARN_HEAD = b"POST /api/learn HTTP/1.1\r\nHost: x\r\n"
+LEARN_HEAD = b"POST /api/learn HTTP/1.1\r\nHost: localhost\r\n"
 GARBAGE = {
     "binary noise": b"\x00\x01\x02\xff\xfe garbage \x7f\r\n\r\n",
     "a TLS ClientHello": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(256)),
     "one word": b"GET\r\n\r\n",
-    "four words": b"GET /api/health HTTP/1.1 extra\r\nHost: x\r\n\r\n",
-    "lower-case method and version": b"get /api/health http/1.1\r\nHost: x\r\n\r\n",
-    "HTTP/2.0": b"GET /api/health HTTP/2.0\r\nHost: x\r\n\r\n",
-    "HTTP/1.x": b"GET /api/health HTTP/1.x\r\nHost: x\r\n\r\n",
+    "four words": b"GET /api/health HTTP/1.1 extra\r\nHost: localhost\r\n\r\n",
+    "lower-case method and version": b"get /api/health http/1.1\r\nHost: localhost\r\n\r\n",
+    "HTTP/2.0": b"GET /api/health HTTP/2.0\r\nHost: localhost\r\n\r\n",
+    "HTTP/1.x": b"GET /api/health HTTP/1.x\r\nHost: localhost\r\n\r\n",
     "HTTP/0.9 GET": b"GET /api/health\r\n",
     "HTTP/0.9 POST": b"POST /api/learn\r\n",
     "HTTP/1.0 without Host": b"GET /api/health HTTP/1.0\r\n\r\n",
     "only spaces": b"   \r\n\r\n",
-    "empty lines first": b"\r\n\r\nGET /api/health HTTP/1.1\r\nHost: x\r\n\r\n",
-    "bare LF line ends": b"GET /api/health HTTP/1.1\nHost: x\n\n",
-    "a NUL in the path": b"GET /api/\x00health HTTP/1.1\r\nHost: x\r\n\r\n",
-    "non-ASCII path": b"GET /api/\xff\xfe/%ff HTTP/1.1\r\nHost: x\r\n\r\n",
-    "absolute URI": b"GET http://x/api/health HTTP/1.1\r\nHost: x\r\n\r\n",
-    "asterisk form": b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
-    "a 70 KiB request line": b"GET /api/health?" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-    "a 70 KiB header": b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
-    "200 headers": b"GET /api/health HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 200 + b"\r\n",
-    "90 headers of 900 bytes": b"GET /api/health HTTP/1.1\r\nHost: x\r\n" + (b"X-A: " + b"b" * 900 + b"\r\n") * 90
+    "empty lines first": b"\r\n\r\nGET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "bare LF line ends": b"GET /api/health HTTP/1.1\nHost: localhost\n\n",
+    "a NUL in the path": b"GET /api/\x00health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "non-ASCII path": b"GET /api/\xff\xfe/%ff HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "absolute URI": b"GET http://x/api/health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "asterisk form": b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "a 70 KiB request line": b"GET /api/health?" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "a 70 KiB header": b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+    "200 headers": b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n" + b"X-A: b\r\n" * 200 + b"\r\n",
+    "90 headers of 900 bytes": b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n" + (b"X-A: " + b"b" * 900 + b"\r\n") * 90
                                + b"\r\n",
     "header without colon": b"GET /api/health HTTP/1.1\r\nHost x\r\n\r\n",
-    "folded header": b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-A: b\r\n  folded\r\n\r\n",
+    "folded header": b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-A: b\r\n  folded\r\n\r\n",
     "space before colon": b"GET /api/health HTTP/1.1\r\nHost : x\r\n\r\n",
-    "headers never end": b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-A: b",
+    "headers never end": b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-A: b",
     "non-numeric Content-Length": LEARN_HEAD + b"Content-Length: abc\r\n\r\n{}",
     "negative Content-Length": LEARN_HEAD + b"Content-Length: -5\r\n\r\n{}",
     "fractional Content-Length": LEARN_HEAD + b"Content-Length: 1.5\r\n\r\n{}",
@@ -1006,9 +1038,9 @@ GARBAGE = {
                                              b"2\r\n{}\r\n0\r\n\r\n"),
     "unknown Transfer-Encoding": LEARN_HEAD + b"Transfer-Encoding: gzip\r\n\r\n{}",
     "Expect with a bad body": LEARN_HEAD + b"Expect: 100-continue\r\nContent-Length: 3\r\n\r\n{]}",
-    "unknown method": b"BREW /api/health HTTP/1.1\r\nHost: x\r\n\r\n",
-    "TRACE": b"TRACE /api/health HTTP/1.1\r\nHost: x\r\n\r\n",
-    "a pipeline of good and bad": (b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n" * 3
+    "unknown method": b"BREW /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "TRACE": b"TRACE /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "a pipeline of good and bad": (b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n" * 3
                                    + LEARN_HEAD + b"Content-Length: 1\r\n\r\n{" + b"GET /api/health HTTP/1.1\r\n\r\n"),
 }
 #: RFC 9110: a method the server does not implement SHOULD get 501 (section 9.1), an HTTP
@@ -1055,7 +1087,7 @@ def test_garbage_leaves_no_thread_or_file_descriptor_behind(tmp_path):
         wait_for_baseline(threads, fds, lambda: health_once(running.port))
 
 
-SMUGGLE = b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"
+SMUGGLE = b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
 SMUGGLED = None  # these once left the connection open, and the bytes after were served
@@ -1096,14 +1128,14 @@ def test_head_on_an_event_stream_sends_headers_only(garbage_server):
     # RFC 9110 section 9.3.2: the server MUST NOT send content in the response to HEAD.
     running, _ = garbage_server
     with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as sock:
-        sock.sendall(b"HEAD /api/stream/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"HEAD /api/stream/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
         reader = sock.makefile("rb")
         assert reader.readline().startswith(b"HTTP/1.1 200")
         while reader.readline() not in (b"\r\n", b""):
             pass
         # The next bytes must be the answer to the next request (or EOF), not a body.
         try:
-            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         except OSError:
             pass  # closed after the HEAD: fine
         after = reader.read1(100)
@@ -1659,7 +1691,7 @@ def make_truncated(path, healthy):
 
 def make_zeroed_page(path, healthy):
     data = bytearray(healthy.read_bytes())
-    page = root_page(healthy, "pending")
+    page = root_page(healthy, "stored_ids")
     data[4096 * (page - 1):4096 * page] = bytes(4096)
     path.write_bytes(bytes(data))
 
@@ -1676,7 +1708,7 @@ def make_bad_info(path, healthy):
 
 def make_bad_log_record(path, healthy):
     shutil.copy(healthy, path)
-    sql(path, "INSERT INTO log (seq, model, body) VALUES (1000000, 'default', 'not json')")
+    sql(path, "INSERT INTO log (seq, model, body) SELECT 1000000, id, 'not json' FROM models")
 
 
 CORRUPT = {

@@ -383,7 +383,7 @@ def fuzz_one_server(report, until, server, model):
 # Phase: garbage
 # ---------------------------------------------------------------------------------------
 
-HEAD = b"POST /api/learn HTTP/1.1\r\nHost: x\r\n"
+HEAD = b"POST /api/learn HTTP/1.1\r\nHost: localhost\r\n"
 GARBAGE = [
     b"\x00\x01\x02\xff garbage\r\n\r\n", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(200)),
     b"GET\r\n\r\n", b"GET /api/health HTTP/2.0\r\n\r\n", b"GET /api/health\r\n", b"GET /api/health HTTP/1.1\r\n\r\n",
@@ -397,11 +397,11 @@ GARBAGE = [
     HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
     HEAD + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX", HEAD + b"Transfer-Encoding: chunked\r\n\r\n40\r\n{",
     HEAD + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    HEAD + b"Transfer-Encoding: gzip\r\n\r\n{}", b"BREW /api/health HTTP/1.1\r\nHost: x\r\n\r\n",
+    HEAD + b"Transfer-Encoding: gzip\r\n\r\n{}", b"BREW /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n",
 ]
-VALID = [b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n",
+VALID = [b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n",
          HEAD + b"Content-Length: 45\r\n\r\n{\"features\": {\"x\": 1.0}, \"ground_truth\": 2.0}",
-         b"POST /api/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+         b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
          b"18\r\n{\"features\": {\"x\": 1.0}}\r\n0\r\n\r\n"]
 ALLOWED_5XX = (501, 505)  # RFC 9110: an unknown method, an unsupported HTTP version
 
