@@ -11,6 +11,11 @@ throughput is also reported as a RATIO against references measured in the same r
 * the in-process loop: json.loads + lock + predict_one (+ fit_one) + json.dumps,
   i.e. the same work without any HTTP or socket at all.
 
+Two anchors follow (bench/anchors.py, skipped with --no-anchors): the original chantilly
+0.2.0 (Flask 1.1) on the seed's workflow, predict with an id then learn by that id, and
+Vowpal Wabbit's C++ daemon on labelled examples, each beside a fresh chantilly.  They run
+from their own virtualenvs under bench/, built on first use and cached.
+
 The HTTP clients are stdlib http.client keep-alive connections, one client PROCESS
 per connection, so that the client's GIL is not shared between connections.  The
 client and the server share the machine's cores: the table shows the CPU used by
@@ -37,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -642,7 +648,7 @@ def upload(server, model_bytes):
 def fmt_num(v, unit):
     if v is None or v != v:
         return "n/a"
-    if unit in ("req/s", "ops/s"):
+    if unit in ("req/s", "ops/s", "pairs/s"):
         return "{:,.0f} {}".format(v, unit)
     if unit == "ms":
         return "%.3f ms" % v if v < 1 else "%.2f ms" % v
@@ -695,9 +701,13 @@ def render(results):
             notes.insert(0, "CLIENT-BOUND")
         if r.get("errors"):
             notes.insert(0, "%d errors" % r["errors"])
+        if r.get("anchor"):  # anchor rows: the ratio is against the anchor named in the cell
+            akey, aname = r["anchor"]
+            vs = "(%s)" % aname if akey == r["key"] else "%s vs %s" % (ratio(r["value"], val(akey)), aname)
+        else:
+            vs = ratio(r["value"], val(r["ref"])) if r.get("ref") else ""
         out.append("| %s | %s | %s | %s | %s | %s |" % (
-            r["label"], fmt_num(r["value"], r["unit"]),
-            ratio(r["value"], val(r["ref"])) if r.get("ref") else "",
+            r["label"], fmt_num(r["value"], r["unit"]), vs,
             ratio(r["value"], val(r["inproc"])) if r.get("inproc") else "",
             cpu, "; ".join(notes)))
     out.append("")
@@ -707,6 +717,16 @@ def render(results):
                "the measurement is client-bound).  Stream and batch rows are compared with the "
                "reference server's best request rate (1 or 4 connections); the --sync rows with the "
                "reference at the same number of connections.")
+    if any(r.get("anchor") for r in rows):
+        out.append("")
+        out.append("In the anchors section the ratio column compares each row with the anchor named in "
+                   "the cell, measured in the same run: \"x vs original\" is chantilly / the original "
+                   "chantilly 0.2.0 on the same workload, \"x vs VW\" is chantilly / Vowpal Wabbit's "
+                   "daemon.  A pair is one POST /api/predict with an id plus one POST /api/learn by that "
+                   "id (two operations on /api/stream); only pairs whose two answers were 2xx count.")
+    for n in results.get("anchor_notes", []):
+        out.append("")
+        out.append("NOTE: " + n)
     for w in results.get("warnings", []):
         out.append("")
         out.append("WARNING: " + w)
@@ -739,10 +759,18 @@ def main(argv=None):
     p.add_argument("--json", action="store_true", help="print the numbers as JSON instead of the table")
     p.add_argument("--chantilly", default=os.path.join(ROOT, "chantilly.py"), help="path of chantilly.py")
     p.add_argument("--python", default=sys.executable, help="interpreter for the servers")
+    p.add_argument("--no-anchors", action="store_true",
+                   help="skip the anchors (the original chantilly 0.2.0 and Vowpal Wabbit's daemon)")
+    p.add_argument("--anchors-only", action="store_true", help="measure only the anchors")
+    p.add_argument("--original-python", default=None,
+                   help="interpreter for the original chantilly's virtualenv (default: a Python of this "
+                        "minor version whose shelve has gdbm, else this one's base)")
     args = p.parse_args(argv)
+    if args.no_anchors and args.anchors_only:
+        p.error("--no-anchors and --anchors-only exclude each other")
 
     results = {"machine": machine_info(), "settings": {"seconds": args.seconds, "ids": args.ids},
-               "rows": [], "warnings": [], "deviations": []}
+               "rows": [], "warnings": [], "deviations": [], "anchor_notes": []}
     rows = results["rows"]
     t_bench = time.perf_counter()
 
@@ -1050,7 +1078,21 @@ def main(argv=None):
             results["deviations"].append(
                 "after the restart, POST /api/learn %s -> %s %s" % (body.decode(), status, data[:200]))
 
-    try:
+    def p_anchors():
+        import anchors
+
+        def start_chantilly(sync=None):
+            name = "chantilly-anchors" + ("-sync-" + sync if sync else "")
+            return start(name, chantilly_argv(args, os.path.join(tmp, name + ".db"), sync))
+
+        ctx = types.SimpleNamespace(
+            add=add, section=section, warn=results["warnings"].append, info=results["anchor_notes"].append,
+            start_chantilly=start_chantilly, stop_server=stop, upload=lambda srv: upload(srv, model_bytes),
+            stream_ops=stream_ops, xs=xs, ys=ys, model_bytes=model_bytes, seconds=S, repeat=args.repeat,
+            tmp=tmp, original_python=args.original_python, chunk=STREAM_CHUNK)
+        anchors.run(ctx)
+
+    def run_all():
         phase("in-process loops", p_inprocess)
         phase("start servers", p_servers)
         if "ch" in state and "ref" in state:
@@ -1068,9 +1110,17 @@ def main(argv=None):
             phase("memory", p_memory)
         if "db" in state:
             phase("restart", p_restart)
+        if not args.no_anchors:
+            phase("anchors", p_anchors)
         phase("in-process loops, second pass", p_inprocess)
         if "inproc" in state:
             phase("in-process rows", p_inproc_rows)
+
+    try:
+        if args.anchors_only:
+            phase("anchors", p_anchors)
+        else:
+            run_all()
     finally:
         for srv in list(servers):
             try:
