@@ -19,7 +19,7 @@ DILL_VERSION  ?= 0.4.1
 RUN_DEPS  := $(VENV)/.run-deps
 TEST_DEPS := $(VENV)/.test-deps
 
-.PHONY: install run shell test test-fast demo bench stress screenshot clean
+.PHONY: install run shell test test-fast demo bench stress screenshot embed clean
 
 install: $(TEST_DEPS)
 
@@ -64,6 +64,11 @@ stress: $(RUN_DEPS)
 # Regenerates docs/dashboard.png; the tests alone write only to temporary folders.
 screenshot: $(TEST_DEPS)
 	CHANTILLY_SCREENSHOT=docs/dashboard.png $(PY) -m pytest -q test_dashboard.py -k screenshot
+
+# chantilly.py carries a copy of static/ (so a lone copied file serves the dashboard); after
+# editing static/, regenerate it. A test fails while the copy is stale.
+embed:
+	$(PYTHON) -c "import chantilly; chantilly.embed_dashboard('static')"
 
 clean:
 	rm -rf $(VENV) .pytest_cache __pycache__ .hypothesis

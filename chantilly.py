@@ -34,6 +34,7 @@ server), command line. Nothing above the HTTP banner knows about sockets or HTTP
 """
 
 import argparse
+import base64
 import bisect
 import collections
 import copy
@@ -41,6 +42,7 @@ import dataclasses
 import email.utils
 import hmac
 import importlib
+import io
 import ipaddress
 import itertools
 import json
@@ -60,6 +62,7 @@ import threading
 import time
 import traceback
 import urllib.parse
+import zipfile
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -603,6 +606,11 @@ def load_model(data, flavor=None):
         raise BadRequest("the body is empty: send the bytes of dill.dumps(model)")
     try:
         obj = deserialize(data)
+    except ModuleNotFoundError as e:  # the bytes are fine; this Python lacks the model's library
+        package = (e.name or "?").split(".")[0]
+        raise BadRequest(f"the model needs the Python package {package!r}, which is not installed "
+                         f"in the Python that runs chantilly ({sys.executable}): install it there "
+                         f"(pip install {package}) and upload again") from None
     except Exception as e:  # unpickling garbage can raise almost anything
         raise BadRequest(f"could not load the model ({type(e).__name__}: {e}); "
                          "send the bytes of dill.dumps(model) or pickle.dumps(model)") from None
@@ -1211,10 +1219,33 @@ class Operation:
         return cls(kind, payload)
 
 
+_BINARY_LABELS = {True: True, False: False, 1: True, 0: False, "true": True, "false": False}
+
+
 def check_ground_truth(flavor, y):
-    """Refuse a label that cannot belong to the flavor, before any metric sees it."""
+    """The label as the model needs it; refuses one that cannot belong to the flavor, before
+    any metric sees it. A binary model takes the ``"true"``/``"false"`` it answers with."""
     if flavor == "regression" and (isinstance(y, (bool, str)) or not isinstance(y, (int, float))):
         raise BadRequest(f'"ground_truth" must be a number for a regression model, not {describe_type(y)}')
+    if flavor == "binary":
+        key = y.lower() if isinstance(y, str) else y
+        if isinstance(key, float) and key.is_integer():
+            key = int(key)
+        if not isinstance(key, (str, int)) or key not in _BINARY_LABELS:
+            raise BadRequest(f'"ground_truth" {_truncate(json.dumps(y))} cannot be a label of a binary '
+                             'model: send true or false ("true", "false", 1 and 0 are accepted too)')
+        return _BINARY_LABELS[key]
+    return y
+
+
+def as_class_of(y, prediction):
+    """A label sent as the JSON key the server answered with (``"1"`` for the class ``1``)
+    becomes that class again, so it scores and learns as the same class."""
+    if isinstance(y, str) and isinstance(prediction, dict) and y not in prediction:
+        for label in prediction:
+            if not isinstance(label, str) and json.dumps({label: 0})[1:-4] == json.dumps(y):
+                return label
+    return y
 
 
 class Outcome:
@@ -1343,6 +1374,8 @@ class Deployment:
         self.metrics = Metrics(metric_objs)
         for body in self._redo:
             self._replay(body)
+        if self._redo:
+            self._checkpoint()  # a flood of bad calls then costs one copy each, not a replay
 
     def _guarded(self, call, *args):
         """Call into the model or a metric; if it raises, undo its partial changes. Lock held."""
@@ -1417,13 +1450,14 @@ class Deployment:
         x, prediction, key = op.x, None, None
         if op.key is not None:
             x, prediction, key = self._stored(op, now)
-        check_ground_truth(self.model.flavor, op.y)
+        y = check_ground_truth(self.model.flavor, op.y)
         fresh = key is None  # no stored prediction: predict now, as progressive validation does
         if fresh:
             prediction = self._guarded(self._checked_prediction, x)
-        self._guarded(self.metrics.update, op.y, prediction)
-        self._guarded(self.model.learn, dict(x), op.y)
-        body = learn_record(x, op.y, prediction, fresh)
+        y = as_class_of(y, prediction)
+        self._guarded(self.metrics.update, y, prediction)
+        self._guarded(self.model.learn, dict(x), y)
+        body = learn_record(x, y, prediction, fresh)
         outcome.ticket, self.seq = self.rows.append(body, drop_id=key)
         self._record(body)
         if key is not None:
@@ -1454,12 +1488,30 @@ class Deployment:
         """Metrics message and history point that follow learns. Lock held."""
         if listening["metrics"]:
             outcome.events.append(("metrics", None, self.metrics.get()))
-        if not self.history or now - self.history[-1][0] >= self.history_interval:
-            point = (now, self.learns, self.metrics.get())
-            self.history = self.history + [point]  # replaced, never mutated: read without the lock
-            outcome.ticket = self.rows.add_history(point[0], point[1], dumps(point[2]))
-            if len(self.history) > HISTORY_POINTS:
-                self._thin_history()
+        outcome.ticket = self._add_history_point(now) or outcome.ticket
+
+    def _add_history_point(self, now):
+        """Add the current metrics to the history when a point is due; returns a ticket or 0."""
+        if self.history and now - self.history[-1][0] < self.history_interval:
+            return 0
+        point = (now, self.learns, self.metrics.get())
+        self.history = self.history + [point]  # replaced, never mutated: read without the lock
+        if len(self.history) > HISTORY_POINTS:
+            self._thin_history()
+        return self.rows.add_history(point[0], point[1], dumps(point[2]))
+
+    def flush_history(self, now):
+        """Add the latest metrics to the history when learns came since its last point, so a
+        chart ends where the traffic stopped; returns a ticket or 0. Never waits for the lock:
+        a busy model adds points by itself."""
+        if not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            if self.retired or self.learns == (self.history[-1][1] if self.history else 0):
+                return 0
+            return self._add_history_point(now)
+        finally:
+            self._lock.release()
 
     def _thin_history(self):
         """Halve the history's resolution: keep every other point, sample half as often."""
@@ -1651,7 +1703,7 @@ class Service:
             raise StoreError(f"model {name!r} in {path} cannot be loaded ({type(e).__name__}: "
                              f"{e}): the file is corrupt, or the model's library is not "
                              "installed here; refusing to start") from None
-        service._sweeper = threading.Thread(target=service._sweep_loop, name="chantilly-sweeper",
+        service._sweeper = threading.Thread(target=service._housekeeping, name="chantilly-housekeeping",
                                             daemon=True)
         service._sweeper.start()
         return service
@@ -1748,6 +1800,11 @@ class Service:
     def describe(self, name=DEFAULT_MODEL):
         """The model's description and counters."""
         return self._deployment(name).describe()
+
+    def model_names(self):
+        """Names of the models being served."""
+        with self._lock:
+            return sorted(self._deployments)
 
     # -- predict and learn -------------------------------------------------------------------
 
@@ -1869,12 +1926,28 @@ class Service:
             self.expired += total
         return total
 
-    def _sweep_loop(self):
-        while not self._closed.wait(SWEEP_SECONDS):
+    def _housekeeping(self):
+        """Every second, the latest metrics into the history; every minute, a sweep."""
+        next_sweep = time.monotonic() + SWEEP_SECONDS
+        while not self._closed.wait(HISTORY_INTERVAL):
             try:
-                self.sweep()
+                self.flush_history()
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + SWEEP_SECONDS
+                    self.sweep()
             except Unavailable:
-                continue  # storage is refusing writes; the next sweep tries again
+                continue  # storage is refusing writes; the next round tries again
+
+    def flush_history(self, now=None):
+        """Bring every model's history up to its latest metrics (see Deployment.flush_history)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            deployments = list(self._deployments.values())
+        ticket = 0
+        for dep in deployments:
+            ticket = dep.flush_history(now) or ticket
+        if ticket:
+            self.store.commit(ticket)
 
 
 # ---------------------------------------------------------------------------------------
@@ -2062,36 +2135,53 @@ def stream_events(request):
 @ROUTER.route("GET", "/", scope=None)
 def get_index(request):
     """The dashboard."""
-    return static_file(request.server.static_dir, "index.html")
+    return request.server.dashboard.file("index.html")
 
 
 @ROUTER.route("GET", "/static/<path:name>", scope=None)
 def get_static(request, name):
     """The dashboard's files, from static/ and nothing outside it."""
-    return static_file(request.server.static_dir, name)
+    return request.server.dashboard.file(name)
 
 
-_FALLBACK_PAGE = b"""<!doctype html><meta charset="utf-8"><title>chantilly</title>
-<p>chantilly is running, but its dashboard files (the <code>static/</code> folder that ships
-next to <code>chantilly.py</code>) were not found. The API is at <code>/api/</code>.</p>"""
+# ---------------------------------------------------------------------------------------
+# The dashboard's files
+# ---------------------------------------------------------------------------------------
 
 
-def static_file(root, name):
-    """A file under ``root``; 404 for anything missing or outside it (``..``, symlinks out)."""
-    if root is None:
-        if name == "index.html":
-            return Raw(_FALLBACK_PAGE, "text/html; charset=utf-8")
-        raise NotFound("the dashboard files are not installed")
-    try:
-        path = (root / urllib.parse.unquote(name)).resolve()
-        found = root in path.parents and path.is_file()
-    except (ValueError, OSError):  # a NUL byte, a name too long for the file system
-        found = False
-    if not found:
-        raise NotFound(f"no file {_truncate(name)!r} in the dashboard")
-    content_type = _CONTENT_TYPES.get(path.suffix, "application/octet-stream")
-    # no-cache: the browser revalidates, so an upgraded dashboard shows up on reload.
-    return Raw(path.read_bytes(), content_type, [("Cache-Control", "no-cache")])
+class Dashboard:
+    """The dashboard's files: from a folder (``static/`` beside this module, or where pip put
+    it) when there is one, so an edited file shows on reload; otherwise from the copy
+    embedded at the end of this module (:data:`DASHBOARD`), so a lone copied
+    ``chantilly.py`` serves the whole dashboard."""
+
+    def __init__(self, folder=None):
+        self.folder = pathlib.Path(folder).resolve() if folder else None
+        self._embedded = None if self.folder else unpack_dashboard(DASHBOARD)
+
+    def describe(self):
+        """Where the files come from, for the start-up banner."""
+        return f"{self.folder}" if self.folder else "the copy embedded in chantilly.py"
+
+    def file(self, name):
+        """The answer for one file; 404 for anything missing or outside the folder."""
+        data = self._read(urllib.parse.unquote(name))
+        if data is None:
+            raise NotFound(f"no file {_truncate(name)!r} in the dashboard")
+        content_type = _CONTENT_TYPES.get(pathlib.PurePath(name).suffix, "application/octet-stream")
+        # no-cache: the browser revalidates, so an upgraded dashboard shows up on reload.
+        return Raw(data, content_type, [("Cache-Control", "no-cache")])
+
+    def _read(self, name):
+        if self._embedded is not None:
+            return self._embedded.get(name)
+        try:
+            path = (self.folder / name).resolve()
+            if self.folder in path.parents and path.is_file():  # no "..", no symlink out
+                return path.read_bytes()
+        except (ValueError, OSError):  # a NUL byte, a name too long for the file system
+            pass
+        return None
 
 
 _CONTENT_TYPES = {
@@ -2108,6 +2198,32 @@ def find_static_dir():
         if (candidate / "index.html").is_file():
             return candidate.resolve()
     return None
+
+
+def pack_dashboard(folder):
+    """The files of ``folder`` as the text of :data:`DASHBOARD`: a zip (fixed dates, so the
+    same files give the same text), base64-encoded in lines of 76 characters."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in sorted(pathlib.Path(folder).iterdir()):
+            if path.is_file():
+                archive.writestr(zipfile.ZipInfo(path.name, (1980, 1, 1, 0, 0, 0)), path.read_bytes(),
+                                 compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return base64.encodebytes(buffer.getvalue()).decode("ascii")
+
+
+def unpack_dashboard(text):
+    """``{name: bytes}`` from the text made by :func:`pack_dashboard`."""
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(text))) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def embed_dashboard(folder, module=__file__):
+    """Rewrite :data:`DASHBOARD` in ``module`` from ``folder`` (``make embed`` runs this)."""
+    source = pathlib.Path(module).read_text(encoding="utf-8")
+    start = source.index('\nDASHBOARD = """\n') + len('\nDASHBOARD = """\n')
+    end = source.index('"""', start)
+    pathlib.Path(module).write_text(source[:start] + pack_dashboard(folder) + source[end:], encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------
@@ -2572,16 +2688,18 @@ class Handler(BaseHTTPRequestHandler):
         try:
             # X-Accel-Buffering: a reverse proxy (nginx) must pass events through unbuffered.
             self._start_chunked("text/event-stream", [("X-Accel-Buffering", "no")])
-            self._chunk(b"retry: 2000\n: connected\n\n")
-            quiet_since = time.monotonic()
+            self._chunk(b": connected\n\n")
+            # retry: goes out with the first event: alone, a client library (httpx-sse) would
+            # hand its user an event with no data.
+            retry, quiet_since = b"retry: 2000\n", time.monotonic()
             while True:
                 try:
                     items = sub.take(STREAM_CHECK_SECONDS)
                 except EOFError:
                     break
                 if items:
-                    self._chunk(b"".join(items))
-                    quiet_since = time.monotonic()
+                    self._chunk(retry + b"".join(items))
+                    retry, quiet_since = b"", time.monotonic()
                 elif self._client_left():
                     return  # free the stream's slot now, not at the next failed write
                 elif time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
@@ -2704,7 +2822,7 @@ class Server(ThreadingHTTPServer):
         self.tokens = {k: (v.encode() if v else None) for k, v in (tokens or {}).items()}
         self.limits = {"json": settings.max_body, "model": settings.max_model, None: None}
         self.guard = Guard(address[0], settings.allowed_hosts, settings.allowed_origins)
-        self.static_dir = static_dir
+        self.dashboard = Dashboard(static_dir)
         self._lock = threading.Condition(threading.Lock())  # guards the three below
         self._connections = {}     # connection -> client address
         self._per_client = collections.Counter()
@@ -2964,7 +3082,7 @@ def cmd_run(args):
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print(f"chantilly serving on {server.url}", flush=True)
+    print(f"chantilly serving on {server.url}", *_banner(args, service, server), sep="\n  ", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
@@ -2974,6 +3092,21 @@ def cmd_run(args):
     return 0
 
 
+def _banner(args, service, server):
+    """What a user needs to know once the server listens, a line each."""
+    models = service.model_names()
+    if not args.token:
+        access = ("no token: open to anyone on this machine" if _is_loopback(args.host)
+                  else "no token (--insecure): open to anyone who can reach it")
+    else:
+        access = "token required on /api/ routes" + (" (a separate admin token for models)"
+                                                     if args.admin_token else "")
+    return [f"database:  {os.path.abspath(args.db)} ({len(models)} model{'s' * (len(models) != 1)}"
+            f"{': ' + ', '.join(models) if models else ''})",
+            f"dashboard: {server.url} (files: {server.dashboard.describe()})",
+            f"access:    {access}"]
+
+
 def main(argv=None):
     """Entry point of ``python chantilly.py`` and of the installed ``chantilly`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -2981,6 +3114,315 @@ def main(argv=None):
         argv.insert(0, "run")
     args = build_parser().parse_args(argv)
     return args.func(args)
+
+
+# ---------------------------------------------------------------------------------------
+# The embedded dashboard: static/ packed by pack_dashboard (make embed), generated, not edited
+# ---------------------------------------------------------------------------------------
+
+DASHBOARD = """
+UEsDBBQAAAAIAAAAIQAS8dZWzicAAESHAAAGAAAAYXBwLmpztX3LctxIkuBdXxHqVjeAUiZI6lHW
+TRYlU6mkLk3rZaJ6uno5NBHMjCTRRAIoAJlJNjvH5jQ255m12cvYHvcD5jKXPe2n9JesP+INZIr1
+mLIyERmI8Ijw8PBXeDh2vhCTi6zs8qK4FtOsvTirsma6L+oiy0vxd0cjUVZiKmtZTmU5yWWb3hFf
+wP/im6zLxKyoVvhDiN+9+Ch2sjrfabusa4XzX10VhZwKuZTNtTj6+Ozj0ac3R/tiXk1lIeqslMVI
+dBdNtTi/qBfdSBRZBz1dB2DnsmvySbtzkbddBYBEVYqiyqYjfGBYOI9zKbJyKrJZJxvVZSMnVVnK
+SbcvWimnLXQmsW7TtdzH0dELPfRGZnPdlcA+pJjLts0AbA0AC5k15b44W8xmspHQd9ZB321HFQkk
+zDYvO6o8KxbtxXAPMLCSkVQDmHzSiR2GDX95LjuA80J20u2sy84KCdOZNtmq9Lt4W3UXeXku8lbY
+t2rk+yIvJ9UcX09xzaCOhkm4IiD4rObCWHv5+g9H38JC4XLv3IkWrRQtoqWLDu7cieNEHD4RN3eE
+ANxCm4/vfv/i7affv/iTOBSRoadxV13KEhroam+efffp/btXbz8eQb293d3dA6KQnR0Xea24lHUn
+JkUOSBq3+VSKuCqmMKGLrJiJc9nhEuawpNPEg/zh3R8R7mMFVUFuqlULGKBVL/KlFAr5hE2//bOP
+L2hgDwwEaG9JU7TZvC5kK+J/fCgAn4tOtnYEGmEA4IEzBICgEftIrV1Lq9MiWU5Nc70xsP/HgJg7
+dmgvPn549RxfIL4FADlvYGXzCijxOHrz7EU0EtGHN0f09+jNs/cvopMR1TzLy6y5xlrPJpNFk02u
+scrr6vx11bb4+B72Ro6QCIScZEWBTy/3NIT5oujySZG1bQjleQMwXpRdU9X0+002aSpoiI85PxKM
+tV391+/++OLDp1dHn75+8fHjiw8woVKuxJHs4g3T8Afb6/FIN3kNM05sP8/fvX73AfF1HC2zJh6P
+J3sJ1lQ/Hrg/Hro/Hrk/HifRibMK9wBe3MqCCH9aTRZzoKL0+wXslSPYqRNgSvTaDuPo73/3FkcR
+XXRdvb+zs1qt0tXDtGrOdx4A6e+0y/PI6QD5pjSLTDtnH9Y6m37ExzjhBUFWtg9bjDka7OmIy3HT
+vgbq3hezrGglF2aL7uItsDw59Ypl+4Y53L4oF0WhC1/QvnDLDOf8mM9lM/jmG1lkQGFAsfyCuL9X
+nekImdrvJdRcgByZ5SXyM7U9TAkSRNWJy7ICBnYtQRQgBCplABaUO5ZZkS0rb3TMwN9mwACBbBUp
+T0Cs4eyA5N5kNeDT2aElVBVjYGgoi5ZZsZAj0S7O4J/l+UjIed1dr3kirWxyBVV4/wGU4xsY8nxf
+3CC4fYazXp8IZF6wwLO8aTsCghKu7QYWAaUsrKn/Ro9RrhAKihItoBBbzO4BWzy8VnLj59WiBIGn
+VkUJzSP5vSmaFNXk8t1s1kqq5k0EJgnkJLocsaIYMf0CXLTwF4YPYqOp5sxL6RUs/Lxu72hiJEoa
+QpKaBrAUQNZZhYs/5blnIGN8QoW6f7zIC/levdodOeC/yZvu2qvOMt0vZ2pFfFtKIIH3nlHtAcBB
+vcSXDuKmoPYcgQCVdp3WtGt3vhDjn/CfmFUNIBK3MApYwwbK2SPFGF+VXZG+XczPZPOS6saRLMd/
+OAIedSPm2VU+X8yP8vMyn+UTELjf5Oc5Iv2RWDtMqJw9/GngHgbgAMwPAPgSxEUH8kVD2w2gvZRZ
+9xOnOxJAHL8DGV3b5aReoJvZoqTuxWzexUvgJzPsbPYoUVw2n4l4KQ4PD5nT/PWvgn8ZlpQAp+sW
+oJdFf/un/0mKDDfqrmtZzVTt6KyqQHsrI1P7CLZgeR4vk4EWd7FFSfPc2oBRkebt2+wtvLAjgd/O
+SO6aei/zMu+kW3UpngDGn8Lg/+V/R2If//4rPh5oUQJrkAFG3mTdRZqdtV7/GY10V/z61/j8ldiT
+40eIoUw8ARVF7j1w+km76sVVDUow6H1ZET9I0kaCATGRsIb3UabKSEFWLcpZyvSvulwbmoCVIt6F
+4nZJwjZAtkIdjqs/dZgskaiFTtOGtQsIos6mcTkSK9TWgBqCdSiTFCocdcBP4hUMfxea0xhdgnqO
+HDRGlt8CFKI7TVc8lamibLCUZNyBlo4ab+IiHxue3rvBwUxTUGy/rRZNGyfJet8pfMOaZlh8RPoj
+FZ96uIXhPEWo7Tr1oBRF3uo2I/EQmgFuWo19d2bfgJaHz3HrbhS1DK1HwUgRPRJsk6F902pKg80c
+g8RpHWJrgcC+3DWtYPRUE8xLVKuStWhP/coPv9zdWB2MJ4C1RhVdBG9+xW9CaL/58tFWcNTbWlz4
+4AgeD8T26K9FHxR3tQbi6MNSw7D9nQ6tzrPzKu4GFqYbZi3OCliiQ5JMQc+KsTckS3GfFdDU0QtA
+9nc+nh5bqH9eIAOvVlE4X59+DCPYEf8whT7u7cB2imBu2Xk1OLu/R63pv5FXh+gxkiHZ1KIlnmBb
+LL0Z/93Ru7cpV8ln1w47M5Pqqvo5WlBx3VRnmZ4OGPfiDDUhns+BV/geSsevyhlup2t+BQxNxLyA
+x5cjUYNaORPvzv4MOngKbBe1UtWB7sGbS91jnjUIB+oL2Z8ayeWB6b5mhifUv2q2XE+vwVP+A5oV
+lo+47UkPAXn7HgeGzPjGiqa7GgqMxUd4RbOiQd591jTZNXAW+ovY9UG3i/k8a4CvoSKxALM4nrn0
+cneGdKKgz3h/KOhmOY8jFFDRibtFFEIBDQGGZz77vkBL5VBXT9siB0rfReYKTK6OY1yp5QlJMdgZ
+l+tD2h4OieOwgREndvk7eYUrQaDTP1d5GUdCRA5x6s4KWZ53F7CIDxNudB9kiRD3790ENcbioZYQ
+2MGMbSpdadM4h5fkaZ/eYfmXMAM11n8o3bFiX3agaPUmun96ZRDGr+4LaP+3f/o/Pk85xtmNqIGi
+rZ9B+372/pVWu3FvimdgKr9oGthk0BmYBq3gXzdrT21w7HFtqDfXlqqBd2bFEZha2blEofuqk/PY
++MYSJMYoAhIGY7SbXMBaOjuCXoRbZ5V3F9xfDbIiMR4gasEMmzwFLPGxzpr/pGCyFAuwO+PoaYRq
+UfRr0gCfRmtqcIhkMgFT+g8fXj2v5qy7xQ5EVg8QlN7PWXtdTuzQsjqnQY1EVXe4VW7WvvpzAbiS
+jbOJAM+gv8c3a26S6gqAlZu1qww4o9BQUlygqsn/QoIF1aavZdaAkQp6jq2u6ZwH0NAOzlZZDlQv
+AeFqvMPDQTNDdTaC9ZlcgMUXldUYLWcZgUXhjLDBzQ7dLlraHo929yzTLaXUJHKgitCFuCJV0JBZ
+HC3KTE1JTvWe8XgtdLIB9UBZuA09muhPWS+QM+67OPDq0g5WsbumUaoqj02T0r749uPH94BiO1/D
+qwS2MkgQtoY/aag0PLX0z22lUPSzbGjtEQP08L62MkKCRVE6yqxSdKAMGa3H95Ez3YujX1poemlk
+kaL3HICl2lOnmvr1x8itoiTFP9BtJ8mU0fguyEUX4R/luHN8aWS/Ru5P5IUju1S20nAVl6SgEnOG
+khyAqs76uD3B/daaSXV5V9BkmNHTyJBdHNFJBXonyNGD3nN2CxEbiczU51kOOHJxQ+CUIaWMBYLq
+qfu2s0Sth/ZgQuOuWUhDGGYdQTNtJQ+rNezXUYsuUSM6jox3k+xO5dWMTnytiLo8vnRKFVlAWVqV
+VS2JNmyJJGngFemDIVeB8+DQgC0XsG+CJlbPCiZ8ISeXiJLY3+RzPY7UzNUjYuc1z95hAPzCOoZR
+yZrjP5KeUhRw10dM4LBEe/SqV2rRxvB8dzCdwezq2ent5xFBf7JVyUvLHEh3sLMjPmaXUlTojzSE
+eIZnOkCJrUD9C3gKyOC2gldZJ1YSmDdxGGSZ+rQQz7nINa2hVuVEOkRNh2LZ5FLEWLOsOtBLRIaM
+XeSAU5g+Ehf1RFsCRAK0StJAZlm8avXyQDtbHdJV5rBmSz71P/U5AO0256duDLQxXRTyg67qcFLL
++PqVHN04WDny2RNr2D4T9myoZR5a/YM7W+iC7X9QFOmhQfdvPFj1C7GXPk5GsALGZTI44EPEIz5W
+iy5mMWnPJre0cvcfqXBmkypBGmgOER3fgn5QdBfkkRzSEOxOZ2FLotYKfyVcGQhK1b5M9TRDyzeG
+V1uLD7s6mpcYaaErgo5DazZAJcjrQq46RK+W99BckLEcVYsG9HerpEYDx+iRVpzmlrEazmbfaAbr
+8YEDvV3fMK9taW9nTYM7BSTdos1QVUfnBx5BwI5lD9e+uJSypv3dZCvBBkSdNa3Ew1jy/1OL1HRv
+mTmivkc//sEMmk8k8Q68Sv7hC9pje6aCWkE6XTCL4tK1YeUAfH5wx+Xny9vjnI9GDMrlciPO6dV2
+pL8ri2vCoTqzMWfs6gQd9G86d2Rj1eJ8jkjX+CYeu2iW+bICVV9jP3XmV5U0MUT9ZV5O2ec7tAjc
+bVojCm8E1h1hT/tqMUYY3gHD6Pu27M60jE8BM8apmdwX6BD26rS1NlOHmo5N04Fe+FBLw/PPs3wC
+cSDTCZajBn2OgGAps+mUkPga5J2EZY0jFVgSjTR+bZFDHf12FIbituKCrW3oSBbaBKuG3gawQCdD
+7Fa/IHcCUUrMq5i45nHToIEMpgEYasBjQbM3DA5xTDCs+4hBej6erK6L6zc4PKpsVqiRM9AQLlCl
+AQaXUn86qEVTy3rblDk6B+fsTdnpD6f8o/rzdTfkNUvDtQNDMJTrQ3zbEiNZPHddxfunqCC4uqRS
+HdwJhSiHgGkBqq3VyIaHGTVwQNyR6Iwl6V0ZaGmwsMZqTpJtstCVhEwmnmzjF7RCvA40lBFts5/P
+DmWjKzBBHZ9ATwPbpGn1NHWXIWxTKAc9C+pwrWrmysKlcY6xQFfB55QPvPV5ljVwufrZouvQJB6s
+xl3kJUZKuX1QibH+8EdKoREYGhO5pbNqsmgHFVlAS+3jL5zCwBZtF2fzvOuzJeDKDTHab+QsWxQO
+AfEMeAUHZsDDTkFKz20b1wl3yG2H9UpyxrNPy3MTtqGbcMRQHBVP4pG216iRczCJAvdiX4k0/LMG
+jQmtN+TULhftodEsrCd8+qTorPttjMAGw0ebozKva9m1HsY9NTXZSHH99Z2AVL7sceBbEHpI6ned
+n64Id8uTAXJw6NUOvefAvNXu+VlYD7NdNGA5hjRgQjoGK54HfuQ5e4/nKcYtrf+KT4saY2vl9FPW
+cQF5yfmR463IPazF+pBs8kWe58C4tXzoM2s+Zj8I3eBtn2m4bUfKH+APg+OFkZodsd2mjDywhB0J
+rpy+OEE8ldIt4VnVTygY+Vt2N8RmgEj1g3Dt8TdX+oAhSnHryKEd8YHm19JWFKsLyTGsbqzzlP0V
+2suBTgyJ/olG8vKRg8LHCI9m7mPiUuJ+dQjEFUHcIVklGhVU//DQrQDt7JmqZQ5+DTxilJ6HgIkJ
+oQMRatpyKMvYVlIdyB2fuMU9uyxs54Xaee/PFnkxfY5BgTH2raJsj/UYyE16fIKHmycOV6JYwDHB
+djfy3btzW0cZvuNWe5Cdek41Vva31XLpZz4K6XE+SHNK1bOhcB4vHzQj1Kp5XtdgM3sd+XtZfg89
+3L/P/dpAQ1cnmKA9/KyjeBrjNfKtZatTKhC2YLJoGrYP7eK5ovVYtRjpmieGtbxvqnnegugqivjY
+iFOf4QQXC6JktL1iZNR3qUzVQVUVSEr33ki0RrA603ViujjZogf3tVkSLYDuu2bnWXRTHI6z2Ya8
+dnxMF2tuAczLP11XL1KOwsdDQ7+E94IaXjrLiw7EcFwTFmrHDqvTrh9tkCr0mfZ08MyNwZrv9rEZ
+0Dj+LSmM1jSxZ288DwzT/IghCtYIf4o/jmvXKt87gWHsh2EUCgKfM7isJZxPSnVo5J14wn0mgxwJ
+ewWwsIIxtkk0hebzI6rSN8QCRxHiyt0ilgZACLyteLTaQdXm2nPdyO8X6JZZ4eaoFoBBLCV3JQgG
+0lXZR0PFKIuhduroN3pj2ZUzW80zooc5qaprTgNRR0WodhE2tRxaqrlL6Oj1t675QmZLmAnM0AQ+
+Z1oKZiXGQM8kSkKZnqdC3Regg3NsoXwenyg05lNVymT/jrnYITkoHNTBoqhWLF1VD3h+OukWGd6K
+amRdATe1zv5bIw54KEsYdeQMwq/VrZMfy7AD28j0gdqbF7BHBRrLjri20fH6JUyEK9PdnxgjI3Pa
+BuVwu+P8JPE5jCNNeRyfn5w/D3e/2MOf36NLEQwLxK1iQpkKYQGCrooFth3RdSBaPueeEClMdG50
+tpgCJ+flW6H/zexD6UfS2OtJ4Qk5QVTHFyqWbwDCjngQ2JI8noDTmKgXhJoYxvNJIz0XvxIPCPG7
+gZlpeA7B1VxnADhB3njWFugVpEAHqnHRKvOJNtqY1P/IVz4Mhoo2OO1W5gLKJDYqKPCFvYQHbit1
+9uzUj0wF2zkrZL0zdaMtYjMb8ue2LPKzJkOZHjQFLU+9AkmjHz8BreBdqBO9Il9zWLcObRJR0uuK
+sbWoPWRp48nam4s6GIAK4/QMLa+2woxiL149X7Y+tSHGfi0Vbgxm6Gv0HEh1Ip84x/cuqhSjhPm3
+PXTpmGzowamWDOAbfcVb23ONgaZKk9/aN1cxOhOJnM1UGOlrQ0ItxxDp/QB6A3iljBwXgg48yKcc
+eRAQ3Uj0CMIWuei2pQp/TjWFFS9Q4V6cT3uDc6lyHSqNvMFxhixTYUR4/DWEbBu7i41SrvipHZA8
+vuHqhyFhIbK9lJ8owstX4cgQSNVd30/zgTq1pX+ComkvpH//pWs6qr5COHzTdhAKv+rDaPQOx2pj
+c5DiVSncKurURBlYA9sf9EzzUgfP4FnloQrVVQG2EXrf1dY1LYoBcIV96YMrNoErkl5kcQMqk2Ri
+tudH6gToJJSJKNdg/Y6p0Ym7fh7M7xW8x7sIq/7tb31i9gKvTn8JAMf3bgjkGh6+d87Gdd2ls57H
+35/0FhLL9oOYHFnoQPTnoABMgXRjc4dz0khYsY+A0bew52ITEP4wSYITfRu07M7ASAEYVwD0RSHn
+dIjW1lkZOdCAybPMQ3UKt+8CTJTIfx9s8HnrvYcZZTWyB5pQvHCAr91p+8Sw3EQMy2SIeRDHWJy1
+kyYH7G5h7KB32Gquu+SqzhuUhJsbqip+kAdvaT7orcEUROoChanYF+RB2x1wt+oN7J7n4oXuxIPZ
+XuQz427Gu5PMvwbYm/PSd3gsz92NTrqtzwkQ0VAr5YuTf8ynMCAY9EPtDlcqpVfrW5mfX3RY7UtV
+C9/Bwj3rYIHOYDvE0TKXq6+rK9hGp7uAgns3qzX8c2G2iIrNwTv+h+6kvfiN7Mq9hrMnx78diTQl
+MmGTnA/gTY1pWo/ENC0S3wYvYau47jh9dIJ8cu+RW3ZWdV2Fzniy9PgNteb1BRU0KvJSclAN3zSP
+zpt8qgqv9uh66tWDfbEaiWv4xQDh+YF+Dh0EbSdxHCtQyGN7sR9692pd7VKdsYhp8tYaTUB3QhAD
+Fy8kepmqAt2DyNWArdkb44pjJtHJCPhdYV8Q/4TiIAbR7fUrUPhRW4bV+Qpv141/m4gzYCGXB+5Z
+uqevUHMY3IsMfVF1p62HkLXiel/h/Z7cm5atgDaZwuMYzXec5QkmosiuEBOxeQer63AZil84vXeT
+Iyd5TYfEb6L1vZsr0Dhf5ldyGu8l69G9m2v396nhMoGhlMFk+TLcdP363k1MI960MEnQBY8Q213t
+Dr/6H6bjgPQwztkjPRwIFEz3aUgjAbYAcB1ac0tmnwejqHeK1lVTXcoeiLWr6cBCB5fjftCWDKnp
+CcdtEtgnYETa2HR/1BSqjKO+4s21L34DRIul46ycXIAODDMBERNh/NgpgaMLLDE+sohc77Sn/pSQ
+b4WyFmZDXffceCgyYeDHwUKfbGKBWZNn4yI7o3ATBKAm9lScfrR5Osjqp3wf2AWQlIW+1kk89tVU
+sEpaJ2vhaOROfg46TnNqFlCTtXS3UlmtTtVIAGPOSJQDdZ+S6CBjvpZKWAx52TFTTnBehn3p8EZl
+55sMC8ln4nrdOHcn6uNm8HiaHeb+od32qMStgRp0TBZLDh/mMMckCYN8A5XD+hA9R7bjDFXuIFAS
+KQCQYv7iXzygm57ZefWLBAy+JR6AsZtnmrfqgFlOU+8kWp3J2W6805W16+Y16PZjTc1ajUzqlp8v
+iIRdbco7iRTIHrTwRBem0GXnmIWoa/gGzohiHX2Fpdyol749iilJCaYWOk8G7xkuh+4ZUn+wnKW/
+O7G6e4sSL6Xd9W9oloEeiL/8i+F9RaznWvSucTheSTwhIi8m+8B8FyS2T2k7+QGtTVXpcBVzwOOF
+zDTZeR+B36ifL+EtafiqDfdvpDL+DOWycrDBeLbYC7DaOQzWmgxY37cYCAIPOfJqaY1fEREjZbCG
+8qge4gV3r0LbXRcUmfK+qYDNdddxNB4zvDHJMeC+nGXnGJ2V/Kg47Ik/5i38G4Q9RRyoWZwGKgFe
+xtqCIr6rZTGEv/sYGmNx4K672Ab1oQMxIFYPjwwppxe3s/qwsj9ALIm8136HQcKk9CLjLUD3+Ypq
+pe4tyK5T13IuwIjwCj3ksL0YX4yorwDbOiRr01ym+dJOhQOhvLlw+zKL/Dq++RkFb7f4sJQmvzi7
+7Zigqj8iKIjcl0FnKO/UXQ4+IcP0PCzbg0FwbrJbDoMqB3RIJmIwseX5LdhyhDmi7Ax76lBTFahl
+Rvl8a7XBXefpJOHeozCH206ZKg9MeUwvIr9a30eruBBqRj4SFb3aHEw+Z9HkLDEJoJu0iVrbWC9g
+0Z6rBBsH5yosHQBpimPfUA+bUkEpE3B/MwsUYUwvSpmeVowj2+hXVcelgfOBj1KNee+frDoeOFeK
+85QmJMid6YbuvCW78wAetTgJOF3WWrebn0rBVEyHNjU2fMpZFkwulrCFzyS4hfFLeecVugURG4YC
+grl3fl4AjZdotd2FtklvPMrVPwCXEmip5GMu/aHv5zlSkaKHycajtH5Nb7045EI7SZxVqe1q8MHd
+0HLUKUYmwb+8IsLJnqZHWusLET8sSc4xBVssKbyJ4y7wdv2AaWpTs2FPQYzE8d6J9YgqpSkd1jAU
+2hU4HSCg2zBrMPFPfi00Yb0LMcw7Jyn8Dd1uxkZ+vDva4INLQiecafPIa2M9cnsPzBW0H+mTsyFM
+Q/v26VDppiX3AH7kZBFDQQjWIY57T8ccbCb6W0oNZVtTLjgwrL2FWitWfmBGwkrBvRtnuIQZa7cG
+BGGvEAx4EZyd/SPluR9TZSLMigoA+HFCHIm2PQ2Lto6MdXOjTgm+AogJQ10eqLInAC5hkMsD52wO
+SsZYlRJs7T0QXzjO2ZHNzAWNk5BF1Nl06Wbvwg6+ELvp7mPykaePjfOwEuNDqn6AI7ivngePUV3I
+enAK7JdWVfVhCJ4r/PNEZQzDHhnKV5SBbBcIz5T1uUy3a3f98e4J/O95lfectwFvQGdRWJ2c0F96
+Sc6u8vZb9Ex/udEzTVU8MPnkkpg3cAXA5YiilNAbB2J7QvzvGJ9GfPpWobvSQVe8B49Uk/1kJ77r
+S846l/OkaUrdqWwswIY4GYuJpEKQX6YPoJM97xChIR7Fbmxvbt/h8nUqf9oesYQOFyKmru9zQ7wg
+9wBXhsvimFI+UQYqbETPNBnuZkwVfVf7n2yeNutDBnJnPOxYnAy5krecJ+zsiN81+VSgH5WjuXBT
+542Oa4sBwkjMQWIUcqS6Vtex3S3KK0RM7ISviQKWw31EQUlANPeDAcKIsf0Gl+/nDi0QV965hesI
+59MLt2SLc9l109JSwVqTtza+hjE/TB8nHuRNDlzCgu+rBSy/hhHDvBu6wJJ1TjZWxnTC+bTRPY+v
+wLhUkVThiQT+Vl58t6iV5zru189zhZdwvvNK3YXrNHOtuzZIaAUsBUgZ8zoBU+0Ac9AEOL+9ruJn
+CgtdlmZA9iyXho2nGa/v3dCwNp4v6MafO2UQw/NWNOeNdn0nPK35Lg6Nc6TQPzlntN48hibKhzNv
+bnsaIywKfkAbZ4pX1lXsiRM9ktc/YiS3bqMxqCnqqh80/d++5D/yWCkNToV+xLFSCEJtoAIz6S9P
+tkvOwU4neTMpFGsDjvNdXHQ+g5kA6/lTXCz9UrCHH6YPNs4MY3oxnzDK2X2lnCFnoSMam0A4vXML
+BkjMD2fwAPmaTcW5652IgQS7S2Iv+fy5FwHbzDptF3umi8+cc+lJP+ePEpgjqVVeTquVyu/m+pkJ
+I54WpNeHrzoHJtGedzDyQZ+JTAa7OxCgH2K0rLpHlNMdrKbjrP9/kU2Vhh6vkpIh8Kg4ESwqDyjY
+qQxlu1E8VQksjnnv8y/2Rn7Go6k6/YqURfWDTD//nBizaRyaEaqRRX/753+NbLOvVOG//19Oe/vv
+/xn5tsNm04ItzDorb+3XxV+e9yscG45BYQB+VZc0pssq8gAE8TEW74Yx0iU9mv9anUiaBeAeE475
+VAezvzo1Lfe9lha1OJz7OjEwnt0PAVXgTn0Eat8cDH0kNoVSnarbCgTY7NG1+H//pYooBCgwAbUV
+aY+VAwtlwPg7/Sy40FZV2Y3U6kRtpCe4/rnO8NzPTIQHd900nhTtSCUmIQdVEH+9hfq6qRuIDXAS
+5LYu/RXttlM4uragS1kaTjYeyxEIHt/ERiXjX+/YbtJ3Y9rz9OeyKGL8GcxRUiJIwEU0GZeLuTsr
+nTKUWoX6Oht4TlpVOfU0I9LdnTAY6CecX1Ubo9EPOL1tAF/t+7vpeknkvh4iUBwZ+sz8bXrgj9R1
+VbvxNjwNtQK9xK9413MwlSfGOQzm5xzQ1QYwNRRXHOzHfiOT47S/NOqGGH57xk/H601PB7za5l76
+QKzbJzhKZkO0JpfuNRi5TDFXjMp8Qf4gui0Xg8WGCag+dc0C1Cz8Rox0kqdbuqSMxa5ydU1JOVK3
+eRi4DK/tBhig688StYe2u0TSQwNTqc29OyeXFoNM6AnhWhVdB9Un3h4cYXMUnf/xbywY/uN/OfAd
+v3s2ncZc1Qo010G32ZXIrSZV01BKWWi6aqrSOcByeYqrxm9MZaxeXPdeeHeMaf35kzgbXtqv3US9
+FJmuo+0aHVnhcF0c4l5HyalQLn2rm27JeZms6w2ZrDctdX+h68E1/oErfMv1/Smru1lekLz8UK36
+u/cTKC4GJeq356lrtklLEyLQNeZYgvgBbVJ88g4EsvaVepVP+3LTFlujnry42Cxxu8indnGolR2F
+y+F5XegyxkjTMVQfcuKzAoUvVc4a82kDb7VxRs9d0YoFPuHUOb2+jazDqp6oOyXc4T/jezcKgVp3
+osq+KPBQrIfmy7jcHB4FuNHVt2Eux0s1vGhPfXRr7Gx5HWDueAZoUImm8aiml1scWs7U87YxYR1k
+AgZaMlw70JA8kZFs64C3sZZrh45ce2plbyCg/AkHYD3RadNefWJbq2uCPAEDyh5m8OKEYb3tS6e6
+g+xNLvu3+b0gdjc7GAHypCJVctJ/URvvAq6f6VkuR4JTjN3ZkCaHE7pnGHOnQiAQAyZfjp5MeCbn
+TWfoMJ9TecV+5Jqf7K2XSEknl/dT0VFk29hknCOdzyLfD9HnrH0ql/wxexx6zh+6KMw1LSq5IOBC
+nsPhiO9m09ci6Ft4eEEbM2dTZruusi4dvr7ufd+vKt18wi1D8T0Q1WzGWQ95HGP9iCn+gtgN54MV
+joxGAON+lQTs3sewTfD1/gAEPOj6jbhP7/H5Qf+wij4oqDP0Ux5YzPJLK6FlWBJm+YiSIV8RQupV
+VVEzTjoQrOadhQ/mx6KkgkG4yFmnE1lRIkLN1KH41vmU3DyGmJrE/a0XAuENqAQ1fqaQbj3qbNBu
+TsTEbe0LDa/Pp/hlQuDFkpQJmmX0mY61LjIMZ/hLkBb6hvdByFCQy/HQOqqcpSyrrn/JMhwVP0Ve
+nIsT061TSAaJqrfkityQ5sXYbz9fnDJnUi0qsF3CpOv+CHpZ79xvsA3lvXPf+5nvONYDg9WDzwmp
+GAr1CTfYw+aLnGOM1acvQpUTlRrU5szTAd1M9iqpxrMSv3IHE3nZgNoT02hAn8duB/PTISN7SylH
+vcxat/rMTh/ezEPaIEJ6KZbsxA/7s7WnbnMRqq6DiZT69xw5a+fcF8pDbQcSeJpOzVHNZ7M3kZB5
+Npngl2DPKj79FWeYzURn6GAhz6eT4mauP5l4A3x1vRarBvWbxk13MucM57q9lXa2zNce5pRkYO5m
+WFc7c+58VmYefFbGx/B6KGPCcFqUeT99rLoBMZxHZG5ZKH04hu4nGEL0jXx118YNODseymBh9QIe
+BrVDTOG1NLoAAxK0E/oZ4xHk+OFQkgp9exO/jzZS3z2gRGb25lc/Rc7nsqGsw4ymtl6IXR+El64w
+CLAcBu2yV7zL4jNjX63rbSbm7cbH4MsKO9LPSYpTBcj3lw/CXKOC9LO7sEkF5s9dBPw9TOjoqR1V
+k5/nJUUETYiLplziheQsugtDkfobNr8Y6U+wHN5E3hdf8DROffHlK6r9JFr/wv8SxS9bHo1KtyDw
+6zb9zB8K9VE+x6Q+YppjLj7F9VvzJY2IvjWAacYboWpO8Cs5rRxRSErWfFLXhkDJqZtqgh9kNh/j
+hfb2SafPU+3T93ktEURsq6jDawsnPeqAr8GOP8LMHU2cjPzK7hDS1/Tjg/kqdJzYyvbxVM8xhVGA
+kX/vhtdkzbnNVAZnNI8OESfpdDGvgccQA7p3g6u1Tk4Z2EnPl+xhHzSorajfPhKbdwA/EANkABb+
+vniEh7Pa9obfN9EV/LuXPl6vg8F9Dr7Ob92D7jmD8Sx7b/2ZeQ8o4c+r2ibIG/5K9DOwsiO68Die
+QO0TSiSq7guBPusp39sV9aHPHRifGEeGmiGcy075d76+fjXFjoynCkfhrZXVI1GukJfR45/h1UF9
+ebDMlvl5BlPECNr6rMJA4FWT84EgHUR5GRAIsK+3Dl80NHPKtvn5ADwFWXh9dJnJNWzPtMyr4DIF
+cJ6qLK5df7+tSjeigKBy9f2paIaRD9FgtarOJjnJHedilUcRZ9X02nfsZL0eiV5iv5iUMEKcASWv
+5OR5NQdtD31D+G30AQ3MWUQnPQT1w6mE48H8EX3TjN27QOa5MlmYrPmSInbuhgcFuvXNADwEdY1f
+PhuJvS93bb4r/wLFz5UeF9h4aKfQN16Nqu0kmj6wJcq0dkp4n7tZOsPcxp9JBGrpfnsqUFsP1Qu0
+YPO/yHdn+lNMeakiPBIv6/7KtUcxP5TfLtYfERxkHaUJpOfvs6i6x7sneJcY1+0D6qArjKkPEqRA
+U1SGV/7uRXjlyqXj7VreVht2IG+HT7XrJK14nrH5PJWn45md0+esy7zNz/IC9i4HP/S8IeR21O11
+ZujQMnc+Gu59anXjuSuYOqTLqc+NA2fX5icGoOLN1mlFH3tvFqXgDxSZbHhgEcE88HtfnJ849YMd
+ewMCpdSxSscDQ36Cibt3rfbKCszm++QDSWg34WLgq1fWZekmAv8Jd6+9JQo+XBXhWPljrluo4Jt3
+bxSDeq3TdhGboD5o6RTXOLizTvDf/w9QSwMEFAAAAAgAAAAhABgfHe3bAAAARQEAAAsAAABmYXZp
+Y29uLnN2Z1WQQW7DIBBF9znFaLI2OGDTuDJZdN9VT2BhsGldsDAN6e0LTR2pEkLwNPPmQ79dJ7h9
+Lm6TOMe4PlOaUiKJEx8myuq6prkC4Wp1evE3iTXUwFleeDkA9EGrCMmOcZaYGczaTnO8n0MuPyMY
+uywSj41phG6R/ratQ5xhlPgqgJ0UJ6xYSVe18FS1GycCOIiyv7GMoQMmoNtVzjuNsMXgP3QWG2P2
+W/WXhBHxQIt1Wg2rxOC/3PgPv3vrdn7PpWxQiwaVk7OsUN8S89hQjM3jJWbU4jyUjr58zuXwA1BL
+AwQUAAAACAAAACEArISzYF4JAACvIgAACgAAAGluZGV4Lmh0bWzdWs2OG7kRvvspmD4kh0yP/IMs
+YkcSsDC8gQFvYGQnyJnqLqmZYTcZkpKs2z7EPkNeIfc8yj5Jqkh2N9ndsjVxFgFiwDPiTxWLVfUV
+q0qz/lWtKnfRwBrXyu2zNf1ikneHTQFdQRPA6+0zxtYtOM6qhhsLblMc3b78fTEudLyFTXEScNbK
+uIJVqnPQ4cazqF2zqeEkKij94I6JTjjBZWkrLmHzYsamUlIZXG2ghYSVFIfGsZqbx0DhhJOwRZE6
+J6S8rFdhgpak6B6ZAbkpBJIXjK6In1t+gJU9HX77qZUFawzsN8XKOu5EtdrzE+29x+ViwsO6iwTb
+ALgpkV+5r6wNJLYyQjtmTTVu4Vrf/80WrIY9mO16FfagZldBteudqi+emsZgWCW5tZvCKb3jxvPF
+tVqc+oWd4V0d53FFtIf8wPQijEtUXMGCFYqX3+AFgNToPw88rOZdxr4kQxSpbmnLZ/bb467Yqg51
+BqxVNUi0k212ips6pV2v8CLzK4W7loYkG6XaHZ1TXbRdGBRM1LT9Ebqyn+nlcB3D/+WhURbtxI3g
+peQ7st8P4Ni3H98zT4caEHUN3faBRutVYDMcSlLRGajBDionkhPSqZo7XpLCYZzvUN9GoUcXtHC0
+vRDihFNaSeFguNxEibXqRQ7C4R3NEXfneu+JcvlKB59Qa6MUP//4j4m9Eq33H4P7oUc+o8FemTZR
+LQ2L0TjjVFTdggFpj0AJTJGqMpXcGdUdtg+NsMyCOaGndwC1ZTzY5R5lDluWVdQeHaDbv3fszJGD
+4wbH6NiuYesKPW5bli5Y1I/u2UMDgTPDEx8BcSnQmej4nVFnFOE3lkmFIQiZKYOR4f6q1ghmnT66
+REV+3AcWjRKelanRhkenKtVqCeQZar8vmNUgJcay6nFT7Lm0GNK05BU0SqL+N0XimanTJtMG/n4U
+BuplZCD0WuFmONAGw525TJDAT71SELXIOHpNsX0bPuR4SLyF7B98peUiuCBGtj482eCKvQwHI2q0
+hh59Aa0lKgkDlDAuhDhR0sdUSAn17oLm9os+oqegyWMk0ZY0lWyhTS+9fBmL72mATv8y2znAKezd
+S35SZlClxtBXbH/+8acZDAfwDDN93IiXIgYDn2zOy4MxedupGCmlQl515m7EUPbkj6f8erRvXbvt
+B4Gx12Bsxs/ruk6Ol2Elyl7X2wnzhMlf9HD8lMsxLt3C5iO6p/A+YBc46XF1UEp3bG9h/AG4WeQp
+/cJT2X175oJiJPO+tiQqdLWP5E/j+0OIaEftRAsZ2xDryrByE1scyjEIReR47F2FksGH6BqSXGPU
+8dBguPo6OM35PAwzy8BKIzezLSc04ZRjL54zeyOmIg9/QQzbMySkG7LFBfoTl0dgpHp/IT8XXTO+
+6IafCZrBMLmpF/h5LeMjnV7WnrmrGhZ+jdyvv+0JNtiK1DJ1sSWf+9pbe/D8QneOvK/fOCD3lsvO
+YuIoDHIyj+XZcJ27BGa94zWpXBlfRk/Sp2iYNudP4+jMmOVQRnB5wzBEk4rYBTN/kv50uCLbjTCV
+KFRXXa4htV/+KphOmHwIw9sBGuOVFTXcsfYWmDq+G+8Zj89Fc30Vmc5hMYS5m62UDiXf1KlMifUE
+MvqzQvGiGFjjNTMy/bvny/OvX4f5lTO5k83kWbu+CrsqoQ8+EazxuLpXeI/zEkVZCPGuXt78+vWV
+zROBl2XxMJpJ4mdvkyNuvVUKHOdKwgmy/DI+90q5TjmsBlPnWsy9MIGlongHxqbZFqPCiSWL7F//
+TKjgk6acOKOIc7huv4jTMIyJa4TtkMf6A1rtLqHGKzIU+4W+FpqjONDlGE41E9ZJlcWy6sIG0WE1
+tIjw7IA/5VkkhaoZ1vVYyFMtdNQ++e8zIczssQbzTO4Z5jGCS2EBt1yGoq0yQFlNHDEk6FcM2sjM
+Kzf6F8RKCrQaBYjVmRfAYqrFhGMKWWDtpScy+0pRY13GtKgeLe1EyXd4BWdB7u8oOhuga/tCEuo3
+WN313Qd0B/y5xxORsLtjoXXlGNYs6PXWXxp41eQSgzOiYmpPR7BQDNx5UQFFvLDxqfaTHj/MNlhM
+kmS+uoTgtR4Y8zv1Fu5Vn2HjKQ0BtBCG2cF6HQu5uq/89fX3Uw01BZJrm3uXFJOY07zavu/Q/6X0
+F6ukgM4xehjQw15dzxNsJ1DLbpKXLO6ZP2NffJ4aIC/KH6WBbLFlNCmMA6OQ+2A4vYzCiHDbPC94
+i1v8/eMqw/K+9R04Wpn2j65mbcEBDISINzlwGwCihR5O8cBiBBlf/oN1NmIHLWxgov2FxE0vqu+7
+BLsTVD+//+b+xR07NwJzuYZbwte5AZABLR8vrkHVvrp/HZwfwyKCY3cUkkA8uSk/cLoIZZ2oPdr/
+NpDTLJr8DZvfuAo7AokFhxWTUni4l4H9mrf6D/4HS4gmx5Zlp0ovUimsQhF9T4Kuudn46y0q9I7M
+i6K11Lpme6PaKF1UUOgnTcG8yvGyCJ9QXPfR9X+ImmC8Xwg2IfZcQU1YZMPtvh408biImSeA4iaT
+xUZG9IkQ4v0bRpexvCVZ/m8NSb3JRSvGly999v6LBrXwH1jzaoh7h896FJJazZWijLAPSMllKDa0
+mDP56EYPvqjZDnAASR5hAWx41kkjd5OrWBW2hrzBZxiWNYAcKCtgaCkMM3d4oDoYsBZDOlXjog6B
+SYOhrirvKvh8dFmvlFzs5X8mew0y2dL231jMO6xxx/VMNdJOvXTor+YMvg9Dn86x0AZL89Ck19qL
+dtwVixZM9MVGfb2JWdjUtMs2I4PGHt/1pv7QtA0SFVn/up/c3qpyFK9zicazmiGsXSn84+rEEl+u
++oeKIKP/QHoLUxMTpEVGJKEn9kpdFrdQFbdop6Wvt+aR6frXeJr7gDOGp8hRk+2hHr4tSSPSR6IZ
+8+wgYki3MTjS4jwWTSrAvH+RfYtFbKY9pby9EQ68qbsxDXt5d2Iwa+n7wtsHDxgs5m8lexSUg74j
+eZ5EJ+hLtPpJJHvgGOi/w59HNM2TSH1HYfxy4Om0fzTqiI8OVj+ueTr1O2OUmZPd3BFKcEC+fVMD
+JIFO7BTkkPOTLH6d+dekCE87wcNDa31NlznwUjSiAX0x13+di5g1aStmoQ0z9gSor8L7v2zgWvi/
+JMALj5/XK76dbxsiZDr67NZVbK3mJP0skcYvG0l++huJoHAErf/zlH8DUEsDBBQAAAAIAAAAIQCN
+U3viOA8AAOA4AAAJAAAAc3R5bGUuY3NzxRvbjtvG9X2/YrqBgZUhyiR1o7RIkCJt0AJNUMRoX4I8
+DMmhNFmKFEhqLzH87z3nzAw5Q1K7kmOgNmwvz9zO/TbjD+9ZsudFI/P8haW83sclr9IZ+3fOZcF+
++PhxynK52zeMFymMVw+s2Vflabdnx0pkoqq9pMzLyquTvTiIGXv/4eZmW5Vlwz7dMOZ58W7LvskW
+2TKL7gmQwPYIol8dyAsRGGWbLFbAuKxSUQFQzMVKJAq4qyQuFokQWahAjXhuABSsAh76CnQ4NQKn
+LcUqWq8VLANycF7EN3MeKBhPEkHARbZYiaUN9Ooyg5FqF/O79WbK1v6UhSH84M8Cf6JmAgNSmeB6
+X/Cl2ChoLnhV4EHxMslWGu2yRHyCZeTP0w5kHxKGUxas5nDSgg4J9SExx5VJuAj8pIU4C+ewIIpg
+degsfFJoxIvl3Neo1Xuelk9b5rPg+MxC+EM7BCugDTZZ+LiBv5xM9Yz5mRkLfUTFU3mqtyzwj89a
+kkGPmwmK1U83i8iIfw6AdLNe+5o3yQIBcbg2kkqWuCSMFokGHMqi3LKTpB/qI0/ElN1+/JH9BJ+3
+U/bxR/zB+0XsTjmvpuwnUeTllP1QFnWZ8xrm/kvGouKNLAuz5vZv4nf+3xP7yIvawNrd8VRbqbfK
+Au5vPt/cfH8AmXN2N6b8W7KPCSl+ZwKtEfhp4AfEFssMgmWwUWrrGELAgyxcG3BrCuEqTOYrA9bG
+EPoAzgxQm4NYi40QBmgMYhPxMA4N1JjEKl4vohbaGkUUR4ky2nGzCOZgDgGqRLiISPWUXrimMY/i
+tNvFGAdfR3HGW0KUeSx4KiLfBjpWuEALRCsJI0vROxvJ4k04TyyYYyXLAJEFPV6RDgfzdrU2lCyO
+s3BhgMZUirJouUjK7XKF1DtM00XcCoAU3N2MVDxbrMO4lR0puc2boSIh/DPq3Hv2icXls1fLP2QB
+mqTUAbTi+R4m3OybQz4FYPoC8w682kkgx6chBYR9Yp487MBtF8CoR17doUpOWj03MNQdgmYliDrj
+B5m/bFn9Ujfi4J3klHn8eMyFpyBohGJXCvaff4L1/FLGZQNmd/sPkT+KRiac/SxOAm3tZxggS7t1
+bVGD/lpJDgTU8OXVopJZiwEQDLwIFsq75LIQ3l6gKQJwtlAe5knEDxKQpfkHMLo98QgjGs8lr0VK
+djsrToBww+McnMfskecn/BcQER59AOtoC2CEhLUeTAdUki0uQbeCgJp4mpQpLAUFN0sMnxQP0YtM
+7m38/dkmFAdcuy3KBj3HhH3HcJszolFegARhLB+9MXgzmRrpEdya0vpizawjT1NihK8ggDgHhB1x
+K5MGZFHuXiqSUglGaz0gzLf78lFUsHAwBfAVFYpE6WBItHTa1xPhXGFFoCctwpVP03LRNIA/el6F
+MMQXYBeM0JlNBXqRldUBjjweRZWASAeKS/5togRNP/dJ1RMA1Vl94HluZKfRg1CoxiqvLHJlMsey
+lopUHgPrYYN79iTTZk/SuGetJuJHx+77lgleoIhGDmY5OpO9TFNR3LMkl0fwSyJp7nxGvwG1p70E
+ZaQAhAJ4qvjxvpW/j7T9qtb/Bsinsj7m/EVJiv1FHo5l1YDekjA+vAcHY36xpjyCjlU2CHO0GcAR
+7JJag+E+vBDzy6OW4x+eBFk/bxkZXHtylgsiD6xsV3iA+wG0DxVKVAj+/QR7ZS8QIAGC8YQo82LR
+PAngAczYcTghWCkmGW4uVwP9DbVK24aivOVBPt9BklqDh592bg2SoXdg6qg3R16RhuvVaVUevUzm
+DbI0zk/VXXR8to0IXFhTHl4xN9CRuMJM+FOPEaNs0CRidsQOsvC0+pBv1vvIw87eK87L5OG+b9Nr
+rZ60xCv4ofU9xpbWYEuORtOSvml5YFuBckV6r/oUnzOVvvmOK+hQuclqO7DIQdlrSb5T65xXUUFx
+NQvRukGdCrAbDB+fbG2UBYWHN5SSNotcjZvr5NUSUDDXWjhQ4m4rS0HJfQw98WazseGvO/HRIDC5
+xI0ulRsd9YdsVGioxRYfZ6nOVDX1ke3d6KNH2NJ/N44zJZQK6RwdhkqenNN+TXnDvbqBwPvtbS4f
+xe1vfQXExG/SHqqHzho8zWbz5bupy1Xl7F8/WFE+QkiLwrNVM6nfzgReyIOOh8dTXgsW1qCJmSxk
+I147H1y/Hih2QwZgQno5A2g2VGZXMaCHwFlGaFQsOmOwswcW1BAqxLG+g3wctqyayUV0nwp+avZl
+BdqcDumGlH1yxeqzSJt9br5/EC9ZBe6y1uJBLfffmXS6J9k3VGy57EcVOIKB5x3fDzyIPVtNDvyz
+p/fmfraRVzyHJKyEvx5lLWOZy+al87mfYUW/MoUK7JSIFBJSJTj1rarTofnbIh7JKQZZRXyCSAm1
+M8YwzM7qQX4RN1/kol9xueS9V29673U4SCFcD31NOr0e5h49/3y+gkKS91BFNNe48VNV43bHUiqy
+PxMn2zz8fLXA9MysTE61R1qCtY4sjqfGBcI25alBYWypCWRzoq0J9AyvzLJaNDTRHPEr1khY4tdQ
+XX1721Qn5cWHuFlNg4FD6503DlUHwlmgnNXLK2dcuD22Hfu7jvL2rDPQO6ok8xvf9zssd/uy7nuk
+nlnTPFOBGB0OV70EcUXpzkiBghnUgyg8tDhVPF6Yt7JxN6klc/PZbCzBLVSu2Rp7xX89zB+2TGUR
+r2dZxuQO/LlNqyLfWKupExl49NIxVlynU/4eVt8BTo+Y+FJuEcDveajzQmceaTzR0HcSGo9w5Q89
+hP9/9hADDwvMBxvsu9UDduU/fQFfkVXEV5P/jgs4lZWKC2QCp0NXqRGvEU1EoY3LuWgdwAwJRt+C
+5QZGJ3+2Du+VBejyUg/ByJwKgrNbicOxebH3CnT6T0e8zu7rRajG1Zce7wK0GlRfE1dVMcYH0SAA
++SrnRb+8FzwdN6c/WTaHtsA7+w87ZBzvQp0R7Bd72A5wEEIo7UujwPgcm2JK+IAabAWqdudPWTCb
+L7NqYkOGnwN16U79rtWQFjXl14Y1pNVot/Xcx011BtMRcwHmI3hSPuYgdyhTkXsaRRpQW6Gv+cC8
+QKdlQ7xWiy9HS+NhmjGOS1oo54ZSRqO3FK8dccp4pymks7ZZrcz5Uk2MeS2oq9fXtBH333kb9NmB
+7+jZQTSVTOqrdK0SR8GbO/RdXiabqeFVGMHeil9DBeu5TZLiIBk9Soy4I9moarg4jhJo2bxR0L+e
+6PRdvklCellgeL4neq5q1yqa81ox9mz/uXfU8vxR48FpFIGRVqbp0o70e0a8k4nqD49fohbzac92
+Jo6Stq1EqwmtzkqbS3pcJsHFBanTzcbN/WFPe3ml/K5k37CRq+7dMbn5wJBDRfIyUHS60ajKJ9sd
+EHvPMRcYiX/uLWtHLgxvRhTVYdSmpi3NS3+81Ui3Hr1bm6DbPeexyC+WzMW9QpVMK82jJnbb3H/i
+TbKHA9twYje65iONLvdgx2N0G5q7ztHiRI9N7Pl0Bzo6m0b0XKgZHsjfWvFyFfZp624ucP5IJ7ml
+1X9nXVnQV6d0ui5UKZbRrE/u2q66yvmxFpQe0k90vFnU7Kes+0jtoAV5Ml1FKY0n+YFp08X6W2UM
+qu6kdw6Gs2b/qvrYpfWoqbe70T0p7WYjl4usGdvq3M2SQ7dtM/7QZkK/v2R2KmQzdi91IYFaLRDp
+TuezsmyKshHtzbBWG51A9GMnxWyGKdCwn6MH7boqNH3yK2oJrQ+drJ3CS6E378lfHa0q+14dropX
+jZudc/eDj+GInrqfu5fl/fvmoVu3Fs/2snhbVLobPn5vYm2mvawbXeaLseiyHL0xNb52eEeunpuY
+74Upg79KdHLxnxWD62VDvzVV5amXaXhLRfSVLp9aJdnzqnH6CFQsO0WT77pZQqG7Ja0E2K18FPa2
+9ePuK7hfhZyny98zt9CyoI6cP7S88bD4Skv1Ig3u1dT4SFD0i+p+6NRFJ3IFZdJ/K2HaHg4C/mxJ
+lge5el+HLnubgadR9YFmAEfWTVU+iK0bRRSwrSkBsOdHyJkEPmgge0oqYOrf053oNtUbKtRUedXb
+Zxa1IJz8e4mOhaK7A08wRdFgvTevBLeQVbtbTZQg7GijdMAly7BIH4LS4VWFKhGy+Qi5A6+vlI3u
+WAZO3/RhuuoowneBlG6HVsZUNy85PVtC1SBFppVe+wDpynZDGFLFN1eV9bkWA3azFrr/4mg+XUnd
+j1frG19V68xB8eJqvaWN4ZuXwRsVJb2zF++DrGCk/OpHrpWOXOrUoxW3IipMVLyyKFwvkj2teOIS
+L/iuuWmP9GFm6RddDr/SpUdJWZeJoPqQyoH1rGomeC08oBu7nu1lYu8iTM//hMe4rcZweeU1GOvR
+2L8B07Kma04YzWXdGDVXw1b2YD//SYBsFH4lyEvjelc6K9O0Vlt/B1ujhY1EF5MrqZxuHlnZf5s+
+RUqL1JmySCpxUH1DOtc5ZbuNBWipyjW6YKDW3uE81d8cCTkKA6CuexZkmukLWyPU1/h7gT8Zqt66
+Xbqo5aIjTP/pzE3LJycvVIV/1L+MOZ8fqj1mdSGPR9EMk1A9qx1+q1Xd56QyuPNXgMOEqK8ure4p
+HEyy/EWycVvTnRGs1CUD/RvYCvHWNZXNHPXAcszGVLNnYXeOPUjkVBLXS4CXy5GHTMMI+Aj01Op1
+6DAE0qDpC/fLl9Y5q1lNWeb1VS+bTF1Ch5uCf8wZtFk8pfGWqBXhdv10lr9dx9YLIgfzK8p9ham6
+ngIC5bOJ+JqL2AIwP6tGmqMZpuAbVNpfre14UTfBvh4MdF+ypWCbyQrcfbKXeWpTY8MtZVDesc9R
+2Cbno7t0YGuTyi537F1Mp2Psoabxx90jzeCay8jundhbjWn9PMG+GKMyhFSJ3OTwpaSmYJZ4jaQn
+i+3zutClEWY8SHpUabKM1WCCtIaD9t63G4cawJqw9M90mizGpu2qt+dpAs51fuypMr30YbgJR70N
+Mshxrt3iLcRUg6u68BmJFsaZzmfniPVl8vg9iYNmMBJ4TdDE06wmqkNK1z+96HGGmQ4qNvJYS51k
+2q/OOabzetEpajKEoLEzyocz7xnHaS/HH8GNTj5WZcwvbpg7/cCFG6basm4k1SOPomJMm/VVbVfE
+NhUTyFqFwFX6f568UnjhtWVnt1rbR+8uM/o/VCNPHfoPHToUIvPKIdQk/w9QSwECFAMUAAAACAAA
+ACEAEvHWVs4nAABEhwAABgAAAAAAAAAAAAAAgAEAAAAAYXBwLmpzUEsBAhQDFAAAAAgAAAAhABgf
+He3bAAAARQEAAAsAAAAAAAAAAAAAAIAB8icAAGZhdmljb24uc3ZnUEsBAhQDFAAAAAgAAAAhAKyE
+s2BeCQAAryIAAAoAAAAAAAAAAAAAAIAB9igAAGluZGV4Lmh0bWxQSwECFAMUAAAACAAAACEAjVN7
+4jgPAADgOAAACQAAAAAAAAAAAAAAgAF8MgAAc3R5bGUuY3NzUEsFBgAAAAAEAAQA3AAAANtBAAAA
+AA==
+"""
 
 
 if __name__ == "__main__":

@@ -87,10 +87,11 @@ def synthetic_classes(n, seed=7):
 
 class Simulator:
     """What the server must compute, worked out in-process with the library alone: the same
-    calls in the same order (creme pipelines change on predict, so order matters)."""
+    calls in the same order (creme pipelines change on predict, so order matters). Each model
+    call gets its own copy of the features, as on the server: models may change their input."""
 
-    def __init__(self, model, flavor):
-        library = type(chantilly.final_estimator(model)).__module__.split(".")[0]
+    def __init__(self, model, flavor, library=None):
+        library = library or type(chantilly.final_estimator(model)).__module__.split(".")[0]
         module = __import__(f"{library}.metrics", fromlist=["metrics"])
         self.model = model
         self.proba = flavor != "regression"
@@ -98,7 +99,7 @@ class Simulator:
         self.stored = {}
 
     def predict(self, x, id=None):
-        p = self.model.predict_proba_one(x) if self.proba else self.model.predict_one(x)
+        p = self.model.predict_proba_one(dict(x)) if self.proba else self.model.predict_one(dict(x))
         if id is not None:
             self.stored[id] = (x, p)
         return p
@@ -111,7 +112,7 @@ class Simulator:
         label = (max(p, key=p.get) if p else None) if isinstance(p, dict) else p  # {}: untrained
         for m in self.metrics.values():
             m.update(y, label if getattr(m, "requires_labels", True) else p)
-        (getattr(self.model, "learn_one", None) or self.model.fit_one)(x, y)
+        (getattr(self.model, "learn_one", None) or self.model.fit_one)(dict(x), y)
         return p
 
     def run(self, calls):

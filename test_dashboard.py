@@ -57,11 +57,11 @@ def _playwright():
 class Server:
     """``chantilly.py run`` as a subprocess; :attr:`url` once it printed that it is serving."""
 
-    def __init__(self, db, port=0, extra=()):
+    def __init__(self, db, port=0, extra=(), cwd=ROOT):
         cmd = [sys.executable, "chantilly.py", "run", "--host", "127.0.0.1", "--port", str(port),
                "--db", str(db), *extra]
         self.output = []
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, text=True, bufsize=1)
         lines = queue.Queue()
         threading.Thread(target=self._pump, args=(lines,), daemon=True).start()
@@ -104,8 +104,8 @@ def start_server(request):
     """``start_server(db, port=0)`` -> a running :class:`Server`, stopped at teardown."""
     started = []
 
-    def start(db, port=0, extra=()):
-        server = Server(db, port, extra)
+    def start(db, port=0, extra=(), cwd=ROOT):
+        server = Server(db, port, extra, cwd)
         started.append(server)
         return server
 
@@ -345,3 +345,30 @@ def test_token_form(browser, start_server, tmp_path):
     assert page.evaluate("localStorage.getItem('chantilly-token')") == "s3cret"
     # The only errors are the 401s that revealed the need for a token.
     assert [e for e in page.errors if "401" not in e] == []
+
+
+def test_a_lone_copied_chantilly_py_serves_the_whole_dashboard_after_a_burst(browser, start_server, tmp_path):
+    """The single-file promise: chantilly.py alone in an empty folder, no static/ beside it.
+    A burst of learns shorter than the history's sampling interval still ends the charts at
+    the latest metrics (the last point is flushed when the traffic stops)."""
+    lone = tmp_path / "empty"
+    lone.mkdir()
+    shutil.copy(ROOT / "chantilly.py", lone / "chantilly.py")
+    server = start_server(lone / "c.db", cwd=lone)
+    assert not (lone / "static").exists()
+    client = Client(server.url)
+    try:
+        upload_pipeline(client)
+        client.post("/api/learn", [{"features": x, "ground_truth": y} for x, y in trump_rows(ROWS)])
+    finally:
+        client.close()
+    latest = get_json(server.url, "/api/metrics")
+    deadline = time.monotonic() + UI_TIMEOUT / 1000
+    while get_json(server.url, "/api/metrics/history")["points"][-1]["n"] != ROWS:
+        assert time.monotonic() < deadline, "the last state never reached the history"
+    page = open_page(browser, server.url)
+    wait_live(page)
+    wait_metrics_match(page, latest)
+    wait_points(page, 2)  # the burst's first point and the flushed last one
+    assert page.evaluate("getComputedStyle(document.body).fontFamily") != ""  # style.css loaded
+    assert page.errors == []
