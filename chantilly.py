@@ -24,13 +24,30 @@ Endpoints (``python chantilly.py routes`` prints the live table)::
 
 Durability: every acknowledged call is in the SQLite file given by ``--db`` before its
 answer is written. The file holds a snapshot of each model (model, metrics and counters,
-serialised with dill) plus an append-only log of the learns since; a restart loads the
+serialised with dill) plus an append-only log of the model calls since; a restart loads the
 snapshot and replays the log, so the model after a crash equals the replay of every call
-that was answered 2xx. The same replay is how a call that makes the model raise is undone.
+that was answered 2xx. A call that makes the model raise is undone from an in-memory copy
+of the model taken at most CHECKPOINT_EVERY calls earlier (see Deployment).
 
-Sections, in dependency order: constants and schema, errors, helpers (JSON, SSE), models
-and flavors, metrics, storage, event bus, the service, HTTP (router, routes, handler,
-server), command line. Nothing above the HTTP banner knows about sockets or HTTP.
+Sections, in dependency order: constants, settings and schema; errors; helpers (JSON,
+SSE); models and flavors; metrics; storage (the write protocol, then what is kept about a
+model); event bus; operations; deployment (one model being served); stats; the service
+(chantilly without HTTP); HTTP (router, what routes see, the dashboard's files, routes,
+who may call, the HTTP/1.1 wire format, handler, server); command line; the embedded
+dashboard. Nothing above the HTTP banners knows about sockets or HTTP.
+
+Performance tricks, with what each was measured to gain, so a simplifier knows which ones
+matter (2-core machine, creme StandardScaler | LinearRegression):
+
+- group commit (writes queue under the model lock; one committer runs them all, runs of
+  the same statement as one executemany): +30% stream predicts, +15-20% stream learns;
+- a lone statement commits itself, without BEGIN/COMMIT: +20% requests/s at 4 connections;
+- our own request-head parser instead of http.server's email parser: -50 us per request;
+- one ``send`` per answer (head and body together), TCP_NODELAY: without it, Nagle and
+  delayed ACKs cap a keep-alive client at ~25 requests/s;
+- the ``Date`` header formatted once a second: -2.3 us per answer (~1%);
+- status lines built once: -0.35 us per answer (negligible; kept because it is free);
+- features' finiteness checked inline: -0.35 us per call of 8 features (negligible).
 """
 
 import argparse
@@ -3012,6 +3029,12 @@ def build_parser():
 
 def _add_run_options(run):
     d = Settings()
+    _add_access_options(run, d)
+    _add_storage_options(run, d)
+    _add_limit_options(run, d)
+
+
+def _add_access_options(run, d):
     net = run.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, "
                      "loopback only; any other address needs --token or --insecure)")
@@ -3032,6 +3055,9 @@ def _add_run_options(run):
     sec.add_argument("--allowed-origins", type=_names, default=d.allowed_origins, metavar="ORIGINS",
                      help="comma-separated browser origins (http://host:port) whose pages may call "
                           "the API; * for any. Other sites' pages get 403")
+
+
+def _add_storage_options(run, d):
     store = run.add_argument_group("storage")
     store.add_argument("--db", default="chantilly.db", help="SQLite file (default: %(default)s)")
     store.add_argument("--sync", choices=("full", "normal", "off"), default=d.sync,
@@ -3043,6 +3069,9 @@ def _add_run_options(run):
     store.add_argument("--max-ids", type=int, default=d.max_ids,
                        help="keep at most this many stored ids per model, evicting the oldest "
                             "(default: no cap)")
+
+
+def _add_limit_options(run, d):
     lim = run.add_argument_group("limits")
     lim.add_argument("--max-body", type=int, default=d.max_body, help="largest JSON body in bytes (default: 1 MiB)")
     lim.add_argument("--max-model", type=int, default=d.max_model,
