@@ -116,6 +116,8 @@ HISTORY_INTERVAL = 1.0
 #: Seconds between SSE heartbeat comments, and between checks that a stream's client is there.
 HEARTBEAT_SECONDS = 15.0
 STREAM_CHECK_SECONDS = 0.5
+#: Seconds SIGTERM/SIGINT give requests in flight and the final snapshots before exiting.
+SHUTDOWN_SECONDS = 2.0
 #: Seconds between sweeps of expired stored ids.
 SWEEP_SECONDS = 60.0
 MAX_ID_LENGTH = 256
@@ -3142,8 +3144,11 @@ def cmd_run(args):
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
-        server.stop()
-        service.close()
+        # Two seconds in all: requests in flight, then the snapshots (a model call still
+        # running by then is abandoned; see Deployment.close).
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
+        server.stop(grace=SHUTDOWN_SECONDS)
+        service.close(timeout=max(0.1, deadline - time.monotonic()))
     print("chantilly stopped", flush=True)
     return 0
 
