@@ -1,0 +1,780 @@
+"""What chantilly's tests and bench/stress.py share: one home for each helper.
+
+Not a test file and not installed (``pip install .`` ships only chantilly.py): the test files
+and ``bench/stress.py`` import from it. It imports only the standard library and chantilly;
+creme, river and dill are imported inside the functions that need them, so that
+``bench/stress.py`` (which imports neither) can use the rest. It never imports pytest: the
+assertions below are plain ``assert`` statements, and fixtures live in the test files and
+conftest.py.
+
+In the order of a test's life:
+
+- constants (ROOT, TIMEOUT, ...);
+- models and data built the way a user would, and :class:`Simulator`, the in-process replay
+  that expected values come from;
+- servers: :class:`ServerThread` (in this process) and :class:`ServerProcess`
+  (``chantilly.py run`` as a child process), with :func:`running_with_model` and :func:`run_cli`;
+- clients: :class:`Client` (keep-alive HTTP), :func:`request_once`, :class:`SSEClient`;
+- raw sockets: :func:`exchange`, :func:`read_until_closed`, :func:`parse_responses`, ...;
+- what the server holds, asked over HTTP: :func:`model_stats`, :func:`counters`,
+  :func:`observed_state`;
+- assertions named after what they check: :func:`assert_error`, :func:`assert_json_answer`;
+- waiting without sleeping (:func:`wait_until`, :func:`wait_for_baseline`) and the
+  :class:`Ledger` of what a crashed server acknowledged.
+"""
+
+import contextlib
+import http.client
+import ipaddress
+import itertools
+import json
+import os
+import pathlib
+import queue
+import random
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import chantilly
+
+ROOT = pathlib.Path(__file__).resolve().parent
+#: Seconds any single blocking call (a request, a join, a wait) may take before a test fails.
+TIMEOUT = 10
+#: Seconds a child server may take to say it is serving (a loaded machine imports slowly).
+START_TIMEOUT = 30
+#: Seconds a whole example script or the README's blocks may run.
+RUN_TIMEOUT = 180
+#: Debian's Chromium, which the browser tests drive through playwright.
+CHROMIUM = "/usr/bin/chromium"
+#: Features the regression models are probed with: one set the models were trained on, two not.
+PROBES = [{"x": 1.0, "y": -2.0}, {"x": 0.5}, {"gallup": 40.0, "ipsos": 41.0}]
+
+
+# ---------------------------------------------------------------------------------------
+# Models and data built the way a user would
+# ---------------------------------------------------------------------------------------
+
+
+def creme_regressor():
+    """creme's ``StandardScaler | LinearRegression``: it learns inside ``predict_one`` too."""
+    from creme import linear_model, preprocessing
+    return preprocessing.StandardScaler() | linear_model.LinearRegression()
+
+
+def creme_binary():
+    """creme's ``StandardScaler | LogisticRegression``."""
+    from creme import linear_model, preprocessing
+    return preprocessing.StandardScaler() | linear_model.LogisticRegression()
+
+
+def creme_multiclass():
+    """creme's ``StandardScaler | OneVsRestClassifier(LogisticRegression)``."""
+    from creme import linear_model, multiclass, preprocessing
+    return preprocessing.StandardScaler() | multiclass.OneVsRestClassifier(linear_model.LogisticRegression())
+
+
+def river_regressor():
+    """river's ``StandardScaler | LinearRegression``."""
+    from river import linear_model, preprocessing
+    return preprocessing.StandardScaler() | linear_model.LinearRegression()
+
+
+def river_binary():
+    """river's ``StandardScaler | LogisticRegression``."""
+    from river import linear_model, preprocessing
+    return preprocessing.StandardScaler() | linear_model.LogisticRegression()
+
+
+def river_multiclass():
+    """river's ``HoeffdingTreeClassifier``."""
+    from river import tree
+    return tree.HoeffdingTreeClassifier(grace_period=20)
+
+
+def trump_approval(n):
+    """The first ``n`` ``(x, y)`` rows of creme's TrumpApproval (regression; ships with creme)."""
+    from creme import datasets
+    return list(itertools.islice(datasets.TrumpApproval(), n))
+
+
+def phishing(n):
+    """The first ``n`` ``(x, y)`` rows of creme's Phishing (binary, labels True/False)."""
+    from creme import datasets
+    return list(itertools.islice(datasets.Phishing(), n))
+
+
+def synthetic_classes(n, seed=7):
+    """``n`` rows of two features and three string classes ("left", "middle", "right")."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        x = {"a": rng.uniform(-1, 1), "b": rng.uniform(-1, 1)}
+        rows.append((x, "left" if x["a"] < -0.3 else "right" if x["a"] > 0.3 else "middle"))
+    return rows
+
+
+class Simulator:
+    """What the server must compute, worked out in-process with the library alone: the same
+    calls in the same order (creme pipelines change on predict, so order matters). Each model
+    call gets its own copy of the features, as on the server: models may change their input.
+
+    ``library`` names the metrics' library (default: the model's own; custom models are scored
+    with river's, as on the server)."""
+
+    def __init__(self, model, flavor, library=None):
+        library = library or type(chantilly.final_estimator(model)).__module__.split(".")[0]
+        module = __import__(f"{library}.metrics", fromlist=["metrics"])
+        self.model = model
+        self.proba = flavor != "regression"
+        self.metrics = {name: getattr(module, name)() for name in chantilly.FLAVORS[flavor]}
+        self.stored = {}
+
+    def predict(self, x, id=None):
+        """The prediction for ``x``; with an ``id``, kept for a later :meth:`learn` by id."""
+        p = self.model.predict_proba_one(dict(x)) if self.proba else self.model.predict_one(dict(x))
+        if id is not None:
+            self.stored[id] = (x, p)
+        return p
+
+    def learn(self, y, x=None, id=None):
+        """Score and learn ``y`` for a stored ``id``, or for ``x`` (predicted first); returns the
+        prediction that was scored."""
+        if id in self.stored:
+            x, p = self.stored.pop(id)
+        else:
+            p = self.predict(x)
+        label = (max(p, key=p.get) if p else None) if isinstance(p, dict) else p  # {}: untrained
+        for m in self.metrics.values():
+            m.update(y, label if getattr(m, "requires_labels", True) else p)
+        (getattr(self.model, "learn_one", None) or self.model.fit_one)(dict(x), y)
+        return p
+
+    def run(self, calls):
+        """Apply ``[("predict", x, id) | ("learn", x, y, id), ...]``; returns self."""
+        for call in calls:
+            if call[0] == "predict":
+                self.predict(call[1], call[2])
+            else:
+                self.learn(call[2], call[1], call[3])
+        return self
+
+    def values(self):
+        """The metrics as ``GET /api/metrics`` answers them."""
+        return {name: m.get() for name, m in self.metrics.items()}
+
+
+def replay(model, rows, flavor):
+    """Progressive validation of ``(x, y)`` rows in-process: predictions and final metrics."""
+    sim = Simulator(model, flavor)
+    predictions = [sim.learn(y, x) for x, y in rows]
+    return predictions, sim.values()
+
+
+# ---------------------------------------------------------------------------------------
+# Servers
+# ---------------------------------------------------------------------------------------
+
+
+class ServerThread:
+    """A chantilly server in a thread of this process, on 127.0.0.1 and an ephemeral port.
+
+    ``settings`` are :class:`chantilly.Settings` fields (``max_body=1000``, ``idle_timeout=1.0``,
+    ...); ``tokens`` is ``{"client": str, "admin": str}``. :attr:`service` is the live
+    :class:`chantilly.Service`. Use :meth:`stop` (or ``with``) to shut it down.
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(self, db, tokens=None, **settings):
+        self.db = db
+        self.service = chantilly.Service.open(db, **settings)
+        try:
+            self.server = chantilly.Server((self.host, 0), self.service, tokens=tokens,
+                                           static_dir=chantilly.find_static_dir())
+        except BaseException:
+            self.service.close()
+            raise
+        self.port = self.server.server_address[1]
+        self.url = f"http://{self.host}:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
+        self.thread.start()
+
+    def client(self, token=None):
+        """A new :class:`Client` of this server."""
+        return Client(self.port, token, host=self.host)
+
+    def stop(self):
+        """Stop serving, close the service (its snapshots) and check the thread ended."""
+        self.server.stop()
+        self.service.close()
+        self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive(), "the server thread did not end"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class ServerProcess:
+    """``python chantilly.py run`` in a child process, as a user starts it.
+
+    Runs the ``chantilly.py`` found in ``cwd`` (the repository by default; a folder holding a
+    lone copy for the single-file tests) with ``--port port --db db``, ``--host host`` when
+    given, then ``args``. ``command`` is the subcommand (None: none, as ``python chantilly.py
+    --port 0`` is typed). Waits for the first line, ``chantilly serving on URL``, and sets
+    :attr:`url` (no trailing slash), :attr:`host` and :attr:`port` from it; raises
+    AssertionError, with what the server wrote, when it exits or stays silent instead.
+
+    stdout and stderr are drained for the server's whole life (it never blocks on a full
+    pipe): the lines after the first arrive in the queue :attr:`lines`; stderr is kept in
+    :attr:`stderr` (:meth:`stderr_text` once it has ended, :meth:`wait_for_stderr` meanwhile).
+    """
+
+    def __init__(self, db, *args, host=None, port=0, cwd=ROOT, command="run", env=None,
+                 start_timeout=START_TIMEOUT):
+        cwd = pathlib.Path(cwd)
+        cmd = [sys.executable, str(cwd / "chantilly.py"), *([command] if command else []),
+               "--port", str(port), "--db", str(db), *(["--host", host] if host else []), *args]
+        self.db = db
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.pid = self.proc.pid
+        self.lines = queue.Queue()  # stdout lines after the first; "" at EOF
+        self.stdout = []            # every stdout line, the first included
+        self.stderr = []            # every stderr line so far
+        self._logged = threading.Condition()  # notified with each stderr line, and at its EOF
+        self._stderr_ended = False
+        self._pumps = [threading.Thread(target=self._pump_stdout, daemon=True),
+                       threading.Thread(target=self._pump_stderr, daemon=True)]
+        for pump in self._pumps:
+            pump.start()
+        try:
+            try:
+                first = self.lines.get(timeout=start_timeout)
+            except queue.Empty:
+                raise AssertionError(f"the server did not say it was serving within {start_timeout} s: "
+                                     f"{self._output()}") from None
+            found = re.match(r"chantilly serving on (http://\[?([^\]/]+?)\]?:(\d+))/", first)
+            if not found:
+                self.kill()
+                raise AssertionError(f"the server did not start (exit {self.proc.returncode}): "
+                                     f"{first!r} {self.stderr_text()[-2000:]}")
+        except BaseException:
+            self.close()  # never leave a server behind
+            raise
+        self.url, self.host, self.port = found.group(1), found.group(2), int(found.group(3))
+
+    def _pump_stdout(self):
+        for line in self.proc.stdout:
+            self.stdout.append(line)
+            self.lines.put(line)
+        self.lines.put("")
+
+    def _pump_stderr(self):
+        for line in self.proc.stderr:
+            with self._logged:
+                self.stderr.append(line)
+                self._logged.notify_all()
+        with self._logged:
+            self._stderr_ended = True
+            self._logged.notify_all()
+
+    def _output(self):
+        return "".join(self.stdout) + "".join(self.stderr)
+
+    def client(self, token=None):
+        """A new :class:`Client` of this server."""
+        return Client(self.port, token, host=self.host)
+
+    def kill(self):
+        """SIGKILL (kill -9) and wait for the process to be gone."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(TIMEOUT)
+
+    def terminate(self, timeout=TIMEOUT):
+        """SIGTERM; returns the exit code (raises subprocess.TimeoutExpired if it hangs)."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def stderr_text(self, timeout=TIMEOUT):
+        """Everything the server wrote to stderr, once it has ended (wait for its exit first)."""
+        with self._logged:
+            self._logged.wait_for(lambda: self._stderr_ended, timeout)
+            return "".join(self.stderr)
+
+    def wait_for_stderr(self, find, timeout):
+        """Wait up to ``timeout`` s for ``find(stderr lines)`` to be truthy; returns its last value."""
+        with self._logged:
+            return self._logged.wait_for(lambda: find(list(self.stderr)), timeout)
+
+    def threads(self):
+        """The server's thread count, from /proc."""
+        return int(self._status("Threads"))
+
+    def fds(self):
+        """The server's open file descriptors, from /proc."""
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def memory(self):
+        """``(VmRSS, VmHWM)``: the server's resident and peak resident bytes, from /proc."""
+        return tuple(1024 * int(self._status(key).split()[0]) for key in ("VmRSS", "VmHWM"))
+
+    def _status(self, key):
+        with open(f"/proc/{self.pid}/status") as f:
+            return re.search(rf"^{key}:\s+(.*)$", f.read(), re.M).group(1)
+
+    def close(self):
+        """Kill the server if it still runs (SIGKILL: nothing is saved) and release its pipes."""
+        self.kill()
+        for pump in self._pumps:
+            pump.join(TIMEOUT)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@contextlib.contextmanager
+def running_with_model(db, rows=30, tokens=None, **settings):
+    """A :class:`ServerThread` with a creme regressor that has learned a little and holds ids:
+    ``rows`` TrumpApproval rows predicted by id, the first two thirds of them learned.
+    Yields ``(server, client)``; stops both at the end."""
+    running = ServerThread(db, tokens, **settings)
+    client = running.client(tokens and tokens.get("admin"))
+    try:
+        client.upload(creme_regressor())
+        for i, (x, y) in enumerate(trump_approval(rows)):
+            client.ok("POST", "/api/predict", {"id": i, "features": x})
+            if i < rows * 2 // 3:
+                client.ok("POST", "/api/learn", {"id": i, "ground_truth": y})
+        yield running, client
+    finally:
+        client.close()
+        running.stop()
+
+
+def run_python(*args, cwd=ROOT, timeout=RUN_TIMEOUT, env=None):
+    """``python *args`` with this interpreter, from ``cwd``, stdin closed: a CompletedProcess
+    with text stdout and stderr."""
+    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, env=env)
+
+
+def run_cli(*args, timeout=TIMEOUT, cwd=ROOT, env=None):
+    """``python chantilly.py *args`` to its end (for commands that exit: routes, --help,
+    refusals to start): a CompletedProcess with text stdout and stderr."""
+    return run_python(ROOT / "chantilly.py", *args, cwd=cwd, timeout=timeout, env=env)
+
+
+def non_loopback_address():
+    """This machine's address on its default route, or None when it has only loopback."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # UDP connect sends nothing: it only picks the route
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+# ---------------------------------------------------------------------------------------
+# Clients
+# ---------------------------------------------------------------------------------------
+
+
+class Client:
+    """A keep-alive HTTP client of one server.
+
+    :meth:`request` returns ``(status, response, data)``: ``data`` is the decoded JSON when the
+    answer is ``application/json``, None for an event stream (closed at once: its status is
+    the answer; read streams with :class:`SSEClient`), the raw bytes otherwise. A ``token``
+    goes in ``Authorization: Bearer``. The connection comes from ``source`` (an address of
+    this machine) when given. After a failed request the connection is closed, and the next
+    request opens a new one.
+    """
+
+    def __init__(self, port, token=None, host="127.0.0.1", source=None, timeout=TIMEOUT):
+        self.port = port
+        self.token = token
+        self.conn = http.client.HTTPConnection(host, port, timeout=timeout,
+                                               source_address=(source, 0) if source else None)
+
+    def request(self, method, path, body=None, headers=None):
+        """One request; ``body`` is bytes, or any other value sent as JSON."""
+        headers = dict(headers or {})
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body).encode()
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+            if response.getheader("Content-Type") == "text/event-stream":
+                response.close()  # an open stream: its status is the answer
+                self.conn.close()
+                return response.status, response, None
+            data = response.read()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            raise
+        if response.getheader("Content-Type") == "application/json":
+            data = json.loads(data)
+        return response.status, response, data
+
+    def ok(self, method, path, body=None, status=200, headers=None):
+        """The data of a request that must answer ``status``."""
+        got, response, data = self.request(method, path, body, headers)
+        assert got == status, (method, path, got, data)
+        return data
+
+    def upload(self, model, status=201, query=""):
+        """POST the model, pickled with dill, to /api/model; its description."""
+        import dill
+        return self.ok("POST", "/api/model" + query, dill.dumps(model), status)
+
+    def download(self):
+        """GET /api/model, unpickled with dill."""
+        import dill
+        status, response, data = self.request("GET", "/api/model")
+        assert status == 200 and response.getheader("Content-Type") == "application/octet-stream", (status, data)
+        return dill.loads(data)
+
+    def close(self):
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def request_once(port, method, path, body=None, headers=None, token=None, source=None, timeout=TIMEOUT,
+                 host="127.0.0.1"):
+    """One request on a connection of its own, closed after the answer: ``(status, response,
+    data)`` as :meth:`Client.request` returns them."""
+    with Client(port, token, host=host, source=source, timeout=timeout) as client:
+        return client.request(method, path, body, headers)
+
+
+class SSEClient:
+    """Reads a text/event-stream the way a browser's EventSource does (comments skipped).
+
+    Opening it asserts a 200 ``text/event-stream`` answer; :attr:`raw_lines` keeps every line
+    read, for framing checks."""
+
+    def __init__(self, port, path, token=None, timeout=TIMEOUT, host="127.0.0.1"):
+        self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.conn.request("GET", path, headers=headers)
+        self.response = self.conn.getresponse()
+        if self.response.status != 200 or self.response.getheader("Content-Type") != "text/event-stream":
+            status, data = self.response.status, self.response.read()
+            self.close()
+            raise AssertionError(f"not an event stream: {status} {data[:300]!r}")
+        self.raw_lines = []
+
+    def next_event(self):
+        """``(event name, data)`` of the next event; raises EOFError when the stream ends."""
+        event, data = "message", []
+        while True:
+            line = self.response.readline()
+            if not line:
+                raise EOFError
+            self.raw_lines.append(line)
+            line = line.decode("utf-8").rstrip("\n")
+            if line == "":
+                if data:
+                    return event, "\n".join(data)
+                event = "message"
+            elif line.startswith(":"):
+                continue
+            else:
+                field, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if field == "event":
+                    event = value
+                elif field == "data":
+                    data.append(value)
+
+    def close(self):
+        """Leave the stream."""
+        self.response.close()  # the response holds the socket open until it is closed too
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Raw sockets
+# ---------------------------------------------------------------------------------------
+
+
+class StillOpen(AssertionError):
+    """The server neither closed the connection nor finished in time; :attr:`received` holds
+    what it sent until then."""
+
+    def __init__(self, message, received):
+        super().__init__(message)
+        self.received = received
+
+
+def exchange(port, data, shut_write=True, timeout=TIMEOUT):
+    """Send raw bytes, optionally half-close, and return all the server sends until it closes
+    (raises :class:`StillOpen` if it does not within ``timeout``)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+            if shut_write:
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server may answer and close before reading it all (413, 431): read on
+        return read_until_closed(sock, timeout)
+
+
+def read_until_closed(sock, timeout=TIMEOUT):
+    """Everything ``sock`` receives until the server closes it (a reset counts as closed);
+    raises :class:`StillOpen` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    received = []
+    while True:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            break  # the server closed with our bytes unread; what arrived before still counts
+        except socket.timeout:
+            got = b"".join(received)
+            raise StillOpen(f"the server neither closed nor finished within {timeout} s; "
+                            f"got {got[:300]!r}", got) from None
+        if not data:
+            break
+        received.append(data)
+    return b"".join(received)
+
+
+def seconds_until_closed(sock, timeout=TIMEOUT):
+    """How long the server takes to close ``sock`` (see :func:`read_until_closed`)."""
+    started = time.monotonic()
+    read_until_closed(sock, timeout)
+    return time.monotonic() - started
+
+
+def parse_responses(data):
+    """Split what a server sent into ``[(status, {header: value}, body)]``; framing is checked."""
+    responses = []
+    while data:
+        head, sep, data = data.partition(b"\r\n\r\n")
+        assert sep, f"a response head is cut off: {head[:300]!r}"
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        assert re.fullmatch(r"HTTP/1\.[01] \d{3} .*", status_line), status_line
+        status = int(status_line.split()[1])
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = b""
+        if status >= 200 and headers.get("transfer-encoding") == "chunked":
+            while True:
+                size_line, _, data = data.partition(b"\r\n")
+                size = int(size_line, 16)
+                body, data = body + data[:size], data[size + 2:]
+                if size == 0:
+                    break
+        elif status >= 200:
+            length = int(headers.get("content-length", "0"))
+            assert len(data) >= length, f"body shorter than its Content-Length: {data[:300]!r}"
+            body, data = data[:length], data[length:]
+        responses.append((status, headers, body))
+    return responses
+
+
+def read_headers(reader):
+    """The header fields of a response whose status line ``reader`` has read: ``{name: value}``,
+    names in lower case."""
+    headers = {}
+    while True:
+        line = reader.readline()
+        if line in (b"\r\n", b""):
+            return headers
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+
+
+def read_chunk_lines(reader):
+    """The JSON lines of the next chunk of a chunked NDJSON answer."""
+    size = int(reader.readline().strip(), 16)
+    data = reader.read(size)
+    assert reader.read(2) == b"\r\n"
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def chunked(*pieces):
+    """``pieces`` in chunked transfer coding, with the last chunk."""
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+def health_once(port):
+    """GET /api/health on a raw connection of its own, closed after a 200 answer."""
+    data = exchange(port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    assert parse_responses(data)[0][0] == 200
+
+
+# ---------------------------------------------------------------------------------------
+# What the server holds, asked over HTTP, and in its database file
+# ---------------------------------------------------------------------------------------
+
+
+def model_stats(client):
+    """The model's part of GET /api/stats (class, flavor, learns, predictions, pending...);
+    None when no model is loaded."""
+    return client.ok("GET", "/api/stats")["model"]
+
+
+def counters(client):
+    """``(learns, predictions, pending)`` of the model."""
+    stats = model_stats(client)
+    return stats["learns"], stats["predictions"], stats["pending"]
+
+
+def observed_state(client, probes=PROBES):
+    """Everything a refused request must leave alone: metrics, the model's class and counters,
+    and what the downloaded model predicts for ``probes`` (no probes: no download, no dill).
+    As text where floats are, so that a model gone NaN still compares equal to itself."""
+    stats = model_stats(client)
+    state = {"metrics": repr(client.ok("GET", "/api/metrics")), "class": stats["class"],
+             "learns": stats["learns"], "predictions": stats["predictions"], "pending": stats["pending"]}
+    if probes:
+        model = client.download()
+        state["probes"] = repr([model.predict_one(p) for p in probes])
+    return state
+
+
+def count_rows(db, table):
+    """Rows in ``table`` of the SQLite file ``db`` (read on a connection of its own)."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+# ---------------------------------------------------------------------------------------
+# Assertions, named after what they check
+# ---------------------------------------------------------------------------------------
+
+
+def assert_error(result, status=None, fragment=""):
+    """``result`` (``(status, response, data)`` from :meth:`Client.request`) is a JSON error
+    with ``status`` (any 4xx or 5xx when None) whose message, exactly ``{"message": text}``,
+    contains ``fragment``: it tells the user what to fix."""
+    got, response, data = result
+    assert got == status if status is not None else got >= 400, (got, data)
+    assert response.getheader("Content-Type") == "application/json", (got, data)
+    assert_message_document(data)
+    assert fragment in data["message"], (fragment, data)
+
+
+def assert_json_answer(status, headers, body, allowed_5xx=()):
+    """A raw response (from :func:`parse_responses`): never a 5xx (save ``allowed_5xx``), JSON
+    always, and an error is exactly ``{"message": text}``."""
+    assert status < 500 or status in allowed_5xx, (status, body[:300])
+    if status < 200:
+        return
+    assert headers.get("content-type") == "application/json", (status, headers, body[:300])
+    document = json.loads(body)
+    if status >= 400:
+        assert_message_document(document)
+
+
+def assert_message_document(document):
+    """An error document: exactly ``{"message": non-empty text}``."""
+    assert isinstance(document, dict) and set(document) == {"message"}, document
+    assert isinstance(document["message"], str) and document["message"], document
+
+
+# ---------------------------------------------------------------------------------------
+# Waiting without sleeping, and what a crashed server acknowledged
+# ---------------------------------------------------------------------------------------
+
+
+def wait_until(condition, timeout=TIMEOUT, work=lambda: None):
+    """Poll ``condition`` (doing ``work`` each round) until it holds; True if it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        work()
+    return condition()
+
+
+def open_fds():
+    """This process's open file descriptors."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+def wait_for_baseline(threads, fds, work, timeout=TIMEOUT):
+    """Poll, doing ``work`` each round, until this process's thread and fd counts are back to
+    the baseline; AssertionError naming the live threads if they are not within ``timeout``."""
+    if wait_until(lambda: threading.active_count() <= threads and open_fds() <= fds, timeout, work):
+        return
+    raise AssertionError(f"leak: {threading.active_count()} threads (baseline {threads}), "
+                         f"{open_fds()} fds (baseline {fds}): "
+                         f"{sorted(t.name for t in threading.enumerate())}")
+
+
+class Ledger:
+    """What a server acknowledged before it died, and what was in flight: filled by client
+    threads (:meth:`ack`, :meth:`cut`), read once the server is gone.
+
+    ``stored``: ids whose predict was acknowledged; ``learned``: ids whose learn was;
+    ``uncertain``: ids whose call was cut off (applied or not, nobody knows); ``learns``:
+    acknowledged learns; ``learns_in_flight``: learns cut off; ``surprises``: answers that
+    were neither a success nor a cut (callers record them as they see fit).
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())  # guards everything below
+        self.stored, self.learned, self.uncertain = set(), set(), set()
+        self.acked = self.learns = self.learns_in_flight = 0
+        self.surprises = []
+
+    def ack(self, kind, ident):
+        """A ``"predict"`` or ``"learn"`` (by ``ident``, or None) was acknowledged."""
+        with self._cond:
+            self.acked += 1
+            if kind == "predict":
+                self.stored.add(ident)
+            else:
+                self.learns += 1
+                if ident is not None:
+                    self.learned.add(ident)
+            self._cond.notify_all()
+
+    def cut(self, kind, ident):
+        """A call was cut off by the crash: it may or may not have been applied."""
+        with self._cond:
+            if ident is not None:
+                self.uncertain.add(ident)
+            self.learns_in_flight += kind == "learn"
+            self._cond.notify_all()
+
+    def wait_for(self, n, timeout=TIMEOUT):
+        """Wait until ``n`` calls were acknowledged; True if they were within ``timeout``."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.acked >= n, timeout)
