@@ -59,6 +59,7 @@ import dataclasses
 import email.utils
 import hmac
 import importlib
+import inspect
 import io
 import ipaddress
 import itertools
@@ -93,12 +94,11 @@ __version__ = "0.1.0"
 DEFAULT_MODEL = "default"
 KiB, MiB = 1024, 1024 * 1024
 
-#: Metrics computed for each flavor, by class name in ``creme.metrics`` / ``river.metrics``.
-FLAVORS = {
-    "regression": ("MAE", "RMSE", "SMAPE"),
-    "binary": ("Accuracy", "LogLoss", "Precision", "Recall", "F1"),
-    "multiclass": ("Accuracy", "CrossEntropy", "MacroF1", "MicroF1"),
-}
+#: Steps ahead a forecaster is scored on after each learn (?horizon= at upload).
+DEFAULT_HORIZON = 3
+#: Largest horizon a forecast may ask for, and most items one ranking may hold.
+MAX_HORIZON = 1000
+MAX_RANK_ITEMS = 10_000
 
 #: Logged model calls (of any kind) between two snapshots, and log bytes: a snapshot costs
 #: one dill dump (~1 ms for a pipeline); the log since the last one is what a restart replays.
@@ -187,6 +187,11 @@ CREATE TABLE IF NOT EXISTS stored_ids (
     PRIMARY KEY (model, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS stored_ids_order ON stored_ids (model, seq);
+-- Settings of the served models as a whole: 'default', the model unnamed calls go to.
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 -- Metrics over time, for the dashboard's charts.
 CREATE TABLE IF NOT EXISTS history (
     model   INTEGER NOT NULL,
@@ -223,13 +228,11 @@ def _migrate(conn):
     """Bring the file to :data:`SCHEMA_VERSION`: create it, or upgrade an older one, in one
     transaction; then drop rows left by a model replaced while a call on it was running."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version == SCHEMA_VERSION:
-        conn.execute("BEGIN")
-    elif version == 1:
+    if version == 1:
         # Schema 1 used one seq counter for the log and snapshots, so seqs are unique ids.
         conn.executescript("BEGIN;" + _MIGRATE_FROM_1.format(schema=SCHEMA))
     else:
-        conn.executescript("BEGIN;" + SCHEMA)  # IF NOT EXISTS: a new file only
+        conn.executescript("BEGIN;" + SCHEMA)  # IF NOT EXISTS: creates what a file lacks, only
     for pragma, value in (("application_id", APPLICATION_ID), ("user_version", SCHEMA_VERSION)):
         if conn.execute(f"PRAGMA {pragma}").fetchone()[0] != value:
             conn.execute(f"PRAGMA {pragma}={value}")
@@ -520,58 +523,325 @@ def _library_of(obj):
     raise BadRequest("computing metrics needs creme or river installed on the server")
 
 
+def _parts(obj):
+    """The estimator and every step of its (nested) pipelines and transformer unions."""
+    yield obj
+    for attr in ("steps", "transformers"):
+        children = getattr(obj, attr, None)
+        if isinstance(children, dict):
+            for child in children.values():
+                yield from _parts(child)
+
+
+def _truncate(text, limit=80):
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _method(obj, *names):
+    """The first of ``names`` that ``obj`` has as a method, or ``None``."""
+    for name in names:
+        found = getattr(obj, name, None)
+        if callable(found):
+            return found
+    return None
+
+
+_LABEL_TYPES = (str, int, float, bool, type(None))
+_BINARY_LABELS = {True: True, False: False, 1: True, 0: False, "true": True, "false": False}
+
+
+class Flavor:
+    """How the models of one paradigm are recognised, called and scored.
+
+    A flavor turns the calls of the API (predict, learn, and forecast or rank where the
+    paradigm has them) into calls of the library's methods, checks labels and answers, and
+    names the metrics that score the model by progressive validation. Subclasses override
+    what differs; ``score_kind`` names the :class:`Metrics` that score them.
+    """
+
+    name = None
+    metrics = ()            # default metric names, from the model's own library
+    metric_bases = ()       # the library's metric base classes a chosen metric must derive from
+    label = "required"      # "required", "optional" (anomaly) or "none" (clustering)
+    requires = ("predict_one", "predict_proba_one")  # a model must have one of these
+
+    def matches(self, est, library):
+        """Whether the final estimator ``est`` belongs to this paradigm."""
+        return False
+
+    def check_label(self, y):
+        """The label as the model needs it; :class:`BadRequest` if it cannot be one."""
+        return y
+
+    def check_prediction(self, model, p):
+        """Refuse an answer chantilly could not serve or score (see :func:`check_prediction`)."""
+        if not isinstance(p, _LABEL_TYPES):
+            raise _unservable(model, p, "a label")
+        return p
+
+    def predict(self, model, x):
+        return model.call_predict(x)
+
+    def learn(self, model, x, y):
+        model.call_learn(x, y)
+
+    def answer(self, model, prediction):
+        """The answer of a predict call."""
+        return {"prediction": json_safe(prediction)}
+
+
+class Regression(Flavor):
+    name, metrics, metric_bases = "regression", ("MAE", "RMSE", "SMAPE"), ("RegressionMetric",)
+    requires = ("predict_one",)
+
+    def matches(self, est, library):
+        return isinstance(est, _base(library).Regressor)
+
+    def check_label(self, y):
+        if isinstance(y, (bool, str)) or not isinstance(y, (int, float)):
+            raise BadRequest(f'"ground_truth" must be a number for a {self.name} model, not {describe_type(y)}')
+        return y
+
+    def check_prediction(self, model, p):
+        if not (isinstance(p, (int, float)) or p is None):
+            raise _unservable(model, p, "a number")
+        return p
+
+
+class Classification(Flavor):
+    def check_prediction(self, model, p):
+        if isinstance(p, dict):
+            if all(isinstance(k, _LABEL_TYPES) and isinstance(v, (int, float)) for k, v in p.items()):
+                return p
+            raise _unservable(model, p, "a dict of label: probability")
+        return super().check_prediction(model, p)
+
+
+class Binary(Classification):
+    name = "binary"
+    metrics = ("Accuracy", "LogLoss", "Precision", "Recall", "F1")
+    metric_bases = ("BinaryMetric", "MultiClassMetric")
+
+    def matches(self, est, library):
+        base = _base(library)
+        if library == "creme":
+            return isinstance(est, base.BinaryClassifier) and not isinstance(est, base.MultiClassifier)
+        return isinstance(est, base.Classifier) and not getattr(est, "_multiclass", False)
+
+    def check_label(self, y):
+        """A binary model takes the ``"true"``/``"false"`` it answers with, and 1/0."""
+        key = y.lower() if isinstance(y, str) else y
+        if isinstance(key, float) and key.is_integer():
+            key = int(key)
+        if not isinstance(key, (str, int)) or key not in _BINARY_LABELS:
+            raise BadRequest(f'"ground_truth" {_truncate(json.dumps(y))} cannot be a label of a binary '
+                             'model: send true or false ("true", "false", 1 and 0 are accepted too)')
+        return _BINARY_LABELS[key]
+
+
+class Multiclass(Classification):
+    name = "multiclass"
+    metrics = ("Accuracy", "CrossEntropy", "MacroF1", "MicroF1")
+    metric_bases = ("MultiClassMetric",)
+
+    def matches(self, est, library):
+        base = _base(library)
+        if library == "creme":
+            return isinstance(est, base.MultiClassifier)
+        return isinstance(est, base.Classifier) and getattr(est, "_multiclass", False)
+
+
+class Anomaly(Flavor):
+    """Anomaly detectors answer a score (``score_one``); filters (river's QuantileFilter,
+    ThresholdFilter) also say whether the score is an anomaly. They learn from features
+    alone; a label (``true`` for an anomaly), when the user has one, scores them (ROCAUC)."""
+
+    name, metrics, label = "anomaly", ("ROCAUC",), "optional"
+    metric_bases = ("BinaryMetric",)
+    requires = ("score_one",)
+
+    def matches(self, est, library):
+        return isinstance(est, _base(library).AnomalyDetector) or (
+            library == "river" and isinstance(est, _base(library).AnomalyFilter))
+
+    def check_label(self, y):
+        return Binary.check_label(self, y)
+
+    def check_prediction(self, model, p):
+        if not isinstance(p, (int, float)) or isinstance(p, bool):
+            raise _unservable(model, p, "a number (score_one)")
+        return p
+
+    def predict(self, model, x):
+        return model.obj.score_one(x)
+
+    def learn(self, model, x, y):
+        model.call_learn(x)
+
+    def answer(self, model, score):
+        verdict = _method(final_estimator(model.obj), "classify")
+        answer = {"prediction": json_safe(score)}
+        if verdict is not None:
+            answer["anomaly"] = bool(verdict(score))
+        return answer
+
+
+class Clustering(Flavor):
+    """Clusterers answer the cluster of the features and learn from features alone."""
+
+    name, metrics, label = "clustering", ("Silhouette",), "none"
+    metric_bases = ("ClusteringMetric",)
+    requires = ("predict_one",)
+
+    def matches(self, est, library):
+        return isinstance(est, _base(library).Clusterer)
+
+    def learn(self, model, x, y):
+        model.call_learn(x)
+
+
+class Forecasting(Flavor):
+    """Forecasters learn the observed value (``ground_truth``) with optional features and
+    answer ``POST /api/forecast`` with the next ``horizon`` values."""
+
+    name, metrics, metric_bases = "forecasting", ("MAE", "RMSE"), ("RegressionMetric",)
+    requires = ("forecast",)
+
+    def matches(self, est, library):
+        return isinstance(est, importlib.import_module(f"{library}.time_series.base").Forecaster)
+
+    check_label = Regression.check_label
+    check_prediction = Regression.check_prediction
+
+    def learn(self, model, x, y):
+        model.call_learn(y, x)  # learn_one(y, x=None): the observation first
+
+    def forecast(self, model, horizon, xs):
+        forecast = to_python(list(model.obj.forecast(horizon, xs)))
+        if not all(isinstance(v, (int, float)) for v in forecast):
+            raise _unservable(model, forecast, "a list of numbers (forecast)")
+        return forecast
+
+
+class Recommendation(Flavor):
+    """Recommenders take ``{"user", "item", ...}`` features, answer the predicted rating,
+    learn the rating, and rank items for a user (``POST /api/rank``)."""
+
+    name, metrics, metric_bases = "recommendation", ("MAE", "RMSE"), ("RegressionMetric",)
+    requires = ("predict_one",)
+
+    def matches(self, est, library):
+        module = importlib.import_module(f"{library}.reco.base")
+        return isinstance(est, module.Recommender if library == "creme" else module.Ranker)
+
+    check_label = Regression.check_label
+    check_prediction = Regression.check_prediction
+
+    def predict(self, model, x):
+        user, item, rest = _user_item(x)
+        if model.library == "creme":
+            return model.obj.predict_one({"user": user, "item": item, **rest})
+        return model.obj.predict_one(user, item, rest or None)
+
+    def learn(self, model, x, y):
+        user, item, rest = _user_item(x)
+        if model.library == "creme":
+            model.call_learn({"user": user, "item": item, **rest}, y)
+        else:
+            model.call_learn(user, item, y, rest or None)
+
+    def rank(self, model, user, items, x):
+        """``items`` best first; ties keep the order given (a set's order changes between runs)."""
+        scores = {}
+        for item in items:
+            scores[item] = self.check_prediction(model, to_python(
+                self.predict(model, {**(x or {}), "user": user, "item": item})))
+        return sorted(items, key=lambda item: -(scores[item] if scores[item] is not None else -math.inf))
+
+
+def _user_item(x):
+    if not isinstance(x, dict) or "user" not in x or "item" not in x:
+        raise BadRequest('a recommendation model needs "features" with "user" and "item"')
+    rest = {k: v for k, v in x.items() if k not in ("user", "item")}
+    return x["user"], x["item"], rest
+
+
+#: Every paradigm by flavor name, in the order detection tries them (most specific first:
+#: creme's recommenders are regressors too).
+PARADIGMS = {f.name: f for f in (Anomaly(), Clustering(), Forecasting(), Recommendation(),
+                                  Multiclass(), Binary(), Regression())}
+#: The metrics each flavor is scored with unless the upload chooses (?metrics=).
+FLAVORS = {name: paradigm.metrics for name, paradigm in PARADIGMS.items()}
+
+
+def _base(library):
+    return importlib.import_module(f"{library}.base")
+
+
+def _unservable(model, p, expected):
+    return Unprocessable(f"the model answered {_truncate(repr(p))} ({type(p).__name__}), which a "
+                         f"{model.paradigm.name} model cannot serve: it must be {expected}; nothing was changed")
+
+
 def detect_flavor(obj, library):
-    """Tell regression, binary and multiclass apart from the final estimator's base class."""
+    """The paradigm of the final estimator, from the library's base classes."""
     est = final_estimator(obj)
-    base = importlib.import_module(f"{library}.base")
-    if library == "creme":
-        if isinstance(est, base.MultiClassifier):
-            return "multiclass"
-        if isinstance(est, base.BinaryClassifier):
-            return "binary"
-    elif isinstance(est, base.Classifier):
-        return "multiclass" if getattr(est, "_multiclass", False) else "binary"
-    if isinstance(est, base.Regressor):
-        return "regression"
+    for flavor in PARADIGMS.values():
+        try:
+            if flavor.matches(est, library):
+                return flavor
+        except (ImportError, AttributeError):  # a module this library version does not have
+            continue
     raise BadRequest(
-        f"cannot tell whether {type(est).__name__} is a regressor or a classifier: "
-        "upload again with ?flavor=regression, ?flavor=binary or ?flavor=multiclass")
+        f"cannot tell what kind of model {type(est).__name__} is: upload again with "
+        f"?flavor= one of {', '.join(sorted(PARADIGMS))}")
 
 
 class Model:
     """An uploaded estimator and what chantilly knows about it: library, flavor, how to call it.
 
-    Accepts any object with ``learn_one`` (river) or ``fit_one`` (creme), and ``predict_one``
-    or ``predict_proba_one``. Classifiers answer with ``predict_proba_one`` when they have it.
+    Accepts any object with ``learn_one`` (river) or ``fit_one`` (creme) and the method its
+    flavor calls (``predict_one``, ``predict_proba_one``, ``score_one`` or ``forecast``).
+    Classifiers answer with ``predict_proba_one`` when they have it.
     """
 
     def __init__(self, obj, flavor=None):
-        learn = getattr(obj, "learn_one", None) or getattr(obj, "fit_one", None)
-        if not callable(learn):
+        if not callable(_method(obj, "learn_one", "fit_one")):
             raise BadRequest(f"{type(obj).__name__} has neither learn_one (river) nor fit_one (creme)")
-        if not (callable(getattr(obj, "predict_one", None))
-                or callable(getattr(obj, "predict_proba_one", None))):
-            raise BadRequest(f"{type(obj).__name__} has neither predict_one nor predict_proba_one")
-        if flavor is not None and flavor not in FLAVORS:
-            raise BadRequest(f"unknown flavor {flavor!r}: use one of {', '.join(FLAVORS)}")
+        if _method(obj, "predict_one", "predict_proba_one", "score_one", "forecast") is None:
+            raise BadRequest(f"{type(obj).__name__} has neither predict_one nor predict_proba_one "
+                             "(nor score_one or forecast): there is nothing to ask it")
+        if flavor is not None and flavor not in PARADIGMS:
+            raise BadRequest(f"unknown flavor {flavor!r}: use one of {', '.join(sorted(PARADIGMS))}")
         self.library = _library_of(obj)
-        self.flavor = flavor or detect_flavor(obj, self.library)
-        proba = getattr(obj, "predict_proba_one", None)
-        self.proba = self.flavor != "regression" and callable(proba)
+        self.paradigm = PARADIGMS[flavor] if flavor else detect_flavor(obj, self.library)
+        self.flavor = self.paradigm.name
+        if _method(obj, *self.paradigm.requires) is None:
+            raise BadRequest(f"{type(obj).__name__} has no {' or '.join(self.paradigm.requires)}, "
+                             f"which a {self.paradigm.name} model needs")
+        self.proba = isinstance(self.paradigm, Classification) and callable(_method(obj, "predict_proba_one"))
         self.rebind(obj)
-        # creme pipelines update their unsupervised steps (StandardScaler...) inside predict_one,
-        # so a prediction changes the model and must be logged to be replayed. river stopped
-        # doing that (learn_during_predict is opt-in), but a step of any other library (the
-        # user's own class, say) may do it: only an all-river model is trusted not to.
+        # creme pipelines update their unsupervised steps (StandardScaler...) inside predict_one
+        # (and forecast), so a prediction changes the model and must be logged to be replayed.
+        # river stopped doing that (learn_during_predict is opt-in), but a step of any other
+        # library (the user's own class, say) may do it: only an all-river model is trusted.
         self.changes_on_predict = not all(type(part).__module__.split(".")[0] == "river"
                                           for part in _parts(obj))
 
     def rebind(self, obj):
         """Serve ``obj``, an estimator like the one checked (a copy, for an undo); returns self."""
         self.obj = obj
-        self.learn = getattr(obj, "learn_one", None) or obj.fit_one
-        self.predict = obj.predict_proba_one if self.proba else obj.predict_one
+        self.call_learn = _method(obj, "learn_one", "fit_one")
+        self.call_predict = _method(obj, "predict_proba_one" if self.proba else "predict_one")
         return self
+
+    def predict(self, x):
+        """The flavor's prediction for ``x`` (given a copy: models may change their input)."""
+        return self.paradigm.check_prediction(self, to_python(self.paradigm.predict(self, _copy_features(x))))
+
+    def learn(self, x, y):
+        """Learn ``y`` for ``x`` (given a copy)."""
+        self.paradigm.learn(self, _copy_features(x), y)
 
     def info(self):
         """The model's description, as stored and shown by the API."""
@@ -584,39 +854,9 @@ class Model:
         }
 
 
-def _parts(obj):
-    """The estimator and every step of its (nested) pipelines and transformer unions."""
-    yield obj
-    for attr in ("steps", "transformers"):
-        children = getattr(obj, attr, None)
-        if isinstance(children, dict):
-            for child in children.values():
-                yield from _parts(child)
-
-
-_LABEL_TYPES = (str, int, float, bool, type(None))
-
-
-def check_prediction(model, prediction):
-    """Refuse a prediction chantilly could not answer with or score: the model's output must
-    be a number (regression), a label, or a dict of label: probability (classifiers)."""
-    if model.flavor == "regression":
-        ok = isinstance(prediction, (int, float)) or prediction is None
-    elif isinstance(prediction, dict):
-        ok = all(isinstance(k, _LABEL_TYPES) and isinstance(v, (int, float)) for k, v in prediction.items())
-    else:
-        ok = isinstance(prediction, _LABEL_TYPES)
-    if not ok:
-        raise Unprocessable(f"the model answered {_truncate(repr(prediction))} ({type(prediction).__name__}), "
-                            f"which a {model.flavor} model cannot serve: predict_one must return "
-                            + ("a number" if model.flavor == "regression" else
-                               "a label, and predict_proba_one a dict of label: probability")
-                            + "; nothing was changed")
-    return prediction
-
-
-def _truncate(text, limit=80):
-    return text if len(text) <= limit else text[:limit] + "..."
+def _copy_features(x):
+    """A copy for one model call: river pipelines (FuncTransformer) may rewrite the dict."""
+    return dict(x) if isinstance(x, dict) else x
 
 
 def load_model(data, flavor=None):
@@ -648,30 +888,202 @@ def _top_label(prediction):
     return prediction
 
 
-class Metrics:
-    """The flavor's metrics from the model's own library, updated by progressive validation."""
+_NOT_A_NUMBER = ("ClassificationReport", "ConfusionMatrix")  # their get() is a table
 
-    def __init__(self, objs):
-        self.objs = objs
+
+def metric_names(library, flavor):
+    """The metrics of ``library`` a ``flavor`` model can be scored with, by class name."""
+    module = importlib.import_module(f"{library}.metrics")
+    bases = tuple(getattr(module.base, b) for b in flavor.metric_bases if hasattr(module.base, b))
+    names = []
+    for name in dir(module):
+        cls = getattr(module, name)
+        if (isinstance(cls, type) and bases and issubclass(cls, bases) and not inspect.isabstract(cls)
+                and name not in _NOT_A_NUMBER and not inspect.signature(cls).parameters.get("beta")):
+            if flavor.name == "anomaly" and getattr(cls, "requires_labels", True) is not False:
+                continue  # scores, not labels, are what an anomaly detector answers
+            names.append(name)
+    return sorted(names)
+
+
+def _creme_on_new_scipy():
+    """creme 0.6's ROCAUC calls scipy.integrate.trapz, which SciPy 1.14 removed under that
+    name; give it back under the old name (it is the same function)."""
+    integrate = importlib.import_module("scipy.integrate")
+    if not hasattr(integrate, "trapz") and hasattr(integrate, "trapezoid"):
+        integrate.trapz = integrate.trapezoid
+
+
+class Metrics:
+    """The metrics of one model, updated by progressive validation, and what else scoring
+    needs to remember. :attr:`objs` are the library's metric objects (snapshotted with the
+    model); :attr:`memory` is plain data (JSON), for what is chantilly's own.
+
+    This base class scores a prediction against a label, as regression, classification and
+    recommendation do; subclasses score the other paradigms.
+    """
+
+    def __init__(self, objs, memory=None):
+        self.objs, self.memory = objs, memory if memory is not None else self.fresh_memory()
 
     @classmethod
-    def for_model(cls, model):
-        """Fresh metrics for a model. Probability metrics need ``predict_proba_one``."""
+    def for_model(cls, model, names=None, options=None):
+        """Fresh metrics for a model: ``names`` from its library, or its flavor's defaults;
+        ``options`` of the upload (``horizon`` for forecasters).
+
+        Probability metrics need ``predict_proba_one``; an unknown name is a 400 that lists
+        what the library offers for the flavor.
+        """
+        options = options or {}
+        if model.library == "creme":
+            _creme_on_new_scipy()
         module = importlib.import_module(f"{model.library}.metrics")
-        objs = [getattr(module, name)() for name in FLAVORS[model.flavor]]
-        if not model.proba:
+        offered = metric_names(model.library, model.paradigm)
+        chosen = [n for n in model.paradigm.metrics if n in offered] if names is None else names
+        unknown = [n for n in chosen if n not in offered]
+        if unknown:
+            raise BadRequest(f"unknown metric{'s' * (len(unknown) > 1)} {', '.join(unknown)} for a "
+                             f"{model.paradigm.name} model: {model.library} offers "
+                             f"{', '.join(offered) or 'none'}")
+        objs = [getattr(module, name)() for name in chosen]
+        if names is None and not model.proba and isinstance(model.paradigm, Classification):
             objs = [m for m in objs if getattr(m, "requires_labels", True)]
+        return _METRICS_OF.get(model.paradigm.name, Metrics).build(model, objs, options)
+
+    @classmethod
+    def build(cls, model, objs, options):
+        """The scores of a new model from the chosen metric objects and the upload's options."""
         return cls(objs)
 
-    def update(self, y_true, prediction):
+    def fresh_memory(self):
+        return {}
+
+    def update(self, x, y, prediction, model):
         """Score one prediction: label metrics get the top class, the others the probabilities."""
         label = _top_label(prediction)
         for metric in self.objs:
-            metric.update(y_true, label if getattr(metric, "requires_labels", True) else prediction)
+            metric.update(y, label if getattr(metric, "requires_labels", True) else prediction)
+
+    def after_learn(self, model):
+        """What scoring does once the model learned (forecasters forecast the next values)."""
 
     def get(self):
         """``{name: value}``, with ``None`` for a value that is not a finite number yet."""
-        return {type(m).__name__: json_safe(float(m.get())) for m in self.objs}
+        return {type(m).__name__: _value(m) for m in self.objs}
+
+    def describe(self):
+        """``[{"name", "bigger_is_better"}]`` of the metrics :meth:`get` reports."""
+        return [{"name": type(m).__name__, "bigger_is_better": getattr(m, "bigger_is_better", None)}
+                for m in self.objs]
+
+
+def _value(metric):
+    try:
+        return json_safe(float(metric.get()))
+    except Exception:  # a metric with nothing to report yet (ROCAUC with one class) may raise
+        return None
+
+
+class AnomalyMetrics(Metrics):
+    """Metrics quantiles always (how unusual is unusual); the chosen metrics (ROCAUC) when a
+    label comes with the features. ``objs[-1]`` holds the library's quantile estimators."""
+
+    QUANTILES = (0.5, 0.9, 0.99)
+
+    @classmethod
+    def build(cls, model, objs, options):
+        stats = importlib.import_module(f"{model.library}.stats")
+        return cls(objs + [[stats.Quantile(q) for q in cls.QUANTILES]])
+
+    def update(self, x, y, score, model):
+        for quantile in self.objs[-1]:
+            quantile.update(score)
+        if y is not None:
+            for metric in self.objs[:-1]:
+                metric.update(y, score)
+
+    def get(self):
+        values = {type(m).__name__: _value(m) for m in self.objs[:-1]}
+        for q, quantile in zip(self.QUANTILES, self.objs[-1]):
+            values[f"score p{round(q * 100)}"] = _value(quantile)
+        return values
+
+    def describe(self):
+        return [{"name": name, "bigger_is_better": getattr(m, "bigger_is_better", None)}
+                for name, m in zip(self.get(), self.objs[:-1] + self.objs[-1])]
+
+
+class ClusterMetrics(Metrics):
+    """Cluster sizes (how many features each cluster was given) and the library's
+    clustering metrics (river's Silhouette), which need the model's centers."""
+
+    def fresh_memory(self):
+        return {"sizes": {}}
+
+    def update(self, x, y, cluster, model):
+        sizes = self.memory["sizes"]
+        key = json.dumps(cluster)
+        sizes[key] = sizes.get(key, 0) + 1
+        centers = getattr(final_estimator(model.obj), "centers", None)
+        if centers:
+            for metric in self.objs:
+                metric.update(x, cluster, centers)
+
+    def get(self):
+        values = super().get()
+        values.update({f"size {json.loads(k)}": n for k, n in sorted(self.memory["sizes"].items())})
+        return values
+
+
+class HorizonMetrics(Metrics):
+    """Horizon-wise errors, as river's ``time_series.HorizonMetric`` computes them: after
+    each learn the model forecasts the next ``horizon`` values; each observation then scores,
+    for every forecast still open, the step it predicted. ``MAE+1`` is the error one step
+    ahead, ``MAE`` the mean over the steps."""
+
+    def fresh_memory(self):
+        return {"open": []}  # forecasts made, each with the observations that came since
+
+    @classmethod
+    def build(cls, model, objs, options):
+        """One of each chosen metric per step of the horizon."""
+        horizon = options.get("horizon", DEFAULT_HORIZON)
+        return cls([[type(m)() for _ in range(horizon)] for m in objs], {"open": [], "horizon": horizon})
+
+    def update(self, x, y, prediction, model):
+        still_open = []
+        for forecast in self.memory["open"]:
+            step = forecast["seen"]
+            for steps in self.objs:
+                steps[step].update(y, forecast["values"][step])
+            forecast["seen"] += 1
+            if forecast["seen"] < len(forecast["values"]):
+                still_open.append(forecast)
+        self.memory["open"] = still_open
+
+    def after_learn(self, model):
+        values = model.paradigm.forecast(model, self.memory["horizon"], None)
+        self.memory["open"].append({"values": values, "seen": 0})
+
+    def next_value(self):
+        """The one-step-ahead forecast of the newest open forecast: what a learn is scored on."""
+        return self.memory["open"][-1]["values"][0] if self.memory["open"] else None
+
+    def get(self):
+        values = {}
+        for steps in self.objs:
+            name = type(steps[0]).__name__
+            each = [_value(m) for m in steps]
+            known = [v for v in each if v is not None]
+            values[name] = sum(known) / len(known) if known else None
+            values.update({f"{name}+{i + 1}": v for i, v in enumerate(each)})
+        return values
+
+    def describe(self):
+        return [{"name": name, "bigger_is_better": False} for name in self.get()]
+
+
+_METRICS_OF = {"anomaly": AnomalyMetrics, "clustering": ClusterMetrics, "forecasting": HorizonMetrics}
 
 
 # ---------------------------------------------------------------------------------------
@@ -916,26 +1328,31 @@ def _check_database_file(path):
 # ---------------------------------------------------------------------------------------
 
 # The formats, in one place. A snapshot (models.state) is the dill/pickle of
-# ``{"model": estimator, "metrics": [metric, ...], "predictions": int, "learns": int}``.
+# ``{"model": estimator, "metrics": [metric, ...], "scoring": plain data (see Metrics),
+#   "predictions": int, "learns": int}``.
 # A log record (log.body) is the JSON of one model call that changed the model:
 #   {"x": features}                             a prediction (creme, custom models)
 #   {"x": ..., "y": label, "p": prediction, "f": 1|0}
 #                                               a learn scored against prediction p; f=1 when
-#                                               the learn made that prediction itself
+#                                               the learn made that prediction itself ("fresh")
+#   {"k": "forecast", "h": horizon, "xs": features or null}
+#   {"k": "rank", "u": user, "items": [...], "x": features or null}
+#                                               forecasts and rankings of creme models
 # A stored id (stored_ids.body) is the JSON of {"x": features, "p": prediction}, or ""
 # once the id expired or was evicted (a tombstone: learning it answers 410, not 404).
 
 
-def pack_state(model_obj, metric_objs, predictions, learns):
+def pack_state(model_obj, metric_objs, memory, predictions, learns):
     """The bytes of a snapshot."""
-    return serialize({"model": model_obj, "metrics": metric_objs,
+    return serialize({"model": model_obj, "metrics": metric_objs, "scoring": memory,
                       "predictions": predictions, "learns": learns})
 
 
 def unpack_state(data):
-    """``(model object, metric objects, predictions, learns)`` from snapshot bytes."""
+    """``(model object, metric objects, scoring memory, predictions, learns)`` from snapshot
+    bytes (schema 1 snapshots have no scoring memory)."""
     snap = deserialize(data)
-    return snap["model"], snap["metrics"], snap["predictions"], snap["learns"]
+    return snap["model"], snap["metrics"], snap.get("scoring"), snap["predictions"], snap["learns"]
 
 
 def predict_record(x):
@@ -946,6 +1363,16 @@ def predict_record(x):
 def learn_record(x, y, prediction, fresh):
     """The log record of a learn; ``fresh``: the learn made its prediction itself."""
     return _store_encoder.encode({"x": x, "y": y, "p": encode_prediction(prediction), "f": int(fresh)})
+
+
+def forecast_record(horizon, xs):
+    """The log record of a forecast that changed the model."""
+    return _store_encoder.encode({"k": "forecast", "h": horizon, "xs": xs})
+
+
+def rank_record(user, items, x):
+    """The log record of a ranking that changed the model."""
+    return _store_encoder.encode({"k": "rank", "u": user, "items": items, "x": x})
 
 
 def stored_id_record(x, prediction):
@@ -1064,6 +1491,23 @@ def serving_models(store):
     return store.read("SELECT id, name FROM models WHERE role = 'serving' ORDER BY name")
 
 
+def set_default_model(store, name):
+    """Queue the name of the default model (None: there is none); returns a ticket."""
+    if name is None:
+        return store.write([("DELETE FROM meta WHERE key = 'default'", ())])[0]
+    return store.write([("INSERT OR REPLACE INTO meta (key, value) VALUES ('default', ?)", (name,))])[0]
+
+
+def default_model(store, deployments):
+    """The stored default model's name if it is served, else the newest model's (a file
+    from schema 1 has one model and no default), else None."""
+    rows = store.read("SELECT value FROM meta WHERE key = 'default'")
+    if rows and rows[0][0] in deployments:
+        return rows[0][0]
+    newest = max(deployments.values(), key=lambda d: d.rows.id, default=None)
+    return newest.name if newest else None
+
+
 # ---------------------------------------------------------------------------------------
 # Event bus
 # ---------------------------------------------------------------------------------------
@@ -1177,11 +1621,23 @@ class EventBus:
 # Operations: validated calls
 # ---------------------------------------------------------------------------------------
 
+_MODEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
-def check_features(x):
-    """Refuse features that are not a flat JSON object of scalars."""
+
+def check_name(name):
+    """A model's name: 1-64 letters, digits, ``-``, ``_`` or ``.``."""
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+        raise BadRequest(f"{_truncate(json.dumps(name))} is not a model name: use 1 to 64 letters, "
+                         "digits, '-', '_' or '.'")
+    return name
+
+
+def check_features(x, what='"features"'):
+    """Refuse features that are not a flat JSON object of scalars, or a text (for text models)."""
+    if isinstance(x, str):
+        return x
     if not isinstance(x, dict):
-        raise BadRequest(f'"features" must be a JSON object of name: value, not {describe_type(x)}')
+        raise BadRequest(f'{what} must be a JSON object of name: value (or a text), not {describe_type(x)}')
     for name, value in x.items():
         if isinstance(value, float):
             if not math.isfinite(value):  # checked inline first: this runs for every feature
@@ -1205,56 +1661,76 @@ def check_id(payload):
     return value, key
 
 
-class Operation:
-    """One validated predict or learn call, before it touches the model."""
+def _check_label(payload):
+    y = payload.get("ground_truth")
+    check_finite('"ground_truth"', y)
+    if isinstance(y, (dict, list)):
+        raise BadRequest(f'"ground_truth" must be a number, string or boolean, not {describe_type(y)}')
+    return y
 
-    __slots__ = ("kind", "id", "key", "x", "y")
+
+def _check_key(value, what):
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise BadRequest(f"{what} must be a string or an integer, not {describe_type(value)}")
+    return value
+
+
+class Operation:
+    """One validated call, before it touches a model: ``kind`` is predict, learn, forecast
+    or rank; ``model`` the name it addresses (None: the default model). What a call needs
+    that depends on the model (a label, features) is checked by the model's deployment."""
+
+    __slots__ = ("kind", "model", "id", "key", "x", "y", "horizon", "user", "items")
+    KINDS = ("predict", "learn", "forecast", "rank")
 
     def __init__(self, kind, payload):
         if not isinstance(payload, dict):
             raise BadRequest(f"each call must be a JSON object, not {describe_type(payload)}")
         self.kind = kind
+        self.model = None if payload.get("model") is None else check_name(payload["model"])
         self.id, self.key = check_id(payload)
         x = payload.get("features")
-        self.x = None if x is None and kind == "learn" else check_features(x)
-        if kind == "learn":
-            if payload.get("ground_truth") is None:
-                raise BadRequest('"ground_truth" is required to learn')
-            self.y = check_finite('"ground_truth"', payload["ground_truth"])
-            if isinstance(self.y, (dict, list)):
-                raise BadRequest(f'"ground_truth" must be a number, string or boolean, '
-                                 f"not {describe_type(self.y)}")
-            if self.key is None and self.x is None:
-                raise BadRequest('a learn needs "features", or the "id" of an earlier prediction')
+        self.x = None if x is None and kind != "predict" else x
+        self.y = None
+        getattr(self, f"_check_{kind}")(payload)
+
+    def _check_predict(self, payload):
+        self.x = check_features(self.x)
+
+    def _check_learn(self, payload):
+        if self.x is not None:
+            check_features(self.x)
+        self.y = _check_label(payload)
+
+    def _check_forecast(self, payload):
+        horizon = payload.get("horizon")
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= MAX_HORIZON:
+            raise BadRequest(f'"horizon" must be an integer from 1 to {MAX_HORIZON}')
+        if self.x is not None:
+            if not isinstance(self.x, list) or len(self.x) != horizon:
+                raise BadRequest('"features" of a forecast must be a list of one object per step '
+                                 'of the horizon')
+            self.x = [check_features(x, '"features" items') for x in self.x]
+        self.horizon = horizon
+
+    def _check_rank(self, payload):
+        self.user = _check_key(payload.get("user"), '"user"')
+        items = payload.get("items")
+        if not isinstance(items, list) or not items or len(items) > MAX_RANK_ITEMS:
+            raise BadRequest(f'"items" must be a list of 1 to {MAX_RANK_ITEMS} items to rank')
+        self.items = [_check_key(item, '"items" entries') for item in items]
+        if self.x is not None:
+            check_features(self.x)
 
     @classmethod
     def parse(cls, payload):
-        """An operation of the streaming protocol: ``{"op": "predict" | "learn", ...}``."""
+        """An operation of the streaming protocol: ``{"op": "predict" | "learn" | ..., ...}``."""
         if not isinstance(payload, dict):
             raise BadRequest(f"each line must be a JSON object, not {describe_type(payload)}")
         kind = payload.get("op")
-        if kind not in ("predict", "learn"):
-            raise BadRequest('"op" must be "predict" or "learn"')
+        if kind not in cls.KINDS:
+            raise BadRequest('"op" must be "predict", "learn", "forecast" or "rank"')
         return cls(kind, payload)
-
-
-_BINARY_LABELS = {True: True, False: False, 1: True, 0: False, "true": True, "false": False}
-
-
-def check_ground_truth(flavor, y):
-    """The label as the model needs it; refuses one that cannot belong to the flavor, before
-    any metric sees it. A binary model takes the ``"true"``/``"false"`` it answers with."""
-    if flavor == "regression" and (isinstance(y, (bool, str)) or not isinstance(y, (int, float))):
-        raise BadRequest(f'"ground_truth" must be a number for a regression model, not {describe_type(y)}')
-    if flavor == "binary":
-        key = y.lower() if isinstance(y, str) else y
-        if isinstance(key, float) and key.is_integer():
-            key = int(key)
-        if not isinstance(key, (str, int)) or key not in _BINARY_LABELS:
-            raise BadRequest(f'"ground_truth" {_truncate(json.dumps(y))} cannot be a label of a binary '
-                             'model: send true or false ("true", "false", 1 and 0 are accepted too)')
-        return _BINARY_LABELS[key]
-    return y
 
 
 def as_class_of(y, prediction):
@@ -1281,13 +1757,15 @@ class Outcome:
         self.results, self.events, self.ticket = [], [], 0
 
 
-def _event(op, now, x, prediction):
-    """The data of a ``predict`` or ``learn`` event."""
-    event = {"t": now, "features": x, "prediction": prediction}
+def _event(op, now, model, x, answer):
+    """The data of a ``predict``, ``learn``, ``forecast`` or ``rank`` event."""
+    event = {"t": now, "model": model, "features": x, **answer}
     if op.kind == "learn":
         event["ground_truth"] = op.y
     if op.id is not None:
         event["id"] = op.id
+    if op.kind == "rank":
+        event["user"] = op.user
     return event
 
 
@@ -1341,9 +1819,9 @@ class Deployment:
             self.retired = True
             raise Retired(self.name)
         self.info, state, self.seq = row
-        obj, metric_objs, self.predictions, self.learns = unpack_state(state)
+        obj, metric_objs, memory, self.predictions, self.learns = unpack_state(state)
         self.model = Model(obj, self.info["flavor"])
-        self._metrics = Metrics(metric_objs)
+        self.scores = _METRICS_OF.get(self.model.paradigm.name, Metrics)(metric_objs, memory)
         self.since_snapshot = self.logged_bytes = 0
         self.refusals = self.rows.store.refusals
         for seq, body in self.rows.log_since(self.seq):
@@ -1355,27 +1833,37 @@ class Deployment:
             self.since_snapshot += 1
             self.logged_bytes += len(body)
         self.stored = self.rows.count_ids()
+        self._described_metrics = self.scores.describe()
         self._checkpoint()
         self._publish()
 
     def _replay(self, body):
-        """Repeat one logged model call on the model and metrics; True for a learn. Lock held.
-
-        Each model call gets its own copy of the features: models may change what they are given.
-        """
+        """Repeat one logged model call on the model and its scores (the same calls, in the
+        same order, as when it was served); True for a learn. Lock held."""
         record = json.loads(body)
-        x = record["x"]
-        if "y" not in record or record["f"]:
-            self.model.predict(dict(x))
-        if "y" in record:
-            self._metrics.update(record["y"], decode_prediction(record["p"]))
-            self.model.learn(dict(x), record["y"])
+        kind = record.get("k")
+        if kind == "forecast":
+            self._forecast_calls(record["xs"], record["h"])
+        elif kind == "rank":
+            self._rank_calls(record["x"], record["u"], record["items"])
+        elif "y" not in record:
+            self.model.predict(record["x"])
+        else:
+            if record["f"]:
+                self.model.predict(record["x"])
+            self._learn_calls(record["x"], record["y"], decode_prediction(record["p"]))
             return True
         return False
 
+    def _learn_calls(self, x, y, prediction):
+        """What a learn does to the model and its scores, served or replayed. Lock held."""
+        self.scores.update(x, y, prediction, self.model)
+        self.model.learn(x, y)
+        self.scores.after_learn(self.model)
+
     def _checkpoint(self):
-        """Copy the model and metrics, and start a new list of calls to redo from it. Lock held."""
-        self._saved = _copy((self.model.obj, self._metrics.objs))
+        """Copy the model and scores, and start a new list of calls to redo from it. Lock held."""
+        self._saved = _copy((self.model.obj, self.scores.objs, self.scores.memory))
         self._redo = []
 
     def _record(self, body):
@@ -1388,23 +1876,28 @@ class Deployment:
 
     def _undo(self):
         """Put the model and metrics back to the state after the last logged call. Lock held."""
-        obj, metric_objs = _copy(self._saved)
+        obj, metric_objs, memory = _copy(self._saved)
         self.model = self.model.rebind(obj)
-        self._metrics = Metrics(metric_objs)
+        self.scores = type(self.scores)(metric_objs, memory)
         for body in self._redo:
             self._replay(body)
         if self._redo:
             self._checkpoint()  # a flood of bad calls then costs one copy each, not a replay
 
-    def _undo_on_error(self, call, *args):
-        """Call into the model or a metric; if it raises, undo its partial changes. Lock held."""
+    def _undo_on_error(self, call, x, *args):
+        """Call into the model or its metrics with features ``x``; if it raises, undo its
+        partial changes. A text the model cannot take is a 400 (features of the wrong shape),
+        anything else the library raises a 422. Lock held."""
         try:
-            return call(*args)
+            return call(x, *args)
         except ChantillyError:  # the call's answer was refused (check_prediction)
             self._undo()
             raise
         except Exception as e:  # whatever the library raises, the input was the cause
             self._undo()
+            if isinstance(x, str):
+                raise BadRequest('"features" must be a JSON object of name: value: this model does '
+                                 f"not take a text ({type(e).__name__}: {e})") from None
             raise Unprocessable(f"the model could not handle this input, nothing was changed "
                                 f"({type(e).__name__}: {e})") from None
 
@@ -1424,7 +1917,7 @@ class Deployment:
                 if outcome.results and time.perf_counter() > deadline:
                     break
                 try:
-                    answer, x = (self._predict if op.kind == "predict" else self._learn)(op, now, outcome)
+                    answer, x = getattr(self, f"_{op.kind}")(op, now, outcome)
                 except Unavailable as e:  # a read was refused: memory may be ahead of the file
                     outcome.results.append(e)
                     self._restore()
@@ -1434,7 +1927,7 @@ class Deployment:
                     continue
                 outcome.results.append(answer)
                 if listening["events"]:
-                    outcome.events.append(("events", op.kind, _event(op, now, x, answer["prediction"])))
+                    outcome.events.append(("events", op.kind, _event(op, now, self.name, x, answer)))
                 learned = learned or op.kind == "learn"
             if learned:
                 self._after_learns(now, listening, outcome)
@@ -1444,7 +1937,8 @@ class Deployment:
         return outcome
 
     def _predict(self, op, now, outcome):
-        prediction = self._undo_on_error(self._checked_prediction, op.x)
+        self._check_fits(op, "predict")
+        prediction = self._undo_on_error(self.model.predict, op.x)
         if op.key is not None or self.model.changes_on_predict:
             stored = None
             if op.key is not None:
@@ -1460,22 +1954,22 @@ class Deployment:
                 self.stored -= excess
                 self.evicted += excess
         self.predictions += 1
-        return {"prediction": json_safe(prediction)}, op.x
-
-    def _checked_prediction(self, x):
-        return check_prediction(self.model, to_python(self.model.predict(dict(x))))
+        return self.model.paradigm.answer(self.model, prediction), op.x
 
     def _learn(self, op, now, outcome):
         x, prediction, key = op.x, None, None
         if op.key is not None:
             x, prediction, key = self._stored(op, now)
-        y = check_ground_truth(self.model.flavor, op.y)
-        fresh = key is None  # no stored prediction: predict now, as progressive validation does
-        if fresh:
-            prediction = self._undo_on_error(self._checked_prediction, x)
+        y = self._label(op.y)
+        self._check_fits(op, "learn", x)
+        forecasting = isinstance(self.model.paradigm, Forecasting)
+        fresh = key is None and not forecasting  # progressive validation: predict, then learn
+        if forecasting:
+            prediction = self.scores.next_value()  # the forecast this observation is scored on
+        elif fresh:
+            prediction = self._undo_on_error(self.model.predict, x)
         y = as_class_of(y, prediction)
-        self._undo_on_error(self._metrics.update, y, prediction)
-        self._undo_on_error(self.model.learn, dict(x), y)
+        self._undo_on_error(self._learn_calls, x, y, prediction)
         body = learn_record(x, y, prediction, fresh)
         outcome.ticket, self.seq = self.rows.append(body, drop_id=key)
         self._record(body)
@@ -1483,6 +1977,57 @@ class Deployment:
             self.stored -= 1
         self.learns += 1
         return {"prediction": json_safe(prediction)}, x
+
+    def _forecast(self, op, now, outcome):
+        self._check_fits(op, "forecast")
+        forecast = self._undo_on_error(self._forecast_calls, op.x, op.horizon)
+        if self.model.changes_on_predict:  # creme forecasters update their scalers as they forecast
+            self._log(outcome, forecast_record(op.horizon, op.x))
+        self.predictions += 1
+        return {"forecast": json_safe(forecast)}, op.x
+
+    def _rank(self, op, now, outcome):
+        self._check_fits(op, "rank")
+        ranking = self._undo_on_error(self._rank_calls, op.x, op.user, op.items)
+        if self.model.changes_on_predict:
+            self._log(outcome, rank_record(op.user, op.items, op.x))
+        self.predictions += 1
+        return {"ranking": ranking}, op.x
+
+    def _forecast_calls(self, xs, horizon):
+        return self.model.paradigm.forecast(self.model, horizon, xs)
+
+    def _rank_calls(self, x, user, items):
+        return self.model.paradigm.rank(self.model, user, items, x)
+
+    def _log(self, outcome, body):
+        """Log a model call that changed the model (and nothing else). Lock held."""
+        outcome.ticket, self.seq = self.rows.append(body)
+        self._record(body)
+
+    def _label(self, y):
+        """The operation's label as the model takes it; 400 when it needs one and has none."""
+        flavor = self.model.paradigm
+        if y is None:
+            if flavor.label == "required":
+                raise BadRequest(f'"ground_truth" is required to learn: a {flavor.name} model learns '
+                                 "from labelled features")
+            return None
+        if flavor.label == "none":
+            raise BadRequest(f'a {flavor.name} model learns from features alone: send no "ground_truth"')
+        return flavor.check_label(y)
+
+    def _check_fits(self, op, kind, x=False):
+        """Refuse an operation this model's paradigm does not have, or features it needs."""
+        flavor = self.model.paradigm
+        if kind in ("forecast", "rank") and not hasattr(flavor, kind):
+            raise BadRequest(f"{self.name!r} is a {flavor.name} model: it has no {kind} "
+                             f"(POST /api/{kind} is for {'forecasting' if kind == 'forecast' else 'recommendation'} models)")
+        if kind == "predict" and isinstance(flavor, Forecasting):
+            raise BadRequest(f"{self.name!r} is a forecasting model: ask it with POST /api/forecast "
+                             '{"horizon": h}')
+        if kind == "learn" and x is None and not isinstance(flavor, Forecasting):
+            raise BadRequest('a learn needs "features", or the "id" of an earlier prediction')
 
     def _stored(self, op, now):
         """``(features, prediction, key)`` stored under the operation's id, or its features
@@ -1506,14 +2051,14 @@ class Deployment:
     def _after_learns(self, now, listening, outcome):
         """Metrics message and history point that follow learns. Lock held."""
         if listening["metrics"]:
-            outcome.events.append(("metrics", None, self._metrics.get()))
+            outcome.events.append((f"metrics:{self.name}", None, self.scores.get()))
         outcome.ticket = self._add_history_point(now) or outcome.ticket
 
     def _add_history_point(self, now):
         """Add the current metrics to the history when a point is due; returns a ticket or 0."""
         if self.history and now - self.history[-1][0] < self.history_interval:
             return 0
-        point = (now, self.learns, self._metrics.get())
+        point = (now, self.learns, self.scores.get())
         self.history = self.history + [point]  # replaced, never mutated: read without the lock
         if len(self.history) > HISTORY_POINTS:
             self._thin_history()
@@ -1540,7 +2085,7 @@ class Deployment:
     def snapshot(self):
         """Write the model's state so a restart replays nothing; returns a ticket. Lock held."""
         history = [(t, n, dumps(m)) for t, n, m in self.history]
-        state = pack_state(self.model.obj, self._metrics.objs, self.predictions, self.learns)
+        state = pack_state(self.model.obj, self.scores.objs, self.scores.memory, self.predictions, self.learns)
         ticket = self.rows.save_snapshot(state, self.seq, history)
         self.since_snapshot = self.logged_bytes = 0
         return ticket
@@ -1559,13 +2104,14 @@ class Deployment:
 
     def _publish(self, metrics_changed=True):
         """Make the counters (and metrics) visible to readers. Lock held."""
-        metrics = self._metrics.get() if metrics_changed else self._view[0]
+        metrics = self.scores.get() if metrics_changed else self._view[0]
         self._view = (metrics, self.predictions, self.learns, max(self.stored, 0))
 
     def describe(self):
         """The model's description with its counters, as of the last call."""
         metrics, predictions, learns, stored = self._view
-        return dict(self.info, name=self.name, predictions=predictions, learns=learns, pending=stored)
+        return dict(self.info, name=self.name, predictions=predictions, learns=learns, pending=stored,
+                    metrics=self._described_metrics)
 
     def metrics(self):
         """``{metric: value}`` as of the last call."""
@@ -1627,37 +2173,41 @@ def _copy(value):
 
 
 class Stats:
-    """Operations per second and call latencies over a sliding window, for ``/api/stats``.
+    """Operations per second and call latencies over a sliding window, per model and in all,
+    for ``/api/stats``. Rates come from per-second counters, so they are exact at any
+    throughput; latency percentiles from the most recent calls."""
 
-    Rates come from per-second counters, so they are exact at any throughput; latency
-    percentiles from the most recent calls.
-    """
+    KINDS = ("predict", "learn")
 
     def __init__(self, window=10, samples=2048):
         self._lock = threading.Lock()  # guards the counters and deques
         self.window = window
         self.started = time.time()
-        self._seconds = {k: collections.deque() for k in ("predict", "learn")}   # [second, count]
-        self._calls = {k: collections.deque(maxlen=samples) for k in ("predict", "learn")}
+        self._seconds = collections.defaultdict(collections.deque)  # (model, kind) -> [second, count]
+        self._calls = collections.defaultdict(lambda: collections.deque(maxlen=samples))
 
-    def record(self, kind, count, seconds, now):
-        """One call of ``kind`` that handled ``count`` operations in ``seconds``."""
+    def record(self, model, kind, count, seconds, now):
+        """One call of ``kind`` on ``model`` that handled ``count`` operations in ``seconds``."""
         second = int(now)
         with self._lock:
-            buckets = self._seconds[kind]
+            buckets = self._seconds[model, kind]
             if buckets and buckets[-1][0] == second:
                 buckets[-1][1] += count
             else:
                 buckets.append([second, count])
                 while buckets[0][0] <= second - self.window:
                     buckets.popleft()
-            self._calls[kind].append((now, seconds))
+            self._calls[model, kind].append((now, seconds))
 
-    def summary(self, now):
-        """Per-kind operations per second over the window and p50/p99 latency in ms."""
+    def summary(self, now, model=None):
+        """Per-kind operations per second over the window and p50/p99 latency in ms, of one
+        model or (``None``) of all."""
+        counts, calls = dict.fromkeys(self.KINDS, 0), {k: [] for k in self.KINDS}
         with self._lock:
-            counts = {k: sum(c for s, c in v if s > now - self.window - 1) for k, v in self._seconds.items()}
-            calls = {k: [d for t, d in v if t >= now - self.window] for k, v in self._calls.items()}
+            for (name, kind), buckets in self._seconds.items():
+                if model is None or name == model:
+                    counts[kind] += sum(c for s, c in buckets if s > now - self.window - 1)
+                    calls[kind] += [d for t, d in self._calls[name, kind] if t >= now - self.window]
         span = min(self.window, max(now - self.started, 1e-9))
         rates = {kind: count / span for kind, count in counts.items()}
         latency = {}
@@ -1700,8 +2250,9 @@ class Service:
         self.settings = settings
         self.stats = Stats()
         self.expired = 0
-        self._lock = threading.Lock()  # guards _deployments and expired
+        self._lock = threading.Lock()  # guards _deployments, _default and expired
         self._deployments = {}
+        self._default = None
         self._closed = threading.Event()
         self._sweeper = None
 
@@ -1715,11 +2266,10 @@ class Service:
         store = Store(path, settings.sync)
         service = cls(store, EventBus(settings.max_streams, settings.stream_backlog), settings)
         try:
-            for model_id, name in serving_models(store):
-                service._deployments[name] = Deployment(name, ModelRows(store, model_id), settings)
+            service._deployments, service._default = service._load_models()
         except Exception as e:  # a snapshot or log record this environment cannot replay
             store.close()
-            raise StoreError(f"model {name!r} in {path} cannot be loaded ({type(e).__name__}: "
+            raise StoreError(f"a model in {path} cannot be loaded ({type(e).__name__}: "
                              f"{e}): the file is corrupt, or the model's library is not "
                              "installed here; refusing to start") from None
         service._sweeper = threading.Thread(target=service._housekeeping, name="chantilly-housekeeping",
@@ -1752,25 +2302,45 @@ class Service:
 
     # -- models ---------------------------------------------------------------------------
 
-    def _deployment(self, name):
+    @property
+    def default(self):
+        """The name calls without a model name go to (None before the first upload)."""
+        return self._default
+
+    def _resolve(self, name):
+        """``name``, or the default model's name; 404 when there is none."""
+        if name is not None:
+            return name
+        if self._default is None:
+            raise NotFound("no model yet: upload one with POST /api/model")
+        return self._default
+
+    def _deployment(self, name=None):
         if self._closed.is_set():
             raise Unavailable("the server is shutting down")
+        name = self._resolve(name)
         with self._lock:
             dep = self._deployments.get(name)
         if dep is None:
-            raise NotFound(f"no model named {name!r}: upload one with POST /api/model")
+            raise NotFound(f"no model named {name!r}: GET /api/models lists them, "
+                           f"POST /api/model/{name} uploads one")
         return dep
 
-    def upload(self, data, flavor=None, name=DEFAULT_MODEL):
-        """Load, check and install a model, replacing any previous one; returns its description.
+    def upload(self, data, name=None, flavor=None, metrics=None, horizon=None, default=None):
+        """Load, check and install a model under ``name`` (None: the default model, "default"
+        if there is none), replacing any model of that name; returns its description.
 
-        Never waits for a call running on the model it replaces: that call finishes on the
-        old model, whose rows are dropped.
+        ``metrics``: names from the model's library (None: the flavor's); ``horizon``: the
+        steps a forecaster is scored on; ``default``: make it the default model (the first
+        model always is). Never waits for a call running on the model it replaces: that
+        call finishes on the old model, whose rows are dropped.
         """
+        name = check_name(name) if name is not None else (self._default or DEFAULT_MODEL)
         model = load_model(data, flavor)
-        metrics = Metrics.for_model(model)
-        info = dict(model.info(), uploaded_at=time.time())
-        state = pack_state(model.obj, metrics.objs, 0, 0)
+        options = {} if horizon is None else {"horizon": horizon}
+        scores = Metrics.for_model(model, metrics, options)
+        info = dict(model.info(), uploaded_at=time.time(), **options)
+        state = pack_state(model.obj, scores.objs, scores.memory, 0, 0)
         with self._lock:
             if self._closed.is_set():
                 raise Unavailable("the server is shutting down")
@@ -1778,45 +2348,63 @@ class Service:
             if old is not None:
                 old.retire()
             rows, ticket = ModelRows.create(self.store, name, dumps(info), state)
+            if default or self._default is None:
+                self._default, ticket = name, set_default_model(self.store, name)
             dep = Deployment(name, rows, self.settings)
             self._deployments[name] = dep
-        self._commit_or_reload(ticket, name)
+        self._commit_or_reload(ticket)
         description = dep.describe()
-        self._publish([("events", "model", description)])
+        self._publish([("events", "model", dict(description, model=name))])
         return description
 
-    def _commit_or_reload(self, ticket, name):
-        """Commit an upload or deletion; if it is refused, serve again what the file holds."""
+    def set_default(self, name):
+        """Make ``name`` the model that calls without a model name go to."""
+        self._deployment(name)
+        with self._lock:
+            self._default, ticket = name, set_default_model(self.store, name)
+        self._commit_or_reload(ticket)
+        return {"default": name}
+
+    def _commit_or_reload(self, ticket):
+        """Commit an upload, deletion or default; if refused, serve again what the file holds."""
         try:
             self.store.commit(ticket)
         except Unavailable:
             with self._lock:
-                old = self._deployments.pop(name, None)
-                if old is not None:
-                    old.retire()
-                for model_id, serving in serving_models(self.store):
-                    if serving == name:
-                        self._deployments[name] = Deployment(name, ModelRows(self.store, model_id),
-                                                             self.settings)
+                for dep in self._deployments.values():
+                    dep.retire()
+                self._deployments, self._default = self._load_models()
             raise
 
-    def download(self, name=DEFAULT_MODEL):
+    def _load_models(self):
+        """``({name: Deployment}, default name)`` as the file has them."""
+        deployments = {name: Deployment(name, ModelRows(self.store, model_id), self.settings)
+                       for model_id, name in serving_models(self.store)}
+        return deployments, default_model(self.store, deployments)
+
+    def download(self, name=None):
         """The model's bytes, loadable with ``dill.loads``."""
         return self._deployment(name).download()
 
-    def delete(self, name=DEFAULT_MODEL):
-        """Remove a model with its metrics, history and stored ids."""
+    def delete(self, name=None):
+        """Remove a model with its metrics, history and stored ids. When it was the default,
+        the most recently uploaded model left becomes the default."""
         with self._lock:
+            name = self._resolve(name)
             dep = self._deployments.pop(name, None)
             if dep is None:
                 raise NotFound(f"no model named {name!r}")
             dep.retire()
             ticket = dep.rows.delete()
-        self._commit_or_reload(ticket, name)
-        self._publish([("events", "delete", {"name": name})])
+            if name == self._default:
+                newest = max(self._deployments.values(), key=lambda d: d.rows.id, default=None)
+                self._default = newest.name if newest else None
+                ticket = set_default_model(self.store, self._default)
+        self._commit_or_reload(ticket)
+        self._publish([("events", "delete", {"name": name, "model": name})])
         return {"deleted": name}
 
-    def describe(self, name=DEFAULT_MODEL):
+    def describe(self, name=None):
         """The model's description and counters."""
         return self._deployment(name).describe()
 
@@ -1825,15 +2413,30 @@ class Service:
         with self._lock:
             return sorted(self._deployments)
 
+    def models(self):
+        """``{"default": name, "models": [description, ...]}``, by name."""
+        with self._lock:
+            deployments = sorted(self._deployments.items())
+            default = self._default
+        return {"default": default, "models": [dep.describe() for _, dep in deployments]}
+
     # -- predict and learn -------------------------------------------------------------------
 
-    def predict(self, payload, name=DEFAULT_MODEL):
-        """``{"features": ..., "id": ...}`` -> ``{"prediction": ...}``."""
+    def predict(self, payload, name=None):
+        """``{"features": ..., "id": ..., "model": ...}`` -> ``{"prediction": ...}``."""
         return self._single("predict", payload, name)
 
-    def learn(self, payload, name=DEFAULT_MODEL):
-        """``{"id" | "features", "ground_truth"}`` -> ``{"prediction": <the one scored>}``."""
+    def learn(self, payload, name=None):
+        """``{"id" | "features", "ground_truth", "model"}`` -> ``{"prediction": <the one scored>}``."""
         return self._single("learn", payload, name)
+
+    def forecast(self, payload, name=None):
+        """``{"horizon": h, "features": [x1..xh]?}`` -> ``{"forecast": [h values]}``."""
+        return self._single("forecast", payload, name)
+
+    def rank(self, payload, name=None):
+        """``{"user": u, "items": [...]}`` -> ``{"ranking": [items, best first]}``."""
+        return self._single("rank", payload, name)
 
     def _single(self, kind, payload, name):
         result = self.apply([Operation(kind, payload)], name)[0]
@@ -1841,7 +2444,7 @@ class Service:
             raise result
         return result
 
-    def batch(self, kind, payloads, name=DEFAULT_MODEL):
+    def batch(self, kind, payloads, name=None):
         """A list of calls of one kind -> a list of answers or errors, in order."""
         ops = []
         for payload in payloads:
@@ -1851,29 +2454,46 @@ class Service:
                 ops.append(e)
         return self.apply(ops, name)
 
-    def apply(self, ops, name=DEFAULT_MODEL):
-        """Run operations (or errors standing in their place) in order, commit them together,
-        then publish their events. Returns one answer or :class:`ChantillyError` per item."""
+    def apply(self, ops, name=None):
+        """Run operations (or errors standing in their place) in order, each on the model it
+        names (else ``name``, else the default), commit them together, then publish their
+        events. Returns one answer or :class:`ChantillyError` per item."""
         started = time.perf_counter()
-        valid = [op for op in ops if isinstance(op, Operation)]
-        results = iter(())
-        if valid:
-            results = iter(self._apply_valid(valid, name))
-        answers = [op if isinstance(op, ChantillyError) else next(results) for op in ops]
-        elapsed, now = time.perf_counter() - started, time.time()
-        for kind in ("predict", "learn"):
-            count = sum(1 for op in valid if op.kind == kind)
-            if count:
-                self.stats.record(kind, count, elapsed, now)
-        return answers
+        results = list(ops)
+        by_model = {}
+        for i, op in enumerate(ops):
+            if isinstance(op, Operation):
+                by_model.setdefault(op.model or name, []).append(i)
+        events, ticket = [], 0
+        for model, indexes in by_model.items():
+            try:
+                answers, model_events, model_ticket = self._apply_on(model, [ops[i] for i in indexes])
+            except ChantillyError as e:  # no such model
+                answers, model_events, model_ticket = [e] * len(indexes), [], 0
+            for i, answer in zip(indexes, answers):
+                results[i] = answer
+            events += model_events
+            ticket = max(ticket, model_ticket)
+        if ticket:
+            try:
+                self.store.commit(ticket)
+            except Unavailable as e:
+                self._resync()  # drop from memory what the file does not have
+                return [e if isinstance(r, dict) else r for r in results]
+        self._publish(events)
+        self._record_stats(ops, by_model, time.perf_counter() - started)
+        return results
 
-    def _apply_valid(self, ops, name):
-        """Run operations on the model, a slice at a time: between slices the model's lock is
-        free for other clients, so one long batch (of failing items, say) cannot stall them."""
-        listening = {"events": self.bus.has_subscribers("events"), "metrics": self.bus.has_subscribers("metrics")}
+    def _apply_on(self, name, ops):
+        """Run operations on one model, a slice at a time: between slices the model's lock is
+        free for other clients, so one long batch (of failing items, say) cannot stall them.
+        Returns ``(results, events, ticket)``."""
         results, events, ticket = [], [], 0
         while len(results) < len(ops):
             dep = self._deployment(name)
+            listening = {"events": self.bus.has_subscribers("events")
+                         or self.bus.has_subscribers(f"events:{dep.name}"),
+                         "metrics": self.bus.has_subscribers(f"metrics:{dep.name}")}
             try:
                 outcome = dep.apply(ops[len(results):], time.time(), listening,
                                     time.perf_counter() + SLICE_SECONDS)
@@ -1884,26 +2504,36 @@ class Service:
             ticket = outcome.ticket or ticket  # tickets grow: the last one covers the others
             if len(results) < len(ops):
                 time.sleep(0)  # hand over the GIL, so a waiting client takes the lock first
-        if ticket:
-            try:
-                self.store.commit(ticket)
-            except Unavailable as e:
-                dep.resync()  # drop from memory what the file does not have
-                return [e if isinstance(r, dict) else r for r in results]
-        self._publish(events)
-        return results
+        return results, events, ticket
+
+    def _resync(self):
+        with self._lock:
+            deployments = list(self._deployments.values())
+        for dep in deployments:
+            dep.resync()
+
+    def _record_stats(self, ops, by_model, elapsed):
+        now = time.time()
+        for model, indexes in by_model.items():
+            counts = collections.Counter("learn" if ops[i].kind == "learn" else "predict" for i in indexes)
+            resolved = model or self._default
+            for kind, count in counts.items():
+                self.stats.record(resolved, kind, count, elapsed, now)
 
     def _publish(self, events):
         for topic, name, data in events:
-            self.bus.publish(topic, sse_message(dumps(data), name))
+            message = sse_message(dumps(data), name)
+            self.bus.publish(topic, message)
+            if topic == "events":  # also to the streams that follow one model
+                self.bus.publish(f"events:{data['model']}", message)
 
     # -- metrics and stats ---------------------------------------------------------------------
 
-    def metrics(self, name=DEFAULT_MODEL):
+    def metrics(self, name=None):
         """``{metric: value}`` of the model."""
         return self._deployment(name).metrics()
 
-    def history(self, name=DEFAULT_MODEL):
+    def history(self, name=None):
         """Recent metrics points for charts; empty when there is no model."""
         try:
             dep = self._deployment(name)
@@ -1911,18 +2541,25 @@ class Service:
             return {"flavor": None, "points": []}
         return {"flavor": dep.info["flavor"], "points": dep.metrics_history()}
 
-    def summary(self, name=DEFAULT_MODEL):
-        """Counters, throughput and latency for ``/api/stats``."""
+    def summary(self, name=None):
+        """Counters, throughput and latency for ``/api/stats``: of the model ``name`` (or the
+        default) under ``model``, and of every model under ``models``."""
         now = time.time()
+        if name is not None:
+            self._deployment(name)  # 404 for an unknown name
         try:
             model = self.describe(name)
         except NotFound:
             model = None
-        rates, latency = self.stats.summary(now)
         with self._lock:
-            expired = self.expired + sum(dep.evicted for dep in self._deployments.values())
-        return {"model": model, "uptime_s": now - self.stats.started, "rates": rates,
-                "latency_ms": latency, "subscribers": self.bus.count(), "expired": expired}
+            deployments = dict(self._deployments)
+            expired = self.expired + sum(dep.evicted for dep in deployments.values())
+        rates, latency = self.stats.summary(now, model["name"] if name is not None else None)
+        per_model = {n: dict(dep.describe(), rates=self.stats.summary(now, n)[0])
+                     for n, dep in sorted(deployments.items())}
+        return {"model": model, "models": per_model, "default": self._default,
+                "uptime_s": now - self.stats.started, "rates": rates, "latency_ms": latency,
+                "subscribers": self.bus.count(), "expired": expired}
 
     # -- housekeeping ----------------------------------------------------------------------------
 
@@ -2188,40 +2825,65 @@ def get_health(request):
 
 
 @ROUTER.route("POST", "/api/model", scope="admin", body_limit="max_model")
-def post_model(request):
-    """Upload a model (dill bytes); ?flavor=regression|binary|multiclass overrides detection."""
-    return request.service.upload(request.body(), request.query.get("flavor")), HTTPStatus.CREATED
+@ROUTER.route("POST", "/api/model/<name>", scope="admin", body_limit="max_model")
+def post_model(request, name=None):
+    """Upload a model (dill bytes) under a name; ?flavor=, ?metrics=, ?horizon=, ?default=true."""
+    q = request.query
+    metrics = None if "metrics" not in q else [m.strip() for m in q["metrics"].split(",") if m.strip()]
+    described = request.service.upload(
+        request.body(), name, flavor=q.get("flavor"), metrics=metrics, default=_flag(q, "default"),
+        horizon=None if "horizon" not in q else _integer(q, "horizon", 1, MAX_HORIZON))
+    return described, HTTPStatus.CREATED
 
 
 @ROUTER.route("GET", "/api/model", scope="admin")
-def get_model(request):
-    """Download the model with everything it has learned, as dill bytes."""
-    return Binary(request.service.download(), "application/octet-stream",
-                  [("Content-Disposition", 'attachment; filename="model.dill"')])
+@ROUTER.route("GET", "/api/model/<name>", scope="admin")
+def get_model(request, name=None):
+    """Download a model with everything it has learned, as dill bytes."""
+    return Binary(request.service.download(name), "application/octet-stream",
+                  [("Content-Disposition", f'attachment; filename="{name or "model"}.dill"')])
 
 
 @ROUTER.route("DELETE", "/api/model", scope="admin")
-def delete_model(request):
-    """Remove the model, its metrics, history and stored ids."""
-    return request.service.delete()
+@ROUTER.route("DELETE", "/api/model/<name>", scope="admin")
+def delete_model(request, name=None):
+    """Remove a model, its metrics, history and stored ids."""
+    return request.service.delete(name)
 
 
-@ROUTER.route("POST", "/api/predict")
-def post_predict(request):
-    """Predict: {"features", "id"?} -> {"prediction"}; a JSON array gives an array."""
+@ROUTER.route("GET", "/api/models")
+def get_models(request):
+    """Every model with its description and counters, and which one is the default."""
+    return request.service.models()
+
+
+@ROUTER.route("POST", "/api/models/default", scope="admin")
+def post_default_model(request):
+    """Choose the default model: {"name": ...}; calls that name no model go to it."""
     payload = request.json()
-    if isinstance(payload, list):
-        return [batch_item(r) for r in request.service.batch("predict", payload)]
-    return request.service.predict(payload)
+    if not isinstance(payload, dict) or "name" not in payload:
+        raise BadRequest('send {"name": "<model>"} to choose the default model')
+    return request.service.set_default(check_name(payload["name"]))
 
 
-@ROUTER.route("POST", "/api/learn")
-def post_learn(request):
-    """Learn: {"id" or "features", "ground_truth"}; a JSON array gives an array."""
-    payload = request.json()
-    if isinstance(payload, list):
-        return [batch_item(r) for r in request.service.batch("learn", payload)]
-    return request.service.learn(payload)
+def _calls(kind):
+    """The route function of one kind of call: an object, or a JSON array of them."""
+    def route(request):
+        payload = request.json()
+        if isinstance(payload, list):
+            return [batch_item(r) for r in request.service.batch(kind, payload)]
+        return getattr(request.service, kind)(payload)
+    return route
+
+
+post_predict = ROUTER.route("POST", "/api/predict")(_calls("predict"))
+post_predict.__doc__ = 'Predict: {"features", "id"?, "model"?} -> {"prediction"}; an array gives an array.'
+post_learn = ROUTER.route("POST", "/api/learn")(_calls("learn"))
+post_learn.__doc__ = 'Learn: {"id" or "features", "ground_truth", "model"?}; an array gives an array.'
+post_forecast = ROUTER.route("POST", "/api/forecast")(_calls("forecast"))
+post_forecast.__doc__ = 'Forecast: {"horizon", "features"?: [x1..xh], "model"?} -> {"forecast": [...]}.'
+post_rank = ROUTER.route("POST", "/api/rank")(_calls("rank"))
+post_rank.__doc__ = 'Rank items for a user: {"user", "items", "model"?} -> {"ranking": [best first]}.'
 
 
 @ROUTER.route("POST", "/api/stream", body_limit=None)
@@ -2232,32 +2894,59 @@ def post_stream(request):
 
 @ROUTER.route("GET", "/api/metrics")
 def get_metrics(request):
-    """Current metrics of the model."""
-    return request.service.metrics()
+    """Current metrics of a model (?model=, else the default)."""
+    return request.service.metrics(_model(request))
 
 
 @ROUTER.route("GET", "/api/metrics/history")
 def get_metrics_history(request):
-    """Recent (time, learns, metrics) points, oldest first, for charts."""
-    return request.service.history()
+    """Recent (time, learns, metrics) points of a model, oldest first, for charts."""
+    return request.service.history(_model(request))
 
 
 @ROUTER.route("GET", "/api/stats")
 def get_stats(request):
-    """The model's counters, operations per second and latency percentiles."""
-    return request.service.summary()
+    """Counters, operations per second and latency, of a model and of each model."""
+    return request.service.summary(_model(request))
 
 
 @ROUTER.route("GET", "/api/stream/metrics")
 def stream_metrics(request):
-    """Server-sent events: the metrics after every learn."""
-    return EventStream("metrics")
+    """Server-sent events: a model's metrics after every learn (?model=, else the default)."""
+    name = _model(request)
+    if name is not None:
+        request.service.describe(name)  # 404 for an unknown model
+    return EventStream(f"metrics:{name or request.service.default or DEFAULT_MODEL}")
 
 
 @ROUTER.route("GET", "/api/stream/events")
 def stream_events(request):
-    """Server-sent events: predict, learn, model and delete."""
-    return EventStream("events")
+    """Server-sent events: predict, learn, forecast, rank, model and delete (?model= filters)."""
+    name = _model(request)
+    if name is not None:
+        request.service.describe(name)
+    return EventStream("events" if name is None else f"events:{name}")
+
+
+def _model(request):
+    """The ``?model=`` of a request, checked, or None."""
+    return check_name(request.query["model"]) if "model" in request.query else None
+
+
+def _flag(query, name):
+    value = query.get(name)
+    if value is None:
+        return None
+    if value.lower() not in ("true", "false", "1", "0", ""):
+        raise BadRequest(f"?{name}= must be true or false")
+    return value.lower() in ("true", "1", "")
+
+
+def _integer(query, name, low, high):
+    value = query[name]
+    if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
+        raise BadRequest(f"?{name}= must be an integer from {low} to {high}")
+    return int(value)
 
 
 @ROUTER.route("GET", "/", scope=None)
@@ -2637,7 +3326,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(HTTPStatus.NO_CONTENT, b"", "text/plain", _PREFLIGHT)
             path, _, query = self.path.partition("?")
             route, params = ROUTER.match(self.command, path)
-            query = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()} if query else {}
+            query = {k: v[-1] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()} if query else {}
             self._authorize(route.scope, query)
             limit = getattr(self.server.settings, route.body_limit) if route.body_limit else None
             request = Request(self.command, path, query, self.headers, self.server.service,

@@ -250,6 +250,14 @@ VALID_CALLS = {
     ("GET", "/api/stream/events"): ("/api/stream/events", None, 200),
     ("GET", "/"): ("/", None, 200),
     ("GET", "/static/<path:name>"): ("/static/app.js", None, 200),
+    ("POST", "/api/model/<name>"): ("/api/model/second", dill.dumps(creme_regressor()), 201),
+    ("GET", "/api/model/<name>"): ("/api/model/default", None, 200),
+    ("DELETE", "/api/model/<name>"): ("/api/model/default", None, 200),
+    ("GET", "/api/models"): ("/api/models", None, 200),
+    ("POST", "/api/models/default"): ("/api/models/default", b'{"name": "default"}', 200),
+    # The model is a regressor: authorised, these get past the token to the model's 400.
+    ("POST", "/api/forecast"): ("/api/forecast", b'{"horizon": 2}', 400),
+    ("POST", "/api/rank"): ("/api/rank", b'{"user": 1, "items": [1, 2]}', 400),
 }
 
 OK = "ok"
@@ -300,8 +308,8 @@ def test_access_matrix_every_route_every_token(tmp_path, config):
     givens = (None, WRONG, tokens["client"] or "client-token-nobody-configured", tokens["admin"])
 
     def ensure_model():
-        if admin.request("GET", "/api/stats")[2]["model"] is None:
-            admin.upload(creme_regressor())
+        if admin.ok("GET", "/api/models")["default"] != "default":
+            admin.ok("POST", "/api/model/default?default=true", dill.dumps(creme_regressor()), 201)
             admin.ok("POST", "/api/learn", {"features": {"x": 3.0}, "ground_truth": 1.0})
 
     def state():
