@@ -50,6 +50,11 @@ TIMEOUT = 10
 START_TIMEOUT = 30
 #: Seconds a whole example script or the README's blocks may run.
 RUN_TIMEOUT = 180
+#: Seconds a loaded 2-core machine may add to anything timed. Upper bounds on wall-clock time
+#: catch gross regressions only (a wait that should not happen at all: an idle timeout, a 30 s
+#: model call, a stream holding shutdown): each is the time a step should take plus SLACK.
+#: Lower bounds stay exact where they are a property (a timeout does not fire early).
+SLACK = 5.0
 #: Debian's Chromium, which the browser tests drive through playwright.
 CHROMIUM = "/usr/bin/chromium"
 #: Features the regression models are probed with: one set the models were trained on, two not.

@@ -15,20 +15,18 @@ Real servers on 127.0.0.1:0, real clients, files only under tmp_path.
 """
 
 import json
-import pathlib
 import pickle
 import shutil
-import subprocess
 import sys
+import threading
 import time
 
-import dill
 import pytest
 
 import chantilly
-from test_chantilly import (
-    ROOT, TIMEOUT, Running, ServerProcess, Simulator, assert_error, creme_regressor, river_binary,
-    trump_approval,
+from harness import (
+    ROOT, TIMEOUT, ServerProcess, ServerThread, Simulator, assert_error, creme_regressor, model_stats,
+    river_binary, trump_approval,
 )
 
 
@@ -48,22 +46,14 @@ def test_a_lone_copy_serves_every_dashboard_file_from_the_embedded_copy(tmp_path
     lone = tmp_path / "lone"
     lone.mkdir()
     shutil.copy(ROOT / "chantilly.py", lone / "chantilly.py")
-    proc = subprocess.Popen([sys.executable, "chantilly.py", "--port", "0", "--db", "c.db"], cwd=lone,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        banner = [proc.stdout.readline() for _ in range(4)]
-        assert "the copy embedded in chantilly.py" in banner[2], banner
-        url = banner[0].split()[-1]
-        import urllib.request
-        for path in ["static/" + name for name in sorted(chantilly.unpack_dashboard(chantilly.DASHBOARD))] + [""]:
-            with urllib.request.urlopen(url + path, timeout=TIMEOUT) as response:
-                name = path.rpartition("/")[2] or "index.html"
-                assert response.read() == (ROOT / "static" / name).read_bytes()
-    finally:
-        proc.terminate()
-        proc.wait(TIMEOUT)
-        proc.stdout.close()
-        proc.stderr.close()
+    # As typed in that folder: python chantilly.py --port 0 --db c.db (no subcommand).
+    with ServerProcess("c.db", cwd=lone, command=None) as proc, proc.client() as client:
+        banner = [proc.lines.get(timeout=TIMEOUT) for _ in range(3)]
+        assert "the copy embedded in chantilly.py" in banner[1], banner
+        for path in ["/static/" + name for name in sorted(chantilly.unpack_dashboard(chantilly.DASHBOARD))] + ["/"]:
+            status, _, data = client.request("GET", path)
+            name = path.rpartition("/")[2] or "index.html"
+            assert status == 200 and data == (ROOT / "static" / name).read_bytes(), path
 
 
 # ---------------------------------------------------------------------------------------
@@ -108,7 +98,7 @@ def test_models_that_change_their_features_are_served_and_replayed_exactly(tmp_p
     rows = trump_approval(60)
     calls = scribbler_calls(rows)
     db = tmp_path / "c.db"
-    running = Running(db)
+    running = ServerThread(db)
     client = running.client()
     try:
         client.upload(test_first_hour.Scribbler(), query="?flavor=regression")
@@ -126,7 +116,7 @@ def test_models_that_change_their_features_are_served_and_replayed_exactly(tmp_p
     expected = Simulator(Scribbler(), "regression", library="river")  # a custom model is scored by river
     expected.run(calls)
     assert live == expected.values()
-    running = Running(db)  # restarted: replayed from the snapshot and the log
+    running = ServerThread(db)  # restarted: replayed from the snapshot and the log
     client = running.client()
     try:
         assert client.ok("GET", "/api/metrics") == live
@@ -144,7 +134,7 @@ def test_models_that_change_their_features_are_served_and_replayed_exactly(tmp_p
 
 
 def test_after_a_burst_the_history_ends_at_the_latest_metrics(tmp_path):
-    running = Running(tmp_path / "c.db")
+    running = ServerThread(tmp_path / "c.db")
     client = running.client()
     try:
         client.upload(creme_regressor())
@@ -164,8 +154,7 @@ def test_after_a_burst_the_history_ends_at_the_latest_metrics(tmp_path):
 
 
 def test_an_idle_keep_alive_connection_timing_out_logs_nothing(tmp_path):
-    proc = ServerProcess(tmp_path / "c.db", "--timeout", "0.5")
-    try:
+    with ServerProcess(tmp_path / "c.db", "--timeout", "0.5") as proc:
         client = proc.client()
         client.ok("GET", "/api/health")
         deadline = time.monotonic() + TIMEOUT
@@ -178,14 +167,11 @@ def test_an_idle_keep_alive_connection_timing_out_logs_nothing(tmp_path):
                 break
         client.close()
         proc.terminate()
-        assert "timed out" not in proc.proc.stderr.read()
-    finally:
-        proc.close()
+        assert "timed out" not in proc.stderr_text()
 
 
 def learn_events_through(library_reader, running, client, n=3):
     """Learn ``n`` times while a client library reads /api/stream/metrics; its events' data."""
-    import threading
     got, ready = [], threading.Event()
 
     def read():
@@ -228,7 +214,7 @@ def read_with_httpx_sse(port, ready):
 
 @pytest.mark.parametrize("reader", [read_with_sseclient, read_with_httpx_sse])
 def test_sse_client_libraries_only_see_events_with_json_data(tmp_path, reader):
-    running = Running(tmp_path / "c.db")
+    running = ServerThread(tmp_path / "c.db")
     client = running.client()
     try:
         client.upload(creme_regressor())
@@ -247,7 +233,7 @@ def test_sse_client_libraries_only_see_events_with_json_data(tmp_path, reader):
 
 def test_a_binary_model_takes_back_the_labels_it_answers_with(tmp_path):
     rows = [({"x": float(i % 7)}, i % 7 > 3) for i in range(40)]
-    running = Running(tmp_path / "c.db")
+    running = ServerThread(tmp_path / "c.db")
     client = running.client()
     try:
         client.upload(river_binary())
@@ -259,11 +245,11 @@ def test_a_binary_model_takes_back_the_labels_it_answers_with(tmp_path):
             client.ok("POST", "/api/learn", {"id": i, "ground_truth": "true" if y else "false"})
             sim.learn(y, id=i)
         assert client.ok("GET", "/api/metrics") == sim.values()
-        before = client.ok("GET", "/api/stats")["model"]
+        before = model_stats(client)
         result = client.request("POST", "/api/learn", {"features": {"x": 1.0}, "ground_truth": 2})
         assert_error(result, 400, "binary")
         assert "true or false" in result[2]["message"]
-        assert client.ok("GET", "/api/stats")["model"] == before
+        assert model_stats(client) == before
     finally:
         client.close()
         running.stop()
@@ -271,7 +257,7 @@ def test_a_binary_model_takes_back_the_labels_it_answers_with(tmp_path):
 
 def test_a_multiclass_label_sent_as_the_key_it_was_answered_with_is_the_same_class(tmp_path):
     from river import naive_bayes
-    running = Running(tmp_path / "c.db")
+    running = ServerThread(tmp_path / "c.db")
     client = running.client()
     try:
         client.upload(naive_bayes.GaussianNB())
@@ -288,7 +274,7 @@ def test_a_multiclass_label_sent_as_the_key_it_was_answered_with_is_the_same_cla
 
 
 def test_a_model_whose_package_is_missing_says_what_to_install_and_where(tmp_path):
-    running = Running(tmp_path / "c.db")
+    running = ServerThread(tmp_path / "c.db")
     client = running.client()
     try:
         missing = b"cno_such_package.models\nRegressor\n)\x81."  # what pickling such a model gives
@@ -303,11 +289,8 @@ def test_a_model_whose_package_is_missing_says_what_to_install_and_where(tmp_pat
 
 
 def test_the_start_banner_says_where_the_database_dashboard_and_access_are(tmp_path):
-    proc = ServerProcess(tmp_path / "c.db", "--token", "s3cret")
-    try:
+    with ServerProcess(tmp_path / "c.db", "--token", "s3cret") as proc:
         lines = [proc.lines.get(timeout=TIMEOUT) for _ in range(3)]
         assert str(tmp_path / "c.db") in lines[0] and "0 models" in lines[0]
         assert "dashboard:" in lines[1] and str(ROOT / "static") in lines[1]
         assert "token required" in lines[2] and "s3cret" not in "".join(lines)
-    finally:
-        proc.close()
