@@ -7,27 +7,24 @@ write-ahead log, SIGTERM), a full disk, and database files that are not chantill
 Everything is real: servers on 127.0.0.1 port 0 (in this process, or as ``chantilly.py run``
 child processes), real sockets, SQLite files under ``tmp_path``, creme models. Nothing
 sleeps to synchronise: tests wait on sockets, events and processes, or poll with a deadline
-while doing real work. Helpers shared with test_chantilly.py are imported from it.
+while doing real work. Servers, clients and assertions come from harness.py, shared with the other
+test files and bench/stress.py.
 """
 
 import collections
 import contextlib
 import http.client
-import ipaddress
 import itertools
 import json
 import os
 import pathlib
-import queue
 import random
 import re
 import select
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -38,196 +35,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import chantilly
-from test_chantilly import (
-    TIMEOUT, Client, Running, ServerProcess, Simulator, SSEClient, assert_error, creme_regressor,
-    river_binary, trump_approval,
+from harness import (
+    PROBES, SLACK, TIMEOUT, Client, Ledger, ServerProcess, ServerThread, Simulator, SSEClient,
+    assert_error, assert_json_answer, chunked, counters, creme_regressor, exchange, health_once,
+    model_stats, non_loopback_address, observed_state, open_fds, parse_responses, read_until_closed,
+    request_once, river_binary, run_cli, running_with_model, seconds_until_closed, trump_approval,
+    wait_for_baseline,
 )
 
-ROOT = pathlib.Path(__file__).resolve().parent
 TOKEN, ADMIN, WRONG = "client-7f3a9d", "admin-9c1e44", "wrong-000000"
-PROBES = [{"x": 1.0, "y": -2.0}, {"x": 0.5}, {"gallup": 40.0, "ipsos": 41.0}]
-
-
-# ---------------------------------------------------------------------------------------
-# Helpers: raw HTTP, state snapshots, resource counts
-# ---------------------------------------------------------------------------------------
-
-
-def exchange(port, data, shut_write=True, timeout=TIMEOUT):
-    """Send raw bytes, optionally half-close, and return all the server sends until it closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        try:
-            sock.sendall(data)
-            if shut_write:
-                sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # the server may answer and close before reading it all (413, 431): read on
-        return read_until_closed(sock, timeout)
-
-
-def read_until_closed(sock, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    received = []
-    while True:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            data = sock.recv(65536)
-        except ConnectionResetError:
-            break  # the server closed with our bytes unread; what arrived before still counts
-        except socket.timeout:
-            raise AssertionError(f"the server neither closed nor finished within {timeout} s; "
-                                 f"got {b''.join(received)[:300]!r}") from None
-        if not data:
-            break
-        received.append(data)
-    return b"".join(received)
-
-
-def parse_responses(data):
-    """Split what a server sent into ``[(status, {header: value}, body)]``; framing is checked."""
-    responses = []
-    while data:
-        head, sep, data = data.partition(b"\r\n\r\n")
-        assert sep, f"a response head is cut off: {head[:300]!r}"
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        assert re.fullmatch(r"HTTP/1\.[01] \d{3} .*", status_line), status_line
-        status = int(status_line.split()[1])
-        headers = {}
-        for line in lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        body = b""
-        if status >= 200 and headers.get("transfer-encoding") == "chunked":
-            while True:
-                size_line, _, data = data.partition(b"\r\n")
-                size = int(size_line, 16)
-                body, data = body + data[:size], data[size + 2:]
-                if size == 0:
-                    break
-        elif status >= 200:
-            length = int(headers.get("content-length", "0"))
-            assert len(data) >= length, f"body shorter than its Content-Length: {data[:300]!r}"
-            body, data = data[:length], data[length:]
-        responses.append((status, headers, body))
-    return responses
-
-
-def assert_json_answer(status, headers, body, allowed_5xx=()):
-    """Never a 5xx (save ``allowed_5xx``); JSON always; an error is exactly {"message": str}."""
-    assert status < 500 or status in allowed_5xx, (status, body[:300])
-    if status < 200:
-        return
-    assert headers.get("content-type") == "application/json", (status, headers, body[:300])
-    document = json.loads(body)
-    if status >= 400:
-        assert isinstance(document, dict) and set(document) == {"message"}, document
-        assert isinstance(document["message"], str) and document["message"], document
-
-
-def assert_message(response, data):
-    """An error answered by http.client: JSON {"message": non-empty str}."""
-    assert response.getheader("Content-Type") == "application/json", data
-    assert isinstance(data, dict) and set(data) == {"message"}, data
-    assert isinstance(data["message"], str) and data["message"], data
-
-
-def observed_state(client):
-    """Everything a refused request must leave alone: metrics, counters and what the model
-    predicts. As text, so that a model gone NaN still compares equal to itself."""
-    stats = client.ok("GET", "/api/stats")["model"]
-    model = client.download()
-    return {"metrics": repr(client.ok("GET", "/api/metrics")), "class": stats["class"],
-            "learns": stats["learns"], "predictions": stats["predictions"],
-            "pending": stats["pending"], "probes": repr([model.predict_one(p) for p in PROBES])}
-
-
-def counters(client):
-    stats = client.ok("GET", "/api/stats")["model"]
-    return stats["learns"], stats["predictions"], stats["pending"]
-
-
-def open_fds():
-    return len(os.listdir("/proc/self/fd"))
-
-
-def wait_for_baseline(threads, fds, work, timeout=TIMEOUT):
-    """Poll, doing ``work`` each round, until thread and fd counts are back to the baseline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if threading.active_count() <= threads and open_fds() <= fds:
-            return
-        work()
-    raise AssertionError(f"leak: {threading.active_count()} threads (baseline {threads}), "
-                         f"{open_fds()} fds (baseline {fds}): "
-                         f"{sorted(t.name for t in threading.enumerate())}")
-
-
-@contextlib.contextmanager
-def running_with_model(db, rows=30, **kwargs):
-    """A server in this process with a creme regressor that has learned a little and holds ids."""
-    running = Running(db, **kwargs)
-    client = running.client()
-    try:
-        client.upload(creme_regressor())
-        for i, (x, y) in enumerate(trump_approval(rows)):
-            client.ok("POST", "/api/predict", {"id": i, "features": x})
-            if i < rows * 2 // 3:
-                client.ok("POST", "/api/learn", {"id": i, "ground_truth": y})
-        yield running, client
-    finally:
-        client.close()
-        running.stop()
-
-
-class CliServer:
-    """``chantilly.py run`` in a child process on any host; the URL comes from its first line."""
-
-    def __init__(self, db, *args):
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "chantilly.py"), "run", "--port", "0", "--db", str(db), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        lines = queue.Queue()
-
-        def pump():
-            for line in self.proc.stdout:
-                lines.put(line)
-            lines.put("")  # EOF: the process ended
-
-        threading.Thread(target=pump, daemon=True).start()
-        try:
-            first = lines.get(timeout=TIMEOUT)
-            found = re.match(r"chantilly serving on http://\[?([^\]]+?)\]?:(\d+)/", first)
-            assert found, (first, self.proc.stderr.read() if not first else "")
-        except BaseException:
-            self.close()
-            raise
-        self.host, self.port = found.group(1), int(found.group(2))
-
-    def request(self, method, path, body=None, token=None):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT)
-        try:
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-    def terminate(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(TIMEOUT)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(TIMEOUT)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-
-def run_cli(*args, timeout=TIMEOUT):
-    return subprocess.run([sys.executable, str(ROOT / "chantilly.py"), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
 
 
 # ---------------------------------------------------------------------------------------
@@ -275,24 +91,9 @@ ACCESS = {
 
 def call_route(port, method, path, body, token):
     """One request; event streams get the token as ?token= (EventSource cannot send headers)."""
-    headers = {}
     if token is not None and path.startswith("/api/stream/"):
-        path += "?" + urllib.parse.urlencode({"token": token})
-    elif token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        if response.getheader("Content-Type") == "text/event-stream":
-            response.close()  # an open stream: its status is the answer
-            return response.status, response, None
-        data = response.read()
-        if response.getheader("Content-Type") == "application/json":
-            data = json.loads(data)
-        return response.status, response, data
-    finally:
-        conn.close()
+        return request_once(port, method, path + "?" + urllib.parse.urlencode({"token": token}), body)
+    return request_once(port, method, path, body, token=token)
 
 
 def test_every_route_has_a_known_valid_call():
@@ -303,7 +104,7 @@ def test_every_route_has_a_known_valid_call():
 @pytest.mark.parametrize("config", list(ACCESS))
 def test_access_matrix_every_route_every_token(tmp_path, config):
     tokens, expected = ACCESS[config]
-    running = Running(tmp_path / "c.db", tokens=tokens)
+    running = ServerThread(tmp_path / "c.db", tokens=tokens)
     admin = running.client(tokens["admin"])
     givens = (None, WRONG, tokens["client"] or "client-token-nobody-configured", tokens["admin"])
 
@@ -313,7 +114,7 @@ def test_access_matrix_every_route_every_token(tmp_path, config):
             admin.ok("POST", "/api/learn", {"features": {"x": 3.0}, "ground_truth": 1.0})
 
     def state():
-        return admin.ok("GET", "/api/stats")["model"], admin.ok("GET", "/api/metrics")
+        return model_stats(admin), admin.ok("GET", "/api/metrics")
 
     try:
         for route in chantilly.ROUTER.routes:
@@ -327,8 +128,7 @@ def test_access_matrix_every_route_every_token(tmp_path, config):
                 if outcome == OK:
                     assert status == success, (where, status, data)
                     continue
-                assert status == outcome, (where, status, data)
-                assert_message(response, data)
+                assert_error((status, response, data), outcome)
                 if outcome == 401:
                     assert response.getheader("WWW-Authenticate", "").startswith("Bearer"), where
                 else:
@@ -340,7 +140,7 @@ def test_access_matrix_every_route_every_token(tmp_path, config):
 
 
 def test_refused_uploads_and_deletes_leave_the_model_alone(tmp_path):
-    running = Running(tmp_path / "c.db", tokens={"client": TOKEN, "admin": ADMIN})
+    running = ServerThread(tmp_path / "c.db", tokens={"client": TOKEN, "admin": ADMIN})
     admin, client = running.client(ADMIN), running.client(TOKEN)
     try:
         admin.upload(creme_regressor())
@@ -366,26 +166,12 @@ def test_refused_uploads_and_deletes_leave_the_model_alone(tmp_path):
     (["--admin-token", ADMIN], {"stats": (200, 200, 200), "upload": (401, 401, 201)}),
 ])
 def test_command_line_token_flags_map_to_client_and_admin_scopes(tmp_path, flags, givens):
-    server = CliServer(tmp_path / "c.db", *flags)
-    try:
+    with ServerProcess(tmp_path / "c.db", *flags) as server:
         model = dill.dumps(creme_regressor())
         for token, stats, upload in zip((None, TOKEN, ADMIN), givens["stats"], givens["upload"]):
-            assert server.request("GET", "/api/stats", token=token)[0] == stats, (flags, token)
-            assert server.request("POST", "/api/model", model, token=token)[0] == upload, (flags, token)
-        assert server.request("GET", "/api/health")[0] == 200
-    finally:
-        server.close()
-
-
-def non_loopback_address():
-    """This machine's address on its default route, or None when it has only loopback."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # UDP connect sends nothing: it only picks the route
-            address = s.getsockname()[0]
-    except OSError:
-        return None
-    return None if ipaddress.ip_address(address).is_loopback else address
+            assert request_once(server.port, "GET", "/api/stats", token=token)[0] == stats, (flags, token)
+            assert request_once(server.port, "POST", "/api/model", model, token=token)[0] == upload, (flags, token)
+        assert request_once(server.port, "GET", "/api/health")[0] == 200
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "public.example", "non-loopback"])
@@ -402,26 +188,24 @@ def test_insecure_starts_on_a_non_loopback_address(tmp_path):
     address = non_loopback_address()
     if address is None:
         pytest.skip("this machine has no non-loopback address to bind")
-    server = CliServer(tmp_path / "c.db", "--host", address, "--insecure")
-    try:
+    with ServerProcess(tmp_path / "c.db", "--insecure", host=address) as server:
         assert server.host == address
-        assert server.request("GET", "/api/health") == (200, b'{"status":"ok"}')
-        assert server.request("POST", "/api/model", dill.dumps(creme_regressor()))[0] == 201
+        with server.client() as client:
+            assert client.ok("GET", "/api/health") == {"status": "ok"}
+            client.upload(creme_regressor())
         assert server.terminate() == 0
-    finally:
-        server.close()
 
 
 # ---------------------------------------------------------------------------------------
 # 2. Limits
 # ---------------------------------------------------------------------------------------
 
-LIMITS = {"json": 1000, "model": 5000}
+LIMITS = {"max_body": 1000, "max_model": 5000}
 
 
 @pytest.fixture
 def limited(tmp_path):
-    with running_with_model(tmp_path / "c.db", limits=LIMITS) as (running, client):
+    with running_with_model(tmp_path / "c.db", **LIMITS) as (running, client):
         yield running, client
 
 
@@ -439,7 +223,7 @@ def assert_413_before_the_body(running, client, path, limit, *extra):
     with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as sock:
         sock.sendall(head_of(path, 10 ** 12, *extra))  # a terabyte announced, nothing sent
         responses = parse_responses(read_until_closed(sock))  # the server closes: nothing follows
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < SLACK  # not after the idle timeout, waiting for the body
     assert [r[0] for r in responses] == [413], responses
     status, headers, body = responses[0]
     assert_json_answer(status, headers, body)
@@ -461,17 +245,13 @@ def test_an_expect_100_continue_over_the_limit_gets_413_and_no_invitation(limite
 def test_json_bodies_at_the_limit_pass_and_one_byte_more_does_not(limited):
     running, client = limited
     body = b'{"features": {"x": 1.0}, "ground_truth": 2.0}'
-    at_limit = body + b" " * (LIMITS["json"] - len(body))
+    at_limit = body + b" " * (LIMITS["max_body"] - len(body))
     learns = counters(client)[0]
     assert set(client.ok("POST", "/api/learn", at_limit)) == {"prediction"}
     assert counters(client)[0] == learns + 1
     before = observed_state(client)
     assert_error(client.request("POST", "/api/learn", at_limit + b" "), 413, "limit is 1000")
     assert observed_state(client) == before
-
-
-def chunked(*pieces):
-    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
 
 
 @pytest.mark.parametrize("path, body", [
@@ -487,7 +267,7 @@ def test_chunked_bodies_over_the_limit_get_413(limited, path, body):
     head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
     started = time.monotonic()
     responses = parse_responses(exchange(running.port, head + body, shut_write=False))
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < SLACK  # not after the idle timeout, waiting for the body
     assert [r[0] for r in responses] == [413], responses
     assert_json_answer(*responses[0])
     assert observed_state(client) == before
@@ -503,11 +283,11 @@ def test_an_operation_stream_refuses_one_long_line_and_carries_on(limited):
 
 
 def test_limit_flags_reach_the_server(tmp_path):
-    server = CliServer(tmp_path / "c.db", "--max-body", "100", "--max-model", "600", "--timeout", "1",
-                       "--max-connections", "2", "--max-streams", "1")
+    server = ServerProcess(tmp_path / "c.db", "--max-body", "100", "--max-model", "600", "--timeout", "1",
+                           "--max-connections", "2", "--max-streams", "1")
     try:
-        assert server.request("POST", "/api/model", dill.dumps(creme_regressor()))[0] == 413  # 707 bytes
-        assert server.request("POST", "/api/learn", b"{" + b" " * 100 + b"}")[0] == 413
+        assert request_once(server.port, "POST", "/api/model", dill.dumps(creme_regressor()))[0] == 413  # 707 bytes
+        assert request_once(server.port, "POST", "/api/learn", b"{" + b" " * 100 + b"}")[0] == 413
         deadline = time.monotonic() + TIMEOUT
         while True:  # the two refused connections may not have been let go of yet
             stream = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
@@ -521,29 +301,23 @@ def test_limit_flags_reach_the_server(tmp_path):
             with busy_connection(server.port) as busy:  # two connections are open, neither idle
                 third = parse_responses(exchange(server.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))
                 assert [r[0] for r in third] == [503]
-                assert 0.8 <= seconds_until_closed(busy) < 3.0  # closed after 1 s of silence
+                assert 0.8 <= seconds_until_closed(busy) < 1.0 + SLACK  # closed after 1 s of silence
             # The idle slot is free again; the stream slot is not, so a second stream gets 503.
-            assert server.request("GET", "/api/stream/metrics")[0] == 503
+            assert request_once(server.port, "GET", "/api/stream/metrics")[0] == 503
     finally:
         server.close()
 
 
 @pytest.fixture
 def impatient(tmp_path):
-    running = Running(tmp_path / "c.db", idle_timeout=1.0)
+    running = ServerThread(tmp_path / "c.db", idle_timeout=1.0)
     yield running
     running.stop()
 
 
-def seconds_until_closed(sock, timeout=TIMEOUT):
-    started = time.monotonic()
-    read_until_closed(sock, timeout)
-    return time.monotonic() - started
-
-
 def test_a_silent_connection_is_closed_after_the_idle_timeout(impatient):
     with socket.create_connection(("127.0.0.1", impatient.port), timeout=TIMEOUT) as sock:
-        assert 0.8 <= seconds_until_closed(sock) < 3.0
+        assert 0.8 <= seconds_until_closed(sock) < 1.0 + SLACK
 
 
 def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(impatient):
@@ -556,7 +330,7 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(impatien
             pass
         assert reader.read(len(b'{"status":"ok"}')) == b'{"status":"ok"}'
         assert reader.read(1) == b""  # EOF: the server closed the idle connection
-        assert 0.8 <= time.monotonic() - started < 3.0
+        assert 0.8 <= time.monotonic() - started < 1.0 + SLACK
 
 
 def test_a_slow_loris_sending_its_head_byte_by_byte_is_cut_off(impatient):
@@ -564,7 +338,7 @@ def test_a_slow_loris_sending_its_head_byte_by_byte_is_cut_off(impatient):
     threads = threading.active_count()
     with socket.create_connection(("127.0.0.1", impatient.port), timeout=TIMEOUT) as sock:
         started, sent, answer = time.monotonic(), 0, b""
-        while sent < len(head) and time.monotonic() - started < 6.0:
+        while sent < len(head) and time.monotonic() - started < 2 * (1.0 + SLACK):
             try:
                 sock.sendall(head[sent:sent + 1])
             except OSError:
@@ -581,15 +355,9 @@ def test_a_slow_loris_sending_its_head_byte_by_byte_is_cut_off(impatient):
         elapsed = time.monotonic() - started
     assert sent >= 4 and sent < len(head), "the connection must be cut while the head trickles in"
     assert not answer.startswith(b"HTTP/1.1 2"), answer
-    assert 0.8 <= elapsed < 3.0, elapsed
+    assert 0.8 <= elapsed < 1.0 + SLACK, elapsed
     # The loris's handler thread is gone too, and the server still serves.
     wait_for_baseline(threads, 10 ** 6, lambda: health_once(impatient.port))
-
-
-def health_once(port):
-    """GET /api/health on a connection of its own, closed after the answer."""
-    data = exchange(port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-    assert parse_responses(data)[0][0] == 200
 
 
 def busy_connection(port):
@@ -603,7 +371,7 @@ def busy_connection(port):
 
 
 def test_connections_beyond_max_connections_get_503_when_none_is_idle_until_one_leaves(tmp_path):
-    running = Running(tmp_path / "c.db", max_connections=3)
+    running = ServerThread(tmp_path / "c.db", max_connections=3)
     clients = [busy_connection(running.port) for _ in range(3)]
     try:
         responses = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))
@@ -624,7 +392,7 @@ def test_connections_beyond_max_connections_get_503_when_none_is_idle_until_one_
 
 
 def test_when_full_the_longest_idle_keep_alive_connection_makes_room(tmp_path):
-    running = Running(tmp_path / "c.db", max_connections=3)
+    running = ServerThread(tmp_path / "c.db", max_connections=3)
     clients = [running.client() for _ in range(3)]
     try:
         for c in clients:
@@ -643,7 +411,7 @@ def test_when_full_the_longest_idle_keep_alive_connection_makes_room(tmp_path):
 
 
 def test_streams_beyond_max_streams_get_503_until_one_leaves(tmp_path):
-    running = Running(tmp_path / "c.db", tokens={"client": TOKEN, "admin": ADMIN}, max_streams=2)
+    running = ServerThread(tmp_path / "c.db", tokens={"client": TOKEN, "admin": ADMIN}, max_streams=2)
     client = running.client(TOKEN)
     streams = []
     try:
@@ -652,8 +420,7 @@ def test_streams_beyond_max_streams_get_503_until_one_leaves(tmp_path):
         admin.close()
         streams = [SSEClient(running.port, f"/api/stream/events?token={TOKEN}") for _ in range(2)]
         status, response, data = call_route(running.port, "GET", "/api/stream/metrics", None, TOKEN)
-        assert status == 503 and "too many open streams" in data["message"]
-        assert_message(response, data)
+        assert_error((status, response, data), 503, "too many open streams")
         assert client.ok("GET", "/api/stats")["subscribers"] == 2
         streams.pop().close()
         deadline = time.monotonic() + TIMEOUT
@@ -709,7 +476,7 @@ def test_sweep_drops_exactly_the_ids_older_than_the_ttl_and_counts_them(tmp_path
         client.ok("POST", "/api/learn", {"id": "new0", "ground_truth": 1})
         assert running.service.sweep(now=time.time() + 2 * ttl) == 2
         assert client.ok("GET", "/api/stats")["expired"] == 7
-        assert client.ok("GET", "/api/stats")["model"]["pending"] == 0
+        assert model_stats(client)["pending"] == 0
 
 
 def test_max_ids_keeps_only_the_newest_ids_at_insert_and_it_survives_a_restart(tmp_path):
@@ -717,12 +484,12 @@ def test_max_ids_keeps_only_the_newest_ids_at_insert_and_it_survives_a_restart(t
     with running_with_model(db, rows=0, max_ids=2) as (running, client):
         for i in range(6):
             client.ok("POST", "/api/predict", {"id": i, "features": {"x": float(i)}})
-        assert client.ok("GET", "/api/stats")["model"]["pending"] == 2  # no sweep needed
+        assert model_stats(client)["pending"] == 2  # no sweep needed
         assert client.ok("GET", "/api/stats")["expired"] == 4
-    running = Running(db, max_ids=2)
+    running = ServerThread(db, max_ids=2)
     client = running.client()
     try:
-        assert client.ok("GET", "/api/stats")["model"]["pending"] == 2
+        assert model_stats(client)["pending"] == 2
         answers = client.ok("POST", "/api/learn", [{"id": i, "ground_truth": 1.0} for i in range(6)])
         assert [a.get("status") for a in answers] == [410, 410, 410, 410, None, None]
     finally:
@@ -750,8 +517,7 @@ FUZZ = settings(max_examples=300, deadline=None, database=None,
 odd_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12) | st.sampled_from(
     ["", "\x00", "\u2028", "\ufeff", "é" * 3, "🍰", "\\", '"', "\r\n", " " * 5, "NaN", "1e400"])
 #: Numbers up to 1e100, plus integers far beyond any float. Finite values whose square
-#: overflows (|y - prediction| > 1e154) are left to test_extreme_values_*: a learn with one
-#: breaks every later rollback (a bug), which would make these runs fail at random.
+#: overflows (|y - prediction| > 1e154) have tests of their own (test_extreme_values_*).
 scalars = (st.none() | st.booleans() | st.integers() | st.integers(-10 ** 100, 10 ** 100)
            | st.floats(-1e100, 1e100, allow_nan=False)
            | st.sampled_from([10 ** 400, -10 ** 400, 2 ** 1024, 10 ** 4000, 5e-324, -0.0, 2 ** 63, -2 ** 63 - 1])
@@ -777,16 +543,14 @@ class FuzzTarget:
         self.refused = 0  # requests, batch items and stream lines answered with an error
 
     def observe(self):
-        # "pending" is left out: it drifts whenever a predict reuses an id, and a refused
-        # call's rollback then recounts it (test_predicting_an_id_twice_counts_it_once).
-        return dict(observed_state(self.client), pending=None)
+        return observed_state(self.client)
 
     def post(self, path, body):
         status, response, data = self.client.request("POST", path, body)
         self.statuses[status] += 1
         assert status < 500, (path, body[:500], status, data)
         if status >= 400:
-            assert_message(response, data)
+            assert_error((status, response, data))
             self.refused += 1
         elif isinstance(data, list):
             self.refused += sum(1 for a in data if "status" in a)
@@ -981,12 +745,8 @@ def test_extreme_values_survive_kill_9(tmp_path):
         assert status in (200, 422)
     finally:
         proc.close()  # SIGKILL: the log, not a snapshot, must bring the learns back
-    server = CliServer(tmp_path / "c.db")
-    try:
-        learns = json.loads(server.request("GET", "/api/stats")[1])["model"]["learns"]
-        assert learns == 1 + (status == 200)
-    finally:
-        server.close()
+    with ServerProcess(tmp_path / "c.db") as server, server.client() as client:
+        assert model_stats(client)["learns"] == 1 + (status == 200)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1054,7 +814,6 @@ GARBAGE = {
 #: RFC 9110: a method the server does not implement SHOULD get 501 (section 9.1), an HTTP
 #: version it does not support 505 (section 15.6.6). These are the only 5xx allowed.
 RFC_5XX = {"unknown method": 501, "TRACE": 501, "HTTP/2.0": 505, "HTTP/1.x": 505}
-#: Found by this suite: 500 instead of 400 (see the report).
 
 
 @pytest.fixture(scope="module")
@@ -1096,20 +855,17 @@ def test_garbage_leaves_no_thread_or_file_descriptor_behind(tmp_path):
 
 
 SMUGGLE = b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"
-
-
-SMUGGLED = None  # these once left the connection open, and the bytes after were served
+#: Requests whose body length cannot be known, each followed by SMUGGLE in the test.
 FRAMING_ERRORS = {
-    "non-numeric Content-Length": (LEARN_HEAD + b"Content-Length: abc\r\n\r\n", SMUGGLED),
-    "negative Content-Length": (LEARN_HEAD + b"Content-Length: -5\r\n\r\n", SMUGGLED),
-    "two different Content-Lengths": (LEARN_HEAD + b"Content-Length: 2\r\nContent-Length: 41\r\n\r\n{}", None),
+    "non-numeric Content-Length": LEARN_HEAD + b"Content-Length: abc\r\n\r\n",
+    "negative Content-Length": LEARN_HEAD + b"Content-Length: -5\r\n\r\n",
+    "two different Content-Lengths": LEARN_HEAD + b"Content-Length: 2\r\nContent-Length: 41\r\n\r\n{}",
     "Content-Length and Transfer-Encoding": (
-        LEARN_HEAD + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", None),
-    "chunk size not hex": (LEARN_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n", SMUGGLED),
-    "chunk without CRLF after it": (LEARN_HEAD + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX", SMUGGLED),
-    "chunked is not the final coding": (
-        LEARN_HEAD + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", SMUGGLED),
-    "unknown transfer coding": (LEARN_HEAD + b"Transfer-Encoding: gzip\r\n\r\n", SMUGGLED),
+        LEARN_HEAD + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    "chunk size not hex": LEARN_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+    "chunk without CRLF after it": LEARN_HEAD + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX",
+    "chunked is not the final coding": LEARN_HEAD + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+    "unknown transfer coding": LEARN_HEAD + b"Transfer-Encoding: gzip\r\n\r\n",
 }
 
 
@@ -1118,7 +874,7 @@ def test_a_framing_error_is_answered_once_and_closes_the_connection(garbage_serv
     # RFC 9112 section 6.3: when the body's length cannot be known, the server MUST answer 400
     # and close; otherwise what follows (here a GET) is read as a request of its own, smuggled.
     running, _ = garbage_server
-    request_bytes = FRAMING_ERRORS[name][0]
+    request_bytes = FRAMING_ERRORS[name]
     responses = parse_responses(exchange(running.port, request_bytes + SMUGGLE, shut_write=False))
     assert [r[0] for r in responses] in ([400], [501]), [(r[0], r[2]) for r in responses]
     assert_json_answer(*responses[0], allowed_5xx=(501,))
@@ -1235,28 +991,19 @@ def mixed_worker(port, t, until, tally, uploads, model_bytes):
 
 def read_a_few_events(port, tally, until):
     """Open the events stream, read three events (each one JSON data line) and leave."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
-    conn.request("GET", "/api/stream/events")
-    response = conn.getresponse()
-    try:
-        tally.add(response.status)
-        assert response.getheader("Content-Type") == "text/event-stream"
-        seen = 0
-        while seen < 3:
+    with SSEClient(port, "/api/stream/events", timeout=2.0) as sse:
+        tally.add(200)
+        for _ in range(3):
             try:
-                line = response.readline()
+                _, data = sse.next_event()
             except socket.timeout:
                 if time.monotonic() < until:
                     raise  # events flow while the others work; only the very end may be quiet
                 return
-            assert line, "the stream ended while the server was running"
-            if line.startswith(b"data: "):
-                assert isinstance(json.loads(line[6:]), dict)
-                seen += 1
-                tally.event()
-    finally:
-        response.close()  # the response holds the socket once the connection let go of it
-        conn.close()
+            except EOFError:
+                raise AssertionError("the stream ended while the server was running") from None
+            assert "\n" not in data and isinstance(json.loads(data), dict), data
+            tally.event()
 
 
 def run_workers(port, n, seconds, uploads, model_bytes):
@@ -1274,7 +1021,7 @@ def run_workers(port, n, seconds, uploads, model_bytes):
 
 @pytest.mark.slow
 def test_sixteen_threads_of_mixed_traffic_no_5xx_no_lost_update_no_leak(tmp_path):
-    running = Running(tmp_path / "c.db", idle_timeout=5.0)
+    running = ServerThread(tmp_path / "c.db", idle_timeout=5.0)
     admin = running.client()
     model_bytes = dill.dumps(creme_regressor())
     try:
@@ -1307,37 +1054,6 @@ def test_sixteen_threads_of_mixed_traffic_no_5xx_no_lost_update_no_leak(tmp_path
 # ---------------------------------------------------------------------------------------
 
 
-class Ledger:
-    """What the server acknowledged before it died, and what was in flight."""
-
-    def __init__(self):
-        self._cond = threading.Condition(threading.Lock())  # guards everything below
-        self.stored, self.learned, self.uncertain = set(), set(), set()
-        self.acked = self.learns = self.learns_in_flight = 0
-        self.surprises = []
-
-    def ack(self, kind, ident):
-        with self._cond:
-            self.acked += 1
-            if kind == "predict":
-                self.stored.add(ident)
-            else:
-                self.learns += 1
-                if ident is not None:
-                    self.learned.add(ident)
-            self._cond.notify_all()
-
-    def in_flight(self, kind, ident):
-        with self._cond:
-            if ident is not None:
-                self.uncertain.add(ident)
-            self.learns_in_flight += kind == "learn"
-
-    def wait_for(self, n, timeout=TIMEOUT):
-        with self._cond:
-            assert self._cond.wait_for(lambda: self.acked >= n, timeout), self.acked
-
-
 def id_worker(port, t, ledger, stop):
     rng = random.Random(t)
     client = Client(port)
@@ -1356,7 +1072,7 @@ def id_worker(port, t, ledger, stop):
         try:
             status, _, data = client.request("POST", f"/api/{kind}", body)
         except (OSError, http.client.HTTPException):
-            ledger.in_flight(kind, ident)  # cut off by the kill: applied or not, we cannot know
+            ledger.cut(kind, ident)  # cut off by the kill: applied or not, we cannot know
             break
         if status != 200:
             ledger.surprises.append((kind, ident, status, data))
@@ -1378,8 +1094,8 @@ def test_kill_9_under_concurrent_ids_keeps_every_acknowledged_id(tmp_path, seed)
         proc.client().upload(creme_regressor())
         for w in workers:
             w.start()
-        ledger.wait_for(rng.randint(100, 600))
-        proc.proc.kill()  # SIGKILL at a moment decided by the load, not by a clock
+        assert ledger.wait_for(rng.randint(100, 600)), ledger.acked
+        proc.kill()  # SIGKILL at a moment decided by the load, not by a clock
         for w in workers:
             w.join(TIMEOUT)
     finally:
@@ -1446,7 +1162,7 @@ def test_a_torn_wal_after_kill_9_starts_on_a_prefix_of_acknowledged_learns(tmp_p
     proc = ServerProcess(db)  # must start: SQLite keeps the WAL up to its last whole commit
     try:
         client = proc.client()
-        stats = client.ok("GET", "/api/stats")["model"]
+        stats = model_stats(client)
         candidates = acked + ([in_flight] if in_flight else [])
         if stats is None:  # the cut fell before the upload's commit: the empty prefix
             client.upload(creme_regressor())
@@ -1475,7 +1191,7 @@ def learn_worker(port, t, ledger, stop):
             status, _, _ = client.request("POST", "/api/learn", {"features": {"t": float(t), "i": float(i)},
                                                                  "ground_truth": 1.0})
         except (OSError, http.client.HTTPException):
-            ledger.in_flight("learn", None)
+            ledger.cut("learn", None)
             break
         if status != 200:
             break  # 503 while shutting down: refused, so not applied
@@ -1492,11 +1208,10 @@ def test_sigterm_during_a_burst_exits_0_and_keeps_every_acknowledged_learn(tmp_p
         proc.client().upload(creme_regressor())
         for w in workers:
             w.start()
-        ledger.wait_for(300)
+        assert ledger.wait_for(300), ledger.acked
         started = time.monotonic()
-        proc.proc.send_signal(signal.SIGTERM)
-        assert proc.proc.wait(TIMEOUT) == 0
-        assert time.monotonic() - started < 5.0
+        assert proc.terminate() == 0
+        assert time.monotonic() - started < 2.0 + SLACK  # chantilly's 2 s shutdown budget, or a hang
         for w in workers:
             w.join(TIMEOUT)
     finally:
@@ -1558,17 +1273,16 @@ def assert_refused_for_storage(result, ndjson=False):
     status, response, data = result
     if ndjson:  # an operation stream answers 200 and refuses line by line
         assert status == 200, data
-        status, data = json.loads(data)["status"], {"message": json.loads(data)["message"]}
+        answer = json.loads(data)
+        assert answer["status"] == 503 and "retry" in answer["message"], answer
     else:
-        assert_message(response, data)
-    assert status == 503, (status, data)
-    assert "retry" in data["message"], data
+        assert_error(result, 503, "retry")
 
 
 def test_a_full_disk_refuses_writes_with_503_loses_nothing_and_recovers_without_restart(tiny_disk):
     db = tiny_disk / "c.db"
     sim = Simulator(creme_regressor(), "regression")
-    running = Running(db)
+    running = ServerThread(db)
     client = running.client()
     try:
         client.upload(creme_regressor())
@@ -1594,7 +1308,7 @@ def test_a_full_disk_refuses_writes_with_503_loses_nothing_and_recovers_without_
     finally:
         client.close()
         running.stop()
-    running = Running(db)  # every 2xx is on disk, and nothing refused is
+    running = ServerThread(db)  # every 2xx is on disk, and nothing refused is
     client = running.client()
     try:
         assert counters(client)[0] == acked
@@ -1609,7 +1323,7 @@ def test_a_full_disk_refuses_writes_with_503_loses_nothing_and_recovers_without_
 
 def test_a_learn_refused_by_a_full_disk_is_invisible_at_once(tiny_disk):
     sim = Simulator(creme_regressor(), "regression")
-    running = Running(tiny_disk / "c.db")
+    running = ServerThread(tiny_disk / "c.db")
     client = running.client()
     try:
         client.upload(creme_regressor())
@@ -1626,14 +1340,14 @@ def test_a_learn_refused_by_a_full_disk_is_invisible_at_once(tiny_disk):
 
 def test_an_upload_refused_by_a_full_disk_keeps_the_old_model_visible(tiny_disk):
     sim = Simulator(creme_regressor(), "regression")
-    running = Running(tiny_disk / "c.db")
+    running = ServerThread(tiny_disk / "c.db")
     client = running.client()
     try:
         client.upload(creme_regressor())
         acked, refused = learn_until_refused(client, sim)
-        before = client.ok("GET", "/api/stats")["model"]["class"]
+        before = model_stats(client)["class"]
         assert_refused_for_storage(client.request("POST", "/api/model", dill.dumps(river_binary())))
-        assert client.ok("GET", "/api/stats")["model"]["class"] == before == "StandardScaler | LinearRegression"
+        assert model_stats(client)["class"] == before == "StandardScaler | LinearRegression"
     finally:
         client.close()
         running.stop()
@@ -1719,18 +1433,21 @@ def make_bad_log_record(path, healthy):
     sql(path, "INSERT INTO log (seq, model, body) SELECT 1000000, id, 'not json' FROM models")
 
 
+#: How to make each file, given a healthy database to start from. A comment says what the
+#: refusal must not do on the way.
 CORRUPT = {
-    "a text file": (make_text, None),
-    "SQLite header then random bytes": (make_random_after_header, None),
-    "another program's SQLite database": (make_foreign, None),
-    "another program's WAL database with its -wal": (make_foreign_with_wal, "refusing it checkpoints the other "
-                                                     "program's -wal into its database and deletes the -wal"),
-    "a chantilly database cut in half": (make_truncated, None),
-    "a chantilly database with a zeroed b-tree page": (make_zeroed_page, "the file is written (header bytes 24-27 and "
-                                                       "92-95, the change counter) before the corruption is found"),
-    "a model snapshot that is not dill": (make_bad_snapshot, "crashes with a traceback and exit code 1"),
-    "model info that is not JSON": (make_bad_info, "crashes with a traceback and exit code 1"),
-    "a log record that is not JSON": (make_bad_log_record, "crashes with a traceback and exit code 1"),
+    "a text file": make_text,
+    "SQLite header then random bytes": make_random_after_header,
+    "another program's SQLite database": make_foreign,
+    # must not checkpoint the other program's -wal into its database, nor delete the -wal
+    "another program's WAL database with its -wal": make_foreign_with_wal,
+    "a chantilly database cut in half": make_truncated,
+    # must not write the file (its header's change counter) before finding the corruption
+    "a chantilly database with a zeroed b-tree page": make_zeroed_page,
+    # the three below are found while the models are rebuilt: refused, not a traceback
+    "a model snapshot that is not dill": make_bad_snapshot,
+    "model info that is not JSON": make_bad_info,
+    "a log record that is not JSON": make_bad_log_record,
 }
 
 
@@ -1739,7 +1456,7 @@ def test_a_corrupt_or_foreign_db_is_refused_with_exit_2_and_left_untouched(tmp_p
     folder = tmp_path / "data"
     folder.mkdir()
     db = folder / "c.db"
-    CORRUPT[case][0](db, healthy_db)
+    CORRUPT[case](db, healthy_db)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     result = run_cli("run", "--port", "0", "--db", str(db), timeout=TIMEOUT)
     after = {p.name: p.read_bytes() for p in folder.iterdir()}
