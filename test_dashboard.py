@@ -7,28 +7,18 @@ package (no ``playwright install``: the system browser is used). Without them th
 except under CI=true, where a missing browser is a failure.
 """
 
-import http.client
-import json
 import os
-import pathlib
-import queue
 import re
 import shutil
-import subprocess
-import sys
-import threading
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
 
+from harness import ROOT, creme_regressor, trump_approval
+
 pytestmark = pytest.mark.browser
 
-ROOT = pathlib.Path(__file__).resolve().parent
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = os.environ.get("CHANTILLY_SCREENSHOT")  # where to copy the screenshot, if set
-START_TIMEOUT = 30
 UI_TIMEOUT = 15_000  # ms, for every wait on the page
 ROWS = 300
 
@@ -37,97 +27,9 @@ ROWS = 300
 EXPECTED_WHILE_DOWN = re.compile(r"net::ERR_")
 
 
-def _playwright():
-    missing = []
-    if not os.path.exists(CHROMIUM):
-        missing.append(CHROMIUM)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-        missing.append("the playwright package")
-    if missing:
-        message = "the dashboard tests need " + " and ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return sync_playwright
-
-
-class Server:
-    """``chantilly.py run`` as a subprocess; :attr:`url` once it printed that it is serving."""
-
-    def __init__(self, db, port=0, extra=(), cwd=ROOT):
-        cmd = [sys.executable, "chantilly.py", "run", "--host", "127.0.0.1", "--port", str(port),
-               "--db", str(db), *extra]
-        self.output = []
-        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True, bufsize=1)
-        lines = queue.Queue()
-        threading.Thread(target=self._pump, args=(lines,), daemon=True).start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                self.stop()
-                pytest.fail(f"the server did not say it was serving within {START_TIMEOUT} s:\n"
-                            + "".join(self.output))
-            if line is None:
-                self.stop()
-                pytest.fail("the server exited before serving:\n" + "".join(self.output))
-            match = re.search(r"serving on (http://[^\s/]+)", line)
-            if match:
-                self.url = match.group(1)
-                self.port = urllib.parse.urlsplit(self.url).port
-                return
-
-    def _pump(self, lines):
-        # Keeps draining the pipe for the server's whole life so that it never blocks on output.
-        for line in self.proc.stdout:
-            self.output.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-
-
 @pytest.fixture
-def start_server(request):
-    """``start_server(db, port=0)`` -> a running :class:`Server`, stopped at teardown."""
-    started = []
-
-    def start(db, port=0, extra=(), cwd=ROOT):
-        server = Server(db, port, extra, cwd)
-        started.append(server)
-        return server
-
-    def stop_all():
-        for server in started:
-            server.stop()
-
-    request.addfinalizer(stop_all)
-    return start
-
-
-@pytest.fixture
-def browser():
-    sync_playwright = _playwright()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+def browser(launch_chromium):
+    return launch_chromium()
 
 
 def open_page(browser, url, **context_options):
@@ -140,51 +42,6 @@ def open_page(browser, url, **context_options):
     page.on("pageerror", lambda exc: page.errors.append(f"pageerror: {exc}"))
     page.goto(url + "/")
     return page
-
-
-def get_json(url, path):
-    with urllib.request.urlopen(url + path, timeout=10) as response:
-        return json.loads(response.read())
-
-
-class Client:
-    """One keep-alive connection for the stream of predicts and learns."""
-
-    def __init__(self, url):
-        parts = urllib.parse.urlsplit(url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-
-    def post(self, path, body, content_type="application/json"):
-        if not isinstance(body, bytes):
-            body = json.dumps(body).encode()
-        self.conn.request("POST", path, body, {"Content-Type": content_type})
-        response = self.conn.getresponse()
-        data = response.read()
-        assert response.status < 300, (path, response.status, data)
-        return json.loads(data)
-
-    def close(self):
-        self.conn.close()
-
-
-def trump_rows(n):
-    """The first ``n`` rows of creme's TrumpApproval, which ships inside the package."""
-    from creme import datasets
-
-    rows = []
-    for x, y in datasets.TrumpApproval():
-        rows.append((x, y))
-        if len(rows) == n:
-            break
-    return rows
-
-
-def upload_pipeline(client):
-    dill = pytest.importorskip("dill")
-    from creme import compose, linear_model, preprocessing
-
-    model = compose.Pipeline(preprocessing.StandardScaler(), linear_model.LinearRegression())
-    return client.post("/api/model", dill.dumps(model), "application/octet-stream")
 
 
 def wait_live(page):
@@ -244,8 +101,8 @@ def test_live_dashboard_restart_and_screenshot(browser, start_server, tmp_path):
     assert page.is_hidden("#metrics-section")
 
     # Upload a pipeline: the page learns about it from the `model` event.
-    client = Client(server.url)
-    described = upload_pipeline(client)
+    client = server.client()
+    described = client.upload(creme_regressor())
     assert described["class"] == "StandardScaler | LinearRegression"
     page.wait_for_selector("#empty-state", state="hidden", timeout=UI_TIMEOUT)
     page.wait_for_function(
@@ -256,17 +113,17 @@ def test_live_dashboard_restart_and_screenshot(browser, start_server, tmp_path):
     # Predict then learn each row by id. The short pause paces the stream like a live
     # client would, so the charts get a realistic number of points; it synchronises nothing.
     last_id = None
-    for i, (x, y) in enumerate(trump_rows(ROWS)):
+    for i, (x, y) in enumerate(trump_approval(ROWS)):
         last_id = f"trump-{i}"
-        client.post("/api/predict", {"id": last_id, "features": x})
-        answer = client.post("/api/learn", {"id": last_id, "ground_truth": y})
+        client.ok("POST", "/api/predict", {"id": last_id, "features": x})
+        answer = client.ok("POST", "/api/learn", {"id": last_id, "ground_truth": y})
         assert isinstance(answer["prediction"], float)
         time.sleep(0.02)
-    client.close()
 
     # The charts gained points and the values shown are exactly the server's.
     wait_points(page, 2)
-    expected = get_json(server.url, "/api/metrics")
+    expected = client.ok("GET", "/api/metrics")
+    client.close()
     assert set(expected) == {"MAE", "RMSE", "SMAPE"}
     wait_metrics_match(page, expected)
     assert all(1 < n <= 1000 for n in point_counts(page).values())
@@ -301,13 +158,14 @@ def test_live_dashboard_restart_and_screenshot(browser, start_server, tmp_path):
 
     # Restart on the same port and database: the page says so, reconnects and shows history.
     port = server.port
-    server.stop()
+    assert server.terminate() == 0
     page.wait_for_function(
         "() => document.querySelector('#connection').dataset.state === 'reconnecting'", timeout=UI_TIMEOUT)
     server = start_server(db, port=port)
     wait_live(page)
     wait_points(page, 2)
-    wait_metrics_match(page, get_json(server.url, "/api/metrics"))
+    with server.client() as client:
+        wait_metrics_match(page, client.ok("GET", "/api/metrics"))
     assert page.text_content("#model-class").strip() == "StandardScaler | LinearRegression"
     unexpected = [e for e in page.errors if not EXPECTED_WHILE_DOWN.search(e)]
     assert unexpected == []
@@ -334,7 +192,7 @@ def test_dark_mode_without_model(browser, start_server, tmp_path):
 
 
 def test_token_form(browser, start_server, tmp_path):
-    server = start_server(tmp_path / "c.db", extra=["--token", "s3cret"])
+    server = start_server(tmp_path / "c.db", "--token", "s3cret")
     page = open_page(browser, server.url)
     page.wait_for_selector("#token-form", state="visible", timeout=UI_TIMEOUT)
     assert page.get_attribute("#connection", "data-state") == "unauthorized"
@@ -356,16 +214,13 @@ def test_a_lone_copied_chantilly_py_serves_the_whole_dashboard_after_a_burst(bro
     shutil.copy(ROOT / "chantilly.py", lone / "chantilly.py")
     server = start_server(lone / "c.db", cwd=lone)
     assert not (lone / "static").exists()
-    client = Client(server.url)
-    try:
-        upload_pipeline(client)
-        client.post("/api/learn", [{"features": x, "ground_truth": y} for x, y in trump_rows(ROWS)])
-    finally:
-        client.close()
-    latest = get_json(server.url, "/api/metrics")
-    deadline = time.monotonic() + UI_TIMEOUT / 1000
-    while get_json(server.url, "/api/metrics/history")["points"][-1]["n"] != ROWS:
-        assert time.monotonic() < deadline, "the last state never reached the history"
+    with server.client() as client:
+        client.upload(creme_regressor())
+        client.ok("POST", "/api/learn", [{"features": x, "ground_truth": y} for x, y in trump_approval(ROWS)])
+        latest = client.ok("GET", "/api/metrics")
+        deadline = time.monotonic() + UI_TIMEOUT / 1000
+        while client.ok("GET", "/api/metrics/history")["points"][-1]["n"] != ROWS:
+            assert time.monotonic() < deadline, "the last state never reached the history"
     page = open_page(browser, server.url)
     wait_live(page)
     wait_metrics_match(page, latest)

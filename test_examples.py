@@ -9,39 +9,22 @@ virtualenv's Python, from a folder that is not the repository.
 - every ```python block of README.md runs as pasted, top to bottom, each in a fresh namespace
   (so a block that leans on a name from an earlier one fails).
 
-The servers are ``chantilly.py run`` subprocesses on 127.0.0.1:0 (test_dashboard's runner),
-and every file written goes to the test's temporary folder.
+The servers are ``chantilly.py run`` subprocesses on 127.0.0.1:0 (harness.ServerProcess, through
+conftest's start_server), and every file written goes to the test's temporary folder.
 """
 
 import json
 import re
 import socket
-import subprocess
-import sys
-import urllib.request
 
-import dill
 import pytest
 
 from examples import taxi
-from test_dashboard import ROOT, start_server  # noqa: F401 (start_server is a fixture)
+from harness import ROOT, river_regressor, run_python
 
-TIMEOUT = 10  # seconds for one HTTP call
-RUN_TIMEOUT = 180  # seconds for a whole example or the README's blocks
 TRIPS = 600
 HEAVY = ("creme", "river", "dill", "numpy", "scipy", "pandas", "requests")
 README_URL = "http://localhost:5000"
-
-
-def run_python(*args, cwd, timeout=RUN_TIMEOUT):
-    """``python *args`` with this virtualenv's Python, as a user would run it from ``cwd``."""
-    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def get(url, path):
-    with urllib.request.urlopen(url + path, timeout=TIMEOUT) as response:
-        return response.read()
 
 
 @pytest.fixture
@@ -103,11 +86,11 @@ def test_taxi_example_serves_exactly_what_a_replay_learns(start_server, tmp_path
     # and so does the one it rebuilds by replaying its log after a kill -9.
     for restarted in (False, True):
         if restarted:
-            server.proc.kill()
-            server.proc.wait(TIMEOUT)
+            server.kill()
             server = start_server(tmp_path / "c.db")
-        assert json.loads(get(server.url, "/api/metrics")) == expected
-        served = dill.loads(get(server.url, "/api/model"))
+        with server.client() as client:
+            assert client.ok("GET", "/api/metrics") == expected
+            served = client.download()
         assert [served.predict_one(dict(x)) for x in fresh] == expected_predictions
 
     # And it learned: its errors are well below those of always answering the mean duration.
@@ -160,18 +143,10 @@ def test_ndjson_client_imports_from_anywhere_by_its_folder(start_server, tmp_pat
             "from ndjson_client import stream\n"
             "ops = ({'op': 'learn', 'features': {'x': i}, 'ground_truth': i} for i in range(300))\n"
             f"print(sum(1 for _ in stream({server.url!r}, ops, chunk_size=100)))\n")
-    dill_model = _river_regressor_bytes()
-    with urllib.request.urlopen(urllib.request.Request(server.url + "/api/model", data=dill_model),
-                                timeout=TIMEOUT) as response:
-        assert response.status == 201
+    with server.client() as client:
+        client.upload(river_regressor())
     done = run_python("-c", code, cwd=tmp_path)
     assert (done.returncode, done.stdout) == (0, "300\n"), done.stderr
-
-
-def _river_regressor_bytes():
-    from river import linear_model, preprocessing
-
-    return dill.dumps(preprocessing.StandardScaler() | linear_model.LinearRegression())
 
 
 # ---------------------------------------------------------------------------------------
