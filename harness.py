@@ -14,7 +14,8 @@ In the order of a test's life:
   that expected values come from;
 - servers: :class:`ServerThread` (in this process) and :class:`ServerProcess`
   (``chantilly.py run`` as a child process), with :func:`running_with_model` and :func:`run_cli`;
-- clients: :class:`Client` (keep-alive HTTP), :func:`request_once`, :class:`SSEClient`;
+- clients: :class:`Client` (keep-alive HTTP), :func:`request_once`, :class:`SSEClient`
+  (event streams);
 - raw sockets: :func:`exchange`, :func:`read_until_closed`, :func:`parse_responses`, ...;
 - what the server holds, asked over HTTP: :func:`model_stats`, :func:`counters`,
   :func:`observed_state`;
@@ -231,10 +232,10 @@ class ServerThread:
 class ServerProcess:
     """``python chantilly.py run`` in a child process, as a user starts it.
 
-    Runs the ``chantilly.py`` found in ``cwd`` (the repository by default; a folder holding a
-    lone copy for the single-file tests) with ``--port port --db db``, ``--host host`` when
-    given, then ``args``. ``command`` is the subcommand (None: none, as ``python chantilly.py
-    --port 0`` is typed). Waits for the first line, ``chantilly serving on URL``, and sets
+    Runs ``script`` (by default the ``chantilly.py`` in ``cwd``: the repository's, or a lone
+    copy in a folder of its own) from ``cwd`` with ``--port port --db db``, ``--host host``
+    when given, then ``args``. ``command`` is the subcommand (None: none, as ``python
+    chantilly.py --port 0`` is typed). Waits for the first line, ``chantilly serving on URL``, and sets
     :attr:`url` (no trailing slash), :attr:`host` and :attr:`port` from it; raises
     AssertionError, with what the server wrote, when it exits or stays silent instead.
 
@@ -243,10 +244,10 @@ class ServerProcess:
     :attr:`stderr` (:meth:`stderr_text` once it has ended, :meth:`wait_for_stderr` meanwhile).
     """
 
-    def __init__(self, db, *args, host=None, port=0, cwd=ROOT, command="run", env=None,
+    def __init__(self, db, *args, host=None, port=0, cwd=ROOT, command="run", env=None, script=None,
                  start_timeout=START_TIMEOUT):
         cwd = pathlib.Path(cwd)
-        cmd = [sys.executable, str(cwd / "chantilly.py"), *([command] if command else []),
+        cmd = [sys.executable, str(script or cwd / "chantilly.py"), *([command] if command else []),
                "--port", str(port), "--db", str(db), *(["--host", host] if host else []), *args]
         self.db = db
         self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -476,11 +477,20 @@ def request_once(port, method, path, body=None, headers=None, token=None, source
         return client.request(method, path, body, headers)
 
 
+class NotAStream(AssertionError):
+    """An event stream was asked for and something else came: :attr:`status`, :attr:`response`
+    and :attr:`data` as :meth:`Client.request` returns them."""
+
+    def __init__(self, status, response, data):
+        super().__init__(f"not an event stream: {status} {data!r:.300}")
+        self.status, self.response, self.data = status, response, data
+
+
 class SSEClient:
     """Reads a text/event-stream the way a browser's EventSource does (comments skipped).
 
-    Opening it asserts a 200 ``text/event-stream`` answer; :attr:`raw_lines` keeps every line
-    read, for framing checks."""
+    Opening it raises :class:`NotAStream` unless the answer is a 200 ``text/event-stream``;
+    :attr:`raw_lines` keeps every line read, for framing checks."""
 
     def __init__(self, port, path, token=None, timeout=TIMEOUT, host="127.0.0.1"):
         self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
@@ -488,9 +498,11 @@ class SSEClient:
         self.conn.request("GET", path, headers=headers)
         self.response = self.conn.getresponse()
         if self.response.status != 200 or self.response.getheader("Content-Type") != "text/event-stream":
-            status, data = self.response.status, self.response.read()
+            data = self.response.read()
+            if self.response.getheader("Content-Type") == "application/json":
+                data = json.loads(data)
             self.close()
-            raise AssertionError(f"not an event stream: {status} {data[:300]!r}")
+            raise NotAStream(self.response.status, self.response, data)
         self.raw_lines = []
 
     def next_event(self):

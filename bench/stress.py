@@ -32,9 +32,10 @@ their databases in a temporary folder:
              the documented 503, at most the cap stays open (the longest-idle connections are
              closed to make room), and the server's threads and fds come back down.
 
-Only the standard library and hypothesis are imported here; the model that is uploaded is
-built by a child process of the same interpreter (which needs creme and dill, as the server
-does), and so is the bad-items phase's replay (with harness.py's Simulator). The report goes
+Only the standard library, hypothesis and the repository's harness.py (servers, clients and
+the Ledger it shares with the tests; standard library only) are imported here; the model that
+is uploaded is built by a child process of the same interpreter (which needs creme and dill,
+as the server does), and so is the bad-items phase's replay (with harness.py's Simulator). The report goes
 to stdout; the exit status is 1 when anything broke.
 """
 
@@ -50,7 +51,6 @@ import pathlib
 import queue
 import random
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -65,7 +65,12 @@ from hypothesis import strategies as st
 from hypothesis.errors import NonInteractiveExampleWarning
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-TIMEOUT = 10.0
+sys.path.insert(0, str(ROOT))  # harness.py, shared with the tests
+from harness import (  # noqa: E402
+    TIMEOUT, Client, Ledger, NotAStream, ServerProcess, SSEClient, StillOpen, exchange, model_stats,
+    observed_state,
+)
+
 MODEL_SNIPPET = ("import sys, dill\nfrom creme import linear_model, preprocessing\n"
                  "sys.stdout.buffer.write(dill.dumps(preprocessing.StandardScaler() | "
                  "linear_model.LinearRegression()))")
@@ -80,109 +85,33 @@ PHASES = {  # share of the time budget
 # ---------------------------------------------------------------------------------------
 
 
-class Server:
-    """``chantilly.py run`` in a child process; ``port`` from the line it prints."""
+class Server(ServerProcess):
+    """harness.ServerProcess running the chantilly.py that --server names, which can also say
+    what its last logged traceback was."""
 
     script = ROOT / "chantilly.py"  # --server changes it
 
     def __init__(self, db, *args):
-        self.db = db
-        self.proc = subprocess.Popen(
-            [sys.executable, str(self.script), "run", "--port", "0", "--db", str(db), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        lines = queue.Queue()
-        self.stderr = []
-        self._logged = threading.Condition()  # notified with each stderr line
-
-        def pump(stream, sink):
-            for line in stream:
-                sink(line)
-            sink("")
-
-        def log(line):
-            with self._logged:
-                self.stderr.append(line)
-                self._logged.notify_all()
-
-        threading.Thread(target=pump, args=(self.proc.stdout, lines.put), daemon=True).start()
-        threading.Thread(target=pump, args=(self.proc.stderr, log), daemon=True).start()
-        first = lines.get(timeout=TIMEOUT)
-        found = re.match(r"chantilly serving on http://127\.0\.0\.1:(\d+)/", first)
-        if not found:
-            self.proc.wait(TIMEOUT)
-            raise RuntimeError(f"the server did not start (exit {self.proc.returncode}): "
-                               f"{''.join(self.stderr)[-400:]}")
-        self.port = int(found.group(1))
-
-    def client(self):
-        return Client(self.port)
-
-    def threads(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
-
-    def fds(self):
-        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
-
-    def memory(self):
-        """``(VmRSS, VmHWM)``: resident and peak resident bytes."""
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            text = f.read()
-        return tuple(1024 * int(re.search(rf"^{key}:\s+(\d+) kB", text, re.M).group(1)) for key in ("VmRSS", "VmHWM"))
+        super().__init__(db, *args, script=self.script)
 
     def last_error(self, wait=1.0):
         """The exception that ended the server's last logged traceback (waiting up to ``wait``
         seconds for the log line to arrive), if any."""
-        def find():
-            for line in reversed(self.stderr):
+        def find(lines):
+            for line in reversed(lines):
                 found = re.findall(r"(?:\\x0a|\n)(\w+(?:Error|Exception|Exit)\b(?:(?!\\x0a).)*)", line)
                 if found:
                     return found[-1][:160]
             return None
 
-        with self._logged:
-            return self._logged.wait_for(find, wait) or "no traceback logged"
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(TIMEOUT)
-
-    def close(self):
-        self.kill()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        return self.wait_for_stderr(find, wait) or "no traceback logged"
 
 
-class Client:
-    """Keep-alive HTTP: ``request`` returns (status, content type, body decoded when JSON)."""
-
-    def __init__(self, port, timeout=TIMEOUT):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-
-    def request(self, method, path, body=None):
-        if body is not None and not isinstance(body, bytes):
-            body = json.dumps(body).encode()
-        try:
-            self.conn.request(method, path, body=body)
-            response = self.conn.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException):
-            self.conn.close()  # the next request opens a new connection
-            raise
-        kind = response.getheader("Content-Type", "")
-        if kind == "application/json":
-            data = json.loads(data)
-        return response.status, kind, data
-
-    def ok(self, method, path, body=None):
-        status, _, data = self.request(method, path, body)
-        if status >= 300:
-            raise RuntimeError(f"{method} {path}: {status} {data}")
-        return data
-
-    def close(self):
-        self.conn.close()
+def answer_of(client, method, path, body=None):
+    """``(status, content type, data)`` of a request by a harness Client: what the checks
+    below look at."""
+    status, response, data = client.request(method, path, body)
+    return status, response.getheader("Content-Type", ""), data
 
 
 def model_bytes():
@@ -191,32 +120,9 @@ def model_bytes():
 
 
 def state(client):
-    """What a refused request must leave alone (as text: NaN equals itself here)."""
-    stats = client.ok("GET", "/api/stats")["model"]
-    return repr((client.ok("GET", "/api/metrics"), stats["class"], stats["learns"], stats["predictions"]))
-
-
-def exchange(port, data, shut_write, timeout=5.0):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        try:
-            sock.sendall(data)
-            if shut_write:
-                sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        received, deadline = [], time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                piece = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            except socket.timeout:
-                return b"".join(received), False
-            if not piece:
-                break
-            received.append(piece)
-        return b"".join(received), True
+    """What a refused request must leave alone (metrics and counters; the model is not
+    downloaded: this script does not import dill)."""
+    return observed_state(client, probes=())
 
 
 def statuses_of(data):
@@ -357,7 +263,7 @@ def fuzz_one_server(report, until, server, model):
     """Fuzz one server until the time is up or it breaks (a 5xx or a cut connection leaves its
     model in a state nothing can be compared with, so the next cases go to a fresh server)."""
     client = server.client()
-    client.ok("POST", "/api/model", model)
+    client.ok("POST", "/api/model", model, 201)
     for i in range(30):
         client.ok("POST", "/api/learn", {"features": {"x": float(i), "y": float(-i)}, "ground_truth": float(i)})
     box = {"state": state(client), "broken": False}
@@ -374,7 +280,7 @@ def fuzz_one_server(report, until, server, model):
             body, flavor = body
             path = "/api/model?" + urllib.parse.urlencode({"flavor": flavor})
         try:
-            status, ctype, data = client.request("POST", path, body)
+            status, ctype, data = answer_of(client, "POST", path, body)
         except (OSError, http.client.HTTPException) as e:
             report.broke(f"connection cut: {kind} {body[:200]!r}: {e!r} [server log: {server.last_error()}]")
             box["broken"] = True
@@ -397,7 +303,7 @@ def fuzz_one_server(report, until, server, model):
         run()
         try:
             client.ok("GET", "/api/health")
-        except (OSError, http.client.HTTPException, RuntimeError) as e:
+        except (OSError, http.client.HTTPException, AssertionError) as e:
             report.broke(f"server stopped serving after fuzz: {e!r}")
             break
     client.close()
@@ -449,7 +355,7 @@ def phase_garbage(report, until, tmp, model, rng):
     server = Server(tmp / "garbage.db", "--timeout", "0.5")
     try:
         client = server.client()
-        client.ok("POST", "/api/model", model)
+        client.ok("POST", "/api/model", model, 201)
         client.close()
         threads, fds = server.threads(), server.fds()
         for n in itertools.count():
@@ -457,7 +363,10 @@ def phase_garbage(report, until, tmp, model, rng):
                 break
             data = GARBAGE[n % len(GARBAGE)] if n < 2 * len(GARBAGE) else mutate(rng, rng.choice(VALID + GARBAGE))
             report.count("connections")
-            answer, closed = exchange(server.port, data, shut_write=rng.random() < 0.5)
+            try:
+                answer = exchange(server.port, data, shut_write=rng.random() < 0.5, timeout=5.0)
+            except StillOpen as e:  # what it answered still counts
+                answer = e.received
             for status, ctype, body in statuses_of(answer):
                 try:
                     body = json.loads(body) if ctype == "application/json" else body
@@ -489,30 +398,30 @@ def mixed_worker(port, t, until, report, uploads, model, acked):
             if roll < 0.25:
                 action = "predict with an id"
                 ident = f"{t}-{rng.random()}"
-                status, kind, data = client.request("POST", "/api/predict", {"id": ident, "features": x})
+                status, kind, data = answer_of(client, "POST", "/api/predict", {"id": ident, "features": x})
                 if status == 200:
                     pending.append(ident)
                 learned = 0
             elif roll < 0.45 and pending:
                 action = "learn by id"
-                status, kind, data = client.request("POST", "/api/learn", {"id": pending.pop(), "ground_truth": 1.0})
+                status, kind, data = answer_of(client, "POST", "/api/learn", {"id": pending.pop(), "ground_truth": 1.0})
                 learned = status == 200
             elif roll < 0.6:
                 action = "learn"
-                status, kind, data = client.request("POST", "/api/learn", {"features": x, "ground_truth": 1.0})
+                status, kind, data = answer_of(client, "POST", "/api/learn", {"features": x, "ground_truth": 1.0})
                 learned = status == 200
             elif roll < 0.7:
                 action = "batch of learns"
-                status, kind, data = client.request("POST", "/api/learn", [{"features": x, "ground_truth": 1.0}] * 3)
+                status, kind, data = answer_of(client, "POST", "/api/learn", [{"features": x, "ground_truth": 1.0}] * 3)
                 learned = sum(1 for a in data if "prediction" in a) if status == 200 else 0
             elif roll < 0.78:
                 action = "operation stream"
                 body = "".join(json.dumps({"op": "learn", "features": x, "ground_truth": 1.0}) + "\n" for _ in range(4))
-                status, kind, data = client.request("POST", "/api/stream", body.encode())
+                status, kind, data = answer_of(client, "POST", "/api/stream", body.encode())
                 learned = data.count(b"prediction") if status == 200 else 0
             elif roll < 0.86:
                 action = "model download"
-                status, kind, data = client.request("GET", "/api/model")
+                status, kind, data = answer_of(client, "GET", "/api/model")
                 learned = 0
             elif roll < 0.93 or not uploads:
                 action = "event stream"
@@ -520,7 +429,7 @@ def mixed_worker(port, t, until, report, uploads, model, acked):
                 learned = 0
             else:
                 action = "model upload"
-                status, kind, data = client.request("POST", "/api/model", model)
+                status, kind, data = answer_of(client, "POST", "/api/model", model)
                 pending.clear()
                 learned = 0
             report.count("requests")
@@ -540,41 +449,32 @@ def read_events(port, until):
     still run (they stop at ``until``: a stream opened just before may wait in vain), and only
     a long one: on a shared machine a commit can wait seconds for the disk."""
     patience = max(2.0, min(TIMEOUT, until - time.monotonic()))
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=patience)
     try:
-        conn.request("GET", "/api/stream/events")
-        response = conn.getresponse()
-        if response.status != 200:
-            return response.status, response.getheader("Content-Type"), json.loads(response.read())
-        events = 0
-        while events < 3:
-            line = response.readline()
-            if not line:
-                break
-            if line.startswith(b"data: "):
-                json.loads(line[6:])
-                events += 1
-        return 200, "text/event-stream", None
+        with SSEClient(port, "/api/stream/events", timeout=patience) as sse:
+            for _ in range(3):
+                json.loads(sse.next_event()[1])
+    except NotAStream as e:
+        return e.status, e.response.getheader("Content-Type"), e.data
+    except EOFError:
+        pass  # the stream ended: the server is shutting it down
     except socket.timeout:
         if time.monotonic() < until:
             raise TimeoutError(f"no event for {patience:.0f} s while the other workers ran") from None
-        return 200, "text/event-stream", None
-    finally:
-        conn.close()
+    return 200, "text/event-stream", None
 
 
 def phase_concurrency(report, until, tmp, model):
     server = Server(tmp / "concurrency.db", "--timeout", "5")
     try:
         admin = server.client()
-        admin.ok("POST", "/api/model", model)
+        admin.ok("POST", "/api/model", model, 201)
         admin.close()
         threads, fds = server.threads(), server.fds()
         half = time.monotonic() + (until - time.monotonic()) / 2
         for uploads, end in ((True, half), (False, until)):
             admin = server.client()
             if not uploads:
-                admin.ok("POST", "/api/model", model)  # the last upload: learns count from here
+                admin.ok("POST", "/api/model", model, 201)  # the last upload: learns count from here
             admin.close()
             acked = queue.Queue()
             workers = [threading.Thread(target=mixed_worker, args=(server.port, t, end, report, uploads, model, acked))
@@ -585,7 +485,7 @@ def phase_concurrency(report, until, tmp, model):
                 w.join(end - time.monotonic() + 3 * TIMEOUT)
         n = sum(acked.get() for _ in range(acked.qsize()))  # the second half's queue
         admin = server.client()
-        learns = admin.ok("GET", "/api/stats")["model"]["learns"]
+        learns = model_stats(admin)["learns"]
         admin.close()
         report.count("acknowledged learns (second half)", n)
         if learns != n:
@@ -613,36 +513,6 @@ def settle(report, server, threads, fds, note=True):
 # ---------------------------------------------------------------------------------------
 # Phase: kill -9 (and a torn write-ahead log)
 # ---------------------------------------------------------------------------------------
-
-
-class Ledger:
-    def __init__(self):
-        self._cond = threading.Condition(threading.Lock())  # guards everything below
-        self.stored, self.learned, self.uncertain = set(), set(), set()
-        self.acked = self.learns = self.in_flight_learns = 0
-        self.surprises = []
-
-    def ack(self, kind, ident):
-        with self._cond:
-            self.acked += 1
-            if kind == "predict":
-                self.stored.add(ident)
-            else:
-                self.learns += 1
-                if ident is not None:
-                    self.learned.add(ident)
-            self._cond.notify_all()
-
-    def cut(self, kind, ident):
-        with self._cond:
-            if ident is not None:
-                self.uncertain.add(ident)
-            self.in_flight_learns += kind == "learn"
-            self._cond.notify_all()
-
-    def wait_for(self, n, timeout):
-        with self._cond:
-            return self._cond.wait_for(lambda: self.acked >= n, timeout)
 
 
 def id_worker(port, t, ledger):
@@ -674,7 +544,7 @@ def kill_trial(report, tmp, model, rng, trial, tear):
     server = Server(db)
     ledger = Ledger()
     try:
-        server.client().ok("POST", "/api/model", model)
+        server.client().ok("POST", "/api/model", model, 201)
         workers = [threading.Thread(target=id_worker, args=(server.port, t, ledger), daemon=True) for t in range(4)]
         for w in workers:
             w.start()
@@ -695,25 +565,25 @@ def kill_trial(report, tmp, model, rng, trial, tear):
         report.count("torn WALs")
     try:
         server = Server(db)
-    except RuntimeError as e:
+    except AssertionError as e:  # it did not start
         report.broke(f"did not start after kill -9{' and a torn WAL' if tear else ''}: {e}")
         return
     try:
         client = server.client()
-        stats = client.ok("GET", "/api/stats")["model"]
+        stats = model_stats(client)
         learns = stats["learns"] if stats else 0
-        high = ledger.learns + ledger.in_flight_learns
+        high = ledger.learns + ledger.learns_in_flight
         if tear:  # a torn log may lose committed calls, but never invent any
             if learns > high:
                 report.broke(f"torn WAL: {learns} learns after restart, at most {high} were sent")
             if stats is None:
-                client.ok("POST", "/api/model", model)
+                client.ok("POST", "/api/model", model, 201)
             client.ok("GET", "/api/metrics")
             client.ok("POST", "/api/learn", {"features": {"x": 1.0}, "ground_truth": 1.0})
             return
         if not ledger.learns <= learns <= high:
             report.broke(f"kill -9: {learns} learns after restart; acknowledged {ledger.learns}, "
-                         f"in flight {ledger.in_flight_learns}")
+                         f"in flight {ledger.learns_in_flight}")
         waiting = sorted(ledger.stored - ledger.learned - ledger.uncertain)
         answers = client.ok("POST", "/api/learn", [{"id": i, "ground_truth": 1.0} for i in waiting])
         lost = [i for i, a in zip(waiting, answers) if "prediction" not in a]
@@ -763,16 +633,15 @@ def phase_sigterm(report, until, tmp, model, rng):
         server = Server(db)
         ledger = Ledger()
         try:
-            server.client().ok("POST", "/api/model", model)
+            server.client().ok("POST", "/api/model", model, 201)
             workers = [threading.Thread(target=learn_worker, args=(server.port, t, ledger), daemon=True)
                        for t in range(6)]
             for w in workers:
                 w.start()
             ledger.wait_for(rng.randint(50, 800), TIMEOUT)
             started = time.monotonic()
-            server.proc.send_signal(signal.SIGTERM)
             try:
-                code = server.proc.wait(5)
+                code = server.terminate(timeout=5)
             except subprocess.TimeoutExpired:
                 code = "still running after 5 s"
             report.status(code)
@@ -789,10 +658,10 @@ def phase_sigterm(report, until, tmp, model, rng):
             server.close()
         server = Server(db)
         try:
-            learns = server.client().ok("GET", "/api/stats")["model"]["learns"]
-            if not ledger.learns <= learns <= ledger.learns + ledger.in_flight_learns:
+            learns = model_stats(server.client())["learns"]
+            if not ledger.learns <= learns <= ledger.learns + ledger.learns_in_flight:
                 report.broke(f"SIGTERM: {learns} learns after restart; acknowledged {ledger.learns}, "
-                             f"in flight {ledger.in_flight_learns}")
+                             f"in flight {ledger.learns_in_flight}")
         finally:
             server.close()
 
@@ -834,11 +703,11 @@ def disk_trial(report, mount, model):
     acked = 0
     try:
         client = server.client()
-        client.ok("POST", "/api/model", model)
+        client.ok("POST", "/api/model", model, 201)
         row = {f"f{k}": float(k) for k in range(60)}
         refused = None
         for i in range(20_000):
-            status, kind, data = client.request("POST", "/api/learn", {"features": dict(row, i=float(i)),
+            status, kind, data = answer_of(client, "POST", "/api/learn", {"features": dict(row, i=float(i)),
                                                                        "ground_truth": 1.0})
             report.status(status)
             if status == 200:
@@ -852,12 +721,12 @@ def disk_trial(report, mount, model):
             report.broke(f"disk full: expected a JSON 503, got {refused}")
             return
         for _ in range(10):  # stays refused, never worse
-            status, kind, data = client.request("POST", "/api/learn", {"features": row, "ground_truth": 1.0})
+            status, kind, data = answer_of(client, "POST", "/api/learn", {"features": row, "ground_truth": 1.0})
             report.status(status)
             if status != 503:
                 report.broke(f"disk still full: {status} {data}")
         subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
-        status, kind, data = client.request("POST", "/api/learn", {"features": row, "ground_truth": 1.0})
+        status, kind, data = answer_of(client, "POST", "/api/learn", {"features": row, "ground_truth": 1.0})
         report.status(status)
         if status == 200:
             acked += 1
@@ -869,7 +738,7 @@ def disk_trial(report, mount, model):
         server.close()
     server = Server(db)
     try:
-        learns = server.client().ok("GET", "/api/stats")["model"]["learns"]
+        learns = model_stats(server.client())["learns"]
         if learns != acked:
             report.broke(f"disk full: {acked} learns acknowledged, {learns} after restart")
     finally:
@@ -982,7 +851,7 @@ def flood_single(port, until, rng, report, bad_ids):
                 if rng.random() < 0.5:
                     body["id"] = f"bad-{len(bad_ids)}"
                     bad_ids.append(body["id"])
-            status, kind, data = client.request("POST", path, body)
+            status, kind, data = answer_of(client, "POST", path, body)
             report.count("bad items", 1)
             check_refused(report, f"POST {path} {body}", status, kind, data)
     except (OSError, http.client.HTTPException) as e:
@@ -1012,7 +881,7 @@ def flood_bulk(port, until, rng, report, routes=("batch", "stream")):
                 break
             if turn == "batch":
                 path, body, n = rng.choice(batches)
-                status, kind, data = client.request("POST", path, body)
+                status, kind, data = answer_of(client, "POST", path, body)
                 check_refused(report, f"batch of {n} bad items to {path}", status, kind, data)
             else:
                 n, body = rng.choice(chunks)
@@ -1070,7 +939,7 @@ def phase_bad_items(report, until, tmp, model, rng):
     server = Server(tmp / "bad-items.db")
     try:
         client = server.client()
-        client.ok("POST", "/api/model", model)
+        client.ok("POST", "/api/model", model, 201)
         stage, calls, exact = ["quiet"], [], []
         latency = {"quiet": [], "1 flooding client": [], "3 flooding clients": []}
         good = threading.Thread(target=lambda: exact.append(well_behaved(
@@ -1132,7 +1001,7 @@ def check_replay(report, client, tmp, model, calls):
     probes = PROBES + [{"gallup": rng.uniform(30, 55), "ipsos": rng.uniform(30, 55)} for _ in range(20)]
     files["probes"].write_text(json.dumps(probes))
     served_metrics = client.ok("GET", "/api/metrics")
-    learns = client.ok("GET", "/api/stats")["model"]["learns"]
+    learns = model_stats(client)["learns"]
     result = subprocess.run([sys.executable, "-c", REPLAY_SNIPPET, str(ROOT), *map(str, files.values())],
                             capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
@@ -1182,7 +1051,7 @@ def big_sender(port, until, bodies, report, sent):
         for body in itertools.cycle(bodies):
             if time.monotonic() > until:
                 break
-            status, kind, data = client.request("POST", "/api/predict", body)
+            status, kind, data = answer_of(client, "POST", "/api/predict", body)
             report.count("large predicts")
             check_answer(report, "large predict", status, kind, data)
             if status == 200:
@@ -1204,7 +1073,7 @@ def small_client(port, until, report, latency):
             for path, body in (("/api/predict", {"features": x}),
                                ("/api/learn", {"features": x, "ground_truth": 41.0})):
                 started = time.perf_counter()
-                status, kind, data = client.request("POST", path, body)
+                status, kind, data = answer_of(client, "POST", path, body)
                 latency.append(time.perf_counter() - started)
                 report.count("small calls")
                 check_answer(report, f"small {path}", status, kind, data)
@@ -1264,7 +1133,7 @@ def phase_stalled_streams(report, until, tmp, model, rng):
     stalled, workers = [], []
     try:
         admin = server.client()
-        admin.ok("POST", "/api/model", model)
+        admin.ok("POST", "/api/model", model, 201)
         threads, fds = server.threads(), server.fds()
         rss_before, _ = server.memory()
         started = time.monotonic()
@@ -1394,7 +1263,7 @@ def answered(client, report, method, path, body, deadline):
     whose fate is unknown: its error is raised."""
     while True:
         try:
-            status, kind, data = client.request(method, path, body)
+            status, kind, data = answer_of(client, method, path, body)
         except (OSError, http.client.HTTPException):
             report.count("newcomer's connection closed (evicted)")
             if path == "/api/learn":
@@ -1451,7 +1320,7 @@ def phase_idle_sockets(report, until, tmp, model, rng):
 
 def idle_trial(report, server, model, rng, sources, per_source, trial):
     admin = server.client()
-    admin.ok("POST", "/api/model", model)
+    admin.ok("POST", "/api/model", model, 201)
     admin.close()
     threads, fds = server.threads(), server.fds()
     flood, ledger, rounds = [], Ledger(), []
@@ -1471,11 +1340,11 @@ def idle_trial(report, server, model, rng, sources, per_source, trial):
                                 f"{len(rounds)} newcomer rounds, the slowest took {1e3 * max(rounds):.0f} ms")
         check_flood(report, flood, per_source, trial)
         admin = server.client()
-        learns = admin.ok("GET", "/api/stats")["model"]["learns"]
+        learns = model_stats(admin)["learns"]
         admin.close()
-        if not ledger.learns <= learns <= ledger.learns + ledger.in_flight_learns:
+        if not ledger.learns <= learns <= ledger.learns + ledger.learns_in_flight:
             report.broke(f"newcomers' learns: {learns} counted, {ledger.learns} acknowledged, "
-                         f"{ledger.in_flight_learns} cut")
+                         f"{ledger.learns_in_flight} cut")
     finally:
         for f in flood:
             f.sock.close()
