@@ -54,10 +54,12 @@ import argparse
 import base64
 import bisect
 import collections
+import contextlib
 import copy
 import dataclasses
 import email.utils
 import hmac
+import http.client
 import importlib
 import inspect
 import io
@@ -69,6 +71,7 @@ import operator
 import os
 import pathlib
 import pickle
+import random
 import re
 import select
 import signal
@@ -312,6 +315,14 @@ class Unavailable(ChantillyError):
     """The server cannot take the call now (storage refused a write, shutting down, too many streams)."""
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def detached(error):
+    """``error`` without the frames it was raised through: an error kept as an answer would
+    otherwise keep them (and the model copies they hold) alive in a reference cycle until the
+    cycle collector runs, which made a flood of bad items stall every client in long pauses."""
+    error.__traceback__ = error.__context__ = error.__cause__ = None
+    return error
 
 
 class StoreError(Exception):
@@ -563,6 +574,7 @@ class Flavor:
     metrics = ()            # default metric names, from the model's own library
     metric_bases = ()       # the library's metric base classes a chosen metric must derive from
     label = "required"      # "required", "optional" (anomaly) or "none" (clustering)
+    predict_changes = False  # whether even river's models of this paradigm change as they answer
     requires = ("predict_one", "predict_proba_one")  # a model must have one of these
 
     def matches(self, est, library):
@@ -692,6 +704,9 @@ class Clustering(Flavor):
     name, metrics, label = "clustering", ("Silhouette",), "none"
     metric_bases = ("ClusteringMetric",)
     requires = ("predict_one",)
+    # river's KMeans gives its centers a random coordinate for each feature name it meets,
+    # when it predicts too: its predictions are logged, so a restart repeats them.
+    predict_changes = True
 
     def matches(self, est, library):
         return isinstance(est, _base(library).Clusterer)
@@ -825,8 +840,8 @@ class Model:
         # (and forecast), so a prediction changes the model and must be logged to be replayed.
         # river stopped doing that (learn_during_predict is opt-in), but a step of any other
         # library (the user's own class, say) may do it: only an all-river model is trusted.
-        self.changes_on_predict = not all(type(part).__module__.split(".")[0] == "river"
-                                          for part in _parts(obj))
+        self.changes_on_predict = self.paradigm.predict_changes or not all(
+            type(part).__module__.split(".")[0] == "river" for part in _parts(obj))
 
     def rebind(self, obj):
         """Serve ``obj``, an estimator like the one checked (a copy, for an undo); returns self."""
@@ -900,7 +915,7 @@ def metric_names(library, flavor):
         cls = getattr(module, name)
         if (isinstance(cls, type) and bases and issubclass(cls, bases) and not inspect.isabstract(cls)
                 and name not in _NOT_A_NUMBER and not inspect.signature(cls).parameters.get("beta")):
-            if flavor.name == "anomaly" and getattr(cls, "requires_labels", True) is not False:
+            if flavor.name == "anomaly" and cls().requires_labels:
                 continue  # scores, not labels, are what an anomaly detector answers
             names.append(name)
     return sorted(names)
@@ -1062,7 +1077,10 @@ class HorizonMetrics(Metrics):
         self.memory["open"] = still_open
 
     def after_learn(self, model):
-        values = model.paradigm.forecast(model, self.memory["horizon"], None)
+        try:
+            values = model.paradigm.forecast(model, self.memory["horizon"], None)
+        except Exception:  # not enough observations yet (HoltWinters needs a whole season)
+            return
         self.memory["open"].append({"values": values, "seen": 0})
 
     def next_value(self):
@@ -1147,23 +1165,12 @@ class Store:
     def _inspect(self):
         """Check an existing file through a read-only connection, so that a file chantilly
         refuses (foreign, corrupt) is never written to, its WAL never folded in."""
-        # immutable: no locks and no -wal/-shm created beside a file we may refuse; a WAL left
-        # by a crash must be read though, and a read-only connection never folds it in.
-        mode = "mode=ro" if os.path.exists(self.path + "-wal") else "immutable=1"
-        uri = pathlib.Path(self.path).resolve().as_uri() + "?" + mode
-        shm = pathlib.Path(self.path + "-shm")
-        had_shm = shm.exists()
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=2.0)
-            try:
+            with read_only(self.path) as conn:
                 app_id = conn.execute("PRAGMA application_id").fetchone()[0]
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
                 check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            finally:
-                conn.close()
-                if not had_shm:  # reading a WAL creates it; with no -shm before, nobody else uses it
-                    shm.unlink(missing_ok=True)
         except sqlite3.Error as e:
             raise self._refusal(e) from None
         if app_id != APPLICATION_ID and (app_id != 0 or tables):
@@ -1307,6 +1314,25 @@ class Store:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as e:
                 raise Unavailable(f"the database could not be read: {e}") from None
+
+
+@contextlib.contextmanager
+def read_only(path):
+    """A connection that reads ``path`` without ever writing beside it: a file chantilly may
+    refuse (foreign, corrupt) is never written to, its WAL never folded in."""
+    # immutable: no locks and no -wal/-shm created beside the file; a WAL left by a crash
+    # must be read though, and a read-only connection never folds it in.
+    path = str(path)
+    mode = "mode=ro" if os.path.exists(path + "-wal") else "immutable=1"
+    shm = pathlib.Path(path + "-shm")
+    had_shm = shm.exists()
+    conn = sqlite3.connect(pathlib.Path(path).resolve().as_uri() + "?" + mode, uri=True, timeout=2.0)
+    try:
+        yield conn
+    finally:
+        conn.close()
+        if not had_shm:  # reading a WAL creates it; with no -shm before, nobody else uses it
+            shm.unlink(missing_ok=True)
 
 
 def _check_database_file(path):
@@ -1491,6 +1517,27 @@ def serving_models(store):
     return store.read("SELECT id, name FROM models WHERE role = 'serving' ORDER BY name")
 
 
+def stored_hash_seed(path):
+    """The string-hash seed kept in the database at ``path`` (see main), or None: no file,
+    none stored yet, or a file that is not readable as chantilly's (opening it says why)."""
+    try:
+        _check_database_file(path)
+        if not os.path.exists(path):
+            return None
+        with read_only(path) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'hashseed'").fetchone()
+    except (sqlite3.Error, StoreError):
+        return None
+    return row[0] if row else None
+
+
+def keep_hash_seed(store):
+    """Store the seed this process hashes strings with, if the database has none yet."""
+    seed = os.environ.get("PYTHONHASHSEED", "")
+    if seed.isdigit() and not store.read("SELECT 1 FROM meta WHERE key = 'hashseed'"):
+        store.commit(store.write([("INSERT INTO meta (key, value) VALUES ('hashseed', ?)", (seed,))])[0])
+
+
 def set_default_model(store, name):
     """Queue the name of the default model (None: there is none); returns a ticket."""
     if name is None:
@@ -1580,7 +1627,7 @@ class EventBus:
         with self._lock:
             if self._closed:
                 raise Unavailable("the server is shutting down")
-            if self.count() >= self.max_subscribers:
+            if self._count() >= self.max_subscribers:
                 raise Unavailable(f"too many open streams (at most {self.max_subscribers}); "
                                   "retry later")
             sub = Subscription(topic, self.backlog)
@@ -1599,6 +1646,10 @@ class EventBus:
 
     def count(self):
         """Open subscriptions across topics."""
+        with self._lock:
+            return self._count()
+
+    def _count(self):
         return sum(len(subs) for subs in self._topics.values())
 
     def publish(self, topic, message):
@@ -1919,11 +1970,11 @@ class Deployment:
                 try:
                     answer, x = getattr(self, f"_{op.kind}")(op, now, outcome)
                 except Unavailable as e:  # a read was refused: memory may be ahead of the file
-                    outcome.results.append(e)
+                    outcome.results.append(detached(e))
                     self._restore()
                     continue
                 except ChantillyError as e:
-                    outcome.results.append(e)
+                    outcome.results.append(detached(e))
                     continue
                 outcome.results.append(answer)
                 if listening["events"]:
@@ -2267,6 +2318,7 @@ class Service:
         service = cls(store, EventBus(settings.max_streams, settings.stream_backlog), settings)
         try:
             service._deployments, service._default = service._load_models()
+            keep_hash_seed(store)  # after the models loaded: a refused file stays untouched
         except Exception as e:  # a snapshot or log record this environment cannot replay
             store.close()
             raise StoreError(f"a model in {path} cannot be loaded ({type(e).__name__}: "
@@ -2451,7 +2503,7 @@ class Service:
             try:
                 ops.append(Operation(kind, payload))
             except ChantillyError as e:
-                ops.append(e)
+                ops.append(detached(e))
         return self.apply(ops, name)
 
     def apply(self, ops, name=None):
@@ -2469,7 +2521,7 @@ class Service:
             try:
                 answers, model_events, model_ticket = self._apply_on(model, [ops[i] for i in indexes])
             except ChantillyError as e:  # no such model
-                answers, model_events, model_ticket = [e] * len(indexes), [], 0
+                answers, model_events, model_ticket = [detached(e)] * len(indexes), [], 0
             for i, answer in zip(indexes, answers):
                 results[i] = answer
             events += model_events
@@ -2704,7 +2756,7 @@ class Request:
         return parse_json(self.body())
 
 
-class Binary:
+class Blob:
     """A non-JSON answer: bytes with their content type."""
 
     def __init__(self, body, content_type, headers=()):
@@ -2755,7 +2807,7 @@ class Dashboard:
             raise NotFound(f"no file {_truncate(name)!r} in the dashboard")
         content_type = _CONTENT_TYPES.get(pathlib.PurePath(name).suffix, "application/octet-stream")
         # no-cache: the browser revalidates, so an upgraded dashboard shows up on reload.
-        return Binary(data, content_type, [("Cache-Control", "no-cache")])
+        return Blob(data, content_type, [("Cache-Control", "no-cache")])
 
     def _read(self, name):
         if self._embedded is not None:
@@ -2840,7 +2892,7 @@ def post_model(request, name=None):
 @ROUTER.route("GET", "/api/model/<name>", scope="admin")
 def get_model(request, name=None):
     """Download a model with everything it has learned, as dill bytes."""
-    return Binary(request.service.download(name), "application/octet-stream",
+    return Blob(request.service.download(name), "application/octet-stream",
                   [("Content-Disposition", f'attachment; filename="{name or "model"}.dill"')])
 
 
@@ -3360,7 +3412,7 @@ class Handler(BaseHTTPRequestHandler):
         status = HTTPStatus.OK
         if isinstance(result, tuple):
             result, status = result
-        if isinstance(result, Binary):
+        if isinstance(result, Blob):
             return self._send(status, result.body, result.content_type, result.headers)
         self._send_json(status, result)
 
@@ -3518,7 +3570,7 @@ class Handler(BaseHTTPRequestHandler):
                 ops.append(Operation.parse(parse_json(line, "the line")) if line is not None else
                            PayloadTooLarge(f"the line is over {self.server.settings.max_body} bytes"))
             except ChantillyError as e:
-                ops.append(e)
+                ops.append(detached(e))
         answers = self.server.service.apply(ops) if ops else []
         # Answers are JSON-ready already; errors become {"status", "message"}.
         return "".join((dumps(a) if isinstance(a, dict) else dumps(batch_item(a))) + "\n"
@@ -3687,6 +3739,253 @@ class Server(ThreadingHTTPServer):
 
 
 # ---------------------------------------------------------------------------------------
+# Client: chantilly from another Python program
+# ---------------------------------------------------------------------------------------
+
+
+class ClientError(Exception):
+    """An answer other than 2xx: :attr:`status` and the server's :attr:`message`."""
+
+    def __init__(self, status, message):
+        super().__init__(f"{status}: {message}")
+        self.status, self.message = status, message
+
+
+class Client:
+    """A client for a chantilly server, standard library only: one keep-alive connection
+    (``http.client``), JSON in and out, :class:`ClientError` for any refusal::
+
+        client = chantilly.Client("http://localhost:5000")
+        client.upload(model, name="taxis")
+        client.predict({"x": 1.0}, id=7, model="taxis")
+        client.learn(2.0, id=7, model="taxis")
+
+    Not thread-safe: give each thread its own client.
+    """
+
+    def __init__(self, url="http://localhost:5000", token=None, timeout=30.0):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        self.url, self.token, self.timeout = url.rstrip("/"), token, timeout
+        self._parts = parts
+        self._conn = None
+
+    # -- models ---------------------------------------------------------------------------
+
+    def upload(self, model, name=None, flavor=None, metrics=None, horizon=None, default=None):
+        """Upload a model (a creme/river object, or its dill bytes); returns its description."""
+        data = model if isinstance(model, bytes) else serialize(model)
+        query = {"flavor": flavor, "horizon": horizon,
+                 "metrics": None if metrics is None else ",".join(metrics),
+                 "default": None if default is None else str(bool(default)).lower()}
+        return self._call("POST", self._model_path(name), data, query)
+
+    def download(self, model=None):
+        """The model with everything it has learned (loaded with dill or pickle)."""
+        return deserialize(self._call("GET", self._model_path(model)))
+
+    def delete(self, model=None):
+        """Remove a model, its metrics, history and stored ids."""
+        return self._call("DELETE", self._model_path(model))
+
+    def models(self):
+        """``{"default": name, "models": [description, ...]}``."""
+        return self._call("GET", "/api/models")
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def predict(self, features, id=None, model=None):
+        """The model's prediction for ``features`` (stored under ``id`` until its label comes)."""
+        return self._call("POST", "/api/predict", _body(features=features, id=id, model=model))["prediction"]
+
+    def learn(self, ground_truth=None, features=None, id=None, model=None):
+        """Learn a label for ``features``, or for the features predicted under ``id``;
+        returns the prediction it was scored against."""
+        return self._call("POST", "/api/learn", _body(ground_truth=ground_truth, features=features,
+                                                      id=id, model=model))["prediction"]
+
+    def forecast(self, horizon, features=None, model=None):
+        """The next ``horizon`` values of a forecasting model."""
+        return self._call("POST", "/api/forecast", _body(horizon=horizon, features=features,
+                                                         model=model))["forecast"]
+
+    def rank(self, user, items, features=None, model=None):
+        """``items`` ordered best first for ``user`` by a recommendation model."""
+        return self._call("POST", "/api/rank", _body(user=user, items=list(items), features=features,
+                                                     model=model))["ranking"]
+
+    def metrics(self, model=None):
+        """``{metric: value}`` of a model."""
+        return self._call("GET", "/api/metrics", query={"model": model})
+
+    def stats(self, model=None):
+        """Counters, throughput and latency (``/api/stats``)."""
+        return self._call("GET", "/api/stats", query={"model": model})
+
+    # -- streams ----------------------------------------------------------------------------
+
+    def stream(self, operations, chunk_size=500):
+        """Send operations (dicts with ``"op"``) over one ``POST /api/stream`` connection and
+        yield one answer per operation, in order, as they come: a thread sends chunks of
+        ``chunk_size`` lines while this generator reads (both sides never wait on each other).
+        A failed operation yields ``{"status", "message"}`` and the stream goes on."""
+        sock = self._socket()
+        sock.sendall(self._head("POST", "/api/stream", [("Content-Type", "application/x-ndjson"),
+                                                        ("Transfer-Encoding", "chunked")]))
+        failure = []
+        writer = threading.Thread(target=self._send_chunks, args=(sock, operations, chunk_size, failure),
+                                  daemon=True)
+        writer.start()
+        try:
+            reader = sock.makefile("rb")
+            status, _ = _read_head(reader)
+            if status != 200:
+                raise ClientError(status, "the stream was refused")
+            for line in _chunked_lines(reader):
+                yield json.loads(line)
+            if failure:
+                raise failure[0]
+        finally:
+            sock.close()
+            writer.join(self.timeout)
+
+    def events(self, model=None, metrics=False):
+        """Yield ``(event name, data)`` from ``/api/stream/events`` (or the metrics stream,
+        whose events are unnamed ``"message"``), as they come, until the server ends it."""
+        path = "/api/stream/metrics" if metrics else "/api/stream/events"
+        query = urllib.parse.urlencode({"model": model} if model else {})
+        sock = self._socket()
+        try:
+            sock.sendall(self._head("GET", path + ("?" + query if query else "")))
+            reader = sock.makefile("rb")
+            status, _ = _read_head(reader)
+            if status != 200:
+                raise ClientError(status, "the event stream was refused")
+            event, data = "message", []
+            for line in _chunked_lines(reader, keep_blank=True):
+                if not line:
+                    if data:
+                        yield event, json.loads("\n".join(data))
+                    event, data = "message", []
+                elif line.startswith("data:"):
+                    data.append(line[5:].removeprefix(" "))
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+        finally:
+            sock.close()
+
+    def close(self):
+        """Close the keep-alive connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- the wire ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _model_path(name):
+        return "/api/model" if name is None else f"/api/model/{urllib.parse.quote(name)}"
+
+    def _call(self, method, path, body=None, query=None):
+        query = {k: v for k, v in (query or {}).items() if v is not None}
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if isinstance(body, dict):
+            body, headers["Content-Type"] = _encoder.encode(body).encode(), "application/json"
+        for attempt in (1, 2):  # a keep-alive connection the server closed is opened again once
+            if self._conn is None:
+                self._conn = self._connection()
+            try:
+                self._conn.request(method, path, body=body, headers=headers)
+                response = self._conn.getresponse()
+                data = response.read()
+                break
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+                self.close()
+                if attempt == 2:
+                    raise
+        if response.getheader("Connection", "").lower() == "close":
+            self.close()
+        is_json = response.getheader("Content-Type", "").startswith("application/json")
+        if response.status >= 300:
+            message = json.loads(data).get("message", "") if is_json else data.decode("utf-8", "replace")
+            raise ClientError(response.status, message)
+        return json.loads(data) if is_json else data
+
+    def _connection(self):
+        kind = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
+        return kind(self._parts.hostname, self._parts.port, timeout=self.timeout)
+
+    def _socket(self):
+        if self._parts.scheme == "https":
+            raise ValueError("streams over https are not supported by this client; use http")
+        return socket.create_connection((self._parts.hostname, self._parts.port or 80), timeout=self.timeout)
+
+    def _head(self, method, path, headers=()):
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self._parts.netloc}", *(f"{k}: {v}" for k, v in headers)]
+        if self.token:
+            lines.append(f"Authorization: Bearer {self.token}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    @staticmethod
+    def _send_chunks(sock, operations, chunk_size, failure):
+        try:
+            batch = []
+            for op in itertools.chain(operations, [None]):
+                if op is not None:
+                    batch.append(_encoder.encode(op))
+                if batch and (op is None or len(batch) == chunk_size):
+                    data = ("\n".join(batch) + "\n").encode()
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+                    batch = []
+            sock.sendall(b"0\r\n\r\n")
+        except Exception as e:  # the reader raises it: an iterator that fails, a lost connection
+            failure.append(e)
+
+
+def _body(**fields):
+    """A JSON body without the fields left out (None)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _read_head(reader):
+    """``(status, {lower-case header: value})`` of an answer."""
+    status_line = reader.readline().decode("latin-1")
+    if not status_line:
+        raise ConnectionError("the server closed the connection")
+    headers = {}
+    for line in iter(reader.readline, b"\r\n"):
+        if not line:
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers
+
+
+def _chunked_lines(reader, keep_blank=False):
+    """The lines of a chunked body, as text, as each chunk arrives."""
+    buffer = b""
+    while True:
+        size = int(reader.readline().split(b";")[0], 16)
+        if size == 0:
+            break
+        buffer += reader.read(size)
+        reader.read(2)
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            if line or keep_blank:
+                yield line.decode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
 
@@ -3708,14 +4007,31 @@ def build_parser():
         epilog="Without a command, `run` is assumed: `chantilly --port 5000` starts the server. "
                "`chantilly run --help` lists the server's options.")
     parser.add_argument("--version", action="version", version=f"chantilly {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{run,routes}")
+    commands = parser.add_subparsers(dest="command", metavar="{run,routes,models,add-model,delete-model}")
     run = commands.add_parser("run", help="start the server", description=(
         "Start the server. It prints the URL it serves and stops cleanly on SIGINT or SIGTERM."))
     _add_run_options(run)
     run.set_defaults(func=cmd_run)
     routes = commands.add_parser("routes", help="print every route with a one-line description")
     routes.set_defaults(func=cmd_routes)
+    _add_model_commands(commands)
     return parser
+
+
+def _add_model_commands(commands):
+    """The commands that work on the database directly, when no server holds it."""
+    where = "(on the database itself: stop the server first, or use the API while it runs)"
+    models = commands.add_parser("models", help="list the models in the database " + where)
+    add = commands.add_parser("add-model", help="add a model from a dill/pickle file " + where)
+    add.add_argument("path", help="file holding dill.dumps(model) or pickle.dumps(model)")
+    add.add_argument("--name", help="the model's name (default: the default model's, or 'default')")
+    add.add_argument("--flavor", help="force the flavor instead of detecting it")
+    add.add_argument("--default", action="store_true", help="make it the default model")
+    delete = commands.add_parser("delete-model", help="remove a model " + where)
+    delete.add_argument("name")
+    for command, func in ((models, cmd_models), (add, cmd_add_model), (delete, cmd_delete_model)):
+        command.add_argument("--db", default="chantilly.db", help="SQLite file (default: %(default)s)")
+        command.set_defaults(func=func)
 
 
 def _add_run_options(run):
@@ -3800,6 +4116,53 @@ def cmd_routes(args):
     return 0
 
 
+def _on_database(args, work):
+    """Run ``work(service)`` on the database of ``args``; 2 with a message when it is refused."""
+    try:
+        service = Service.open(args.db)
+    except StoreError as e:
+        hint = " (stop it, or use the API: GET /api/models, POST and DELETE /api/model/<name>)"
+        print(f"chantilly: {e}{hint if 'in use' in str(e) else ''}", file=sys.stderr)
+        return 2
+    try:
+        work(service)
+        return 0
+    except ChantillyError as e:
+        print(f"chantilly: {e.message}", file=sys.stderr)
+        return 2
+    finally:
+        service.close()
+
+
+def cmd_models(args):
+    """Print the models in the database, the default first."""
+    def show(service):
+        listing = service.models()
+        if not listing["models"]:
+            print(f"no models in {args.db}")
+        for model in listing["models"]:
+            mark = "*" if model["name"] == listing["default"] else " "
+            print(f"{mark} {model['name']:<20} {model['flavor']:<15} {model['class']} "
+                  f"({model['learns']} learns, {model['predictions']} predictions)")
+    return _on_database(args, show)
+
+
+def cmd_add_model(args):
+    """Add a model from a file, as POST /api/model/<name> would."""
+    try:
+        data = pathlib.Path(args.path).read_bytes()
+    except OSError as e:
+        print(f"chantilly: cannot read {args.path}: {e.strerror}", file=sys.stderr)
+        return 2
+    return _on_database(args, lambda service: print(
+        f"added {service.upload(data, args.name, flavor=args.flavor, default=args.default or None)['name']}"))
+
+
+def cmd_delete_model(args):
+    """Remove a model, as DELETE /api/model/<name> would."""
+    return _on_database(args, lambda service: print(f"deleted {service.delete(args.name)['deleted']}"))
+
+
 def cmd_run(args):
     """Start the server and serve until SIGINT or SIGTERM."""
     tokens = {"client": args.token, "admin": args.admin_token or args.token}
@@ -3860,10 +4223,28 @@ def _banner(args, service, server):
 def main(argv=None):
     """Entry point of ``python chantilly.py`` and of the installed ``chantilly`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("run", "routes", "-h", "--help", "--version"):
+    if not argv or argv[0] not in ("run", "routes", "models", "add-model", "delete-model",
+                                   "-h", "--help", "--version"):
         argv.insert(0, "run")
     args = build_parser().parse_args(argv)
+    if hasattr(args, "db"):
+        _use_the_databases_hash_seed(args.db)
     return args.func(args)
+
+
+def _use_the_databases_hash_seed(db):
+    """Run with the string-hash seed stored in the database, so that a restart replays models
+    exactly: some iterate over sets of feature names (river's KMeans draws a random center
+    coordinate for each new name, in set order), and Python picks a new random seed per
+    process. A new database gets a random seed, kept secret in the file like its data (a
+    known seed would let clients craft colliding keys). Re-executes this command once."""
+    seed = stored_hash_seed(db) or str(random.SystemRandom().randrange(1, 2**32))
+    if os.environ.get("PYTHONHASHSEED") == seed or os.environ.get("CHANTILLY_REEXECUTED"):
+        return
+    arguments = getattr(sys, "orig_argv", [sys.executable, *sys.argv])[1:]  # keeps -m, -X...
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, *arguments],
+              dict(os.environ, PYTHONHASHSEED=seed, CHANTILLY_REEXECUTED="1"))
 
 
 # ---------------------------------------------------------------------------------------
