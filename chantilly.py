@@ -71,6 +71,7 @@ import operator
 import os
 import pathlib
 import pickle
+import platform
 import random
 import re
 import select
@@ -1105,6 +1106,127 @@ _METRICS_OF = {"anomaly": AnomalyMetrics, "clustering": ClusterMetrics, "forecas
 
 
 # ---------------------------------------------------------------------------------------
+# Telemetry: counters and histograms for /metrics
+# ---------------------------------------------------------------------------------------
+
+#: Histogram buckets, in seconds for durations (Prometheus' defaults, from 0.5 ms) and in
+#: writes for commit sizes.
+SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+class Telemetry:
+    """Counters and histograms, each a family of series by label values, rendered in the
+    Prometheus text exposition format (version 0.0.4) by :meth:`render`.
+
+    Families are declared once with :meth:`counter` or :meth:`histogram`; recording takes
+    one lock, never held while rendering writes anywhere.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()  # guards _series
+        self._families = {}  # name -> (type, help, label names, buckets)
+        self._series = {}    # (name, label values) -> float, or [bucket counts..., sum, count]
+
+    def counter(self, name, help, labels=()):
+        self._families[name] = ("counter", help, tuple(labels), None)
+
+    def histogram(self, name, help, labels=(), buckets=SECONDS_BUCKETS):
+        self._families[name] = ("histogram", help, tuple(labels), buckets)
+
+    def add(self, name, amount=1, *labels):
+        """Add to a counter's series."""
+        key = (name, labels)
+        with self._lock:
+            self._series[key] = self._series.get(key, 0) + amount
+
+    def observe(self, name, value, *labels):
+        """Count one observation in a histogram's series."""
+        buckets = self._families[name][3]
+        key = (name, labels)
+        with self._lock:
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = [0] * (len(buckets) + 3)  # buckets, +Inf, sum, count
+            series[bisect.bisect_left(buckets, value)] += 1  # the first bucket with value <= le
+            series[-2] += value
+            series[-1] += 1
+
+    def render(self, gauges=()):
+        """The exposition text: every declared family, then ``gauges``, an iterable of
+        ``(name, help, [(labels dict, value), ...])`` measured by the caller just now (a
+        name ending in ``_total`` is a counter)."""
+        with self._lock:
+            series = {key: (list(v) if isinstance(v, list) else v) for key, v in self._series.items()}
+        lines = []
+        for name, (kind, help, label_names, buckets) in self._families.items():
+            lines += [f"# HELP {name} {help}", f"# TYPE {name} {kind}"]
+            for (family, values), value in sorted(series.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+                if family != name:
+                    continue
+                labels = dict(zip(label_names, values))
+                if kind == "counter":
+                    lines.append(f"{name}{_labels(labels)} {_number(value)}")
+                    continue
+                cumulative = 0
+                for le, count in zip((*buckets, math.inf), value):
+                    cumulative += count
+                    lines.append(f"{name}_bucket{_labels({**labels, 'le': _number(le)})} {cumulative}")
+                lines += [f"{name}_sum{_labels(labels)} {_number(value[-2])}",
+                          f"{name}_count{_labels(labels)} {value[-1]}"]
+        for name, help, samples in gauges:
+            kind = "counter" if name.endswith("_total") else "gauge"
+            lines += [f"# HELP {name} {help}", f"# TYPE {name} {kind}"]
+            lines += [f"{name}{_labels(labels)} {_number(value)}" for labels, value in samples]
+        return "\n".join(lines) + "\n"
+
+
+def _labels(labels):
+    """``{a="x",b="y"}``, values escaped as the exposition format asks (\\\\, \\", \\n).
+
+    >>> _labels({"model": 'a"b'})
+    '{model="a\\\\"b"}'
+    """
+    if not labels:
+        return ""
+    escape = lambda v: str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")  # noqa: E731
+    return "{" + ",".join(f'{k}="{escape(v)}"' for k, v in labels.items()) + "}"
+
+
+def _number(value):
+    """A sample value: ``+Inf``, ``NaN`` and integers the way Prometheus writes them."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
+
+
+def process_gauges(started):
+    """The usual ``process_*`` metrics, from /proc where there is one (Linux)."""
+    gauges = [("process_start_time_seconds", "Start time of the process since the epoch, in seconds.",
+               [({}, started)])]
+    times = os.times()
+    gauges.append(("process_cpu_seconds_total", "User and system CPU time spent, in seconds.",
+                   [({}, times.user + times.system)]))
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = [int(n) for n in statm.read().split()[:2]]
+        gauges += [("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                    [({}, pages[0] * os.sysconf("SC_PAGE_SIZE"))]),
+                   ("process_resident_memory_bytes", "Resident memory size in bytes.",
+                    [({}, pages[1] * os.sysconf("SC_PAGE_SIZE"))]),
+                   ("process_open_fds", "Number of open file descriptors.",
+                    [({}, len(os.listdir("/proc/self/fd")))])]
+        import resource  # Unix only, so imported here
+        gauges.append(("process_max_fds", "Maximum number of open file descriptors.",
+                       [({}, resource.getrlimit(resource.RLIMIT_NOFILE)[0])]))
+    except (OSError, ValueError, ImportError):
+        pass  # not Linux: the start time and CPU are what we know
+    return gauges
+
+
+# ---------------------------------------------------------------------------------------
 # Storage
 # ---------------------------------------------------------------------------------------
 
@@ -1137,6 +1259,7 @@ class Store:
         self._settled = 0    # tickets up to here are committed or refused
         self._refused = []   # sorted, disjoint (first, last) ticket ranges that were rolled back
         self.refusals = 0    # how many times writes were refused since the store opened
+        self.commit_observer = None  # called with (seconds, writes) after each commit
         self._conn = self._open(sync)
         self._seq = self._conn.execute(  # guarded by _lock: the last log seq handed out
             "SELECT MAX(COALESCE((SELECT MAX(seq) FROM log), 0), "
@@ -1253,6 +1376,7 @@ class Store:
         with self._lock:
             queued, self._queued = self._queued, []
             through = self._written
+        started = time.perf_counter()
         try:
             if len(queued) == 1 and not self._conn.in_transaction:
                 # One statement commits itself: one call instead of BEGIN, run, COMMIT (+20%
@@ -1266,6 +1390,8 @@ class Store:
             return
         with self._lock:
             self._settled = max(self._settled, through)
+        if self.commit_observer is not None:
+            self.commit_observer(time.perf_counter() - started, len(queued))
 
     def _run(self, queued):
         """Run statements in the open transaction, consecutive same SQL as one executemany."""
@@ -1851,6 +1977,7 @@ class Deployment:
         self.settings = settings
         self.retired = False  # set without the lock: a stuck call must not delay a replacement
         self.evicted = 0      # stored ids evicted by --max-ids since the server started
+        self.snapshots = 0    # snapshots written since the server started
         with self._lock:
             self._restore()
         self.history = [(t, n, json.loads(m)) for t, n, m in rows.history()]
@@ -2139,6 +2266,7 @@ class Deployment:
         state = pack_state(self.model.obj, self.scores.objs, self.scores.memory, self.predictions, self.learns)
         ticket = self.rows.save_snapshot(state, self.seq, history)
         self.since_snapshot = self.logged_bytes = 0
+        self.snapshots += 1
         return ticket
 
     def expire(self, horizon, keep_tombstones_after):
@@ -2284,6 +2412,18 @@ def _percentile(ordered, q):
 # ---------------------------------------------------------------------------------------
 
 
+def _declare(telemetry):
+    """The families the server records as it goes (the rest are measured when scraped)."""
+    telemetry.counter("chantilly_http_requests_total", "HTTP requests answered, by route, method and status.",
+                      ("route", "method", "status"))
+    telemetry.histogram("chantilly_http_request_duration_seconds",
+                        "Time to answer an HTTP request (to its head, for streams), by route.", ("route",))
+    telemetry.histogram("chantilly_commit_duration_seconds", "Time of one group commit to SQLite.")
+    telemetry.histogram("chantilly_commit_writes", "Writes (model calls and others) per group commit.",
+                        buckets=SIZE_BUCKETS)
+    return telemetry
+
+
 class Service:
     """Ties the store, the deployments and the event bus together: chantilly without HTTP.
 
@@ -2300,6 +2440,8 @@ class Service:
         self.bus = bus
         self.settings = settings
         self.stats = Stats()
+        self.telemetry = _declare(Telemetry())
+        store.commit_observer = self._observe_commit
         self.expired = 0
         self._lock = threading.Lock()  # guards _deployments, _default and expired
         self._deployments = {}
@@ -2613,6 +2755,40 @@ class Service:
                 "uptime_s": now - self.stats.started, "rates": rates, "latency_ms": latency,
                 "subscribers": self.bus.count(), "expired": expired}
 
+    def _observe_commit(self, seconds, writes):
+        self.telemetry.observe("chantilly_commit_duration_seconds", seconds)
+        self.telemetry.observe("chantilly_commit_writes", writes)
+
+    def prometheus(self, connections=0):
+        """Everything ``/metrics`` shows, in the Prometheus text format; ``connections``: the
+        open connections, which only the server knows."""
+        with self._lock:
+            deployments = sorted(self._deployments.items())
+            expired = self.expired + sum(dep.evicted for _, dep in deployments)
+        described = [(name, dep.describe(), dep.metrics(), dep.snapshots) for name, dep in deployments]
+        calls = [({"model": n, "kind": kind}, d[key]) for n, d, _, _ in described
+                 for kind, key in (("predict", "predictions"), ("learn", "learns"))]
+        values = [({"model": n, "metric": metric}, value) for n, _, metrics, _ in described
+                  for metric, value in metrics.items()]
+        gauges = [
+            ("chantilly_build_info", "chantilly's version and Python's, as labels; always 1.",
+             [({"version": __version__, "python": platform.python_version()}, 1)]),
+            ("chantilly_model_calls_total", "Model calls answered, by model and kind (since upload).", calls),
+            ("chantilly_model_metric", "Each model's current metric values.", values),
+            ("chantilly_stored_ids", "Ids waiting for their ground truth, by model.",
+             [({"model": n}, d["pending"]) for n, d, _, _ in described]),
+            ("chantilly_snapshots_total", "Model snapshots written since the server started.",
+             [({"model": n}, snapshots) for n, _, _, snapshots in described]),
+            ("chantilly_drifts_total", "Concept drifts detected in a model's live error.",
+             [({"model": n}, d.get("drifts", 0)) for n, d, _, _ in described]),
+            ("chantilly_expired_ids_total", "Stored ids that expired or were evicted.", [({}, expired)]),
+            ("chantilly_refused_writes_total", "Times storage refused writes (disk full, read-only).",
+             [({}, self.store.refusals)]),
+            ("chantilly_open_connections", "Open HTTP connections.", [({}, connections)]),
+            ("chantilly_open_streams", "Open event streams.", [({}, self.bus.count())]),
+        ]
+        return self.telemetry.render(gauges + process_gauges(self.stats.started))
+
     # -- housekeeping ----------------------------------------------------------------------------
 
     def sweep(self, now=None):
@@ -2741,11 +2917,13 @@ class Request:
     ``query`` (last value of each field), ``headers``, :meth:`json` and :meth:`body`, and
     the ``service`` and ``dashboard`` it may use."""
 
-    __slots__ = ("method", "path", "query", "headers", "service", "dashboard", "reader", "limit")
+    __slots__ = ("method", "path", "query", "headers", "service", "dashboard", "reader", "limit",
+                 "connections")
 
-    def __init__(self, method, path, query, headers, service, dashboard, reader, limit):
+    def __init__(self, method, path, query, headers, service, dashboard, reader, limit, connections=0):
         self.method, self.path, self.query, self.headers = method, path, query, headers
         self.service, self.dashboard, self.reader, self.limit = service, dashboard, reader, limit
+        self.connections = connections  # open connections, for /metrics
 
     def body(self):
         """The whole body, refused with 413 before it is read when it is over the route's limit."""
@@ -2999,6 +3177,13 @@ def _integer(query, name, low, high):
     if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
         raise BadRequest(f"?{name}= must be an integer from {low} to {high}")
     return int(value)
+
+
+@ROUTER.route("GET", "/metrics")
+def get_prometheus_metrics(request):
+    """Prometheus metrics (text exposition format): traffic, latency, models, storage, process."""
+    return Blob(request.service.prometheus(request.connections).encode(),
+                "text/plain; version=0.0.4; charset=utf-8")
 
 
 @ROUTER.route("GET", "/", scope=None)
@@ -3371,7 +3556,25 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self):
         """Route the request and answer it; the one place where errors become responses."""
         self.server.head_received(self.connection)
-        self._started, self._cors = False, ()
+        self._started, self._cors, self._route = False, (), "unmatched"
+        self._status, self._began, self._counted = None, time.perf_counter(), False
+        try:
+            self._route_request()
+        finally:
+            self._count_request()
+
+    def _count_request(self):
+        """Count the request in /metrics once (a stream when its head went out)."""
+        if self._counted:
+            return
+        self._counted = True
+        status = str(self._status.value) if self._status is not None else "aborted"
+        telemetry = self.server.service.telemetry
+        telemetry.add("chantilly_http_requests_total", 1, self._route, self.command, status)
+        telemetry.observe("chantilly_http_request_duration_seconds", time.perf_counter() - self._began,
+                          self._route)
+
+    def _route_request(self):
         try:
             self._cors = self.server.guard.check(self.command, self.headers)
             if self._cors and self.command == "OPTIONS" and "access-control-request-method" in self.headers:
@@ -3382,7 +3585,8 @@ class Handler(BaseHTTPRequestHandler):
             self._authorize(route.scope, query)
             limit = getattr(self.server.settings, route.body_limit) if route.body_limit else None
             request = Request(self.command, path, query, self.headers, self.server.service,
-                              self.server.dashboard, self._reader, limit)
+                              self.server.dashboard, self._reader, limit, self.server.connection_count())
+            self._route = route.pattern
             self._answer(route.fn(request, **params))
         except ChantillyError as e:
             if self._started:
@@ -3499,6 +3703,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(self._head(HTTPStatus.OK, [
             ("Content-Type", content_type), ("Cache-Control", "no-cache"),
             ("Transfer-Encoding", "chunked")] + list(headers)))
+        self._count_request()
         if self.server.settings.access_log:
             self.log_request(200)
 
@@ -3719,6 +3924,11 @@ class Server(ThreadingHTTPServer):
         """Connections the client drops are routine; anything else is logged."""
         if not isinstance(sys.exc_info()[1], _CLIENT_GONE):
             super().handle_error(request, client_address)
+
+    def connection_count(self):
+        """Open connections."""
+        with self._lock:
+            return len(self._connections)
 
     def stop(self, grace=2.0):
         """Stop accepting, end streams and idle connections, wait ``grace`` s for the rest."""

@@ -74,6 +74,7 @@ VALID_CALLS = {
     # The model is a regressor: authorised, these get past the token to the model's 400.
     ("POST", "/api/forecast"): ("/api/forecast", b'{"horizon": 2}', 400),
     ("POST", "/api/rank"): ("/api/rank", b'{"user": 1, "items": [1, 2]}', 400),
+    ("GET", "/metrics"): ("/metrics", None, 200),
 }
 
 OK = "ok"
