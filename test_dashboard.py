@@ -7,6 +7,8 @@ package (no ``playwright install``: the system browser is used). Without them th
 except under CI=true, where a missing browser is a failure.
 """
 
+import itertools
+import json
 import os
 import re
 import shutil
@@ -14,7 +16,8 @@ import time
 
 import pytest
 
-from harness import ROOT, creme_regressor, trump_approval
+import chantilly
+from harness import ROOT, creme_regressor, river_regressor, trump_approval
 
 pytestmark = pytest.mark.browser
 
@@ -226,4 +229,259 @@ def test_a_lone_copied_chantilly_py_serves_the_whole_dashboard_after_a_burst(bro
     wait_metrics_match(page, latest)
     wait_points(page, 2)  # the burst's first point and the flushed last one
     assert page.evaluate("getComputedStyle(document.body).fontFamily") != ""  # style.css loaded
+    assert page.errors == []
+
+
+# ---------------------------------------------------------------------------------------
+# Many models (issue 11): the picker, and a view that fits each paradigm
+# ---------------------------------------------------------------------------------------
+
+HORIZON = 4
+OBSERVATIONS = 48  # AirlinePassengers: four seasons
+SAMPLES = 90       # Phishing rows for the anomaly filter
+POINTS = 120       # Bananas rows for the clusterer
+
+
+def upload_paradigms(client):
+    """A forecaster, an anomaly filter and a clusterer (river's), uploaded in that order: the
+    forecaster, first, is the default."""
+    from river import anomaly, cluster, preprocessing, time_series
+    client.upload(time_series.HoltWinters(alpha=0.3, beta=0.1, gamma=0.6, seasonality=12),
+                  name="passengers", horizon=HORIZON)
+    client.upload(preprocessing.MinMaxScaler() | anomaly.QuantileFilter(
+        anomaly.HalfSpaceTrees(seed=5, n_trees=5, window_size=20), q=0.9), name="fraud")
+    client.upload(cluster.KMeans(n_clusters=3, seed=2), name="groups")
+
+
+def feed_paradigms(client):
+    """Feeds the models of upload_paradigms data sets that ship inside river, the way
+    test_models.py does. Returns what the client saw: the observations and the forecasts they
+    were scored against, the anomaly scores (each scored sample once: a learn by id was scored
+    by its prediction) and the filter's verdicts."""
+    from river import datasets
+    seen = {"actual": [], "forecast": [], "scores": [], "verdicts": []}
+    for _, y in itertools.islice(datasets.AirlinePassengers(), OBSERVATIONS):
+        seen["forecast"].append(client.learn(y, model="passengers"))
+        seen["actual"].append(y)
+    for i, (x, y) in enumerate(itertools.islice(datasets.Phishing(), SAMPLES)):
+        if i % 3 == 0:  # predicted under an id (with the filter's verdict), its label learned later
+            answer = client._call("POST", "/api/predict", {"features": x, "id": i, "model": "fraud"})
+            seen["scores"].append(answer["prediction"])
+            seen["verdicts"].append(answer["anomaly"])
+            assert client.learn(y, id=i, model="fraud") == answer["prediction"]
+        elif i % 3 == 1:  # features alone: no label
+            seen["scores"].append(client.learn(features=x, model="fraud"))
+        else:
+            seen["scores"].append(client.learn(y, x, model="fraud"))
+    for x, _ in itertools.islice(datasets.Bananas(), POINTS):
+        client.learn(features=x, model="groups")
+    return seen
+
+
+def picker_tabs(page):
+    return page.eval_on_selector_all('#model-list [role="tab"]', """tabs => tabs.map(t => ({
+        name: t.dataset.model,
+        metric: t.querySelector('.tab-metric-name').textContent,
+        raw: t.querySelector('.tab-value').dataset.raw,
+        selected: t.getAttribute('aria-selected') === 'true',
+        marked: t.querySelector('.tab-default') !== null,
+    }))""")
+
+
+def wait_tabs(page, names):
+    page.wait_for_function(
+        """(names) => JSON.stringify([...document.querySelectorAll('#model-list [role="tab"]')]
+            .map(t => t.dataset.model)) === JSON.stringify(names)""", arg=names, timeout=UI_TIMEOUT)
+
+
+def wait_selected(page, name):
+    page.wait_for_function(
+        """(name) => {
+            const tab = document.querySelector('#model-list [aria-selected="true"]');
+            return tab && tab.dataset.model === name && document.querySelector('#model-name').textContent === name;
+        }""", arg=name, timeout=UI_TIMEOUT)
+
+
+def headlines(client):
+    """``{model: [its first metric, its value now]}`` from the server."""
+    out = {}
+    for m in client.models()["models"]:
+        first = m["metrics"][0]["name"]
+        out[m["name"]] = [first, client.metrics(m["name"])[first]]
+    return out
+
+
+def wait_headlines(page, expected):
+    """Wait until the picker shows exactly ``expected`` ({model: [metric, value]}), rel 1e-9."""
+    page.wait_for_function(
+        """(expected) => {
+            const tabs = [...document.querySelectorAll('#model-list [role="tab"]')];
+            if (tabs.length !== Object.keys(expected).length) return false;
+            return tabs.every(t => {
+                const want = expected[t.dataset.model];
+                if (!want || t.querySelector('.tab-metric-name').textContent !== want[0]) return false;
+                const raw = t.querySelector('.tab-value').dataset.raw;
+                if (want[1] === null) return raw === '';
+                return raw !== '' && Math.abs(Number(raw) - want[1]) <= 1e-9 * Math.max(Math.abs(want[1]), 1e-300);
+            });
+        }""", arg=expected, timeout=UI_TIMEOUT)
+    for tab in picker_tabs(page):
+        metric, value = expected[tab["name"]]
+        assert tab["metric"] == metric
+        assert (tab["raw"] == "") if value is None else float(tab["raw"]) == pytest.approx(value, rel=1e-9)
+
+
+# Every metric the model view shows: a line card carries its name (data-metric) and its value
+# in .value's data-raw; a value inside a card (a step ahead, a quantile, a cluster) carries both.
+SHOWN_METRICS = """els => els.map(el => [el.dataset.metric,
+    'raw' in el.dataset ? el.dataset.raw : el.querySelector('.value').dataset.raw])"""
+
+
+def wait_view_metrics(page, expected):
+    """Wait until the view shows each metric of ``expected`` exactly once, with its value."""
+    page.wait_for_function(
+        """([expected, read]) => {
+            const shown = eval(read)([...document.querySelectorAll('#metrics [data-metric]')]);
+            if (shown.length !== Object.keys(expected).length) return false;
+            return shown.every(([name, raw]) => {
+                if (!(name in expected)) return false;
+                const v = expected[name];
+                if (v === null) return raw === '';
+                return raw !== '' && Math.abs(Number(raw) - v) <= 1e-9 * Math.max(Math.abs(v), 1e-300);
+            });
+        }""", arg=[expected, SHOWN_METRICS], timeout=UI_TIMEOUT)
+    shown = page.eval_on_selector_all("#metrics [data-metric]", SHOWN_METRICS)
+    assert sorted(name for name, _ in shown) == sorted(expected)
+    for name, raw in shown:
+        assert (raw == "") if expected[name] is None else float(raw) == pytest.approx(expected[name], rel=1e-9)
+
+
+def line_cards(page):
+    """The metrics shown as a card of their own (a line over time)."""
+    return page.eval_on_selector_all("#metrics > [data-metric]", "cards => cards.map(c => c.dataset.metric)")
+
+
+def table_models(page):
+    return page.eval_on_selector_all("#events tr", "rows => [...new Set(rows.map(r => r.dataset.model))]")
+
+
+def test_the_model_picker_lists_every_model_with_its_headline_live(browser, start_server, tmp_path):
+    server = start_server(tmp_path / "c.db")
+    page = open_page(browser, server.url)
+    page.wait_for_selector("#empty-state", state="visible", timeout=UI_TIMEOUT)
+    wait_live(page)
+    assert page.is_hidden("#model-picker")
+    with chantilly.Client(server.url) as client:
+        # Models appear as they are uploaded, the default (the first upload) preselected and marked.
+        upload_paradigms(client)
+        wait_tabs(page, ["fraud", "groups", "passengers"])
+        wait_selected(page, "passengers")
+        assert client.models()["default"] == "passengers"
+        tabs = picker_tabs(page)
+        assert [t["name"] for t in tabs if t["marked"]] == ["passengers"]
+        assert page.text_content("#model-flavor").strip() == "forecasting"
+
+        # Every model's headline (its first metric) follows its learns, shown or not.
+        feed_paradigms(client)
+        expected = headlines(client)
+        assert {name: metric for name, (metric, _) in expected.items()} == {
+            "passengers": "MAE", "fraud": "ROCAUC", "groups": "Silhouette"}
+        wait_headlines(page, expected)
+
+        # An upload and a delete show live.
+        client.upload(river_regressor(), name="extra")
+        wait_tabs(page, ["extra", "fraud", "groups", "passengers"])
+        client.delete("extra")
+        wait_tabs(page, ["fraud", "groups", "passengers"])
+
+        # A click shows that model; the choice is in the URL, so a reload keeps it.
+        page.click('#model-list [data-model="groups"]')
+        wait_selected(page, "groups")
+        assert page.evaluate("location.hash") == "#model=groups"
+        assert page.text_content("#model-flavor").strip() == "clustering"
+        page.reload()
+        wait_live(page)
+        wait_selected(page, "groups")
+        wait_headlines(page, expected)
+        assert [t["name"] for t in picker_tabs(page) if t["marked"]] == ["passengers"]
+
+        # The tabs take the arrow keys.
+        page.focus('#model-list [data-model="groups"]')
+        page.keyboard.press("ArrowRight")
+        wait_selected(page, "passengers")
+        assert page.evaluate("location.hash") == "#model=passengers"
+    assert page.errors == []
+
+
+def test_each_paradigm_gets_its_view(browser, start_server, tmp_path):
+    server = start_server(tmp_path / "c.db")
+    with chantilly.Client(server.url) as client:
+        upload_paradigms(client)
+        page = open_page(browser, server.url)
+        wait_live(page)
+        seen = feed_paradigms(client)
+
+        # Forecasting, the default: the observations against the forecasts made before them
+        # (none for the first season), the errors of each step ahead inside their mean's card.
+        wait_selected(page, "passengers")
+        card = '[data-card="forecast"]'
+        page.wait_for_function(
+            "([card, n]) => JSON.parse(document.querySelector(card).dataset.actual || '[]').length === n",
+            arg=[card, OBSERVATIONS], timeout=UI_TIMEOUT)
+        assert json.loads(page.get_attribute(card, "data-actual")) == seen["actual"]
+        assert json.loads(page.get_attribute(card, "data-forecast")) == seen["forecast"]
+        assert seen["forecast"][0] is None and seen["forecast"][-1] is not None
+        actual_line = page.get_attribute(f"{card} path.line:not(.dashed)", "d")
+        assert len(re.findall(r"[ML]", actual_line)) == OBSERVATIONS
+        assert "Forecast against actual" in page.get_attribute(f"{card} svg", "aria-label")
+        wait_view_metrics(page, client.metrics("passengers"))
+        assert line_cards(page) == ["MAE", "RMSE"]
+        steps = page.eval_on_selector_all('[data-metric="MAE"] .step', "s => s.map(e => e.dataset.metric)")
+        assert steps == [f"MAE+{i}" for i in range(1, HORIZON + 1)]
+        forecast = client.forecast(HORIZON, model="passengers")
+        page.wait_for_function(
+            "([card, n]) => JSON.parse(document.querySelector(card).dataset.ahead).length === n",
+            arg=[card, HORIZON], timeout=UI_TIMEOUT)
+        assert json.loads(page.get_attribute(card, "data-ahead")) == forecast
+        assert table_models(page) == ["passengers"]
+        page.screenshot(path=str(tmp_path / "forecasting.png"))
+
+        # Anomaly detection: the histogram counts every score once, the quantiles and the
+        # filter's verdicts beside it; the metrics stream follows the model shown.
+        page.click('#model-list [data-model="fraud"]')
+        wait_selected(page, "fraud")
+        card = '[data-card="scores"]'
+        page.wait_for_function(
+            "([card, n]) => document.querySelector(card).dataset.scores === String(n)",
+            arg=[card, SAMPLES], timeout=UI_TIMEOUT)
+        bins = page.eval_on_selector_all(
+            f"{card} rect.bar", "bars => bars.map(b => [+b.dataset.lo, +b.dataset.hi, +b.dataset.count])")
+        assert sum(count for _, _, count in bins) == len(seen["scores"]) == SAMPLES
+        for i, (lo, hi, count) in enumerate(bins):
+            last = i == len(bins) - 1
+            assert count == sum(1 for s in seen["scores"] if lo <= s < hi or (last and s == hi)), (lo, hi)
+        assert page.get_attribute(card, "data-verdicts") == str(len(seen["verdicts"]))
+        assert page.get_attribute(card, "data-anomalies") == str(sum(seen["verdicts"]))
+        wait_view_metrics(page, client.metrics("fraud"))
+        assert line_cards(page) == ["ROCAUC"]
+        from river import datasets
+        for x, y in itertools.islice(datasets.Phishing(), SAMPLES, SAMPLES + 3):
+            client.learn(y, x, model="fraud")
+        wait_view_metrics(page, client.metrics("fraud"))
+        assert page.get_attribute(card, "data-scores") == str(SAMPLES + 3)
+        assert table_models(page) == ["fraud"]
+        page.screenshot(path=str(tmp_path / "anomaly.png"))
+
+        # Clustering: one bar per cluster size, Silhouette as a card of its own.
+        page.click('#model-list [data-model="groups"]')
+        wait_selected(page, "groups")
+        sizes = client.metrics("groups")
+        wait_view_metrics(page, sizes)
+        assert line_cards(page) == ["Silhouette"]
+        bars = page.eval_on_selector_all(
+            '[data-card="clusters"] .bar-row', "rows => rows.map(r => [r.dataset.metric, +r.dataset.raw])")
+        assert bars == [[name, v] for name, v in sizes.items() if name.startswith("size ")]
+        assert sum(v for _, v in bars) == POINTS
+        assert table_models(page) == ["groups"]
+        page.screenshot(path=str(tmp_path / "clustering.png"))
     assert page.errors == []
