@@ -1,6 +1,7 @@
 """Benchmark chantilly against a minimal reference server and an in-process loop.
 
     python bench/bench.py [--seconds 3] [--ids 1000000] [--repeat 2] [--json]
+    python bench/bench.py --only seed,growth      # some parts only (--skip leaves some out)
 
 Everything runs on one machine, which is usually small, shared and noisy, so every
 throughput is also reported as a RATIO against references measured in the same run:
@@ -10,6 +11,15 @@ throughput is also reported as a RATIO against references measured in the same r
   Python stdlib server can cost;
 * the in-process loop: json.loads + lock + predict_one (+ fit_one) + json.dumps,
   i.e. the same work without any HTTP or socket at all.
+
+The parts, in order (--only / --skip pick among them): requests (keep-alive, 1 and 4
+connections), stream, batch, seed (issue 13: the seed workflow -- predict with id, learn by
+id ~50 behind, shuffled -- and features-only learns over POST /api/stream, each beside an
+in-process loop of the same lines), sync (durability modes), wrk, models (issue 11: learns
+spread over 10 named models, beside one default model and beside chantilly before named
+models, from git), growth (issue 13: undo and restart after 10k, 100k and 1M logged calls,
+memory with 1M stored ids, restart after SIGTERM) and anchors.  Rows with a target (issue
+13's) say whether it was met.
 
 Two anchors follow (bench/anchors.py, skipped with --no-anchors): the original chantilly
 0.2.0 (Flask 1.1) on the seed's workflow, predict with an id then learn by that id, and
@@ -26,6 +36,7 @@ Progress goes to stderr; the markdown table (or, with --json, the numbers) to st
 """
 
 import argparse
+import collections
 import http.client
 import json
 import multiprocessing
@@ -43,6 +54,8 @@ import tempfile
 import threading
 import time
 import types
+
+import workloads
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -260,6 +273,10 @@ def client_worker(host, port, path, bodies, offset, start_at, seconds, out):
         res["first_error"] = "client crashed: %r" % (e,)
         res["errors"] += 1
     out.put(res)
+
+
+def median(values):
+    return percentile(sorted(values), 50)
 
 
 def percentile(sorted_values, p):
@@ -634,12 +651,153 @@ def chantilly_argv(args, db, sync=None):
     return argv
 
 
-def upload(server, model_bytes):
-    status, data = http_call(server, "POST", "/api/model", model_bytes,
+def upload(server, model_bytes, name=None):
+    status, data = http_call(server, "POST", "/api/model" + ("/" + name if name else ""), model_bytes,
                              {"Content-Type": "application/octet-stream"})
     if status != 201:
         raise RuntimeError("%s: POST /api/model -> %s %s" % (server.name, status, data[:300]))
     return json.loads(data)
+
+
+# --------------------------------------------------------------------------- models, undo, restart
+
+#: Logged calls after which undo and restart are measured (--ids is the last step).
+GROWTH_STEPS = (10_000, 100_000, 1_000_000)
+#: "Flat": a later step may cost at most this many times the first step.
+FLAT = 1.5
+#: Seconds from a fresh interpreter's start to a loaded model: importing creme (numpy, scipy,
+#: pandas) and dill, and unpickling the model; printed on stdout.
+IMPORT_PROBE = """\
+import sys, time
+t0 = time.perf_counter()
+import dill
+with open(sys.argv[1], "rb") as f:
+    dill.load(f)
+print(time.perf_counter() - t0)
+"""
+
+
+def fmt_count(n):
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return "%dM" % (n // 1_000_000)
+    if n >= 1000 and n % 1000 == 0:
+        return "%dk" % (n // 1000)
+    return "{:,}".format(n)
+
+
+def import_probe(python, model_path):
+    """(seconds importing creme and loading the model, seconds of the whole process) in a fresh
+    interpreter, as a server's start pays them; (nan, nan) if the probe fails."""
+    t0 = time.perf_counter()
+    try:
+        out = subprocess.run([python, "-c", IMPORT_PROBE, model_path], capture_output=True, text=True,
+                             timeout=120, cwd=ROOT)
+        return float(out.stdout.strip()), time.perf_counter() - t0
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return float("nan"), float("nan")
+
+
+def measure_undo(server, bad_body, xs, ys, n, span=64, seed=3):
+    """Time `n` learns the model raises on, on one keep-alive connection.
+
+    Before each: a batch of 0..span-1 learns (one request; chantilly keeps an in-memory copy
+    of the model every CHECKPOINT_EVERY = 64 logged calls, so an undo starts anywhere between
+    two copies) and one good learn, timed as the comparison.  Returns the bad calls' seconds
+    (sorted) with their median, p90 and max, the good calls' median, the statuses of the bad
+    calls and the first bad answer.
+    """
+    rng = random.Random(seed)
+    conn = server.conn(timeout=60)
+    perf = time.perf_counter
+    bad, good, statuses, first, learns = [], [], collections.Counter(), None, 0
+
+    def post(body):
+        conn.request("POST", "/api/learn", body=body, headers=JSON_HEADERS)
+        r = conn.getresponse()
+        return r.status, r.read()
+
+    try:
+        for i in range(n):
+            k = rng.randrange(span)
+            if k:
+                items = [{"features": xs[(i * span + j) % len(xs)], "ground_truth": ys[(i * span + j) % len(ys)]}
+                         for j in range(k)]
+                status, data = post(json.dumps(items).encode())
+                learns += k
+                if status != 200:
+                    statuses["batch: %s" % status] += 1
+            t0 = perf()
+            status, data = post(json.dumps({"features": xs[i % len(xs)], "ground_truth": ys[i % len(ys)]}).encode())
+            t1 = perf()
+            learns += 1
+            if status == 200:
+                good.append(t1 - t0)
+            t0 = perf()
+            status, data = post(bad_body)
+            t1 = perf()
+            bad.append(t1 - t0)
+            statuses[status] += 1
+            if first is None:
+                first = data[:200].decode(errors="replace")
+    finally:
+        conn.close()
+    bad.sort()
+    good.sort()
+    return {"bad": bad, "median": percentile(bad, 50), "p90": percentile(bad, 90), "max": bad[-1] if bad else float("nan"),
+            "good_median": percentile(good, 50), "statuses": statuses, "first": first, "learns": learns}
+
+
+def models_spread(server, names):
+    """How the 10-model traffic was spread: the learns each named model counted, if it says."""
+    try:
+        status, data = http_call(server, "GET", "/api/models")
+        listed = json.loads(data)["models"]
+    except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError):
+        return None
+
+    def learns(d):
+        for k in ("learns", "n_learns"):
+            if isinstance(d.get(k), int):
+                return d[k]
+        for v in d.values():
+            if isinstance(v, dict):
+                n = learns(v)
+                if n is not None:
+                    return n
+        return None
+
+    counts = [learns(d) for d in listed if isinstance(d, dict) and d.get("name") in names]
+    if len(counts) != len(names) or None in counts:
+        return None
+    return "learns per model: %s to %s" % ("{:,}".format(min(counts)), "{:,}".format(max(counts)))
+
+
+def resolve_baseline(spec, tmp):
+    """(path of the baseline chantilly.py, its name) for --baseline, or (None, why not)."""
+    if not spec or spec.lower() == "none":
+        return None, "none asked (--baseline none)"
+    if os.path.isfile(spec):
+        return os.path.abspath(spec), os.path.basename(spec)
+
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, timeout=60, check=True).stdout
+
+    rev = spec
+    try:
+        if spec == "auto":
+            found = git("log", "--format=%H", "--grep=^Named models", "--", "chantilly.py").decode().split()
+            if not found:
+                return None, "no commit starting 'Named models' touches chantilly.py in this clone's history"
+            rev = found[-1] + "^"
+        source = git("show", "%s:chantilly.py" % rev)
+        short = git("rev-parse", "--short", rev).decode().strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        err = getattr(e, "stderr", b"") or b""
+        return None, "git could not give chantilly.py at %s: %s" % (rev, err.decode(errors="replace").strip()[:200] or e)
+    path = os.path.join(tmp, "chantilly-%s.py" % short)
+    with open(path, "wb") as f:
+        f.write(source)
+    return path, "git " + short
 
 
 # --------------------------------------------------------------------------- report
@@ -657,6 +815,32 @@ def fmt_num(v, unit):
     if unit == "MiB":
         return "%.1f MiB" % v
     return "%s %s" % (v, unit)
+
+
+def target_met(row, val):
+    """True/False for a row with a target, "n/a" when it cannot tell, None without a target."""
+    t = row.get("target")
+    if not t:
+        return None
+    x = target_ratio(row, val)
+    if x is None:
+        return "n/a"
+    return x >= t["min"] if "min" in t else x <= t["max"]
+
+
+def target_ratio(row, val):
+    t = row["target"]
+    key = {"ref": row.get("ref"), "inproc": row.get("inproc"),
+           "anchor": (row.get("anchor") or (None,))[0]}[t["vs"]]
+    a, b = row.get("value"), val(key) if key else None
+    if a is None or b is None or a != a or b != b or not b:
+        return None
+    return a / b
+
+
+def target_ratio_text(row, val):
+    x = target_ratio(row, val)
+    return "not measured" if x is None else "%.2fx" % x
 
 
 def ratio(a, b):
@@ -679,18 +863,25 @@ def render(results):
                                                N_FEATURES, results["settings"].get("default_sync") or "?",
                                                results.get("elapsed_s", 0)))
     out.append("")
-    out.append("| measurement | value | vs reference server | vs in-process loop | CPU server / client | notes |")
-    out.append("|---|---:|---:|---:|---:|---|")
+    out.append("| measurement | value | vs reference server | vs in-process loop | target | CPU server / client "
+               "| notes |")
+    out.append("|---|---:|---:|---:|---|---:|---|")
     by_key = {r["key"]: r for r in rows if "key" in r}
 
     def val(key):
         r = by_key.get(key)
         return r["value"] if r else None
 
+    verdicts = []
     for r in rows:
         if "section" in r:
-            out.append("| **%s** | | | | | |" % r["section"])
+            out.append("| **%s** | | | | | | |" % r["section"])
             continue
+        target = ""
+        met = target_met(r, val)
+        if met is not None:
+            target = "%s: %s" % (r["target"]["text"], {True: "met", False: "**missed**", "n/a": "n/a"}[met])
+            verdicts.append((r, met))
         cpu = ""
         if r.get("server_cpu") is not None:
             cpu = "%.0f%%" % (100 * r["server_cpu"])
@@ -706,9 +897,9 @@ def render(results):
             vs = "(%s)" % aname if akey == r["key"] else "%s vs %s" % (ratio(r["value"], val(akey)), aname)
         else:
             vs = ratio(r["value"], val(r["ref"])) if r.get("ref") else ""
-        out.append("| %s | %s | %s | %s | %s | %s |" % (
+        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
             r["label"], fmt_num(r["value"], r["unit"]), vs,
-            ratio(r["value"], val(r["inproc"])) if r.get("inproc") else "",
+            ratio(r["value"], val(r["inproc"])) if r.get("inproc") else "", target,
             cpu, "; ".join(notes)))
     out.append("")
     out.append("Ratios are value / reference value: above 1.00x is faster for rates, slower for "
@@ -717,13 +908,36 @@ def render(results):
                "the measurement is client-bound).  Stream and batch rows are compared with the "
                "reference server's best request rate (1 or 4 connections); the --sync rows with the "
                "reference at the same number of connections.")
-    if any(r.get("anchor") for r in rows):
+    if verdicts:
+        out.append("")
+        missed = [(r, m) for r, m in verdicts if m is not True]
+        out.append("Targets: %d of %d met.%s" % (
+            len(verdicts) - len(missed), len(verdicts),
+            "  Missed or not measured: " + "; ".join(
+                "%s (%s, target %s)" % (r["label"], target_ratio_text(r, val), r["target"]["text"])
+                for r, m in missed) if missed else ""))
+        out.append("")
+        out.append("The targets are issue 13's (ratios in one run): streams >= 0.8x their in-process loop, "
+                   "keep-alive >= 1.0x the reference at 1 connection and >= 0.9x at 4, the seed workflow's "
+                   "best path >= 50x the original chantilly; issue 11's \"no slowdown for the single default "
+                   "model\" is read as >= 0.95x the same traffic on chantilly before named models (the machine's "
+                   "noise is about 5-10%%); \"flat\" as at most %.1fx the first step's value." % FLAT)
+    if any(r.get("anchor") and r["key"].startswith(("orig_", "ch_", "vw_")) for r in rows):
         out.append("")
         out.append("In the anchors section the ratio column compares each row with the anchor named in "
                    "the cell, measured in the same run: \"x vs original\" is chantilly / the original "
                    "chantilly 0.2.0 on the same workload, \"x vs VW\" is chantilly / Vowpal Wabbit's "
                    "daemon.  A pair is one POST /api/predict with an id plus one POST /api/learn by that "
                    "id (two operations on /api/stream); only pairs whose two answers were 2xx count.")
+    if any(r.get("anchor") and r["key"].startswith(("models_", "undo_", "restart_")) for r in rows):
+        out.append("")
+        out.append("In the models and growth sections the ratio column compares a row with the one named in "
+                   "the cell: \"x vs before\" is this chantilly / chantilly before named models, \"x vs "
+                   "1 model\" is 10 models / the default model alone, \"x vs 10k\" is the value after more "
+                   "logged calls / after the first step (above 1.00x is slower for times).")
+    if results.get("phase_seconds"):
+        out.append("")
+        out.append("Time by part: " + ", ".join("%s %.0f s" % kv for kv in results["phase_seconds"].items()))
     for n in results.get("anchor_notes", []):
         out.append("")
         out.append("NOTE: " + n)
@@ -748,11 +962,49 @@ def default_sync(args):
     return m.group(1) if m else None
 
 
+#: The parts of the bench, in the order they run (--only / --skip pick among them).
+PARTS = ("requests", "stream", "batch", "seed", "sync", "wrk", "models", "growth", "anchors")
+PART_ALIASES = {"keepalive": "requests", "keep-alive": "requests", "durability": "sync",
+                "memory": "growth", "undo": "growth", "restart": "growth", "features": "seed"}
+#: Parts whose rows are compared with the in-process loops of json + predict_one [+ fit_one].
+NEEDS_INPROC = {"requests", "stream", "batch", "sync", "models", "growth"}
+#: Parts measured on the shared chantilly and reference server started at the beginning.
+NEEDS_SERVERS = {"requests", "stream", "batch", "seed", "wrk"}
+
+
+def parse_parts(text):
+    out = []
+    for name in (text or "").split(","):
+        name = name.strip().lower()
+        if not name:
+            continue
+        name = PART_ALIASES.get(name, name)
+        if name not in PARTS:
+            raise ValueError("unknown part %r: choose among %s" % (name, ", ".join(PARTS)))
+        out.append(name)
+    return out
+
+
+def select_parts(args):
+    """The parts to run, in PARTS order, from --only, --skip, --no-anchors and --anchors-only."""
+    if args.anchors_only:
+        return ["anchors"]
+    chosen = set(parse_parts(args.only)) if args.only else set(PARTS)
+    chosen -= set(parse_parts(args.skip))
+    if args.no_anchors:
+        chosen.discard("anchors")
+    if not chosen:
+        raise ValueError("nothing left to measure")
+    return [p for p in PARTS if p in chosen]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=3.0, help="duration of each measurement (default 3)")
     p.add_argument("--ids", type=int, default=1_000_000,
-                   help="predictions stored by id for the memory/startup measurement (default 1000000)")
+                   help="logged calls of the growth part: predictions stored by id through the stream, "
+                        "with undo and restart measured after 10k, 100k and this many, then memory and a "
+                        "restart after SIGTERM (default 1000000; 100000 saves about a minute)")
     p.add_argument("--repeat", type=int, default=2,
                    help="measure each request/response pair this many times, alternating chantilly and "
                         "the reference, and keep the best of each (default 2)")
@@ -765,14 +1017,31 @@ def main(argv=None):
     p.add_argument("--original-python", default=None,
                    help="interpreter for the original chantilly's virtualenv (default: a Python of this "
                         "minor version whose shelve has gdbm, else this one's base)")
+    p.add_argument("--only", default=None, metavar="PARTS",
+                   help="measure only these parts, comma-separated: %s (also: %s)" % (
+                       ", ".join(PARTS), ", ".join("%s=%s" % kv for kv in sorted(PART_ALIASES.items()))))
+    p.add_argument("--skip", default=None, metavar="PARTS", help="leave these parts out (same names)")
+    p.add_argument("--baseline", default="auto", metavar="REV|PATH|none",
+                   help="the chantilly.py the single-model rows of the models part are compared with: a "
+                        "git revision, a file, or none (default: the commit before named models landed)")
+    p.add_argument("--restarts", type=int, default=3,
+                   help="kill -9 restarts at each step of the growth part, their median reported (default 3)")
+    p.add_argument("--undo-calls", type=int, default=50,
+                   help="learns the model raises on, timed at each step of the growth part (default 50)")
     args = p.parse_args(argv)
     if args.no_anchors and args.anchors_only:
         p.error("--no-anchors and --anchors-only exclude each other")
+    try:
+        parts = select_parts(args)
+    except ValueError as e:
+        p.error(str(e))
 
-    results = {"machine": machine_info(), "settings": {"seconds": args.seconds, "ids": args.ids},
-               "rows": [], "warnings": [], "deviations": [], "anchor_notes": []}
+    results = {"machine": machine_info(), "settings": {"seconds": args.seconds, "ids": args.ids,
+                                                       "repeat": args.repeat, "parts": parts},
+               "rows": [], "warnings": [], "deviations": [], "anchor_notes": [], "phase_seconds": {}}
     rows = results["rows"]
     t_bench = time.perf_counter()
+    results["settings"]["default_sync"] = default_sync(args)
 
     def add(key, label, value, unit, ref=None, inproc=None, **extra):
         row = {"key": key, "label": label, "value": value, "unit": unit, "ref": ref, "inproc": inproc}
@@ -812,6 +1081,7 @@ def main(argv=None):
 
     def phase(name, fn):
         """Run one part of the bench; a failure is reported and the next parts still run."""
+        t0 = time.perf_counter()
         try:
             fn()
         except Exception as e:
@@ -819,6 +1089,9 @@ def main(argv=None):
 
             log("phase %r failed:\n%s" % (name, traceback.format_exc()))
             results["warnings"].append("phase %r failed: %s" % (name, str(e)[:1500]))
+        took = time.perf_counter() - t0
+        results["phase_seconds"][name] = results["phase_seconds"].get(name, 0.0) + took
+        log("phase %r took %.1f s" % (name, took))
         for srv in list(servers):
             code = srv.proc.poll()
             if code is not None:
@@ -856,10 +1129,10 @@ def main(argv=None):
         status, data = http_call(ch, "POST", "/api/predict", predict_bodies[0], JSON_HEADERS)
         if status != 200 or "prediction" not in json.loads(data):
             raise RuntimeError("chantilly POST /api/predict -> %s %s" % (status, data[:300]))
-        state["ch_rss0"] = proc_rss_kib(ch.pid)
 
     def p_requests():
         req = state["req"] = {}
+        passes = {}
         for route, bodies in (("predict", predict_bodies), ("learn", learn_bodies)):
             for conns in (1, 4):
                 for rep in range(args.repeat):
@@ -867,6 +1140,7 @@ def main(argv=None):
                         log("%s %s, %d connection(s)%s" % (srv.name, route, conns,
                                                           ", pass %d" % (rep + 1) if args.repeat > 1 else ""))
                         r = measure_requests(srv, "/api/" + route, bodies, conns, S)
+                        passes.setdefault((srv.name, route, conns), []).append(r["rate"])
                         best = req.get((srv.name, route, conns))
                         if best is None or r["rate"] > best["rate"]:
                             req[srv.name, route, conns] = r
@@ -877,9 +1151,15 @@ def main(argv=None):
                     r = req[name, route, conns]
                     key = "%s_%s_%d" % (name, route, conns)
                     refkey = "reference_%s_%d" % (route, conns)
+                    extra = {}
+                    if name == "chantilly":  # issue 13's keep-alive targets
+                        goal = 1.0 if conns == 1 else 0.9
+                        extra["target"] = {"vs": "ref", "min": goal, "text": ">= %.2fx reference" % goal}
                     add(key, "%s %s, %d conn" % (name, route, conns), r["rate"], "req/s",
                         ref=refkey, inproc="inproc_json_" + route, server_cpu=r["server_cpu"],
-                        client_cpu=r["client_cpu"], client_bound=r["client_bound"], errors=r["errors"])
+                        client_cpu=r["client_cpu"], client_bound=r["client_bound"], errors=r["errors"],
+                        notes=["passes: " + ", ".join("{:,.0f}".format(v) for v in passes[name, route, conns])],
+                        **extra)
                     add(key + "_p50", "%s %s, %d conn, p50" % (name, route, conns), r["p50_ms"], "ms",
                         ref=refkey + "_p50")
                     add(key + "_p99", "%s %s, %d conn, p99" % (name, route, conns), r["p99_ms"], "ms",
@@ -958,8 +1238,7 @@ def main(argv=None):
         rows.extend(tail)
 
     def p_sync():
-        default = default_sync(args)
-        results["settings"]["default_sync"] = default
+        default = results["settings"]["default_sync"]
         if default is None:
             results["warnings"].append("could not read the --sync default from `chantilly.py run --help`")
         section("durability: learn with each --sync mode (fresh database each)")
@@ -998,85 +1277,297 @@ def main(argv=None):
                         notes=["p50 %.3f ms, p99 %.3f ms" % (w.get("p50_ms", float("nan")),
                                                              w.get("p99_ms", float("nan")))])
 
-    def p_memory():
-        ch = state["ch"]
-        ref_rss, ch_rss0 = state.get("ref_rss"), state.get("ch_rss0")
-        section("memory: predictions stored by id")
-        add("rss_reference", "reference server RSS (model loaded)", ref_rss / 1024 if ref_rss else None,
-            "MiB", ref="rss_reference")
-        add("rss_before", "chantilly RSS at start, model loaded", ch_rss0 / 1024 if ch_rss0 else None,
-            "MiB", ref="rss_reference")
-        log("storing %d predictions by id through /api/stream" % args.ids)
-        feats = [json.dumps(x) for x in xs]
-
-        def id_chunk(k):
-            lo = k * STREAM_CHUNK
-            if lo >= args.ids:
-                return None
-            hi = min(args.ids, lo + STREAM_CHUNK)
-            data = "".join('{"op":"predict","id":"id-%d","features":%s}\n' % (i, feats[i % N_SAMPLES])
-                           for i in range(lo, hi)).encode()
-            return data, hi - lo
-
-        rss_fill0 = proc_rss_kib(ch.pid)
-        r = stream_ops(ch, id_chunk, None, timeout=300)
-        rss_after = proc_rss_kib(ch.pid)
-        hwm = proc_rss_kib(ch.pid, "VmHWM:")
-        log("stored %d ids in %.1f s" % (r["answered"], r["elapsed"]))
-        if r["answered"] != args.ids or r["failed"]:
-            results["deviations"].append(
-                "storing ids through /api/stream: sent %d, answered %d, failed %d, last answer %s"
-                % (r["sent"], r["answered"], r["failed"], r["last"][:300]))
-        add("ids_fill_rate", "store %d predictions by id (stream)" % args.ids, r["rate"], "ops/s",
-            ref="ref_best_predict", inproc="inproc_json_predict", server_cpu=r["server_cpu"],
-            errors=r["failed"] + abs(args.ids - r["answered"]), notes=["took %.1f s" % r["elapsed"]])
-        add("rss_after", "chantilly RSS after %d stored ids" % args.ids,
-            rss_after / 1024 if rss_after else None, "MiB", ref="rss_reference",
-            notes=["+%.1f MiB, %.0f bytes/id" % ((rss_after - rss_fill0) / 1024,
-                                                 (rss_after - rss_fill0) * 1024 / max(1, args.ids))]
-            if rss_after and rss_fill0 else [])
-        state["ids_stored"] = r["answered"]
-        add("rss_peak", "chantilly peak RSS (VmHWM) so far", hwm / 1024 if hwm else None, "MiB",
-            ref="rss_reference")
-        size = db_size(state["db"])
-        add("db_size", "database size after the ids (db + wal)", size / 2**20, "MiB",
-            notes=["%.0f bytes/id" % (size / max(1, args.ids))])
-        # the stored ids must be usable: learn on the first and the last one
-        for i in (0, args.ids - 1):
-            body = json.dumps({"id": "id-%d" % i, "ground_truth": 1.0}).encode()
-            status, data = http_call(ch, "POST", "/api/learn", body, JSON_HEADERS)
-            if status != 200:
-                results["deviations"].append("POST /api/learn %s -> %s %s" % (body.decode(), status, data[:200]))
-        status, data = http_call(ch, "GET", "/api/stats")
-        try:
-            results["stats_after_ids"] = json.loads(data)
-        except ValueError:
-            results["stats_after_ids"] = data[:300].decode(errors="replace")
-
-    def p_restart():
-        ch = state.get("ch")
-        log("restarting chantilly on the filled database")
-        section("restart on the database holding the model and the stored ids")
-        if ch is not None:
-            shutdown = stop(ch)
-            add("shutdown", "chantilly shutdown (SIGTERM to exit)", shutdown, "s")
+    def ensure_reference_start():
+        """The reference server's start to first predict and RSS (measured once per run)."""
+        if "ref_startup" in state:
+            return
         t0 = time.perf_counter()
-        ch = state["ch"] = start("chantilly-restarted", chantilly_argv(args, state["db"]))
-        t_first = wait_first_predict(ch, predict_bodies[0], t0)
-        add("startup_ref", "reference server start to first predict", state.get("ref_startup"), "s",
-            ref="startup_ref")
-        add("startup_url", "chantilly restart to URL line (%d ids in db)" % args.ids, ch.t_url, "s",
-            ref="startup_ref")
-        add("startup_first", "chantilly restart to first predict (%d ids in db)" % args.ids, t_first, "s",
-            ref="startup_ref")
-        rss = proc_rss_kib(ch.pid)
-        add("rss_restart", "chantilly RSS after the restart", rss / 1024 if rss else None, "MiB",
-            ref="rss_reference")
-        body = json.dumps({"id": "id-%d" % (args.ids // 2), "ground_truth": 1.0}).encode()
-        status, data = http_call(ch, "POST", "/api/learn", body, JSON_HEADERS)
-        if status != 200 and state.get("ids_stored") == args.ids:
-            results["deviations"].append(
-                "after the restart, POST /api/learn %s -> %s %s" % (body.decode(), status, data[:200]))
+        ref = start("reference-start", [args.python, os.path.join(HERE, "reference_server.py"), model_path])
+        try:
+            state["ref_startup"] = wait_first_predict(ref, predict_bodies[0], t0)
+            state["ref_rss"] = proc_rss_kib(ref.pid)
+        finally:
+            stop(ref)
+
+    def p_seed():
+        ch = state["ch"]
+        section("issue 13: the seed workflow and features-only learns over one POST /api/stream connection, "
+                "each beside an in-process loop of the same lines (taking turns, best of %d)" % args.repeat)
+        feat_lines = workloads.learn_lines(xs, ys)
+        makers = {
+            "seed": lambda rep: workloads.seed_chunks(xs, ys, STREAM_CHUNK, prefix="w%d-" % rep),
+            "feat": lambda rep: workloads.fixed_chunks(feat_lines, STREAM_CHUNK),
+        }
+        best, passes = {}, {}
+        for rep in range(args.repeat):
+            for kind in ("seed", "feat"):
+                log("in-process loop of the %s stream, pass %d" % (kind, rep + 1))
+                loop = workloads.stream_loop(dill.loads(model_bytes), makers[kind](rep), S)
+                passes.setdefault("loop_" + kind, []).append(loop)
+                best["loop_" + kind] = max(best.get("loop_" + kind, 0.0), loop)
+                log("chantilly /api/stream, %s, pass %d" % (kind, rep + 1))
+                try:
+                    r = stream_ops(ch, makers[kind](rep), time.perf_counter() + S)
+                except (OSError, StreamError) as e:
+                    results["deviations"].append("POST /api/stream (%s): %s" % (kind, e))
+                    continue
+                passes.setdefault(kind, []).append(r["rate"])
+                if kind not in best or r["rate"] > best[kind]["rate"]:
+                    best[kind] = r
+        labels = {
+            "seed": ("chantilly seed workflow over POST /api/stream: predict with id, learn by id ~%d "
+                     "behind, shuffled (%d ops per chunk)" % (workloads.SEED_LAG, STREAM_CHUNK),
+                     "in-process loop of the same lines: json.loads + lock + predict_one (features kept "
+                     "by id in a dict) or fit_one of the stored features + json.dumps"),
+            "feat": ("chantilly learn with features over POST /api/stream (%d per chunk)" % STREAM_CHUNK,
+                     "in-process loop of the same lines: json.loads + lock + predict_one + fit_one + "
+                     "json.dumps"),
+        }
+        for kind in ("seed", "feat"):
+            stream_label, loop_label = labels[kind]
+            r = best.get(kind)
+            if r is None:
+                add("stream_" + kind, stream_label, None, "ops/s", notes=["failed (see the warnings)"])
+            else:
+                notes = ["%d ops in %.1f s, %.0f us of server CPU per op" % (
+                    r["answered"], r["elapsed"], 1e6 * r["server_cpu"] * r["elapsed"] / max(1, r["answered"]))]
+                notes.append("passes: " + ", ".join("{:,.0f}".format(v) for v in passes[kind]))
+                if r["failed"]:
+                    notes.append("%d failed, last answer: %s" % (r["failed"], r["last"][:120]))
+                    results["deviations"].append("POST /api/stream (%s): %d failed ops, last answer %s"
+                                                 % (kind, r["failed"], r["last"][:300]))
+                add("stream_" + kind, stream_label, r["rate"], "ops/s", inproc="loop_" + kind,
+                    server_cpu=r["server_cpu"], client_cpu=r["client_cpu"],
+                    errors=r["failed"] + abs(r["sent"] - r["answered"]), notes=notes,
+                    target={"vs": "inproc", "min": 0.8, "text": ">= 0.80x loop"})
+            add("loop_" + kind, loop_label, best.get("loop_" + kind), "ops/s", inproc="loop_" + kind,
+                notes=["passes: " + ", ".join("{:,.0f}".format(v) for v in passes.get("loop_" + kind, []))])
+
+    def p_models():
+        names = ["m%d" % i for i in range(10)]
+        section("issue 11: learns spread round-robin over 10 named models, beside the same traffic on a single "
+                "default model, and on chantilly before named models (fresh servers taking turns, best of %d)"
+                % args.repeat)
+        base_path, base_name = resolve_baseline(args.baseline, tmp)
+        if base_path is None:
+            results["warnings"].append("models: no baseline: %s" % base_name)
+        fleet = []  # (key, server, stream lines, request bodies)
+        try:
+            if base_path is not None:
+                try:
+                    b = start("chantilly-baseline", [args.python, base_path, "run", "--host", "127.0.0.1",
+                                                     "--port", "0", "--db", os.path.join(tmp, "baseline.db")])
+                    upload(b, model_bytes)
+                    fleet.append(("base", b, workloads.learn_lines(xs, ys), learn_bodies))
+                except Exception as e:
+                    results["warnings"].append("models: the baseline (%s) did not start: %s" % (base_name, str(e)[:600]))
+            one = start("chantilly-1-model", chantilly_argv(args, os.path.join(tmp, "one-model.db")))
+            upload(one, model_bytes)
+            fleet.append(("one", one, workloads.learn_lines(xs, ys), learn_bodies))
+            ten = start("chantilly-10-models", chantilly_argv(args, os.path.join(tmp, "ten-models.db")))
+            for name in names:
+                upload(ten, model_bytes, name)
+            ten_bodies = [json.dumps({"model": names[i % len(names)], "features": x, "ground_truth": y}).encode()
+                          for i, (x, y) in enumerate(zip(xs, ys))]
+            fleet.append(("ten", ten, workloads.learn_lines(xs, ys, names), ten_bodies))
+            best = {}
+            for rep in range(args.repeat):
+                for wl in ("stream", "conn4"):
+                    for key, srv, lines, bodies in fleet:
+                        log("%s: learns, %s, pass %d" % (srv.name, "/api/stream" if wl == "stream" else
+                                                         "4 keep-alive connections", rep + 1))
+                        if wl == "stream":
+                            r = stream_ops(srv, workloads.fixed_chunks(lines, STREAM_CHUNK), time.perf_counter() + S)
+                            r["errors"] = r["failed"] + abs(r["sent"] - r["answered"])
+                        else:
+                            r = measure_requests(srv, "/api/learn", bodies, 4, S)
+                        r.setdefault("passes", [])
+                        prev = best.get((key, wl))
+                        passes = (prev["passes"] if prev else []) + [r["rate"]]
+                        if prev is None or r["rate"] > prev["rate"]:
+                            best[key, wl] = r
+                        best[key, wl]["passes"] = passes
+            spread = models_spread(ten, names)
+        finally:
+            for _, srv, _, _ in fleet:
+                stop(srv)
+        what = {"stream": "learn with features over POST /api/stream (%d per chunk)" % STREAM_CHUNK,
+                "conn4": "POST /api/learn, 4 keep-alive conn"}
+        for wl in ("stream", "conn4"):
+            unit = "ops/s" if wl == "stream" else "req/s"
+            base_key = "models_base_" + wl if ("base", wl) in best else None
+            for key, label in (("base", "chantilly %s (before named models), one model" % base_name),
+                               ("one", "chantilly, the default model only"),
+                               ("ten", "chantilly, 10 named models, round-robin (\"model\": \"m3\" in each)")):
+                r = best.get((key, wl))
+                if r is None:
+                    continue
+                notes = ["passes: " + ", ".join("{:,.0f}".format(v) for v in r["passes"])]
+                extra = {}
+                if key == "base":
+                    extra["anchor"] = ("models_base_" + wl, "before")
+                elif key == "one" and base_key:
+                    extra["anchor"] = (base_key, "before")
+                    extra["target"] = {"vs": "anchor", "min": 0.95, "text": "no slowdown (>= 0.95x before)"}
+                elif key == "ten":
+                    extra["anchor"] = ("models_one_" + wl, "1 model")
+                    if spread:
+                        notes.append(spread)
+                if wl == "conn4":
+                    notes.insert(0, "p50 %.3f ms, p99 %.3f ms" % (r["p50_ms"], r["p99_ms"]))
+                add("models_%s_%s" % (key, wl), "%s: %s" % (label, what[wl]), r["rate"], unit,
+                    inproc="inproc_json_learn", server_cpu=r.get("server_cpu"), client_cpu=r.get("client_cpu"),
+                    client_bound=r.get("client_bound"), errors=r.get("errors"), notes=notes, **extra)
+
+    def p_growth():
+        top = args.ids
+        steps = sorted({n for n in GROWTH_STEPS if n < top} | {top})
+        ensure_reference_start()
+        db = os.path.join(tmp, "growth.db")
+        g = state["growth"] = start("chantilly-growth", chantilly_argv(args, db))
+        upload(g, model_bytes)
+        rss_start = proc_rss_kib(g.pid)
+        bad_body = json.dumps({"features": {"gallup": "oops"}, "ground_truth": 1.0}).encode()
+        fill = {"answered": 0, "elapsed": 0.0, "failed": 0, "cpu": 0.0}
+        base = (rss_start, 0, "its start")
+        per, mem, done = [], {}, 0
+        try:
+            for n in steps:
+                log("growth: predictions with ids id-%d .. id-%d through /api/stream" % (done, n - 1))
+                r = stream_ops(g, workloads.id_chunks(xs, done, n, STREAM_CHUNK), None, timeout=600)
+                fill["answered"] += r["answered"]
+                fill["elapsed"] += r["elapsed"]
+                fill["failed"] += r["failed"] + abs(n - done - r["answered"])
+                fill["cpu"] += r["server_cpu"] * r["elapsed"]
+                if r["answered"] != n - done or r["failed"]:
+                    results["deviations"].append(
+                        "storing ids %d..%d through /api/stream: answered %d, failed %d, last answer %s"
+                        % (done, n - 1, r["answered"], r["failed"], r["last"][:300]))
+                log("stored %d ids in %.1f s" % (r["answered"], r["elapsed"]))
+                done = n
+                step = {"n": n}
+                if n == steps[-1]:
+                    mem = {"rss": proc_rss_kib(g.pid), "hwm": proc_rss_kib(g.pid, "VmHWM:"), "db": db_size(db),
+                           "base": base}
+                    status, data = http_call(g, "POST", "/api/learn",
+                                             json.dumps({"id": "id-0", "ground_truth": 1.0}).encode(), JSON_HEADERS)
+                    if status != 200:
+                        results["deviations"].append("POST /api/learn id-0 -> %s %s" % (status, data[:200]))
+                    status, data = http_call(g, "GET", "/api/stats")
+                    try:
+                        results["stats_after_ids"] = json.loads(data)
+                    except ValueError:
+                        results["stats_after_ids"] = data[:300].decode(errors="replace")
+                log("growth: %d learns the model raises on, after %d logged calls" % (args.undo_calls, n))
+                step["undo"] = u = measure_undo(g, bad_body, xs, ys, args.undo_calls)
+                if set(u["statuses"]) != {422}:
+                    results["deviations"].append("a learn with features %s answered %s (expected 422 each time), "
+                                                 "first: %s" % (bad_body.decode(), dict(u["statuses"]), u["first"]))
+                firsts, urls, imports, pythons = [], [], [], []
+                for k in range(args.restarts):
+                    log("growth: kill -9 and restart after %d logged calls (%d of %d)" % (n, k + 1, args.restarts))
+                    g.proc.kill()
+                    g.proc.wait(timeout=10)
+                    stop(g)
+                    t0 = time.perf_counter()
+                    g = state["growth"] = start("chantilly-growth-%s" % fmt_count(n), chantilly_argv(args, db))
+                    firsts.append(wait_first_predict(g, predict_bodies[0], t0))
+                    urls.append(g.t_url)
+                    body = json.dumps({"id": "id-%d" % (n - 1 - k), "ground_truth": 1.0}).encode()
+                    status, data = http_call(g, "POST", "/api/learn", body, JSON_HEADERS)
+                    if status != 200:
+                        results["deviations"].append("after kill -9 at %d calls, POST /api/learn %s -> %s %s"
+                                                     % (n, body.decode(), status, data[:200]))
+                    a, b = import_probe(args.python, model_path)
+                    imports.append(a)
+                    pythons.append(b)
+                step.update(first=median(firsts), url=median(urls), import_=median(imports),
+                            python=median(pythons), firsts=firsts, own=median([f - i for f, i in zip(firsts, imports)]))
+                step["import"] = step.pop("import_")
+                base = (proc_rss_kib(g.pid), n, "the restart at %s" % fmt_count(n))
+                per.append(step)
+                log("growth at %s: undo median %.2f ms, restart to first answer %.2f s (import+load %.2f s)" % (
+                    fmt_count(n), 1e3 * u["median"], step["first"], step["import"]))
+
+            section("issue 13: undo and restart as logged calls grow (a fresh chantilly fed predictions with ids "
+                    "through /api/stream; at each step %d learns the model raises on, then kill -9 and a "
+                    "restart)" % args.undo_calls)
+            first = per[0]["n"]
+            for s_ in per:
+                u, n = s_["undo"], s_["n"]
+                key = "undo_%d" % n
+                extra = {"anchor": ("undo_%d" % first, fmt_count(first))}
+                if n != first:
+                    extra["target"] = {"vs": "anchor", "max": FLAT, "text": "flat (<= %.1fx %s)" % (FLAT, fmt_count(first))}
+                add(key, "undo after %s logged calls: a learn the model raises on (422), median of %d"
+                    % (fmt_count(n), len(u["bad"])), 1e3 * u["median"], "ms",
+                    notes=["p90 %.2f ms, max %.2f ms" % (1e3 * u["p90"], 1e3 * u["max"]),
+                           "a good learn just before: median %.2f ms" % (1e3 * u["good_median"]),
+                           "each after a batch of 0-63 learns (%d learns in all)" % u["learns"]], **extra)
+            for s_ in per:
+                n = s_["n"]
+                extra = {"anchor": ("restart_%d" % first, fmt_count(first))}
+                if n != first:
+                    extra["target"] = {"vs": "anchor", "max": FLAT, "text": "flat (<= %.1fx %s)" % (FLAT, fmt_count(first))}
+                add("restart_%d" % n, "restart after %s logged calls (%s ids stored), kill -9: process start to "
+                    "first answer, median of %d" % (fmt_count(n), fmt_count(n), len(s_["firsts"])), s_["first"], "s",
+                    notes=["restarts: " + ", ".join("%.2f s" % v for v in s_["firsts"]),
+                           "URL line at %.2f s" % s_["url"],
+                           "importing creme and loading the model in a fresh interpreter: %.2f s (+%.2f s "
+                           "Python start)" % (s_["import"], s_["python"] - s_["import"])], **extra)
+            for s_ in per:
+                n = s_["n"]
+                add("restart_own_%d" % n, "restart after %s logged calls: chantilly's own part (each restart minus "
+                    "the import and load timed beside it, median)" % fmt_count(n), s_["own"], "s",
+                    anchor=("restart_own_%d" % first, fmt_count(first)),
+                    notes=["includes starting Python twice: chantilly re-executes itself with the database's "
+                           "hash seed"] if n == first else [])
+
+            section("memory: predictions stored by id (the same chantilly)")
+            ref_rss = state.get("ref_rss")
+            add("rss_reference", "reference server RSS (model loaded)", ref_rss / 1024 if ref_rss else None,
+                "MiB", ref="rss_reference")
+            add("rss_before", "chantilly RSS at start, model loaded", rss_start / 1024 if rss_start else None,
+                "MiB", ref="rss_reference")
+            add("ids_fill_rate", "store %d predictions by id (stream, in %d steps)" % (top, len(steps)),
+                fill["answered"] / fill["elapsed"] if fill["elapsed"] else None, "ops/s",
+                ref="ref_best_predict", inproc="inproc_json_predict",
+                server_cpu=fill["cpu"] / fill["elapsed"] if fill["elapsed"] else None, errors=fill["failed"],
+                notes=["took %.1f s" % fill["elapsed"]])
+            rss0, n0, since = mem["base"]
+            add("rss_after", "chantilly RSS after %d stored ids" % top, mem["rss"] / 1024 if mem["rss"] else None,
+                "MiB", ref="rss_reference",
+                notes=["+%.1f MiB over the last %s ids (since %s), %.0f bytes/id" % (
+                    (mem["rss"] - rss0) / 1024, fmt_count(top - n0), since,
+                    (mem["rss"] - rss0) * 1024 / max(1, top - n0))] if mem["rss"] and rss0 else [])
+            add("rss_peak", "chantilly peak RSS (VmHWM) of that process", mem["hwm"] / 1024 if mem["hwm"] else None,
+                "MiB", ref="rss_reference")
+            add("db_size", "database size after the ids (db + wal)", mem["db"] / 2**20, "MiB",
+                notes=["%.0f bytes/id" % (mem["db"] / max(1, top))])
+
+            log("restarting chantilly on the filled database after SIGTERM")
+            section("restart on the database holding the model and the stored ids, after SIGTERM")
+            shutdown = stop(g)
+            add("shutdown", "chantilly shutdown (SIGTERM to exit)", shutdown, "s")
+            t0 = time.perf_counter()
+            g = state["growth"] = start("chantilly-restarted", chantilly_argv(args, db))
+            t_first = wait_first_predict(g, predict_bodies[0], t0)
+            add("startup_ref", "reference server start to first predict", state.get("ref_startup"), "s",
+                ref="startup_ref")
+            add("startup_url", "chantilly restart to URL line (%d ids in db)" % top, g.t_url, "s", ref="startup_ref")
+            add("startup_first", "chantilly restart to first predict (%d ids in db)" % top, t_first, "s",
+                ref="startup_ref")
+            rss = proc_rss_kib(g.pid)
+            add("rss_restart", "chantilly RSS after the restart", rss / 1024 if rss else None, "MiB",
+                ref="rss_reference")
+            body = json.dumps({"id": "id-%d" % (top // 2), "ground_truth": 1.0}).encode()
+            status, data = http_call(g, "POST", "/api/learn", body, JSON_HEADERS)
+            if status != 200:
+                results["deviations"].append(
+                    "after the restart, POST /api/learn %s -> %s %s" % (body.decode(), status, data[:200]))
+        finally:
+            if state.get("growth") is not None:
+                stop(state.pop("growth"))
 
     def p_anchors():
         import anchors
@@ -1093,34 +1584,39 @@ def main(argv=None):
         anchors.run(ctx)
 
     def run_all():
-        phase("in-process loops", p_inprocess)
-        phase("start servers", p_servers)
-        if "ch" in state and "ref" in state:
+        want = set(parts)
+        if want & NEEDS_INPROC:
+            phase("in-process loops", p_inprocess)
+        if want & NEEDS_SERVERS:
+            phase("start servers", p_servers)
+        if "requests" in want and "ch" in state and "ref" in state:
             phase("request/response", p_requests)
-        if "ch" in state:
+        if "stream" in want and "ch" in state:
             phase("stream", p_stream)
-        if "ch" in state:
+        if "batch" in want and "ch" in state:
             phase("batch", p_batch)
+        if "seed" in want and "ch" in state:
+            phase("seed workflow", p_seed)
         state["inproc_at"] = len(rows)
-        if "db" in state:
+        if "sync" in want:
             phase("durability", p_sync)
-            if "ref" in state:
-                phase("wrk", p_wrk)
-        if "ch" in state:
-            phase("memory", p_memory)
-        if "db" in state:
-            phase("restart", p_restart)
-        if not args.no_anchors:
+        if "wrk" in want and "ch" in state and "ref" in state:
+            phase("wrk", p_wrk)
+        for srv in [state.pop(k) for k in ("ch", "ref") if k in state]:
+            stop(srv)  # the shared servers are done: the parts below start their own
+        if "models" in want:
+            phase("models", p_models)
+        if "growth" in want:
+            phase("growth: undo, restart, memory", p_growth)
+        if "anchors" in want:
             phase("anchors", p_anchors)
-        phase("in-process loops, second pass", p_inprocess)
+        if want & NEEDS_INPROC:
+            phase("in-process loops, second pass", p_inprocess)
         if "inproc" in state:
             phase("in-process rows", p_inproc_rows)
 
     try:
-        if args.anchors_only:
-            phase("anchors", p_anchors)
-        else:
-            run_all()
+        run_all()
     finally:
         for srv in list(servers):
             try:
