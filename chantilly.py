@@ -137,6 +137,7 @@ class Settings:
     sync: str = "normal"           # --sync: normal survives kill -9, full also power loss
     id_ttl: float = 7 * 86400.0    # seconds a stored id waits for its ground truth
     max_ids: int = 0               # stored ids kept per model, the oldest evicted (0: no cap)
+    keep_versions: int = 5         # past versions of each model kept for a rollback
     # event streams
     max_streams: int = 64          # open event streams; more get 503
     stream_backlog: int = 4 * MiB  # bytes a stream may fall behind before it is dropped
@@ -165,14 +166,19 @@ SCHEMA = """
 -- other tables refer to, so a model replaced while a call on it was still running can never
 -- mix that call's rows with its successor's.
 CREATE TABLE IF NOT EXISTS models (
-    id    INTEGER PRIMARY KEY,
-    name  TEXT NOT NULL,
-    role  TEXT NOT NULL,     -- 'serving': answers the calls made to its name
-    info  TEXT NOT NULL,     -- JSON: class, flavor, library, library_version, uploaded_at
-    state BLOB NOT NULL,     -- see pack_state
-    seq   INTEGER NOT NULL   -- the last log record the snapshot includes
+    id      INTEGER PRIMARY KEY,
+    name    TEXT NOT NULL,
+    role    TEXT NOT NULL,     -- 'serving' answers the calls made to its name; 'challenger' sees
+                               -- the same calls beside it; 'version' is kept for a rollback
+    version INTEGER NOT NULL,  -- 1, 2, ... per name, in the order of upload
+    info    TEXT NOT NULL,     -- JSON: class, flavor, library, uploaded_at, options; "final"
+                               -- counters and metrics once it stopped serving
+    state   BLOB NOT NULL,     -- see pack_state
+    initial BLOB NOT NULL,     -- the model as uploaded (what ?on_drift=reset goes back to)
+    seq     INTEGER NOT NULL   -- the last log record the snapshot includes
 );
 CREATE UNIQUE INDEX IF NOT EXISTS models_serving ON models (name) WHERE role = 'serving';
+CREATE UNIQUE INDEX IF NOT EXISTS models_challenger ON models (name) WHERE role = 'challenger';
 -- Model calls since each model's snapshot, replayed in seq order on start. The store numbers
 -- them itself, above every seq ever used (a snapshot's too), so a seq is never reused once a
 -- snapshot has truncated the log; no AUTOINCREMENT or index, so a call writes one page.
@@ -196,6 +202,12 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- Concept drifts detected in a model's live error (see Metrics.watch), for the charts.
+CREATE TABLE IF NOT EXISTS drifts (
+    model INTEGER NOT NULL,
+    t     REAL NOT NULL,
+    n     INTEGER NOT NULL     -- the learn at which it was detected
+);
 -- Metrics over time, for the dashboard's charts.
 CREATE TABLE IF NOT EXISTS history (
     model   INTEGER NOT NULL,
@@ -215,8 +227,8 @@ ALTER TABLE history RENAME TO history_1;
 DROP INDEX IF EXISTS pending_created;
 DROP INDEX IF EXISTS history_model;
 {schema}
-INSERT INTO models (id, name, role, info, state, seq)
-    SELECT seq, name, 'serving', info, state, seq FROM models_1;
+INSERT INTO models (id, name, role, version, info, state, initial, seq)
+    SELECT seq, name, 'serving', 1, info, state, state, seq FROM models_1;
 INSERT INTO log (seq, model, body)
     SELECT l.seq, m.id, l.body FROM log_1 l JOIN models m ON m.name = l.model;
 INSERT INTO stored_ids (model, id, body, created, seq)
@@ -240,7 +252,7 @@ def _migrate(conn):
     for pragma, value in (("application_id", APPLICATION_ID), ("user_version", SCHEMA_VERSION)):
         if conn.execute(f"PRAGMA {pragma}").fetchone()[0] != value:
             conn.execute(f"PRAGMA {pragma}={value}")
-    for table in ("log", "stored_ids", "history"):
+    for table in ("log", "stored_ids", "history", "drifts"):
         conn.execute(f"DELETE FROM {table} WHERE model NOT IN (SELECT id FROM models)")
     conn.execute("COMMIT")
 
@@ -602,6 +614,13 @@ class Flavor:
         """The answer of a predict call."""
         return {"prediction": json_safe(prediction)}
 
+    def error(self, y, prediction):
+        """The live error a drift detector watches: how wrong ``prediction`` was (None: the
+        paradigm has no error to watch, or there was no prediction)."""
+        if isinstance(prediction, (int, float)) and isinstance(y, (int, float)):
+            return abs(y - prediction)
+        return None
+
 
 class Regression(Flavor):
     name, metrics, metric_bases = "regression", ("MAE", "RMSE", "SMAPE"), ("RegressionMetric",)
@@ -622,6 +641,9 @@ class Regression(Flavor):
 
 
 class Classification(Flavor):
+    def error(self, y, prediction):
+        return None if y is None else float(_top_label(prediction) != y)
+
     def check_prediction(self, model, p):
         if isinstance(p, dict):
             if all(isinstance(k, _LABEL_TYPES) and isinstance(v, (int, float)) for k, v in p.items()):
@@ -691,6 +713,9 @@ class Anomaly(Flavor):
     def learn(self, model, x, y):
         model.call_learn(x)
 
+    def error(self, y, score):
+        return None  # a score is not a guess at the label: there is no error to watch
+
     def answer(self, model, score):
         verdict = _method(final_estimator(model.obj), "classify")
         answer = {"prediction": json_safe(score)}
@@ -714,6 +739,9 @@ class Clustering(Flavor):
 
     def learn(self, model, x, y):
         model.call_learn(x)
+
+    def error(self, y, cluster):
+        return None
 
 
 class Forecasting(Flavor):
@@ -939,8 +967,9 @@ class Metrics:
     recommendation do; subclasses score the other paradigms.
     """
 
-    def __init__(self, objs, memory=None):
+    def __init__(self, objs, memory=None, detector=None):
         self.objs, self.memory = objs, memory if memory is not None else self.fresh_memory()
+        self.detector = detector  # river's ADWIN on the live error, when river is installed
 
     @classmethod
     def for_model(cls, model, names=None, options=None):
@@ -964,12 +993,28 @@ class Metrics:
         objs = [getattr(module, name)() for name in chosen]
         if names is None and not model.proba and isinstance(model.paradigm, Classification):
             objs = [m for m in objs if getattr(m, "requires_labels", True)]
-        return _METRICS_OF.get(model.paradigm.name, Metrics).build(model, objs, options)
+        metrics = _METRICS_OF.get(model.paradigm.name, Metrics).build(model, objs, options)
+        metrics.detector = _drift_detector()
+        return metrics
 
     @classmethod
     def build(cls, model, objs, options):
         """The scores of a new model from the chosen metric objects and the upload's options."""
         return cls(objs)
+
+    def watch(self, error):
+        """Feed the live error to the drift detector; True when it detects a drift (the
+        error's mean changed, for the worse)."""
+        if self.detector is None or error is None:
+            return False
+        before = self.detector.estimation
+        self.detector.update(error)
+        # ADWIN flags any change of the mean error, a model getting better as it learns too:
+        # only a change for the worse is a drift worth an alarm.
+        if self.detector.drift_detected and self.detector.estimation > before:
+            self.memory["drifts"] = self.memory.get("drifts", 0) + 1
+            return True
+        return False
 
     def fresh_memory(self):
         return {}
@@ -991,6 +1036,14 @@ class Metrics:
         """``[{"name", "bigger_is_better"}]`` of the metrics :meth:`get` reports."""
         return [{"name": type(m).__name__, "bigger_is_better": getattr(m, "bigger_is_better", None)}
                 for m in self.objs]
+
+
+def _drift_detector():
+    """river's ADWIN, or None where river is not installed (creme has no drift detector)."""
+    try:
+        return importlib.import_module("river.drift").ADWIN()
+    except ImportError:
+        return None
 
 
 def _value(metric):
@@ -1068,8 +1121,10 @@ class HorizonMetrics(Metrics):
 
     def update(self, x, y, prediction, model):
         still_open = []
+        scored = self.memory.setdefault("scored", [0] * self.memory["horizon"])
         for forecast in self.memory["open"]:
             step = forecast["seen"]
+            scored[step] += 1
             for steps in self.objs:
                 steps[step].update(y, forecast["values"][step])
             forecast["seen"] += 1
@@ -1090,9 +1145,10 @@ class HorizonMetrics(Metrics):
 
     def get(self):
         values = {}
+        scored = self.memory.get("scored") or [0] * self.memory["horizon"]
         for steps in self.objs:
             name = type(steps[0]).__name__
-            each = [_value(m) for m in steps]
+            each = [_value(m) if n else None for m, n in zip(steps, scored)]  # none scored yet: null
             known = [v for v in each if v is not None]
             values[name] = sum(known) / len(known) if known else None
             values.update({f"{name}+{i + 1}": v for i, v in enumerate(each)})
@@ -1481,7 +1537,7 @@ def _check_database_file(path):
 
 # The formats, in one place. A snapshot (models.state) is the dill/pickle of
 # ``{"model": estimator, "metrics": [metric, ...], "scoring": plain data (see Metrics),
-#   "predictions": int, "learns": int}``.
+#   "drift": river's ADWIN or None, "predictions": int, "learns": int}``.
 # A log record (log.body) is the JSON of one model call that changed the model:
 #   {"x": features}                             a prediction (creme, custom models)
 #   {"x": ..., "y": label, "p": prediction, "f": 1|0}
@@ -1494,17 +1550,18 @@ def _check_database_file(path):
 # once the id expired or was evicted (a tombstone: learning it answers 410, not 404).
 
 
-def pack_state(model_obj, metric_objs, memory, predictions, learns):
+def pack_state(model_obj, metrics, predictions, learns):
     """The bytes of a snapshot."""
-    return serialize({"model": model_obj, "metrics": metric_objs, "scoring": memory,
-                      "predictions": predictions, "learns": learns})
+    return serialize({"model": model_obj, "metrics": metrics.objs, "scoring": metrics.memory,
+                      "drift": metrics.detector, "predictions": predictions, "learns": learns})
 
 
 def unpack_state(data):
-    """``(model object, metric objects, scoring memory, predictions, learns)`` from snapshot
-    bytes (schema 1 snapshots have no scoring memory)."""
+    """``(model object, (metric objects, scoring memory, drift detector), predictions, learns)``
+    from snapshot bytes (schema 1 snapshots have no scoring memory nor detector)."""
     snap = deserialize(data)
-    return snap["model"], snap["metrics"], snap.get("scoring"), snap["predictions"], snap["learns"]
+    return (snap["model"], (snap["metrics"], snap.get("scoring"), snap.get("drift")),
+            snap["predictions"], snap["learns"])
 
 
 def predict_record(x):
@@ -1544,32 +1601,33 @@ class ModelRows:
         self.store, self.id = store, model_id
 
     @staticmethod
-    def create(store, name, info, state):
-        """Queue a new model serving under ``name``, in place of any other: ``(rows, ticket)``."""
+    def create(store, name, role, version, info, state, initial):
+        """A new model's rows and the statement that stores it: ``(rows, statement)``."""
         model_id = store.new_seq()  # never reused while a row could refer to it
-        statements = ModelRows.forget_serving(name) + [(
-            "INSERT INTO models (id, name, role, info, state, seq) VALUES (?, ?, 'serving', ?, ?, ?)",
-            (model_id, name, info, state, model_id))]
-        return ModelRows(store, model_id), store.write(statements)[0]
+        return ModelRows(store, model_id), (
+            "INSERT INTO models (id, name, role, version, info, state, initial, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (model_id, name, role, version, info, state, initial, model_id))
 
-    @staticmethod
-    def forget_serving(name):
-        """Statements deleting the model serving under ``name`` with all its rows."""
-        serving = "(SELECT id FROM models WHERE name = ? AND role = 'serving')"
-        return [(f"DELETE FROM {table} WHERE model IN {serving}", (name,))
-                for table in ("log", "stored_ids", "history")] + [
-                ("DELETE FROM models WHERE name = ? AND role = 'serving'", (name,))]
+    def retire(self, final):
+        """Statements keeping this model as a past version, with ``final`` counters and metrics
+        in its description; its stored ids go (no call can learn them any more)."""
+        return [("UPDATE models SET role = 'version', info = json_set(info, '$.final', json(?)) "
+                 "WHERE id = ?", (dumps(final), self.id)),
+                ("DELETE FROM stored_ids WHERE model = ?", (self.id,))]
+
+    def serve(self, role="serving"):
+        """The statement making this model serve (a rollback) or challenge."""
+        return "UPDATE models SET role = ? WHERE id = ?", (role, self.id)
 
     def delete(self):
         """Queue the removal of this model and all its rows; returns a ticket."""
-        return self.store.write(
-            [(f"DELETE FROM {table} WHERE model = ?", (self.id,)) for table in ("log", "stored_ids", "history")]
-            + [("DELETE FROM models WHERE id = ?", (self.id,))])[0]
+        return self.store.write(_drop_models("id = ?", (self.id,)))[0]
 
     def load(self):
-        """``(info, snapshot bytes, seq)``, or ``None`` when the model was deleted."""
-        rows = self.store.read("SELECT info, state, seq FROM models WHERE id = ?", (self.id,))
-        return (json.loads(rows[0][0]), rows[0][1], rows[0][2]) if rows else None
+        """``(info, snapshot bytes, seq, version, initial bytes)``, or ``None`` when the model
+        was deleted."""
+        rows = self.store.read("SELECT info, state, seq, version, initial FROM models WHERE id = ?", (self.id,))
+        return (json.loads(rows[0][0]), *rows[0][1:]) if rows else None
 
     def log_since(self, seq):
         """``[(seq, body), ...]`` of the model calls after ``seq``, in order."""
@@ -1633,14 +1691,55 @@ class ModelRows:
         return self.store.write([("INSERT INTO history (model, t, n, metrics) VALUES (?, ?, ?, ?)",
                                   (self.id, t, n, metrics))])[0]
 
+    def add_drift(self, t, n):
+        """Note a drift detected at learn ``n``; returns a ticket."""
+        return self.store.write([("INSERT INTO drifts (model, t, n) VALUES (?, ?, ?)", (self.id, t, n))])[0]
+
+    def drifts(self):
+        """``[(t, n), ...]`` of the drifts detected, oldest first."""
+        return self.store.read("SELECT t, n FROM drifts WHERE model = ? ORDER BY t", (self.id,))
+
     def history(self):
         """``[(t, n, metrics JSON), ...]`` oldest first."""
         return self.store.read("SELECT t, n, metrics FROM history WHERE model = ? ORDER BY t", (self.id,))
 
 
-def serving_models(store):
-    """``[(model id, name), ...]`` of the models that answer under their names."""
-    return store.read("SELECT id, name FROM models WHERE role = 'serving' ORDER BY name")
+def serving_models(store, role="serving"):
+    """``[(model id, name), ...]`` of the models that answer under their names (or challenge)."""
+    return store.read("SELECT id, name FROM models WHERE role = ? ORDER BY name", (role,))
+
+
+def _drop_models(where, params):
+    """Statements deleting the models ``WHERE <where>`` with all their rows."""
+    chosen = f"(SELECT id FROM models WHERE {where})"
+    return [(f"DELETE FROM {table} WHERE model IN {chosen}", params)
+            for table in ("log", "stored_ids", "history", "drifts")] + [(f"DELETE FROM models WHERE {where}", params)]
+
+
+def drop_name(name):
+    """Statements deleting every model of a name: serving, challenger and past versions."""
+    return _drop_models("name = ?", (name,))
+
+
+def drop_challenger(name):
+    return _drop_models("name = ? AND role = 'challenger'", (name,))
+
+
+def prune_versions(name, keep):
+    """Statements keeping only the newest ``keep`` past versions of a name."""
+    return _drop_models("id IN (SELECT id FROM models WHERE name = ? AND role = 'version' "
+                        "ORDER BY version DESC LIMIT -1 OFFSET ?)", (name, keep))
+
+
+def next_version(store, name):
+    """The version number the next upload to ``name`` gets."""
+    return store.read("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?", (name,))[0][0]
+
+
+def versions_of(store, name):
+    """``[(model id, version, role, info), ...]`` of a name, oldest first."""
+    return [(i, v, role, json.loads(info)) for i, v, role, info in store.read(
+        "SELECT id, version, role, info FROM models WHERE name = ? ORDER BY version", (name,))]
 
 
 def stored_hash_seed(path):
@@ -1801,8 +1900,11 @@ class EventBus:
 _MODEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-def check_name(name):
-    """A model's name: 1-64 letters, digits, ``-``, ``_`` or ``.``."""
+def check_name(name, challenger=False):
+    """A model's name: 1-64 letters, digits, ``-``, ``_`` or ``.``; with ``challenger``,
+    ``name@challenger`` too (what reads call a model's challenger)."""
+    if challenger and isinstance(name, str) and name.endswith("@challenger"):
+        return check_name(name[:-len("@challenger")]) + "@challenger"
     if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
         raise BadRequest(f"{_truncate(json.dumps(name))} is not a model name: use 1 to 64 letters, "
                          "digits, '-', '_' or '.'")
@@ -1978,6 +2080,7 @@ class Deployment:
         self.retired = False  # set without the lock: a stuck call must not delay a replacement
         self.evicted = 0      # stored ids evicted by --max-ids since the server started
         self.snapshots = 0    # snapshots written since the server started
+        self._drifts_seen = [tuple(d) for d in rows.drifts()]  # (time, learns), for charts
         with self._lock:
             self._restore()
         self.history = [(t, n, json.loads(m)) for t, n, m in rows.history()]
@@ -1996,10 +2099,10 @@ class Deployment:
         if row is None:
             self.retired = True
             raise Retired(self.name)
-        self.info, state, self.seq = row
-        obj, metric_objs, memory, self.predictions, self.learns = unpack_state(state)
+        self.info, state, self.seq, self.version, self.initial = row
+        obj, scoring, self.predictions, self.learns = unpack_state(state)
         self.model = Model(obj, self.info["flavor"])
-        self.scores = _METRICS_OF.get(self.model.paradigm.name, Metrics)(metric_objs, memory)
+        self.scores = _METRICS_OF.get(self.model.paradigm.name, Metrics)(*scoring)
         self.since_snapshot = self.logged_bytes = 0
         self.refusals = self.rows.store.refusals
         for seq, body in self.rows.log_since(self.seq):
@@ -2034,14 +2137,19 @@ class Deployment:
         return False
 
     def _learn_calls(self, x, y, prediction):
-        """What a learn does to the model and its scores, served or replayed. Lock held."""
+        """What a learn does to the model and its scores, served or replayed (drifts and
+        resets included: they follow from the calls); True when a drift was detected."""
         self.scores.update(x, y, prediction, self.model)
         self.model.learn(x, y)
         self.scores.after_learn(self.model)
+        drifted = self.scores.watch(self.model.paradigm.error(y, prediction))
+        if drifted and self.info.get("on_drift") == "reset":
+            self.model = self.model.rebind(deserialize(self.initial))  # the model as uploaded
+        return drifted
 
     def _checkpoint(self):
         """Copy the model and scores, and start a new list of calls to redo from it. Lock held."""
-        self._saved = _copy((self.model.obj, self.scores.objs, self.scores.memory))
+        self._saved = _copy((self.model.obj, self.scores.objs, self.scores.memory, self.scores.detector))
         self._redo = []
 
     def _record(self, body):
@@ -2054,9 +2162,9 @@ class Deployment:
 
     def _undo(self):
         """Put the model and metrics back to the state after the last logged call. Lock held."""
-        obj, metric_objs, memory = _copy(self._saved)
+        obj, *scoring = _copy(self._saved)
         self.model = self.model.rebind(obj)
-        self.scores = type(self.scores)(metric_objs, memory)
+        self.scores = type(self.scores)(*scoring)
         for body in self._redo:
             self._replay(body)
         if self._redo:
@@ -2147,14 +2255,18 @@ class Deployment:
         elif fresh:
             prediction = self._undo_on_error(self.model.predict, x)
         y = as_class_of(y, prediction)
-        self._undo_on_error(self._learn_calls, x, y, prediction)
+        if self._undo_on_error(self._learn_calls, x, y, prediction):
+            outcome.events.append(("events", "drift", {"t": now, "model": self.name, "learns": self.learns + 1,
+                                                       "reset": self.info.get("on_drift") == "reset"}))
+            self._drifts_seen.append((now, self.learns + 1))
+            outcome.ticket = self.rows.add_drift(now, self.learns + 1)
         body = learn_record(x, y, prediction, fresh)
         outcome.ticket, self.seq = self.rows.append(body, drop_id=key)
         self._record(body)
         if key is not None:
             self.stored -= 1
         self.learns += 1
-        return {"prediction": json_safe(prediction)}, x
+        return self.model.paradigm.answer(self.model, prediction), x
 
     def _forecast(self, op, now, outcome):
         self._check_fits(op, "forecast")
@@ -2263,7 +2375,7 @@ class Deployment:
     def snapshot(self):
         """Write the model's state so a restart replays nothing; returns a ticket. Lock held."""
         history = [(t, n, dumps(m)) for t, n, m in self.history]
-        state = pack_state(self.model.obj, self.scores.objs, self.scores.memory, self.predictions, self.learns)
+        state = pack_state(self.model.obj, self.scores, self.predictions, self.learns)
         ticket = self.rows.save_snapshot(state, self.seq, history)
         self.since_snapshot = self.logged_bytes = 0
         self.snapshots += 1
@@ -2289,8 +2401,9 @@ class Deployment:
     def describe(self):
         """The model's description with its counters, as of the last call."""
         metrics, predictions, learns, stored = self._view
-        return dict(self.info, name=self.name, predictions=predictions, learns=learns, pending=stored,
-                    metrics=self._described_metrics)
+        return dict(self.info, name=self.name, version=self.version, predictions=predictions,
+                    learns=learns, pending=stored, metrics=self._described_metrics,
+                    drifts=self.scores.memory.get("drifts", 0))
 
     def metrics(self):
         """``{metric: value}`` as of the last call."""
@@ -2299,6 +2412,10 @@ class Deployment:
     def metrics_history(self):
         """``[{"t", "n", "metrics"}, ...]`` oldest first."""
         return [{"t": t, "n": n, "metrics": m} for t, n, m in self.history]
+
+    def drifts(self):
+        """``[{"t", "n"}, ...]``: when drifts were detected."""
+        return [{"t": t, "n": n} for t, n in list(self._drifts_seen)]
 
     def download(self):
         """The estimator with everything it has learned, as dill/pickle bytes (waits for the lock)."""
@@ -2444,7 +2561,8 @@ class Service:
         store.commit_observer = self._observe_commit
         self.expired = 0
         self._lock = threading.Lock()  # guards _deployments, _default and expired
-        self._deployments = {}
+        self._deployments = {}   # name -> Deployment serving under it
+        self._challengers = {}   # name -> Deployment challenging it
         self._default = None
         self._closed = threading.Event()
         self._sweeper = None
@@ -2459,7 +2577,7 @@ class Service:
         store = Store(path, settings.sync)
         service = cls(store, EventBus(settings.max_streams, settings.stream_backlog), settings)
         try:
-            service._deployments, service._default = service._load_models()
+            service._deployments, service._challengers, service._default = service._load_models()
             keep_hash_seed(store)  # after the models loaded: a refused file stays untouched
         except Exception as e:  # a snapshot or log record this environment cannot replay
             store.close()
@@ -2481,7 +2599,7 @@ class Service:
         self._closed.set()
         self.bus.close()
         with self._lock:
-            deployments = list(self._deployments.values())
+            deployments = self._all_deployments()
         deadline = time.monotonic() + timeout
         for dep in deployments:
             ticket = dep.close(max(0.0, deadline - time.monotonic()))
@@ -2510,46 +2628,144 @@ class Service:
         return self._default
 
     def _deployment(self, name=None):
-        if self._closed.is_set():
-            raise Unavailable("the server is shutting down")
+        """The deployment serving ``name`` (or the default), or ``name``'s challenger when
+        ``name`` ends with ``@challenger``; 404 when there is none."""
+        self._check_open()
         name = self._resolve(name)
         with self._lock:
-            dep = self._deployments.get(name)
+            base, challenger, _ = name.partition("@challenger")
+            dep = (self._challengers if challenger else self._deployments).get(base)
         if dep is None:
             raise NotFound(f"no model named {name!r}: GET /api/models lists them, "
                            f"POST /api/model/{name} uploads one")
         return dep
 
-    def upload(self, data, name=None, flavor=None, metrics=None, horizon=None, default=None):
+    def _prepare(self, data, flavor, metrics, horizon, on_drift):
+        """Load and check an upload: ``(model, info JSON, snapshot bytes)``."""
+        model = load_model(data, flavor)
+        options = {k: v for k, v in (("horizon", horizon), ("on_drift", on_drift)) if v is not None}
+        scores = Metrics.for_model(model, metrics, options)
+        info = dict(model.info(), uploaded_at=time.time(), **options)
+        return model, dumps(info), pack_state(model.obj, scores, 0, 0)
+
+    def upload(self, data, name=None, flavor=None, metrics=None, horizon=None, default=None,
+               on_drift=None):
         """Load, check and install a model under ``name`` (None: the default model, "default"
-        if there is none), replacing any model of that name; returns its description.
+        if there is none) as its next version; returns its description.
 
         ``metrics``: names from the model's library (None: the flavor's); ``horizon``: the
         steps a forecaster is scored on; ``default``: make it the default model (the first
-        model always is). Never waits for a call running on the model it replaces: that
-        call finishes on the old model, whose rows are dropped.
+        model always is); ``on_drift="reset"``: go back to the model as uploaded when a drift
+        is detected. The model it replaces is kept as a past version (``--keep-versions``).
+        Never waits for a call running on that model: the call finishes on it.
         """
         name = check_name(name) if name is not None else (self._default or DEFAULT_MODEL)
-        model = load_model(data, flavor)
-        options = {} if horizon is None else {"horizon": horizon}
-        scores = Metrics.for_model(model, metrics, options)
-        info = dict(model.info(), uploaded_at=time.time(), **options)
-        state = pack_state(model.obj, scores.objs, scores.memory, 0, 0)
+        if on_drift not in (None, "reset"):
+            raise BadRequest('?on_drift= can only be "reset"')
+        model, info, state = self._prepare(data, flavor, metrics, horizon, on_drift)
         with self._lock:
-            if self._closed.is_set():
-                raise Unavailable("the server is shutting down")
+            self._check_open()
+            version = next_version(self.store, name)
             old = self._deployments.pop(name, None)
-            if old is not None:
-                old.retire()
-            rows, ticket = ModelRows.create(self.store, name, dumps(info), state)
+            statements = [] if old is None else self._retire(old)
+            rows, insert = ModelRows.create(self.store, name, "serving", version, info, state, data)
+            ticket = self.store.write(statements + [insert] + prune_versions(name, self.settings.keep_versions))[0]
             if default or self._default is None:
                 self._default, ticket = name, set_default_model(self.store, name)
-            dep = Deployment(name, rows, self.settings)
-            self._deployments[name] = dep
+            dep = self._deployments[name] = Deployment(name, rows, self.settings)
+        return self._announce(ticket, dep)
+
+    def _check_open(self):
+        if self._closed.is_set():
+            raise Unavailable("the server is shutting down")
+
+    def _retire(self, dep):
+        """Stop serving ``dep`` and keep it as a past version; returns the statements. Lock held."""
+        dep.retire()
+        final = dict(dep.describe(), metrics=dep.metrics(), retired_at=time.time())
+        return dep.rows.retire({k: final[k] for k in ("learns", "predictions", "metrics", "retired_at")})
+
+    def _announce(self, ticket, dep):
+        """Commit a change of models and tell the event streams; returns its description."""
         self._commit_or_reload(ticket)
         description = dep.describe()
-        self._publish([("events", "model", dict(description, model=name))])
+        self._publish([("events", "model", dict(description, model=dep.name))])
         return description
+
+    def upload_challenger(self, name, data, metrics=None, horizon=None):
+        """Install a challenger beside the model ``name``: it sees every call the model sees,
+        and is scored the same way, but its answers are only recorded. It gets the model's
+        next version number; a challenger already there is dropped."""
+        champion = self._deployment(name)
+        model, info, state = self._prepare(data, champion.info["flavor"], metrics, horizon, None)
+        with self._lock:
+            self._check_open()
+            version = next_version(self.store, champion.name)
+            old = self._challengers.pop(champion.name, None)
+            if old is not None:
+                old.retire()
+            rows, insert = ModelRows.create(self.store, champion.name, "challenger", version, info, state, data)
+            ticket = self.store.write(drop_challenger(champion.name) + [insert])[0]
+            dep = self._challengers[champion.name] = Deployment(f"{champion.name}@challenger", rows, self.settings)
+        return self._announce(ticket, dep)
+
+    def delete_challenger(self, name):
+        """Drop the challenger of ``name``."""
+        with self._lock:
+            name = self._resolve(name)
+            dep = self._challengers.pop(name, None)
+            if dep is None:
+                raise NotFound(f"{name!r} has no challenger")
+            dep.retire()
+            ticket = self.store.write(drop_challenger(name))[0]
+        self._commit_or_reload(ticket)
+        return {"deleted": dep.name}
+
+    def promote(self, name):
+        """The challenger of ``name`` takes its place, at once; the model it replaces is kept
+        as a past version."""
+        with self._lock:
+            name = self._resolve(name)
+            champion, challenger = self._deployments.get(name), self._challengers.pop(name, None)
+            if champion is None or challenger is None:
+                raise NotFound(f"{name!r} has no challenger to promote: upload one with "
+                               f"POST /api/model/{name}/challenger")
+            challenger.retire()
+            statements = self._retire(champion) + [challenger.rows.serve()]
+            ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
+            dep = self._deployments[name] = Deployment(name, challenger.rows, self.settings)
+        return self._announce(ticket, dep)
+
+    def rollback(self, name, version):
+        """Serve again the past version ``version`` of ``name``, from the state it had; the
+        model it replaces is kept as a past version."""
+        with self._lock:
+            name = self._resolve(name)
+            current = self._deployments.get(name)
+            found = [(i, role) for i, v, role, _ in versions_of(self.store, name) if v == version]
+            if current is None or not found or found[0][1] != "version":
+                raise NotFound(f"{name!r} has no past version {version}: GET /api/model/{name}/versions "
+                               "lists them" if not found or found[0][1] == "version" else
+                               f"version {version} of {name!r} is its {found[0][1]}, not a past version")
+            rows = ModelRows(self.store, found[0][0])
+            statements = self._retire(current) + [rows.serve()]
+            ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
+            dep = self._deployments[name] = Deployment(name, rows, self.settings)
+        return self._announce(ticket, dep)
+
+    def versions(self, name=None):
+        """``{"name", "versions": [...]}``: every version kept of a model, oldest first, with
+        its role (serving, challenger or version) and its counters and metrics."""
+        name = self._deployment(name).name
+        listing = []
+        for model_id, version, role, info in versions_of(self.store, name):
+            live = self._deployments.get(name) if role == "serving" else self._challengers.get(name)
+            if role != "version" and live is not None:
+                info = dict(live.describe(), metrics=live.metrics())
+            else:
+                info = dict(info, **info.pop("final", {}))
+            listing.append(dict(info, version=version, role=role, name=name))
+        return {"name": name, "versions": listing}
 
     def set_default(self, name):
         """Make ``name`` the model that calls without a model name go to."""
@@ -2560,36 +2776,51 @@ class Service:
         return {"default": name}
 
     def _commit_or_reload(self, ticket):
-        """Commit an upload, deletion or default; if refused, serve again what the file holds."""
+        """Commit a change of models; if refused, serve again what the file holds."""
         try:
             self.store.commit(ticket)
         except Unavailable:
             with self._lock:
-                for dep in self._deployments.values():
+                for dep in self._all_deployments():
                     dep.retire()
-                self._deployments, self._default = self._load_models()
+                self._deployments, self._challengers, self._default = self._load_models()
             raise
 
     def _load_models(self):
-        """``({name: Deployment}, default name)`` as the file has them."""
+        """``({name: Deployment}, {name: challenger}, default name)`` as the file has them."""
         deployments = {name: Deployment(name, ModelRows(self.store, model_id), self.settings)
                        for model_id, name in serving_models(self.store)}
-        return deployments, default_model(self.store, deployments)
+        challengers = {name: Deployment(f"{name}@challenger", ModelRows(self.store, model_id), self.settings)
+                       for model_id, name in serving_models(self.store, "challenger")}
+        return deployments, challengers, default_model(self.store, deployments)
 
-    def download(self, name=None):
-        """The model's bytes, loadable with ``dill.loads``."""
-        return self._deployment(name).download()
+    def _all_deployments(self):
+        """The models serving and challenging. Lock held."""
+        return [*self._deployments.values(), *self._challengers.values()]
+
+    def download(self, name=None, version=None):
+        """A model's bytes, loadable with ``dill.loads`` (a past ``version`` of it, if given)."""
+        dep = self._deployment(name)
+        if version is None or version == dep.version:
+            return dep.download()
+        base = dep.name.partition("@")[0]
+        found = [i for i, v, _, _ in versions_of(self.store, base) if v == version]
+        if not found:
+            raise NotFound(f"{base!r} has no version {version}: GET /api/model/{base}/versions lists them")
+        return Deployment(f"{base}@{version}", ModelRows(self.store, found[0]), self.settings).download()
 
     def delete(self, name=None):
-        """Remove a model with its metrics, history and stored ids. When it was the default,
-        the most recently uploaded model left becomes the default."""
+        """Remove a model with its challenger, past versions, metrics, history and stored ids.
+        When it was the default, the most recently uploaded model left becomes the default."""
         with self._lock:
             name = self._resolve(name)
             dep = self._deployments.pop(name, None)
             if dep is None:
                 raise NotFound(f"no model named {name!r}")
-            dep.retire()
-            ticket = dep.rows.delete()
+            for retired in (dep, self._challengers.pop(name, None)):
+                if retired is not None:
+                    retired.retire()
+            ticket = self.store.write(drop_name(name))[0]
             if name == self._default:
                 newest = max(self._deployments.values(), key=lambda d: d.rows.id, default=None)
                 self._default = newest.name if newest else None
@@ -2611,8 +2842,11 @@ class Service:
         """``{"default": name, "models": [description, ...]}``, by name."""
         with self._lock:
             deployments = sorted(self._deployments.items())
+            challengers = dict(self._challengers)
             default = self._default
-        return {"default": default, "models": [dep.describe() for _, dep in deployments]}
+        return {"default": default, "models": [
+            dict(dep.describe(), **({"challenger": challengers[n].describe()} if n in challengers else {}))
+            for n, dep in deployments]}
 
     # -- predict and learn -------------------------------------------------------------------
 
@@ -2681,28 +2915,43 @@ class Service:
     def _apply_on(self, name, ops):
         """Run operations on one model, a slice at a time: between slices the model's lock is
         free for other clients, so one long batch (of failing items, say) cannot stall them.
+        A challenger then sees the same slice; what it answers is only recorded.
         Returns ``(results, events, ticket)``."""
+        if name is not None and name.endswith("@challenger"):
+            raise BadRequest(f"a challenger sees the calls of its model: send them to {name.partition('@')[0]!r}")
         results, events, ticket = [], [], 0
         while len(results) < len(ops):
             dep = self._deployment(name)
-            listening = {"events": self.bus.has_subscribers("events")
-                         or self.bus.has_subscribers(f"events:{dep.name}"),
-                         "metrics": self.bus.has_subscribers(f"metrics:{dep.name}")}
             try:
-                outcome = dep.apply(ops[len(results):], time.time(), listening,
+                outcome = dep.apply(ops[len(results):], time.time(), self._listening(dep.name),
                                     time.perf_counter() + SLICE_SECONDS)
             except Retired:
                 continue  # the model was replaced while we waited for its lock
+            mirrored = self._challenge(dep.name, ops[len(results):len(results) + len(outcome.results)])
             results += outcome.results
-            events += outcome.events
-            ticket = outcome.ticket or ticket  # tickets grow: the last one covers the others
+            events += outcome.events + mirrored.events
+            ticket = max(outcome.ticket, mirrored.ticket) or ticket  # tickets grow: the last covers the rest
             if len(results) < len(ops):
                 time.sleep(0)  # hand over the GIL, so a waiting client takes the lock first
         return results, events, ticket
 
+    def _listening(self, name):
+        return {"events": self.bus.has_subscribers("events") or self.bus.has_subscribers(f"events:{name}"),
+                "metrics": self.bus.has_subscribers(f"metrics:{name}")}
+
+    def _challenge(self, name, ops):
+        """The challenger of ``name`` runs ``ops`` too; its errors, like its answers, stay its own."""
+        challenger = self._challengers.get(name)
+        if challenger is None:
+            return Outcome()
+        try:
+            return challenger.apply(ops, time.time(), self._listening(challenger.name), math.inf)
+        except (Retired, ChantillyError):  # replaced or promoted meanwhile; storage trouble
+            return Outcome()
+
     def _resync(self):
         with self._lock:
-            deployments = list(self._deployments.values())
+            deployments = self._all_deployments()
         for dep in deployments:
             dep.resync()
 
@@ -2732,8 +2981,8 @@ class Service:
         try:
             dep = self._deployment(name)
         except NotFound:
-            return {"flavor": None, "points": []}
-        return {"flavor": dep.info["flavor"], "points": dep.metrics_history()}
+            return {"flavor": None, "points": [], "drifts": []}
+        return {"flavor": dep.info["flavor"], "points": dep.metrics_history(), "drifts": dep.drifts()}
 
     def summary(self, name=None):
         """Counters, throughput and latency for ``/api/stats``: of the model ``name`` (or the
@@ -2749,7 +2998,7 @@ class Service:
             deployments = dict(self._deployments)
             expired = self.expired + sum(dep.evicted for dep in deployments.values())
         rates, latency = self.stats.summary(now, model["name"] if name is not None else None)
-        per_model = {n: dict(dep.describe(), rates=self.stats.summary(now, n)[0])
+        per_model = {n: dict(dep.describe(), rates=self.stats.summary(now, n)[0], values=dep.metrics())
                      for n, dep in sorted(deployments.items())}
         return {"model": model, "models": per_model, "default": self._default,
                 "uptime_s": now - self.stats.started, "rates": rates, "latency_ms": latency,
@@ -2763,7 +3012,7 @@ class Service:
         """Everything ``/metrics`` shows, in the Prometheus text format; ``connections``: the
         open connections, which only the server knows."""
         with self._lock:
-            deployments = sorted(self._deployments.items())
+            deployments = sorted((dep.name, dep) for dep in self._all_deployments())
             expired = self.expired + sum(dep.evicted for _, dep in deployments)
         described = [(name, dep.describe(), dep.metrics(), dep.snapshots) for name, dep in deployments]
         calls = [({"model": n, "kind": kind}, d[key]) for n, d, _, _ in described
@@ -2799,7 +3048,7 @@ class Service:
         now = time.time() if now is None else now
         ttl = self.settings.id_ttl
         with self._lock:
-            deployments = list(self._deployments.values())
+            deployments = self._all_deployments()
         total, ticket = 0, 0
         for dep in deployments:
             count, dep_ticket = dep.expire(now - ttl, now - 2 * ttl)
@@ -2826,7 +3075,7 @@ class Service:
         """Bring every model's history up to its latest metrics (see Deployment.flush_history)."""
         now = time.time() if now is None else now
         with self._lock:
-            deployments = list(self._deployments.values())
+            deployments = self._all_deployments()
         ticket = 0
         for dep in deployments:
             ticket = dep.flush_history(now) or ticket
@@ -3059,19 +3308,25 @@ def get_health(request):
 def post_model(request, name=None):
     """Upload a model (dill bytes) under a name; ?flavor=, ?metrics=, ?horizon=, ?default=true."""
     q = request.query
-    metrics = None if "metrics" not in q else [m.strip() for m in q["metrics"].split(",") if m.strip()]
+    metrics = _metric_names(q)
     described = request.service.upload(
         request.body(), name, flavor=q.get("flavor"), metrics=metrics, default=_flag(q, "default"),
-        horizon=None if "horizon" not in q else _integer(q, "horizon", 1, MAX_HORIZON))
+        horizon=None if "horizon" not in q else _integer(q, "horizon", 1, MAX_HORIZON),
+        on_drift=q.get("on_drift"))
     return described, HTTPStatus.CREATED
+
+
+def _metric_names(query):
+    return None if "metrics" not in query else [m.strip() for m in query["metrics"].split(",") if m.strip()]
 
 
 @ROUTER.route("GET", "/api/model", scope="admin")
 @ROUTER.route("GET", "/api/model/<name>", scope="admin")
 def get_model(request, name=None):
-    """Download a model with everything it has learned, as dill bytes."""
-    return Blob(request.service.download(name), "application/octet-stream",
-                  [("Content-Disposition", f'attachment; filename="{name or "model"}.dill"')])
+    """Download a model with everything it has learned, as dill bytes (?version= for a past one)."""
+    version = _integer(request.query, "version", 1, 2**31) if "version" in request.query else None
+    return Blob(request.service.download(name, version), "application/octet-stream",
+                [("Content-Disposition", f'attachment; filename="{name or "model"}.dill"')])
 
 
 @ROUTER.route("DELETE", "/api/model", scope="admin")
@@ -3079,6 +3334,44 @@ def get_model(request, name=None):
 def delete_model(request, name=None):
     """Remove a model, its metrics, history and stored ids."""
     return request.service.delete(name)
+
+
+@ROUTER.route("GET", "/api/model/<name>/versions")
+def get_versions(request, name):
+    """Every version kept of a model, oldest first: serving, challenger and past ones."""
+    return request.service.versions(check_name(name))
+
+
+@ROUTER.route("POST", "/api/model/<name>/rollback", scope="admin")
+def post_rollback(request, name):
+    """Serve a past version again, from the state it had: {"version": n}."""
+    payload = request.json()
+    version = payload.get("version") if isinstance(payload, dict) else None
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise BadRequest('send {"version": n}: GET /api/model/<name>/versions lists them')
+    return request.service.rollback(check_name(name), version)
+
+
+@ROUTER.route("POST", "/api/model/<name>/challenger", scope="admin", body_limit="max_model")
+def post_challenger(request, name):
+    """Upload a challenger (dill bytes) that sees every call of the model and is scored alike."""
+    q = request.query
+    described = request.service.upload_challenger(
+        check_name(name), request.body(), metrics=_metric_names(q),
+        horizon=None if "horizon" not in q else _integer(q, "horizon", 1, MAX_HORIZON))
+    return described, HTTPStatus.CREATED
+
+
+@ROUTER.route("DELETE", "/api/model/<name>/challenger", scope="admin")
+def delete_challenger(request, name):
+    """Drop a model's challenger."""
+    return request.service.delete_challenger(check_name(name))
+
+
+@ROUTER.route("POST", "/api/model/<name>/promote", scope="admin")
+def post_promote(request, name):
+    """The challenger replaces the model, at once; the model is kept as a past version."""
+    return request.service.promote(check_name(name))
 
 
 @ROUTER.route("GET", "/api/models")
@@ -3159,8 +3452,8 @@ def stream_events(request):
 
 
 def _model(request):
-    """The ``?model=`` of a request, checked, or None."""
-    return check_name(request.query["model"]) if "model" in request.query else None
+    """The ``?model=`` of a request (``name@challenger`` for a challenger), checked, or None."""
+    return check_name(request.query["model"], challenger=True) if "model" in request.query else None
 
 
 def _flag(query, name):
@@ -3564,8 +3857,8 @@ class Handler(BaseHTTPRequestHandler):
             self._count_request()
 
     def _count_request(self):
-        """Count the request in /metrics once (a stream when its head went out)."""
-        if self._counted:
+        """Count the request in /metrics once, as its answer leaves (a stream's, its head)."""
+        if getattr(self, "_counted", True):  # True: a protocol error before dispatch
             return
         self._counted = True
         status = str(self._status.value) if self._status is not None else "aborted"
@@ -3581,12 +3874,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(HTTPStatus.NO_CONTENT, b"", "text/plain", _PREFLIGHT)
             path, _, query = self.path.partition("?")
             route, params = ROUTER.match(self.command, path)
+            self._route = route.pattern
             query = {k: v[-1] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()} if query else {}
             self._authorize(route.scope, query)
             limit = getattr(self.server.settings, route.body_limit) if route.body_limit else None
             request = Request(self.command, path, query, self.headers, self.server.service,
                               self.server.dashboard, self._reader, limit, self.server.connection_count())
-            self._route = route.pattern
             self._answer(route.fn(request, **params))
         except ChantillyError as e:
             if self._started:
@@ -3672,6 +3965,7 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, status, body, content_type, headers=()):
         head = self._head(status, [("Content-Type", content_type),
                                    ("Content-Length", str(len(body)))] + list(headers))
+        self._count_request()  # before it leaves: a client that reads it may scrape /metrics next
         self.wfile.write(head if self.command == "HEAD" else head + body)
         if self.server.settings.access_log:
             self.log_request(self._status.value, len(body))
@@ -3700,10 +3994,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _start_chunked(self, content_type, headers=()):
         self._started = True
-        self.wfile.write(self._head(HTTPStatus.OK, [
-            ("Content-Type", content_type), ("Cache-Control", "no-cache"),
-            ("Transfer-Encoding", "chunked")] + list(headers)))
+        head = self._head(HTTPStatus.OK, [("Content-Type", content_type), ("Cache-Control", "no-cache"),
+                                          ("Transfer-Encoding", "chunked")] + list(headers))
         self._count_request()
+        self.wfile.write(head)
         if self.server.settings.access_log:
             self.log_request(200)
 
@@ -4283,6 +4577,8 @@ def _add_storage_options(run, d):
                             "guaranteed (default: %(default)s)")
     store.add_argument("--id-ttl", type=float, default=d.id_ttl,
                        help="seconds a stored id waits for its ground truth (default: 7 days)")
+    store.add_argument("--keep-versions", type=int, default=d.keep_versions,
+                       help="past versions of each model kept for a rollback (default: %(default)s)")
     store.add_argument("--max-ids", type=int, default=d.max_ids,
                        help="keep at most this many stored ids per model, evicting the oldest "
                             "(default: no cap)")
@@ -4462,354 +4758,548 @@ def _use_the_databases_hash_seed(db):
 # ---------------------------------------------------------------------------------------
 
 DASHBOARD = """
-UEsDBBQAAAAIAAAAIQDYME6zRjIAABGgAAAGAAAAYXBwLmpztX1dc9xGkuC7f0XJo3EDFhok9eGY
-bZpSyJI89o6+QpRHu8vlqcFuNIkhGsAAaJI9dF/s08U+717svWzc4/2Ae7mXe7qfMr/k8qu+AHTL
-jrEnPGIDqMrKysrKyszKytr7Us0ukqLN8nyt5klzcVYm9XyiqjzJCvX3x5EqSjVPq7SYp8UsSxt6
-cbbK8rlq2rSKP1Nfwn/qedImapGX1/ig1O9fvFd7SZXtNW3SNsr5X1XmeTpX6VVar9Xx+6fvjz++
-Op6oZTlPc1UlRZpHqr2oy9X5RbVqI5UnLTS87oBdpm2dzZq9i6xpSwCkykLlZTKP8AfDwm6dpyop
-5ipZtGktTdbprCyKdNZOVJOm8wYaS7Fs3TbDbVjUr7P2gopLqxOuu6rrtGjVVZKvkDzY4PVFNrtQ
-GgCWYpwuEmnk+PiFpk+dJkunrbKAwmnTJIB7BVjnaVIXE6D4YpHWKXQwaQFY01JBwhtImkH7WBgK
-1Mn1cBPQ/YKHooJi2axVewwc/jJ2ezDQedqmbmttcpanArfotPG6bC+y4lxljbKfBXfgICSpukzT
-CsgBSCd1nV2lDdFnmdSXSJZlk+b4bp7V7ZpJB91C2MgCbWuaZiJSMSzRGCrwoL578fzd0w/ASDT+
-Cf6XLZM2g4dFnSxTzaVvEadIpcmMB7IsgOvL6wLwLhcqA3yRX5lp8AnIsSSqBdS8nh7YOr5Icaiz
-OiXsliHTHUhuWQZLteVlWhzCXHrzGnrzZ2ASADgDcqyJeO2hStTD/QN4leeNOktmlwxI+BQ7IYCu
-S/UCR/G4XNUz5DV8mwNVYegMXyPQPfXXf/lfAGp+nkbOF4BEPIxtlIsFN0PofVvWSw9ftcA3mg5n
-q7YtCy6fLqt2fUxk4vJFOXZmL0yrIquqFGrJfAH2aNIaxmkEwzafA7kA81lZrQWsTAmC8RZBCFx6
-AXXmaTOrs4rQR4Rm5aqA+SzVrKyAhxqwYg4DAFmtGmDCyzyDmUIDmCfAMa+e/sPHd0/fvzhWTbKs
-8rQJD7WQmVBnieUdnP6YpddKZiZy+KpCSQMyjL5yHZ6/2M9MEIABnjdIfJCks3RuhQfVElLSlHxP
-U8yOpUxUBPI2WTU4uO/SZrVEnPY+G+GbBltrR4effRYEoTp6rG4/I36B7r1/84cXrz/+4cU/qiM1
-MqJ9TIMKFXQxpMLbN9+/fn8M5Q729/cPiV/39lyZgtO3atUszwCjcZPNgY5lPgcaXCT5Qp3jIKMI
-KNJ56EF+9+YDwn0kUAVyXcI8hlWl21MhuFufxgcQu28gQH1nqGXoVPBfH6hlVqxg2C0GRhoAhPuP
-XAhaajw0YgUHtMEJMjfV9aKE7T8Cwjhw37/7x4+vvn/NHx8J0fb2/Ckms2uiFlkNtWC0E5Bt59T7
-g/jRDTAQzDHmheSmCx16T9Af7rtNP3vz8s07fH0yukrqYDyeHYSjSOmH++7DA/fhofvwKBydAs8A
-yl+q8d/wPxIOSUuiBljSYFksHgKKBUyX74s2j1+vlmdp/S2VDUZpMf7hGJC5xV5ny9XyODsvskU2
-AxZ9np3DLJrAuGzCQwfcg78N3IMOOADzMwB+Wyc0oBrafgfat2nS/o3djRTM5t8DV1dASmCYJIfJ
-ja1AM4tVwfy0WLbBFahdC2xs8TCkya5UtlDBlTo6gperPFc//qj4aQWa2iLDKQls2a5gfR/99V/+
-O019rtSuqxRWOy49OitL0AKKkSl9DLKlOA+uwoEad7BGQf3cWYFJEWfN6+Q1fLCYwLODyR1T7tus
-yNrULXqlHgPFnwDy//o/R2qCf/8Nf3JtHoMEKPIqaS/i5Kzx2k8I0331xRf4+2t1kI4fIoUS9Rgm
-dXpw32knbssXNxUId5CUSR7cD2OR2TCG93DypCOBLDWKRcz8L01uDE/ASD3DxQnQgm8olzvEFtIh
-Xv2uQ2eJRS106jaMXYchqmQeFJG6RvEG3NAZhyKMoQAs0HUbXAP6+1CdcHQZ6llezi4DUK+XDUAh
-vtN8xV2ZC2eDXp8GLaxWuEaELvGx4vTuLSIzj2Ep+A6UkiYIw83EefmKZXP39TFJXHo99WgL6DxB
-qM0m9qDkedboOpF6ANWANo2mvtuz56uaFL+gcSeKDEPjcTByRI8Fm3Bo3jSa02AyB/uRahxma4DB
-vto3tQB7KgnGUFkDuI1qpn7hB1/tby0Oiz3A2uCipjpffstfutB+99XDneCotY268MERPEbEtuiP
-RR8UN7UB5ujDEjRse9Oh0Xl6XiLXFeX1wOi0w/LFGQbLeQBBjVXrk+KRrfOnFcro8nrU7ZLPImau
-76l/nt9Tzd09mDEjQD85Lwc78Ee08n5FcdztvBH+4bYaDU17W+PK6zFaHTEXyRZrR2KZTrVl9QwU
-4yao6vIs0d0BO1CdgaWiuD+H3su38Hb8fbHAGbPmTyCzVMDDc3IZqeoUDao3Z38CnSgGyYpqsTSg
-W/D6UvXkYwXyn9pCCSeYXB6a5iuWaUr+ld5yOT0GT/jPRJ3g+4jrnvYIkDVvETGUt7d29bmjoQAu
-PsFL6hUheedpXSdrEB70F6nrgwatHUxdEF2oK6zA8gkWLr/cWSCfCPQFc79AN8N5MsI1aHTqTgAh
-KJChQ+GFL6EvwLSFQvI1bvIMOH0f5SfIsSoIcKSuTmmhgplxuTmi6eGwOKINsja0w9+mNzgSBDr+
-ExgJwUipkcOcurE8Lc7B4nkMjXGle7BcKHXv7m2nxFg90IsANrBAmluct+E5PCRP+vwOw38FPRBc
-/7lwccW2LKL3cYXT7dMnQzD+dE9BfTCsfZlygr2LqILwFinYX6r3oOCT0c/YoeUzBZtjGimYK8Ra
-OGmSYs1elBR1vwBsdq6UFbN8BVZmGKOK7a3+dZPyuAcATvNTW6/NxOLhB9owOagGlT2UAobLtzL3
-E3gxcab+BgzadnYB41vXdgZrjcgW0wQQJZnm85v6NRN1t1Jkmwx/ESPl+ZtX6iLNwcJrPCvlLmLS
-pDnhMi9nK3TxxH9epfX6OM2h97japbmj6x//8fev0fgaXbRtNdnbu76+jq8fxGV9voecsddcnY98
-Fe2iXeavwdAP2uQ8AgMa5OvrZJlGNBV8TQtnqMFiVsOMS1+w2wkrO9xqoISqiM0D1Da/nSUCZ9wd
-f/kpYnz7rCzalFRUfPIVW8O+VoBdndtugMVXo9C53fy8frw+DoiC6E3UHeqsF1dD6wW1FyLiTdo+
-hYfsDJTJAIuHv1hXcaY+FUYViZk0iuc0uQBvwApk5y7O4HnSJmOYSioYjdT1RUrejDpFH2gBNkRv
-tiJEVjED9GwPKA5p3kG2u+RDAWwVaBBjw0fqyl3iRmgceSbY5peYPNo/Ir4068GboeUg8wlp94y8
-llMsPR12vrou61kqHtvpspkqoA0+wdBD14HaSEXxkKbzLiWZpd6LXzhYNhF5nV2FBXcpUJSKRWMX
-FXL8gUHoro71CjnWus/IMz4EQOnqIEnININexKBaBkacIh76aePxmRWU1KvAik5mXmlQr/aH5qPF
-pK1XqX0PXPA+W6blqhXPn0B+qmn+LZI8gM6BneRaLNSHe2hgjfsdCU1XNpHthbeS+QwQKWgTW0zn
-MMjlkh3HgFjTJsuqwclMDnJ28MHINtCfJlYv0e1HHkZs5kul/YxJ7VTX3tIMpmCDjjJ2t68VeXJX
-VW8jZtQMM8sx4cy2rssn5WIBdCSGIPcd940QAOqwu5OeoP2h0QSaTYRz0D5mGoLpgzYy0JjBR1K4
-PCPwATfyPhL4711WYI6EeqhacTmDyHs7+AZv4/TAKmN5H4IO8wgkAr6b6LJfqv34d4wT/b6/Y6D/
-Nonx9O33epnF9Ug9XbUXL+oa5DxINxx9xU+3hq3e6c0Q8YbKMJjRJZ91hPMElKRDNS2LH4oEoJZ1
-9pd0DuIjBcUGWY1FysP9g2E2eFplgV/XZQbe7oDFXdQ6UqTMW+CdJD8GJkvOU3RFfN+my8D42EPU
-36FiVz1CYjZcSc2zBv3bc0DNN1b08J9rJALHAJFNo43mIpz3VIZWIpd3NKb0wfKKqw8a+5Tren1q
-un2KGFJ46FQm3dSrVqfL8irtUMNWGaBHVWdXuGmE+x+WFsp2ESais7sFAIqiZMGBIz0HNW6iEsW7
-maBJXPK2m/Q/K2i1Ji1Osf4fa9JRjR/qPKhg2rikc2nNficssXlCL47QUpkBsj+8+/5ZuWQPYUCf
-2P2EZQ+7nUiadTHDIUXNu9cgz3PpDcp2afmWZgvyJsnwiZp+A7wNcwEMHSwC7W2gxdvNYQdUTVZg
-cp2AiF2kQHFqEr3O0giIm2R2kU5AzS7HyJLpSNzYli1qtA1bMFAbUixgHoUe6/hzJ/A4A/dkrslT
-aOZ7MFo5xUcuV3jN3sF2y0u/LTFw61r8jwxRj8xEfff+/VugikXZWKfCqXVt+qJsqT7KUHAIMWEJ
-rPmnpiyCcMsIA3nz9mLtLejdKSewAnd4RrQlz7Vpd2BoeEIgy9a51G/A01VUd2L9chLe2eNy7Snc
-L/vh+OP7F//wHo0DFqywzkOn8M8oEqFn96fhi/uIJnWkNTNbZKiAy1lQhOdPkaZgKFOJzaGrs+CG
-OakgIgOsOktb46JZpKjAgiqPijzrGaiNIOoxrjmx4BFQKEs4FcWls/jAJAotfSJexBbARheKQ2Bg
-jYMnZB3Ul2g1iyXqg0zzKeImsPEb4R1cZsU8Uvwd1wmKXJAQC9DFVgXZ9nMyS4YXv2cGqQA4D+Mj
-3MXPTBWH2iOrN2PfSGXTCrEW1KTJI4lAuYeFAbjAYY4mWTfqc3eEP0eXb6s+d96YNnBAX9MIuq3g
-Zi1F7VBsBFXXsSZoHM6h622WK8MNQWgA6lga8Vy6+8epFz+BYTp5qkrQtd0eoz7a9XrCTKvXqHjX
-w5+e4yYvfHK3iIkVO6ag3ZVQlvZGOvF8Yt48UneD0W8sVa0cpe/GJOSAFQcIf24zDJ45UizSeSKi
-tXhMEwEpadR20exxs2mkgfhtj9FAHYUdO9WZ9yfNqVNzmWSAroshoSJGquzBEEamT+zBt6iGLutZ
-C2jT8W6+LMkwY1Wc6GuqPfFlDHXPeQy7owNmTZM64txxUDSskMBcPxHeioRPTrv2HBf1pTS/i8sC
-GQ2HRD+npA87L3Tcl8tiHgxBckDWy1/L+wOMvOl0OQfrCTRKX0nxuixrsJ0zKEPijkJl0Ol2FBa2
-2SUORq+A7vkiyfKOT5LLDCOMcJ0h6lDD9l06NhqIsBt1i3tkD1LiJEc080QzlQxVh5rgj7YFh4VQ
-jhMDjST4Dp36FH2HPzjSCX5w/N3IYyuGGifzOY3DS2o4rWVpsBi7C4ZgbZWXQXKa8Qm6w581b3gI
-DUPj/GKe+OILPY7Q6blEguHMddgkfvP2xWt3bt9xpDwAYPiBEDl0XnFvw46Wvk3AmumBU78jUrw+
-g/R/TxZDiRamEX1nGJRDXg30+1FD1uWgY0tRZ+A1HPUCXsTTOS+BAETDF+s14xA+DmbkwD7yDbYZ
-VsqAukA1ZAVsDRcy4BIUWrE/NjgzAn+rzJKw6y7qTAQtGQPX31+vjYeqwwby0WvLWe8wbGJ7yxws
-IINjR8prWI8du6OyIqAfdbkq5oFT4EuMjgojLxDK74FegB0nGGvjvhdPbVuuDSVJIUdRZtT4UCsw
-rnQls9ejHWrV3F2fmIyGnVka1jZZRWsFr//OajgwclpJM8u7b2QwX2oLEHukTc+RDb925oQxJboL
-150gJeZEnyAwpzHmOBrCJYDqsIBeelg467c9vdkjV8cDIiW1hYW8HznOkVxElFkirK0qig1uxVom
-ddwmaAkct2XVsJrOOmRPdTyUyKsMY4BVkpNgUxeJ9kEzyouVpyBsm5Rdc8zTb31nbm85Zzm2zXzW
-7goHhrVKbW8cDAd0658jVntT4hc3KZ1YY7ulgKYbvSIxnDSXDS2lTiw1GEjHyRX6AOtV0bAoTkhX
-wSDdjKJMp8D/0y2bCDrkWZtEBMzfziIEWAmnRsf4YuTtr2cFhqK6ZeiNX4hjnL1S/Gpkd8KW/dV9
-1KzOlhmqCbLC60FN46qmRfJ5ukhWuTM4pJppNyFhEpMnL4Z1ZhmErlqyjC+y+ZxWeJebhBBmoZC/
-jO8AjrM8m10iih6GPvw7zqOnETjvQyZlvChnq6bbOs0y6Bp73jQyBr7D1R2pAozjTQYfr85s2AGW
-kLDkdFzF9ouH+a8wTyjoXg4n+BOFgu5l45Lt2aKU8xw68H4+wZ029EBw6DpOkoid7lCE3BesvAzP
-lhcm4B/HQVPUUW7P2gIVmuGt9Kd5HoxOaNsUY/5PR45uBxV3cNXw0i5bJZdm0UOo78EwDUz7sGbI
-zvM36+/nAbaibVEs7NmxjnjFcr6FC62AGfmsrEBPIwOSOyWnEKr1aMe+3O0APAS1xt2CSB18ZcIp
-LatvhrcOi3laH8uhimBg26jOzjO9V4HjFvObrq8YFwOkmp5L0LfPI+0nProdeS7oEfRWfNBfU+nH
-o83nnouAnQRy2GMsnIX+8p6j4MQxZEfZsiprUBmzPI/McZhR5BYh9RwPC4E2zaVn6H9vgGlxBzCp
-PxJ/R3iQqarLGZhvaNJ7MPwnng9HGk78NqtSBBX4xeRwlIUZA9sX86SeH8+SHHgzjPoVXJTil/Tw
-Lj3HUy7ocwv9Cv7jVPc/rlDpG9295ZHb8PkzsQqRd4+QXvF8tayagN6Hd29xPDfh1AI87QU59UYJ
-lJxPDtFurKz9iv5xYJtsDrzy8D5YrwsJcoPn29EN/Av6/GYzgOin2tCGca+FczIaPsKa1V7Auwfx
-weYn0mFwX/vtCpTnKVKCQhfoNF+eVXTGi3RCOY+FsjJRsjZgcZgXCbqMa7IA1TNdiTZBs0bcuMuM
-mEgFfJgSg4c4QqIkV/MFOq9AxSl4Zw0fwxiP+pR0Jg7a1E5pkHLXZX1pYiJ61oZIQDcox7UTWFAW
-yVV2noBIjk0n4+s6A3XI1O34YhzH24DhwFKlTbbHL400rew4tIlZRW1QDr32YnxGqILj6TwKfnRr
-N+06T5FrMuo7CNVFdgPiuVekrJJZ1qJyO9o3Xw2iZ+V8HScVhlk8g1VzHjhOHkIm9xRfihq47OoF
-vFVM7w3g9CadPSuXS5AbsJShvA/728MOKGM/Qau8qRp0h0FvBm1+KW3COa7n7eTQ+z+kSLNgyaF6
-S94XXcZFskw3P+Ivff7tY9LyC9rv55+LPLkqa9oedQP5WFX51IG+qB9ttKowDGNYL3llDgwGFJPi
-7WtI6KvsAIjz320YHfIABwMM6nTMiyyYSWdr1WYYLuKo8Bo/On71G+rFOM/O6qQm9pQ3mizOK5GV
-0FzjvCXp5r6QWB85m+V5ZhArHIpbx7WD/Vr6DphZ3oiFwRBpRHzv+p2lpznkTVc3MWqjdOPQLyz7
-Cd31n9vjYe+tKiMMiXMqODpjRj4wTdkQYGXzXnUbKL/d7dDviTAkOq6YbSlIg5nv8LN+l5zy/gbI
-zr5pXqdqLqK2puaR3mK7jOVTpMzPj8DwqDGcxossB5oE3/DBLB25DLpDrykm5aryxt7woRn+VdWP
-MMSDGN5UjjiwS+LB3KpCJgna9Sp1A3jNiSG/lJweArXzJa50qewEhb0tp/60Cfuo0xEraMEpFg4Q
-n2fZjvpcYqCqno+72pa4vV1eLZ69kTNzfyBpRnuArJaRmBuzkBtqzjmp0nFq/SFNKwyWzOH7lcTO
-qeDz+3RwKDkvPw9hNl+h9mGMQvYVggqMnj7Hs8XyDlAipyQKmFBLHn46/BX8PvYoL8p8OX/tmLZv
-7eByCRos57guHSLijAFXvG/fO95N/cV8E832WFJG4hnoQoHv/9EnjGG6nvIKcluB/bFReAAa/UN4
-uNctf3Uu0xAPoY8pxrG/y8iRoh0V6lZdgx0GSgKMedbicfNvypsAAEbqwf5+hMezOjvEZduW6J3C
-0xMH/rcCWJiw1qHbIzRQONQExdwEtehsLi9vDiYKWri5P0Ec1vDEsOH3ff0bzNNTv40qTS47B+Li
-OBaK8ZGNOakPpsQ8BuLN49yJNCVukyrmDMYBHf1B8I/Vft/UxYwj0PC12lOBHWigQdg1dm/2qdy4
-1wYWVl8SJKsYgNxKzZirBiPJJMUDWCUXrUrn52kXlRnvat+qm4kKMuruDUZ/ZgIdSDjRJx6EkGM8
-IrZH/UMcAvP64GEYGWrbrtBYxtWquQiAvjhkb4GgTeBTOlLc+kmGJK5OARQhZ859i6AMR2H4t8HO
-+7BpXm6FbHiQAggiJtY1UeZ3AALfjpNidgHrK/AlyJwR+kamxAB0FinAnxgL/yDc7DXT7o6mwmmn
-z/CRHg+CC/tDOHRmjURxSwdP+nxhuByB+uZIUmfJOE/OyCBHQKa3oB5bOdKRRXdv/UY2uvGJ9A5L
-xVW4Uc5a5sg4Em9OyRxK9gQhysGpQQfI6KBjEtVgEh/M0LNOjXt6eNFCARWZxX+Oazkn1cBjH/0J
-WZGObQ/5cGG9NPdmZT5cnJnI3waRQxNGoGq/A3Bg9Ymi7D6AgrlbUEaC+PJWVRPAHfQpjIyfKDqv
-ud8LjOyJJyNzQgOvucgW3qahexhgRzy9XvI4wU5QPdqn0a7+7u84y04JfBcag8iYIHjIBR0C3RWN
-F+yXDFS23Lz1TLd3xOtiLM8fl6T46shSR0MnDLbELJwOxsn8WUo/2seS0BM/kEFMlZSOgt0Npr8B
-FMZ3b6mdDfz4sxfKac+weQwTCN4nVO2UcQ9P/nzqVoUmekKh46JAnweJJnPa5kEYdobfHgINGabr
-LzAnvEYNGNLY4VVB+zWjZeOJQ6r5sw7wuNELxoO3OkPbFQixQ6flkXWKCjgEkN5UWY1Wwe7KUuyX
-O0jEqbUcze44+wuIkynI2CmeJinLGjRpEjFtycmGyhvcv3t2fKyq7CbNG1gR0BeHnripOksxYALY
-eQ0McCjiq1G3qEJturOiq05pMB/sz+8iVJk/4GEQ+vUd/vKnzrWr62DhiFYIPp7xIZuDaAA2NLC9
-7b+LTt3v3LrfpaRdOJW/k8r9FeiK+wEMNt0HUXX39noD/1yYOaPluOiSnrx5Tke5plXbTFVw0kqE
-vz6Gehp5Om2I598SPmtzVtNGAXs6E30KrqFqkXg5zXENcopq+RS5ehXXw6RflMAMZBq/IemGh26S
-m7Sno6McRXf6M2QgHr6qpcxReVl3dHVgqW3K88F9+OcR/P+hn75CzgrisS5ge7G5gxNz0NiZ/E7C
-EqklK4LjlxlQQzpuvIEIRlEhaYrQDkMTSAMR9clhhi5wAQ2qDpHy6U0GqhuCCEkXt/oc0Ux0NiZd
-JMPyCsejdlr0CwEUHBsHcugx1Qdxf4PcatR5iVM2keRRsAxMBexUTnhNJN9RfZ4VlLisTlPhArQ/
-4dVN0EKreGS7Z60N0Uczus8JJ3kJb7NTfR7mHeYA1JW88W/RQJAPJ/un8J/39cD56g86aYrd4iUq
-Ql95+/6ejfbVoWTAglcmloE5n7cLNCCkBVpvwLD78SNg31PWxBd1MmOPrGY5TD8Izd5zzAh4RrsC
-y0bm6OIZ5igjFbLEwhcZFMxLsj8O4CcB5vVPVJXQo1OeLlpXhhFbAJKMFv4ktPBHTI3puYEtfBXf
-hzYP9gd6T2XdrrOlxUbbV4Mb+jjgkTFQETFgJCBUexAJE0lBtMhaOWp+QGtti6mEAurLPW4Jz+vd
-h5VX3kFXkICUwQQr0W8iEuM1poJhGFnq92w7UBiYtHuWzL6dhwM0pBAatk1og4sIxPkkWbw26LRB
-8uHcRRMDaFdewzJAGQR02jkKl+Fgw0OViHhegMKkC1DCtkSdUWgit4QLLkeJdCbdwPRx/OvAS0fK
-zwCCr6HXOzOD6IPeFqIoWl8T3Qjq1aG8ewzgQgZ5pbdJ8IuQltM6HdyHThrmPIjs0UioHHY9LcSB
-R14ZOhW5/4gMgPhRZ+cFxgXaYsJDs/fo52lfkgtcd3IBUJ+LEdZjSUplwEInkDP3kRG3NWW45Pfi
-tzHOCZGcdChETsw2em2XNHvAtIMjS2L9VkPguXRtpaneAKSZjiz0Cmf7rVpHPHGxJLoF7PL303xN
-3JDjblrHbfktbuAFByE7ndw30EzUbcJ1JdDkBXHBvpY1UO1B/Cj0QG5zMlA3BPpp2DPPOHcf+yab
-VvyrrNyYhLFdwprl8taIJSHswErF8s9z1HV7Rr3C5eM+ImyzdoFgOnXyHxyQpoKii2F+0vVCILdT
-xjZ0YEwi4QduoEcsR/Pj3I5FaixXegC+TPPFhKLz8Nw9eS/aGk/EoTgoymJM1hDLvC5dO8oM9CRC
-RtT+so5KSOIJG7WbVXTMCHG0r1xDd1U4MundqqB2erIDVcXpK7BXV4VkpWndrDSovjiMt4nu3pIu
-47wyWWhejkzeM44fweQ4cxPHh5jeo+Rq881LhAxNnmCzvgLSbY7pYWvs7yj0T9OBiCPLiXiuw5vG
-tIkfqfmEsAMeyXLQKojuOEfV9poy+aEm/opw2MGmsHX7OXOEMdKGdwiLJp2taJNDcgVcX5RN6tgi
-ZUtqes9+6IynN/sobJRc+/Yc16rwgsUdDqkQEweG5G44OTg1hrx3YKEDCcMnKJS8E3KNSRoIE56x
-XO3E9WTgoNO3atAxoA+rAoh+6pZhJZ8nT2/SyPpMHL1b8/XkgRn2WVbPcpH8IGc6kwEaA7HTmQ6R
-qjGC536XmX4xz4Pk5KVEvNr/sIdmC8XUgDFBDJbocnhwI21bjIK0+S44b4UugpvJDSWNPmRzRk4c
-kX3M4AmsAcUnScumkaTAdO4JZgUDIn2tSdbqZYkpkV8UMDWqNZrlFHpvwiEYcpLn41lSZW2Sq2RW
-l8V6KSDwhDxYXy+IZfloVfDq6YtIvXt1DP8ev3r6Fv7Qb3jz8kUYm4gP0CLT+vvmG8YWNJiC8guB
-SNtDpH4UnH4khH78LydPx/90eu/F3b24xWwmVNgL8ZCk6+aADS+jkt+BVlLXNpyYDUzKiQUaWZmj
-05Gq41F/NCYTnSrkL2ldxmrawiIyRRKPyktJwcOZY7RlwaSH9e2yHJmX10B33LXgNxiX0JcX7DV7
-Rl2gvkWqo/pKaDh1yrMeDzxzUHYadtmPfgUh25GA5uSlaLAgoLH2y+xZxVXeTJRbwjM/9Yh6IyzD
-+0Q3+DVpnvLw2M+Pk9R4TP7I4CY4jf763/5tZCt9LS//4/9yktb/+N+jQdsNR23Sg4V1BNMnPJ4T
-Gjat9KGGMnGJ4m673L0lFDeyQ2Jow42EHHUge0e/dXdI3Jq274jBPZ1pdrQZBirgpkNG3FMSNcRf
-nMQfhQOnB/fuCOC8UgyQf5MKUOoUNLGGZAIJp7eSiD7SG/MCiFdExEcvjmcp7vn3fXyei294O5yc
-bbgRzqw/sD4IFujUMN5vmKIZi/4RIc3dHpncVVTD+L9FkB6RBBwuIh1xwvZ0CY7rgzJvQSaldbsO
-RuMxQxwTtiONdafe9q08YAUKbBO0p77vFk/quX3lWGnd1TE+6o7ib9kfcLYGLh5Q/GJE3QXm6W8a
-XEBncUtxcJaO6LVdTog7L7LzC++l76/R0ZW2qXl2xTnA8UOBapxOKoy12Pj39ydGfrrV1dkQPHiN
-fzC0lI6Ti6DlySpbcIe9AAmjMWDOPFQX6jLHTBHZEh/dwZmYwfG2L6dml054kk5GDOBHJtqYPuMj
-gBDOcvZAjfSt260gTFky+WSIyb9MsDu8plkgxbtIZJYCpSKuHg7lBJB8m1174yJpbNSVnypR64Jy
-vMfbz8FqTziHnMkf7Zf3x5rLm/0nLySLy5Mmj8czQHk7P8+BPMREd6Bm2MFEQsUGYKKWrl3uOADD
-R1GRHLL+dlZeVpk7K+nXlP/abvGuzjrE6JSHGXXAXEAzaRfrfjLsUCJ3Wj5LgzkIN9TgDiXCD0dA
-CeAxnRYJI8muaKIR4L2X7xHbNB+hz929AawAok01GZ6Lo4WMDXrP3R1u1P/7P/KVNgA7exsbmS/T
-nfECemHyYt5wQ9Uzlz656XLDdvRNd9NFb/HrOeKezd2ybAjbdXrjVMRZaw96dVjEKEGOeJDFe8tk
-9GbbMJv/hJgSsxAZNSCCsfGR0yNy6OsTqMXws7eBvnv/zCdvZ859MniBbSpKaFuWLWa0lbtRZH13
-srkBc5Z06Y5k6CrrOZpYL+jYmTW9tLtaEnE6VOCQ57O13pOc0eEMfYhCJ1Yg3eO6XOVzkD5XfCyj
-wenSXCRVqvcqP6VHscl1hnZM2XBWMTxqEYRbItAJfdSZmgAJ4bqgmEScQAOdpyHvgTiWpBo/plJD
-04paJStxIAhOYsBP4jimVuLLdN0ENkiPZSXV1myNDMs5m+XFF1+wERrTuegA7xPgSK/Clj3JTsN+
-ZspuxxgMecRY3EnEmGiRQ6ol32Zykqnfyk/B6jQ8dSMnkKRDwV224+wvhK5z+/iSGscfsYx12E/h
-JYOPoSSYF5x3RzpHRc2ehfQDIJ5qRoOy1IIHhwqeamgaNVLl+hjMcJXxz/L1+GU3HX69s6ZkvMhR
-De3hsOEbzPN6d8qZp9NbvE5iokiOTbgA+tnBut9MPfPDJoS1txBNZIZSzGU6Q+FGdwwlkhG8Tsk3
-QLm16OYuew2R3EDErgBC6Gw1P0/bXXP2mAbJSwpqFpCT3jkMbMEZLI6oDriCHxzGnRlI+YeIysYT
-X5rg194DTcZJ/qpRkUImDzmCCc26+VHPNZxI99mqDjHtwixpA68q1RvOjNIRPJyXk1jNy5lA20tT
-iSecqoAGe9MJHIF1zV7upDO7UhYvE7DGZ2VT0JAZVJ9U6NHARHJSwOpu8uKk8wHdKXELi29n39Ej
-pK7jE0cTsiIqVjHhjQHIAO8xI+LKI2aD3lwm238uNwnqCUOeRYKnswslvIukpmDCBAVyqL6Y0PjG
-CK3QoRT5fpHSw2QyHHLic5Mby6qJoAMfW/EZYeZ39fURPUB3n+gf93BX9QGQE5uNJJEfHgT0oiN3
-kGJqnA+nUySD9YVonwRt9XBMUaY3rIFaNHipaAAOEVxJ2k/eKb1b8v4kIq33JjE6QM6ssGz+5B08
-Ug5Nb12Fz7Gd7laJPkiGYueGQFxAG939n3FjHDp/cAngKiIUZd8e32MYGKUo0gnxJNMyJoXIylWj
-L7/EU6UYRQ3EKbW/CdSwHSfpMHQqkIPVt4oSY0iqZ84F3t3AFMyPBuWqZ17LytbXmejIjc7LFbrp
-ulvn6hE/gZ+ElJlEbDZlu9ZLR8IxA2nBHXg+OG+mkhJPF1qCCh+ZJItOxr9ZCuXnkkDawHOBNDhG
-i6SedPJLJk5aqUacO2R7YqrIVOLKOZSCinF6dd0QbgMUuiYeSi7WRujqngDbfMd1YcmiqznLqnKw
-50s03cQfpK5iKhonS0xnAUwuU0oUtvTtcTxU6OuHZujsCUVia1JoJb8/qatLJ28ca0wkoJxDaCj2
-zLndHtLDiZf83vsOFbxfE0Dcu+eS1rfJ9ch+w0GmR+aFew5YqruvxP4aztGkF6xIFzs1uSve1uUy
-a9IYMAncI/j9RE6dC29HYfRTio9AHcCDx4EkkdmS5AnkncakTulikTTUJ3idhk4/kUdq2FNCV1cg
-6dG097j6xx+F7YazipnFW+sKKLL9C3f0si72m1UStDtggvupBsHugu9cf4JLfu8KIp0F0IFA60wl
-kXi4mEJFUntNYRtAZzibFB7B0e8jZ4g9Mga9Rch4HfxbWfTribe/zCnbtFQ6OuowsjtIIEJel768
-Yz8Ra96Skf0a2yhX0L9rk32fEhhjDrvGkTexAWxmPvcJBrej4z7ZrqzES9rKQgC9Ez6Yus+6E2BR
-w+QIgJpRtRK75qHkXgCxVfCyPMcNTNJbsbAcYfhId1B9xJs6Jp95CwGvUosyx8A6V5PLWu3DiB1q
-UyfDbcKNv+6QXkoW1dhcDLHLyQYwJ+ZwvuT/MMnS6BSyfJYzySb400pDT1nVw88dNDc2023IzlKC
-qouE2ydaCdB3PXuZ0YjX3MuI/Bss4IPrThU2vXdkjy5uI4ejWmYFrOoZHUjCsEGPpLbUIsdFZMst
-G85xDjc/q1nc3JuV9AFfL7l4R5HYktecUPOb0Nh2skrpxdHzI/CRFuOV2JrXW/VS1iq7infyzFEr
-4nP49XJUObf5isPAKhBzWNmbSO7VoX0CX5ucea7wFrMomAruaRlzyQ9aKNZLToFwDHVmT6zjX283
-etYPkwGhgoLhGWhpgU1Gb5FqMY3HGFYFwIjzQf31P/+dt4n/83+YvSFnkySZzwMuaPezTbEdHmCu
-MytBvs9kf6IuOVPx7h7Ys4PUCXzsdIOPXNmeuCca9O13VM1RmfDUUu+kELvhq9rxEbuX+NWy+thb
-DBmMjId45r3qulupe4OYH1bvXFBoKhLqFO6+A2Fv72tbQ/1qANaG93/62BetKOzBx30ArH1w2gk+
-MFu0Ljl6tyPiZW+D993hcdHBS+w6ndpIjNNT+EAZqErMocIRQbJqzzNW/2xMDnAf3kBPDJwtMkq7
-gvcwUdg7VCQujF2GI4DEa5Jt+CqSZci93JA885zclHbU6LbVwE/hhA721Ln0151sI3+Tdk05rWO3
-uvu54s92Llg+MRzeC+ns8lcv/xF8f+JJCGFhZpGQmF1erUNUmb0OOLvsm88+eeGlfFj3PkieESLl
-WVZgRpHu6+UqxygMSvrS6WPqxruv8fKnXi8dnJGDMVBBOmVc1xb/yrvjtNpyx+k2OuiLB/skrbrU
-7G06YTiSOFRoqZmoKfIYxYLJuCO/ErfBdEyvpkZ5daL5em5hgvUODM5tzCy8Uu/Kc1XrDra12ZGk
-CXBEO1Re1tA5s2o292+twzG1r2W50+OA70NP6SfOnjsqjdMyNZF5rSIWz9x1AF9opPXH3ZKOqE1l
-xyCU4A+GHeFfPwDlBNPAyX2YGPDRuwIVOqMzxVmiSdyENqAJRcqKYpx4UK0d2HjlnW38GJHWYy/N
-1mqS7l3kAc9Qxcjm3klcrAbVs3nvC78OfRDYC5wzpr/me2dJ9gRTBwjPEeYVR1g+scttR+pxiIaB
-skMY+3OurXszSvR8OtX+5sOxl4XAJl2JrD2AElHuNnmbYDLBPcxXt8KYtRes/SUUCItOy8u0alH1
-52PtfE0JWRi0T0NuuwnvAvGRJgyVlQsVy1WTYNhtUte0k2ByHcQC+5icfqJwgk5dkpdNTcl7NPVT
-iHFI3ZRp8mYRhFO9FnJyVL3XtSX5KbXxHnXa4NZ3iGo6v1lY16h3hYhJHGNucUGtHjOO4USNFIUg
-ardd0rSHHOSE9EJZh2HROs88kcs6NJH28/41h6sCwWtvIToLiYBz2bHiaj1HoANE1lIaWk5mQ7/9
-lRiMbP2VuzrGNybXDdX4ycmCTVfu8K9D9/2QulyhXkNZ1vTCQfWsocY1fZVOWoGJzOxK6jVx8OiT
-DWr9vAvD7nS5ho+FvOW7Ta1lB8tcK9huR5x/+be0kBYs/XeswCF3ww4L22Rb9n2+PGVB+vguX5BG
-xKX24IN5411NDG/JIcDJJYgb9d3GE+u0TwoJ4AOG97WS9GrbbQVkK1ukBm3rzgXYfIUG74WOtbhj
-ZZu72XHLyaTUcRBe5IS7uUZxFlzWanDiGKMrmdquPUTubX0lpFdSi1n0FhYdfPCaCnPrNl0XgYY/
-GwspH0NFeoPQQLeb/Dyyqg280atDzLLHikMn7YWd0qNwKPAC0RgoLEGWoQ2qwoK9iKph3xZ5/e01
-V/2LT2TfsiNDJ/2bN1msso5EwpV/9rK6CFw/qQsuf19iOKGR3luYxoelJ59MZt+n9TPn4W4fFgPD
-iw50m3omDGGEBRmncEisTKWUHwAoFWhNmv56Kf+9fVIbWPIhq+VGx4oyhrTlOW2ZTfpaPN4vdl6m
-5uJQrCCnaWjbNdsS+/FcN9vJ9cZ3Gh8N3Rrr3RjMLtCj7lXE7148f/f0w8dXxxGPnVcpqTJTAy8i
-xcvqKEW/v0dqb0872nJxW+eyjInSWX5g8oP2nFOK9oZfiioc+VcdQRWaYpSdnM5YZyk84r+x68R1
-/KliaJUFLeaRl5jfib+WS4CGE8b7iRLk5gVLRf8uBl87sMDjbhr0Q58cmPbcvdFjANOlyRdrN6O7
-KWQ9XG0eraMtGQM9QlhN0VLip2iP+iphGg70N+B4iHUvm3CmJya37R/S9aG7fcFbICap7cSxK8WF
-70wgfbgZt5FRvUcpqY9FmWYIGzeDLh0up/ADVifNxedYq3N7UUeEdZhNPvuXahGV/E/dtd/MnQ5o
-hwf0NS2hZbWYLoLYcqMYM/bQAmR8WLSC6xRYuMB2jbX+osV96SxtPy2kXKeqt42wfYLbZ456Raj2
-NwFtLblKjLLg0oYR8Q0xvOwgWTcQbVex+DAbxjwPNz7d9tDe44RLFBIk9ppmPz7TNFcB332l41WQ
-R3Ariu5vBCbSoV9xP/hf8Os6sS4pJ7XdAfO8z/RRx6zC5+GLePRXJG26PhxmzM6FPDIFMAd2L1Bm
-e5CMPyqkJqEYG9PtHa6WdOfO0ks+y1J63OgLH52SywGta2c5K+xik0V6S6e9mInd25NDmeE7M6q/
-FPGNad0hXZpMdMw7wKddZr7jcQRoNHKBKvz6FPq7uu98c5PyEi6civej1XLtIhBLOkQuSIkLHar0
-s+/tClPxp5zN029p94kLvSJm7p2NYObbbgsdaYnm6a4bjBkLH9uhi4nD3lXjW+8TIxU2oDDLVC5n
-tpevIU58893Atmf3DL0zjpzCuJcb1N7JYmgR0bWlx/Zqub59iYz/pgAj379NC9fEa0r25prsICC4
-5Bu26WowyHhDZ/DeGpNKjm+/k6In+6cYmYrK+TvcEqJmOnr9Nck4/tKLydd4XXcSGNpZ4m6ff9oW
-8fi+k9AyNOarueq1t0h80AoCrFnnpCOwiMLzFdkyYR2hpkPwcwplpJwJCSUzNYHDGHYAleYTmfdx
-d6Dw5QdYgcgb2Bkpbu+YIlv87Xrjw++7qK6yJjvL8qxd80rW81aJKaYh6NurXOb3G7ZG6mHv3u5t
-8QMuBJgljp079qA/Vo/A6tXSEP/2ZvZ2Aal2UGizMxiFTuV75ulP0NI/ucL5NvLuVc4viyQb+XOQ
-9hWvQRUqr8PehHa5v8NBvZvvMucaw3DwsqftgmXAdNZJrPm4KbNWzzKNhcBYy+O2znWrI1GpQP3c
-wdLP37wSs/+lvp2C4BN4EqimuU2I//5/UEsDBBQAAAAIAAAAIQAYHx3t2wAAAEUBAAALAAAAZmF2
-aWNvbi5zdmdVkEFuwyAQRfc5xWiyNjhg07gyWXTfVU9gYbBpXbAwDentC00dqRJC8DTz5kO/XSe4
-fS5ukzjHuD5TmlIiiRMfJsrquqa5AuFqdXrxN4k11MBZXng5APRBqwjJjnGWmBnM2k5zvJ9DLj8j
-GLssEo+NaYRukf62rUOcYZT4KoCdFCesWElXtfBUtRsnAjiIsr+xjKEDJqDbVc47jbDF4D90Fhtj
-9lv1l4QR8UCLdVoNq8Tgv9z4D79763Z+z6VsUIsGlZOzrFDfEvPYUIzN4yVm1OI8lI6+fM7l8ANQ
-SwMEFAAAAAgAAAAhAKyEs2BeCQAAryIAAAoAAABpbmRleC5odG1s3VrNjhu5Eb77KZg+JIdMj/yD
-LGJHErAwvIEBb2BkJ8iZ6i6pmWE3GZKSrNs+xD5DXiH3PMo+SapIdjfZ3bI1cRYBYsAz4k8Vi1X1
-FatKs/5VrSp30cAa18rtszX9YpJ3h00BXUETwOvtM8bWLTjOqoYbC25THN2+/H0xLnS8hU1xEnDW
-yriCVapz0OHGs6hds6nhJCoo/eCOiU44wWVpKy5h82LGplJSGVxtoIWElRSHxrGam8dA4YSTsEWR
-OiekvKxXYYKWpOgemQG5KQSSF4yuiJ9bfoCVPR1++6mVBWsM7DfFyjruRLXa8xPtvcflYsLDuosE
-2wC4KZFfua+sDSS2MkI7Zk01buFa3//NFqyGPZjtehX2oGZXQbXrnaovnprGYFglubWbwim948bz
-xbVanPqFneFdHedxRbSH/MD0IoxLVFzBghWKl9/gBYDU6D8PPKzmXca+JEMUqW5py2f22+Ou2KoO
-dQasVTVItJNtdoqbOqVdr/Ai8yuFu5aGJBul2h2dU120XRgUTNS0/RG6sp/p5XAdw//loVEW7cSN
-4KXkO7LfD+DYtx/fM0+HGhB1Dd32gUbrVWAzHEpS0RmowQ4qJ5IT0qmaO16SwmGc71DfRqFHF7Rw
-tL0Q4oRTWknhYLjcRIm16kUOwuEdzRF353rviXL5SgefUGujFD//+I+JvRKt9x+D+6FHPqPBXpk2
-US0Ni9E441RU3YIBaY9ACUyRqjKV3BnVHbYPjbDMgjmhp3cAtWU82OUeZQ5bllXUHh2g27937MyR
-g+MGx+jYrmHrCj1uW5YuWNSP7tlDA4EzwxMfAXEp0Jno+J1RZxThN5ZJhSEImSmDkeH+qtYIZp0+
-ukRFftwHFo0SnpWp0YZHpyrVagnkGWq/L5jVICXGsupxU+y5tBjStOQVNEqi/jdF4pmp0ybTBv5+
-FAbqZWQg9FrhZjjQBsOduUyQwE+9UhC1yDh6TbF9Gz7keEi8hewffKXlIrggRrY+PNngir0MByNq
-tIYefQGtJSoJA5QwLoQ4UdLHVEgJ9e6C5vaLPqKnoMljJNGWNJVsoU0vvXwZi+9pgE7/Mts5wCns
-3Ut+UmZQpcbQV2x//vGnGQwH8AwzfdyIlyIGA59szsuDMXnbqRgppUJedeZuxFD25I+n/Hq0b127
-7QeBsddgbMbP67pOjpdhJcpe19sJ84TJX/Rw/JTLMS7dwuYjuqfwPmAXOOlxdVBKd2xvYfwBuFnk
-Kf3CU9l9e+aCYiTzvrYkKnS1j+RP4/tDiGhH7UQLGdsQ68qwchNbHMoxCEXkeOxdhZLBh+gaklxj
-1PHQYLj6OjjN+TwMM8vASiM3sy0nNOGUYy+eM3sjpiIPf0EM2zMkpBuyxQX6E5dHYKR6fyE/F10z
-vuiGnwmawTC5qRf4eS3jI51e1p65qxoWfo3cr7/tCTbYitQydbEln/vaW3vw/EJ3jryv3zgg95bL
-zmLiKAxyMo/l2XCduwRmveM1qVwZX0ZP0qdomDbnT+PozJjlUEZwecMwRJOK2AUzf5L+dLgi240w
-lShUV12uIbVf/iqYTph8CMPbARrjlRU13LH2Fpg6vhvvGY/PRXN9FZnOYTGEuZutlA4l39SpTIn1
-BDL6s0LxohhY4zUzMv2758vzr1+H+ZUzuZPN5Fm7vgq7KqEPPhGs8bi6V3iP8xJFWQjxrl7e/Pr1
-lc0TgZdl8TCaSeJnb5Mjbr1VChznSsIJsvwyPvdKuU45rAZT51rMvTCBpaJ4B8am2Rajwokli+xf
-/0yo4JOmnDijiHO4br+I0zCMiWuE7ZDH+gNa7S6hxisyFPuFvhaaozjQ5RhONRPWSZXFsurCBtFh
-NbSI8OyAP+VZJIWqGdb1WMhTLXTUPvnvMyHM7LEG80zuGeYxgkthAbdchqKtMkBZTRwxJOhXDNrI
-zCs3+hfESgq0GgWI1ZkXwGKqxYRjCllg7aUnMvtKUWNdxrSoHi3tRMl3eAVnQe7vKDoboGv7QhLq
-N1jd9d0HdAf8uccTkbC7Y6F15RjWLOj11l8aeNXkEoMzomJqT0ewUAzceVEBRbyw8an2kx4/zDZY
-TJJkvrqE4LUeGPM79RbuVZ9h4ykNAbQQhtnBeh0Lubqv/PX191MNNQWSa5t7lxSTmNO82r7v0P+l
-9BerpIDOMXoY0MNeXc8TbCdQy26SlyzumT9jX3yeGiAvyh+lgWyxZTQpjAOjkPtgOL2Mwohw2zwv
-eItb/P3jKsPyvvUdOFqZ9o+uZm3BAQyEiDc5cBsAooUeTvHAYgQZX/6DdTZiBy1sYKL9hcRNL6rv
-uwS7E1Q/v//m/sUdOzcCc7mGW8LXuQGQAS0fL65B1b66fx2cH8MigmN3FJJAPLkpP3C6CGWdqD3a
-/zaQ0yya/A2b37gKOwKJBYcVk1J4uJeB/Zq3+g/+B0uIJseWZadKL1IprEIRfU+CrrnZ+OstKvSO
-zIuitdS6Znuj2ihdVFDoJ03BvMrxsgifUFz30fV/iJpgvF8INiH2XEFNWGTD7b4eNPG4iJkngOIm
-k8VGRvSJEOL9G0aXsbwlWf5vDUm9yUUrxpcvffb+iwa18B9Y82qIe4fPehSSWs2VooywD0jJZSg2
-tJgz+ehGD76o2Q5wAEkeYQFseNZJI3eTq1gVtoa8wWcYljWAHCgrYGgpDDN3eKA6GLAWQzpV46IO
-gUmDoa4q7yr4fHRZr5Rc7OV/JnsNMtnS9t9YzDusccf1TDXSTr106K/mDL4PQ5/OsdAGS/PQpNfa
-i3bcFYsWTPTFRn29iVnY1LTLNiODxh7f9ab+0LQNEhVZ/7qf3N6qchSvc4nGs5ohrF0p/OPqxBJf
-rvqHiiCj/0B6C1MTE6RFRiShJ/ZKXRa3UBW3aKelr7fmken613ia+4AzhqfIUZPtoR6+LUkj0kei
-GfPsIGJItzE40uI8Fk0qwLx/kX2LRWymPaW8vREOvKm7MQ17eXdiMGvp+8LbBw8YLOZvJXsUlIO+
-I3meRCfoS7T6SSR74Bjov8OfRzTNk0h9R2H8cuDptH806oiPDlY/rnk69TtjlJmT3dwRSnBAvn1T
-AySBTuwU5JDzkyx+nfnXpAhPO8HDQ2t9TZc58FI0ogF9Mdd/nYuYNWkrZqENM/YEqK/C+79s4Fr4
-vyTAC4+f1yu+nW8bImQ6+uzWVWyt5iT9LJHGLxtJfvobiaBwBK3/85R/A1BLAwQUAAAACAAAACEA
-jVN74jgPAADgOAAACQAAAHN0eWxlLmNzc8Ub247bxvV9v2K6gYGVIcokdaO0SJAibdACTVDEaF+C
-PAzJoTRZihRIai8x/O8958wMOUNSu5JjoDZsL8/czv024w/vWbLnRSPz/IWlvN7HJa/SGft3zmXB
-fvj4ccpyuds3jBcpjFcPrNlX5Wm3Z8dKZKKqvaTMy8qrk704iBl7/+HmZluVZcM+3TDmefFuy77J
-Ftkyi+4JkMD2CKJfHcgLERhlmyxWwLisUlEBUMzFSiQKuKskLhaJEFmoQI14bgAUrAIe+gp0ODUC
-py3FKlqvFSwDcnBexDdzHigYTxJBwEW2WImlDfTqMoORahfzu/Vmytb+lIUh/ODPAn+iZgIDUpng
-el/wpdgoaC54VeBB8TLJVhrtskR8gmXkz9MOZB8ShlMWrOZw0oIOCfUhMceVSbgI/KSFOAvnsCCK
-YHXoLHxSaMSL5dzXqNV7npZPW+az4PjMQvhDOwQroA02Wfi4gb+cTPWM+ZkZC31ExVN5qrcs8I/P
-WpJBj5sJitVPN4vIiH8OgHSzXvuaN8kCAXG4NpJKlrgkjBaJBhzKotyyk6Qf6iNPxJTdfvyR/QSf
-t1P28Uf8wftF7E45r6bsJ1Hk5ZT9UBZ1mfMa5v5LxqLijSwLs+b2b+J3/t8T+8iL2sDa3fFUW6m3
-ygLubz7f3Hx/AJlzdjem/FuyjwkpfmcCrRH4aeAHxBbLDIJlsFFq6xhCwIMsXBtwawrhKkzmKwPW
-xhD6AM4MUJuDWIuNEAZoDGIT8TAODdSYxCpeL6IW2hpFFEeJMtpxswjmYA4BqkS4iEj1lF64pjGP
-4rTbxRgHX0dxxltClHkseCoi3wY6VrhAC0QrCSNL0TsbyeJNOE8smGMlywCRBT1ekQ4H83a1NpQs
-jrNwYYDGVIqyaLlIyu1yhdQ7TNNF3AqAFNzdjFQ8W6zDuJUdKbnNm6EiIfwz6tx79onF5bNXyz9k
-AZqk1AG04vkeJtzsm0M+BWD6AvMOvNpJIMenIQWEfWKePOzAbRfAqEde3aFKTlo9NzDUHYJmJYg6
-4weZv2xZ/VI34uCd5JR5/HjMhacgaIRiVwr2n3+C9fxSxmUDZnf7D5E/ikYmnP0sTgJt7WcYIEu7
-dW1Rg/5aSQ4E1PDl1aKSWYsBEAy8CBbKu+SyEN5eoCkCcLZQHuZJxA8SkKX5BzC6PfEIIxrPJa9F
-SnY7K06AcMPjHJzH7JHnJ/wXEBEefQDraAtghIS1HkwHVJItLkG3goCaeJqUKSwFBTdLDJ8UD9GL
-TO5t/P3ZJhQHXLstygY9x4R9x3CbM6JRXoAEYSwfvTF4M5ka6RHcmtL6Ys2sI09TYoSvIIA4B4Qd
-cSuTBmRR7l4qklIJRms9IMy3+/JRVLBwMAXwFRWKROlgSLR02tcT4VxhRaAnLcKVT9Ny0TSAP3pe
-hTDEF2AXjNCZTQV6kZXVAY48HkWVgEgHikv+baIETT/3SdUTANVZfeB5bmSn0YNQqMYqryxyZTLH
-spaKVB4D62GDe/Yk02ZP0rhnrSbiR8fu+5YJXqCIRg5mOTqTvUxTUdyzJJdH8Esiae58Rr8Btae9
-BGWkAIQCeKr48b6Vv4+0/arW/wbIp7I+5vxFSYr9RR6OZdWA3pIwPrwHB2N+saY8go5VNghztBnA
-EeySWoPhPrwQ88ujluMfngRZP28ZGVx7cpYLIg+sbFd4gPsBtA8VSlQI/v0Ee2UvECABgvGEKPNi
-0TwJ4AHM2HE4IVgpJhluLlcD/Q21StuGorzlQT7fQZJag4efdm4NkqF3YOqoN0dekYbr1WlVHr1M
-5g2yNM5P1V10fLaNCFxYUx5eMTfQkbjCTPhTjxGjbNAkYnbEDrLwtPqQb9b7yMPO3ivOy+Thvm/T
-a62etMQr+KH1PcaW1mBLjkbTkr5peWBbgXJFeq/6FJ8zlb75jivoULnJajuwyEHZa0m+U+ucV1FB
-cTUL0bpBnQqwGwwfn2xtlAWFhzeUkjaLXI2b6+TVElAw11o4UOJuK0tByX0MPfFms7Hhrzvx0SAw
-ucSNLpUbHfWHbFRoqMUWH2epzlQ19ZHt3eijR9jSfzeOMyWUCukcHYZKnpzTfk15w726gcD77W0u
-H8Xtb30FxMRv0h6qh84aPM1m8+W7qctV5exfP1hRPkJIi8KzVTOp384EXsiDjofHU14LFtagiZks
-ZCNeOx9cvx4odkMGYEJ6OQNoNlRmVzGgh8BZRmhULDpjsLMHFtQQKsSxvoN8HLasmslFdJ8Kfmr2
-ZQXanA7phpR9csXqs0ibfW6+fxAvWQXustbiQS3335l0uifZN1RsuexHFTiCgecd3w88iD1bTQ78
-s6f35n62kVc8hySshL8eZS1jmcvmpfO5n2FFvzKFCuyUiBQSUiU49a2q06H52yIeySkGWUV8gkgJ
-tTPGMMzO6kF+ETdf5KJfcbnkvVdveu91OEghXA99TTq9HuYePf98voJCkvdQRTTXuPFTVeN2x1Iq
-sj8TJ9s8/Hy1wPTMrExOtUdagrWOLI6nxgXCNuWpQWFsqQlkc6KtCfQMr8yyWjQ00RzxK9ZIWOLX
-UF19e9tUJ+XFh7hZTYOBQ+udNw5VB8JZoJzVyytnXLg9th37u47y9qwz0DuqJPMb3/c7LHf7su57
-pJ5Z0zxTgRgdDle9BHFF6c5IgYIZ1IMoPLQ4VTxemLeycTepJXPz2WwswS1Urtkae8V/Pcwftkxl
-Ea9nWcbkDvy5Tasi31irqRMZePTSMVZcp1P+HlbfAU6PmPhSbhHA73mo80JnHmk80dB3EhqPcOUP
-PYT/f/YQAw8LzAcb7LvVA3blP30BX5FVxFeT/44LOJWVigtkAqdDV6kRrxFNRKGNy7loHcAMCUbf
-guUGRid/tg7vlQXo8lIPwcicCoKzW4nDsXmx9wp0+k9HvM7u60WoxtWXHu8CtBpUXxNXVTHGB9Eg
-APkq50W/vBc8HTenP1k2h7bAO/sPO2Qc70KdEewXe9gOcBBCKO1Lo8D4HJtiSviAGmwFqnbnT1kw
-my+zamJDhp8DdelO/a7VkBY15deGNaTVaLf13MdNdQbTEXMB5iN4Uj7mIHcoU5F7GkUaUFuhr/nA
-vECnZUO8VosvR0vjYZoxjktaKOeGUkajtxSvHXHKeKcppLO2Wa3M+VJNjHktqKvX17QR9995G/TZ
-ge/o2UE0lUzqq3StEkfBmzv0XV4mm6nhVRjB3opfQwXruU2S4iAZPUqMuCPZqGq4OI4SaNm8UdC/
-nuj0Xb5JQnpZYHi+J3quatcqmvNaMfZs/7l31PL8UePBaRSBkVam6dKO9HtGvJOJ6g+PX6IW82nP
-diaOkratRKsJrc5Km0t6XCbBxQWp083Gzf1hT3t5pfyuZN+wkavu3TG5+cCQQ0XyMlB0utGoyifb
-HRB7zzEXGIl/7i1rRy4Mb0YU1WHUpqYtzUt/vNVItx69W5ug2z3nscgvlszFvUKVTCvNoyZ229x/
-4k2yhwPbcGI3uuYjjS73YMdjdBuau87R4kSPTez5dAc6OptG9FyoGR7I31rxchX2aetuLnD+SCe5
-pdV/Z11Z0FendLouVCmW0axP7tquusr5sRaUHtJPdLxZ1OynrPtI7aAFeTJdRSmNJ/mBadPF+ltl
-DKrupHcOhrNm/6r62KX1qKm3u9E9Ke1mI5eLrBnb6tzNkkO3bTP+0GZCv79kdipkM3YvdSGBWi0Q
-6U7ns7JsirIR7c2wVhudQPRjJ8VshinQsJ+jB+26KjR98itqCa0PnaydwkuhN+/JXx2tKvteHa6K
-V42bnXP3g4/hiJ66n7uX5f375qFbtxbP9rJ4W1S6Gz5+b2Jtpr2sG13mi7Hoshy9MTW+dnhHrp6b
-mO+FKYO/SnRy8Z8Vg+tlQ781VeWpl2l4S0X0lS6fWiXZ86px+ghULDtFk++6WUKhuyWtBNitfBT2
-tvXj7iu4X4Wcp8vfM7fQsqCOnD+0vPGw+EpL9SIN7tXU+EhQ9IvqfujURSdyBWXSfyth2h4OAv5s
-SZYHuXpfhy57m4GnUfWBZgBH1k1VPoitG0UUsK0pAbDnR8iZBD5oIHtKKmDq39Od6DbVGyrUVHnV
-22cWtSCc/HuJjoWiuwNPMEXRYL03rwS3kFW7W02UIOxoo3TAJcuwSB+C0uFVhSoRsvkIuQOvr5SN
-7lgGTt/0YbrqKMJ3gZRuh1bGVDcvOT1bQtUgRaaVXvsA6cp2QxhSxTdXlfW5FgN2sxa6/+JoPl1J
-3Y9X6xtfVevMQfHiar2ljeGbl8EbFSW9sxfvg6xgpPzqR66Vjlzq1KMVtyIqTFS8sihcL5I9rXji
-Ei/4rrlpj/RhZukXXQ6/0qVHSVmXiaD6kMqB9axqJngtPKAbu57tZWLvIkzP/4THuK3GcHnlNRjr
-0di/AdOypmtOGM1l3Rg1V8NW9mA//0mAbBR+JchL43pXOivTtFZbfwdbo4WNRBeTK6mcbh5Z2X+b
-PkVKi9SZskgqcVB9QzrXOWW7jQVoqco1umCg1t7hPNXfHAk5CgOgrnsWZJrpC1sj1Nf4e4E/Gare
-ul26qOWiI0z/6cxNyycnL1SFf9S/jDmfH6o9ZnUhj0fRDJNQPasdfqtV3eekMrjzV4DDhKivLq3u
-KRxMsvxFsnFb050RrNQlA/0b2Arx1jWVzRz1wHLMxlSzZ2F3jj1I5FQS10uAl8uRh0zDCPgI9NTq
-degwBNKg6Qv3y5fWOatZTVnm9VUvm0xdQoebgn/MGbRZPKXxlqgV4Xb9dJa/XcfWCyIH8yvKfYWp
-up4CAuWzifiai9gCMD+rRpqjGabgG1TaX63teFE3wb4eDHRfsqVgm8kK3H2yl3lqU2PDLWVQ3rHP
-Udgm56O7dGBrk8oud+xdTKdj7KGm8cfdI83gmsvI7p3YW41p/TzBvhijMoRUidzk8KWkpmCWeI2k
-J4vt87rQpRFmPEh6VGmyjNVggrSGg/betxuHGsCasPTPdJosxqbtqrfnaQLOdX7sqTK99GG4CUe9
-DTLIca7d4i3EVIOruvAZiRbGmc5n54j1ZfL4PYmDZjASeE3QxNOsJqpDStc/vehxhpkOKjbyWEud
-ZNqvzjmm83rRKWoyhKCxM8qHM+8Zx2kvxx/BjU4+VmXML26YO/3AhRum2rJuJNUjj6JiTJv1VW1X
-xDYVE8hahcBV+n+evFJ44bVlZ7da20fvLjP6P1QjTx36Dx06FCLzyiHUJP8PUEsBAhQDFAAAAAgA
-AAAhANgwTrNGMgAAEaAAAAYAAAAAAAAAAAAAAIABAAAAAGFwcC5qc1BLAQIUAxQAAAAIAAAAIQAY
-Hx3t2wAAAEUBAAALAAAAAAAAAAAAAACAAWoyAABmYXZpY29uLnN2Z1BLAQIUAxQAAAAIAAAAIQCs
-hLNgXgkAAK8iAAAKAAAAAAAAAAAAAACAAW4zAABpbmRleC5odG1sUEsBAhQDFAAAAAgAAAAhAI1T
-e+I4DwAA4DgAAAkAAAAAAAAAAAAAAIAB9DwAAHN0eWxlLmNzc1BLBQYAAAAABAAEANwAAABTTAAA
-AAA=
+UEsDBBQAAAAIAAAAIQC18aqi5VkAALszAQAGAAAAYXBwLmpzzb3bchtJthj63l9R0tYMqkYgSErq
+jtlgUwq1xJ7WGd0ssqe3zeEIRaBA1hCowlQVeNlsnNhPJ/y87bBfHH7cH+AXv/jJnzJf4nXLzJVZ
+BZA93RM+HTMiqiqvK1euXPfc/k00Pk+LJp/NbqJJWp+flmk1GUaLWZoX0f9z2I+KMppki6yYZMU4
+z2p6cbrMZ5OobrLF4IvoN/C/6HXapNF0Vl7hQxT97uAo2k4X+XbdpE0ddfy3KGezbBJll1l1Ex0e
+vTw6/PzucCjP83KSzaK4Oc+iRT6+yKqkH+FDfV5eFdzD3f9RI706WqQFNJYWE2iiKpdn54tl049m
+aQMTutnDdgtq/DxLJ7O8yKJyet8usnR8LoNtztMmmmVpVcCs6rwYZ0MHhXnWVPm4fkFF9wMQycft
+87xuyupGCkGJsohmZTrp449UusHFOstoNum0ySoBWJWNy6LIxs0wqrNsUtOEoGzV1N29uV7Mf1d5
+c85w4HEMuY1lVWVFE12msyUuPnZ8dZ7jtLkhKsVjO0+ls8PDA7P6VZbOO/q0i2lXyTQns0LAEjSH
+gGzTaVZlAAeA8Lysm/uuTlkIDADZcpjDAhqGdqr0qnuYAMrCR1aFjYhIUDkfN9E2jwz+TksAfFrj
+qyotLhg8DIzt+44SCmcNIMtFtmiglSvGdGgXwQ5TqGnc1OheG2737WUKWBHlMLvLPLuSzZBFTXo6
+y7CJ92VznhdnUV5HCJ+C+8zqOj2DoS0Qj2CA2QLWHhYhrar8EgZGs02rC2xrXmczfDfJq+aGAQGD
+x7Zx1zXNLBPYM8ZQMZ6erKoA+9PB608vfwBawGiP/8vnaZPDw7RK55khOB9xTH1GFGywLICAAWBg
+3OWUZoqkh3cKPgGU57S8RFUspcPe8UWGeJ1XGY1unjBYATccBAle5UVW7AFZ/PAeZvMX2BHQ4BjA
+cUPAa/Zgnz7b2YVXs1kdnabjC25INidOQhq6KqMDRLfDclmNodfY4P8U6GJ5FS600L8ZgB1xzex2
+7LUL0f76L/8GvU/Osr4qC53THsdhlVOhcTSjb8tq7k0REXtuQXe6bJpSyG42XzQ3hwRZLl+UW4zw
+RGaB/BT5YpFBLaEngFF1VsHSwgZKJxOAMKzauFzcSLOCwUzm29uOm8FRWPLMkOoTMPaEGOFWx57c
++UCb+W151rGPZW/xdu/jnhvCutHGKOGgg42Ch0OFCIR4P63KOWEFN0ytfKQzpYuOTbJ6XOULAjcC
+cFwuC2hMpulOIHiooJfa7MUc+oN9dkFTJBydIWF59/KfPn96eXRwGNXpfDHL6mTPHF1DAovdwjKy
+P+A0hPjhJlaj4woMPlwUOs1pQ+N76Dyd5Gcw1SpFjDTTFjh1YFlsyV96BtwC/h03y3TWNxBOi3Ke
+wrasx1CwTizZgR1DRxT0jMNTwOW+jnBOXcAl/BcyjY19TJc1bohPWb2cIxS2v+jhmxqn2PT2vvgi
+jpNo/3l0+wVtQhji0YffH7z//PuDfx/tRz3L+mwR2kMFUwzh/vHDm/dHh1Bud2dnZ4+mvL2tT5Sa
+ifZ4lsOItup8AitXziYA9fN0No3OcBsgXQWUSryWP334Adv9UlqVlqsSiGNeuJ0uM5Ul1vUJI2Bg
+T2wLUF8hlyBLFP+/T6N5XiwB0fwRvP3wO6j/1U4wAr0zeHL28OkjUejaJ167h68+fDrguZmmoV0f
+EcwcidE4A6LutfDhm8ODT384eA1tPJE2oIXyFKkInQO2vkU/WhKvkTevZQxuftBIDlgHhwPjlJzm
+2CDughLQho91oCNF2cjGnTBu28a/efMeW37ybM/bCtC4nU10miNVkwr2PMNaX+rlMufeM3sw0n5F
+ej2x1Q1njIuNIFXtHn3695/fvXnPH790oPIovhD7YTTNK6gF65jC6XxGqLY7+PI6Wi6A5DMTl16H
+rQMkqfVnO7rrVx/efviEr497l2kVb22Nd5NePzIPT/TDU/3wTD98mfROYIPCkH8Tbf2M/+isShs6
+C2H/21EW02cwxAKQ9U3RzAbvl/PTrPqWysa9rNj6/hAGc4uzzufL+WF+VuTTfAz04HV+BvRwCOuy
+SvZUc09/XnNPg+agmZ/Q4LdAlHFBTWs7QWvfZmnzM6fbj4B0/g5IyAJACQiTzmBLYC/QzXRZMD5N
+5018CTLgFDubPkuIskZRPo3iy2h/H14uZ7Poxx8jflqC2DjNkf4BWjZL2F29v/7LfyY6y5Wam0UG
+W5JL907LEvZg0bOlD4GQF2fxZdJR4wHWKGieGyswKAZ5/T59Dx/cSOBZjeSBLfdtXuRNpoteRs8B
+4i9g8P/xv/eiIf79V/zJtXkNUoDIu7Q5H6Sntdd/SiPdiX79a/z9dbSbbT1DCKXRc9jU2e4T1c+g
+KQ+uF3B2w7GUzuInyaDKQBQfZ7CGj3HzZD1pWWoU0wHjv3S5sjgBK/UKSRgMC77hIRgAW0CH42pP
+HSZLKOpap2nD2gUIsUgncQEEFMkbYEOwDkUygAKHyEjFINn0dqA6jVEj1KtZOb6IQSaf19AK4Z3B
+K57KRDD7NRw3cQOMAh7IiQY+Vhw9usXBTAZw7n4HbHUdJ8lqqF6+44MwfH1IFJdejzzYwnBeYKv1
+auC1MpvltanTj55CNYBNbaCvZ/Z6WdGRFdd6o8gy1B4GI0a0ULBOuvZNbTANNnO8049qhWw1INhX
+O7YWjJ5KTmdlWUFzq6ge+YWfAg+wrjhwVtDWCjmIKPjyK/4Stvbbr55tbI56W0XnfnPUHg/E9eiv
+Rbsp7moFyNFuS4bh+ht1rc7LsxKxriivOlan6aYvahkc5kEL0VbU+KD40tX58xJpdHnVC6fko4jd
+69vRHyePo/rRNuyYHgw/PSs7J/AHVMr8HclxOHlL/JN1NWra9q7GpTdjlJsHXCSf3iiKZSfVlItX
+IPfU8aIqT1MznVnWRKcga0c8nz3v5Ud4u/WmmOKOueFPyKjGvDzHF/1ocYJc34fTPwNPNADKioKP
+dGB68OayaNHHBdB/6gspnIzkYs92v2CaFsm/MlsuZ9bgBf8ZRsf4vs91T1oAyOuPODCkt7fu9Hlg
+WoGx+AAvaVY0yAcvqyq9AeJBfxG6ftMgIs3TCkgX8gpL4MPjaQfeT7sX8ng6mGXFGcjiz6Pf7jBd
+nA7qWQ7oCiTot7DL/vov/4aEcAqCgisLLHy7NL505U/UGTxFXLUjeaBm6EbSw3Owd6I3oSwqLEWw
+ylP/lCDGf98UdwN6mgAtXcQxYsvlCR2WMOKL1T5tUbXNEHRA7xOHgk12jdhATQ/+DFJh3Iuintog
+pjMLkqcJV3oMR1YUPX50G5TYip6agwg7mOK6uzGvG2c3Wrxo7zkA+SXMQMb6x0KPFfvy1y4x/dMn
+fwWjxxHUh2X06doxzq5PFQS/icn/TXQEQgapznh0KMaNQO4Z9SPYr4TeJGEWN6yLzJD/jE/TCVfK
+i/FsOQHSNUA23+NAqjrjdY+hOYPTTXVjNzcvP8CGwUE1qOyeFLA7be0GewEvhor8rKJx2ozPYX2r
+ylERw5W5YgYAwqgTTflQvWegbmbMXJeK1Sc6l92zhXWsnWpXrQ2LiKzpR4qZRsDoAGNbM77GD3dh
+4WGzRI+fPUxYxZvCIPCwPM/moh5ogIVv8kW4SJb4vIUmY2y3z7ofOwW30RJNlgKqhjUTRQvw+GqR
+A9mTWLa1x7FTg/x9u1EFtgxTvx6gulCHOxbLih5I1NRk2lvNjJ46cnSB6SQOfoVkQX8lmgDt8tby
+6z2xFBaGv6INSXS1tf9GC2CTRqxRHYkxpkjn2SiKYelGv+Y3I1haWDWyM01oUYsywmLhkmI777BK
+jO32qYxeOXz2eBD7os2GYAshc4TvVvxnIJu/jnsveojAvV+TGPait+JBIxEdw6/vP715Vc5ZgKIB
+CE9vYfCyYO0WYTWaF0nFW5+nVRblDWtIL/Ji0qdfE7RqLguiFxP40eSzqC7nGSpXC7Kz5Y2ARQ4i
+bPugQNoDiM0NEU1CxLmN7Is+mumKIUk0A+AMY2RWUarpU5+8O/uoEeSfRg43W5UGhlvUTAePh5t+
+JCMti7EinUMqhop7obwtEorNfZjSUXWjl5BeDKgzs5BJpF96xJc/0HRhtW9X3oK6Wm49tmkubB6I
+rqoc1eGsqqdJ9WQBYKluHzYPh4PBoP+Q1vvh8OHXuLrPH/bh5YpNlYReOar30wm3LirstEFl3zS/
+JpQtlw2NGo8YtrTBusVT4YmAqiPnFs3K4gzA9NI7jPJaADywC37wh4P3R5/ffXh98Bagsf2nP9JI
+j7ceD/44yQ5OHrsBx8cvt/5DuvXPO1v/OPi8dXK72//q2Sp5uL2nF4IKhyshxAmEeRSEVY+D7Dob
+K7CrgxwLO74dn453PRop6+etvLdgQuawwIBNMZoxhD2ovriDcfVLaPRef3gXnWezRVbVnkrvEW6q
+OpvRdpqU4yVa9AZ/WQLGHGYzQEEUDTN9Wh7+4Xekr+2dN81iuL19dXU1uHo6KKuzbWRhtuvLs56v
+zzhv5rP3MKm4Sc/60RiFkfeAWH0ivf6KICtpRzEGtGuyA7YyYmW1GraVJCoG9gFq299KnsKz64FP
+JIsBvn1VFk1G+hx88rVAFvTuwL08c9NIm6ZC7vh29dPm8f4wJghCLTuhQLi67BKuqL8EB15nzUt4
+yE+XwHtg8eQXmyqRc+GohLUXVoWJd3adjoWdQVYT0XULdkkU93rRlTh9VBmr+4usRROxRWaeYjR+
+dEjZ2SwYbCgfQwHsFWCA2xMKXGp5sIdHmKev/EU2jzEmGGObtb6OUc0m+wlh94qM1CMsPeq2tVuP
+Cz5QmDSP5vUoAtjgEyw9TB2gzXSXDOJAHQNIMkodiRtAPK/75GSgpXv0L0IyK+o/J/2QEXQ/2tGk
+q1oixjrDHrkTdTUQmepASUiPCbPg09Z8x3GYJ/+8chw9zSp2PD4jr3RoaOye/ehG0lTLzL0HLDjK
+gXVYNmKTlJZfGph/iyCPYXLAgGn1Hs3hMWojt9oTSexUVn03C0/k8hGgH0Gf2CMyd8bECy/gbTpf
+1MLNGxMgrGwN86kH0Vs0SBpDG9pqxQKKjJOtnk2MvR4YnJKPXmjtJiKr9nLRcjLq1d3IckhjZsWw
+xpNyOgU4EkLQCS+8Aw4AoMOGWHqC/rtWs0CGisHfYr0Axtx8XwqzzTGLuZOjvrR/pFGBMRLqoQ6A
+y9mBHLnFt+O2FgKssiXvE+DivwSKgO+Gpuxvop3Bb3lM9PvJhoX+eRTj5cc35pjF8yh6uWzOD6oK
+6DxQN1z9iJ9uLVp9Mr4vYjo0LJxZXbKm93GfgDS/F43K4vsihVbLKv/nbDJCX46KUI1JyrOd3W40
+eLnIY7+uRgZ2VYHDXfQPJPHbt4A76ewQkCw9y1Bv/6bJ5rG1/hOLChVDOR6BWXOlaJLXaHmfwNB8
+zZ5Z/jMziFhp68RHaGWwCPc9laGTSOOOGSl9cLiiFRdWmct1vTnV4Zz63FKypyoT3+pVq7J5eZkF
+0HBVOuCxqPJLdPhBXs/BInJThI2onJmQhUYDOhIO8toBNg4dbNjLDjiJC/aykvnnBZ3WxMVFzF0O
+DOioxvcVS5gadBrWLPzeT1qkCt3SIn1iW46TRtUk0/qmGOOSo0jVGhDTAZkt0n4Z2S3tJsRdovHD
+aPQN4D7sFRD0sQj0t4IejbCkDjlSZ6ZXKZDgaQYrIlL2rekEyFE6Ps9gXkW5hSib9cQm7NCmQiVn
+A5JNTYwH7LPEQy1/b8Ue5qA3yRWZ3Sw9iHtLVbynscbr9gH2W174fYmAXFVizOMWzcoNo++Ojj4C
+VNyQrZpVMLmq7FwiV6o9ZCjYNTBBGaz557os4mTNCgN4Z835jXfgh1tS2or18vTIlZRrk6m9a3kS
+AMvavdbuwONlonDj/XIngHIY0fIWOp98f/j56OCfjlB4YMILfABMCv/0+kIUnTcifNGPqBvuG87N
+FekqoDELivD+QR0LIBqWWHn6D/SfZMUH0wjH7pLbo3AeGTK4wOojo898CHIrOPQBnkkDGUdMTurJ
+SBib4HCCTZQ4+PT5kJsCGp1H7NwOZyA8IeogP4WWHXRM4nNRBofuUnvSPHYszp6kgh7R0PEtTUgp
+jUZ0wLCPObviAhNntVEkfhMwpDVpX8gsMOSqp4+wx+Jk1EMP7vrCeDUhe981SRrR6Y34osZJ9+H8
+ypaPAfPRXVcfznarqtXuOb4euyWW0jDs5iAhSQOXqI/6Z5Q91Ljq9KaOHmoMe9gnZ62H6o3tAxHq
+PWGQ7gU9r8jHnFx1qbpxfUbh1aj5LDbGiW3Q+OiKGVJ73mW+O+/VeT7LaNn1jJFfDk2YsNOrGxQM
+qu5Pr9FjCz5pfy/aCoGo6lwMIgd7Sx15P/Pe2I8exb1/cFB1dJy+W5GV/adVI/y5ydGXez/iI4UJ
+AZ6xh4R3CEkrVojkgWdvzzTi972FAnQvCeRoRXeO6xNVcw5IC6XVCGkoIkSLQwWNyM6JzfFuqIlG
+PSehrQIz4duSBEcWFQi+ttoLn8bR9NRjEq4OiF11po4TpUCpmWECWnMsuNUXPDkJ5U0u6p8S/G5Q
+FohouCTmOSN+Xb0Q+uGhmNeGDLLjrJG/Dvc7EHkVTBkNFMDx+kySN2XhAdyeQRoyCBg+O5xwonCw
+ji9wMVoFzMynaT4LjHtcpnvA2O47Icq+T4DMWwNeXrnhuBeme/dmHeRNiQDwbXALLENabmt0dRVn
+hLfqpOFtnayfvZp2MCQPNualRQIZXq8dSOP2oMJ4PN0I33vif4tGOPK7xR/Goxd/Y0AN/mXfb/jB
+gTI9b2dwT4N0MiFUekuDySo5RB0Y9NEqoAhAHsLEolgcYnBef+Blt3sSSQSj9a9/bVARrRASKIHE
+R2H64MPHg/eaPD1QBxU0wO07xHOveLZJIAitOyPsDkfqFVBFb85ohyGhrEQh3lLvU3QSJsURqlap
+I6fVEf0NcQrMBiFrxXyQMUBBI6Z9URDkHBQjtmMKlWFv6xwrYQgBQA3RA3vL2fyIdHfgrw1u7mCb
+OhCGGrkAmw1xj7Xtv7qJ12wN+ej1pY5sdONc3zMbWmRx3Ep5HZu1Y41fXsT0o0KLTawK/Aa9tZO+
+55jtz8DwEErPyAKNryiN1nEcFpIk0yA1tpJQYngwfUCQZsGDHQomPF0fmDwMt7NMW+sIDh13zMKo
+A71j5QyfaTkUX05jvDRCNM7ISO89F5uq9oSVxsKz90GcEXKi2hWQ08rD7IigARAFKGDIeUvY0MQ1
+wL1AyST1jJCKuG/1LiANvSsvRZ1ijgyjZymj8MyIYuZLtWiC25bgP+EQswI4MTOZ33iRa1f5bGZE
+AabqLB2AqOsdlP554cRrFGZmQlDtmeyUE8JJoiOb21KqOk72sCkXYiJmpr3Fq++J33qOMYBROiMy
+HJ2nEzXwKpsuPY5sHQkJ5W9PoPC1+y3+ianuOn2J0V+pNpwaws1GjbBDmPkph0BrA//iOgQVOOhs
+TEccpiNWeBA9a2IGVCwlCKmH6SUqhatlUfPBkRJzKDF96CUGu3W0xqpk4heNDEqNhZZzGABLPdTp
+Fr7wPX/yAqOmdBl64xfigEWvFL/qOdPovM2L9Orl6TxHnkb4EbOo2WBR0ZH+Opumy5laHOKFjd6Y
+RjIg1e4AdtVc8X7U4Xk+mRA/orFJAGFJi/zl8XaMcTzLx8hu+YeF3/4D9ejxL+p9wqAcTMvxsg57
+p10GU2NVqxmMbV9hdUADAXG8zeCPK9gNG5qlQThwKtuB++KN/O+wT9gRh4Vrf6NwogK2ZDOhLkqJ
+gjVRtJNhRAGTZbRcYG4A3CR9tsJAEVLlMKvVvVsObPQuroOBqGLPT5sC2a9u34qXs1ncOyY7Ogbw
+nvQUJwoVN2BVNyMitrMLe0Rjq0dw/sS2fzgzxBXhm5s3kxh7McI/FvYUB4q8YjlfpQC9gNz+qlwA
+V0kSO09KQnQXN70NhtrbjvawqRs0H/Wj3a9sMIpD9VW3LbmYZNWhREjHHXbEKj/LjfEK123Ab0Lj
+AB4GCDWzl2BuD/vGMLB/2/NsDj2YrRgdvqbSz3urh55OhrUyErm9JZiFBpKWZuZYaQ56+XxRVsDg
+5uSqJibBXl8XIWECkwUA78+lx2hwqbM+mYTT6rPElgIlXFTlGCRY1KF4bfhP4opk2hl8zBcZNhX7
+xcgSr9scANoXk7SaHI7TGeBm0m9X0EMavKWHT9kZhqyjkjPxK/iPIzP/wQJZ1N6jW165FSfdEBkW
+cXcf4TWYLOeLOubY/ke3uJ6rZOQaPGn5jLZWCZicO5do86icBI4GEUCbfAK48uwJCuLiDgfPt71r
++Bekj9WqY6B39WFE+1YPZyTifIYzqzmHd08Hu6t7wqHT0eHjElj9EUKCfFkoynyWLyjHA/GEko8B
+aWUaydmAxWFfpGgjEI39K1OJrOK5UarPc0KiKOa8OOhNxi4zJdkWzlFbCCxOwaZWfARO+VNWl5QT
+A/o0VgigcldldWGdZFqykVBA7aWlpRomlEV6mZ+lQJIHdpID8p90dQPll9J0dog54jadrndo6xlY
+uXVoUnuKOi8teu05ffWQBcfsHOSnrWvXzc0sQ6zJae5AVKf5NZDnVpFykY7zBpnb3o79agd6Wk5u
+BukC/W5ewak5ia2eSwYz8xhfciO5CPkC9h2g97Zh9K58Vc7nQDfgKEN6n7T9BVRTVtqDXtnKHofL
+YKx/q1+Km1C5NzzTHb3/fUZuyHN2P56zoXw+QEfZ1Y/4i0l9NvmcNvyCHED453SWXpYV2cPboQL3
+y3nRbzuhLRfondPNnbyzmTViclXyzEkSuiOGF7G56I7RDgLtoN9JlW3xUZuRGavJ0YtIMfJmfBTC
+/g80i61ZflqlFSGpvDHAUa9UzgD1lmicfiEuYBLf7mmTcFS4ILdKHUUqZF9pNJ7VImdwi7QubvO4
+D7iWrSNgjlI0rzOsufzQBz5x7XOP/5jVIYdjmU8Bw55fWMxAIRfBw2LkaQ2sh56WqoLiPHPS+5mV
+SaCtfNKq7oIV16ta2jMRtEZlncACfX8Yefe+aE9JlfftVhvnZnYMVdMDdTUNjrWO7PlAPvUj+/Mz
+bBjkO04G03wGMIm/4eB4E04CHEirKwblcuHhjsVjiz7LRdtxFYNhPYLQZ39BcTPUVQVM4iDuVQpj
+YmzUtl9KIriBeX2L52UmBrykZSlsb7ukPXQKc4ceVLGOnSK7dEN9LtFR1eznTX2LO+gmTR7v/r7a
++d8TNSTTLTN3RCa3mEh2daeihQPV2O+zbIE+uDP4fikumVH88AkFb6dn5cMEdvMl8jBWtGT9KDDS
+qN1U+jGml6LWIwKVGMrFT3t/B+2Ry12DZ4akOFIC8ke3uFyCFkulTDGeq+poimLzTvwTjfZTuX33
+hcPDGG5KWnbJviKt9EsELMxaWK/3b+YZvAJ2zPNaNdl4YKef8OF1uwABaBVhsiCK6avqRhugL89k
+B2OKqC3yum3bldl3OeDhbqMrEASBSwF0yRtMBvVNeR1Dg/3oKUYXfeVEVZH4y6YpUT2GQWa7/rcC
+gEijNsEEPZSQ2LkJKeQQ2fh8Ii+vd4cR9HD9ZIhjuIEnbht+PzG/QT4+8ftYZOlFkM9gMBgIxDju
+bkL8iy0xGQDwJoOZ8n0mRJUqNi5ulyK3sfnn0U5b1sbsldDxVbQdxW6ZAQZJKG1f71C5rVYfWDj6
+DbXkeBIgebimXDSq0bdRcsyBWHTeRNnkLAuHMmY/htvoehjFOU33Gv2Rc2kdQDg0cZICyC2M8N+m
++eEYYvt691nSt9B2U6G1HCyW9XkM8MUlQ5tAHfuQ7kfc+3GOIF6cQFM0OJu2R2hs0kuSn9f2rN02
+bem1LVscJJeRPgPriiDzW2gC326lxfgcjmbASyBXPVTOjAgBKIw7xp8YnfE0WW3Xo6Rlc4ceTAoG
+EiSA5uF8aAzBrpG4ApngcRsvLJZjo748lFZ5ujVLT0kjgA3Z2QJ/7qhIQIke3fqdrEznQ5kdlhos
+kpVObKXJIxI3VXIGJds0FKjgyA4HwKiGY9OCYkJYDB67yax+vPu8QwLlW28o2JKtzBTpzdKzqIBG
+EouKLP7QkxoSz3gD0Ix1rClBWVNYjx91B8tWDTJc+1QVLhkkI5KLov/9PxnguztRjcJPzz4p1lPH
+jSjTzXIxQWaHE/thuFWb7CxIiHFR4FzY8C4t2jPrLs5bxbc2SbCSPTaMegf22eKOoqylgYIzXVDw
+jXbfbbQYwtiB4cSIlGFEAb07LYfjFhG2lDWx7dXn+dSzJHcCsx3HYngCSocXxYsvdwinF//4j5zZ
+tYTdpXIMGhkPg8sqF6cbyGJvuVGxynpmI9PfPp/9A3n+PK91eKsSYWgEa5xbTjr9v/4ipb/cwZIw
+E9+7RWTBjKLSH8Wjf4AhbD26pX5W8OMvnou0S3LgIUws4z6maic89uT4Lye6KnTRIn2BJghVS0SA
+bZTb0yQJlt9lKkm4Ta2WsZGVvXqRkrvPsiCzWG9ee0Sfav6kwDnt0mIVpctTVA4AIDYw/byyqqg0
+hw1k14u8QrFpc2Up9ssF8HHaZsX6Hub/DORkBCfJCKO4yrICUYNITFNygtbyGs2krw4Po0V+nc1q
+IKao8kSF58j4I8/SG0CAPSHSdXSLjOIq3BUh02ia+cH9/K6PMsUPGIRFv77DX/7WudIcHRbu0znI
+YVE/5BMgDYCGtm3Pynoe1P1O1/0uIx5KVf5OKrfP2UueByDYaAdI1aPbqxX8c273jDmthGP26M1r
+CqEcLRo4AuLjRiJrTJ6Sk77HuScYd5pyjNtpRfYYViinJvq05nh+ETVsmBTpng196mvukethbmXK
+ew00jd8QdcNgt/Q6a8khSEfRavEKEYiXb9FQtt1ZWfkLVANKrRMRdp/AP1/C/5/5OdYkRhfDKQHt
+RSkRH9tMNGrzq4w+UktOBKX46mC2Am1ph2euMMq0RciQU8fSQZ/mpJAhbFyaBoaOQPnyOgcGFZtI
+SOJwXCvBTDhTBl1fluUdrkelevQLQSu4NqrlxEOqH8TKAHSrjs5K3LKppJOFY2AkzY4ksnIoSTmr
+sxwzlAIfk2WCBSigw6vruIFeMadPSyLtgo9BdB8TjmclvM1PTBzaJ8z7YSp569+gGCQfjndO4H/e
+11311V904ofD4iUyQl957hWeJPrVnuTELefOZYQxn60ypiGEBfJ9gLA7gy8BfU9Y3phW6VjybsjS
+Y0p76PaxEpbgGaUnLNu3IcOnmCqZGOUSC5/nUHBWkpS1Cz+pYT7/hFVJPDjNsmmjaRihBQySh4U/
+aVj4Y0Cdmb2BPXw1eAJ97u50zJ7K6qmzPMmi6VedfhO44H0rhuPAAJEAUM1uX5BICqLc2Uh6m106
+axtMKhPTXB5zTxgn+wROXnkHU0EAUpo9rES/CUg8ri0qmCR9B/2WBAsMA4N224HZl2ZxgboYQou2
+KdkRCUCSuYjIK2ZpIfDh3kWBA2BXXsExwFmKOPs1eyWxB+pelAp5ns4wLzUXoBTOaXRK/qrcEyXR
+J2ecYNN1bB+lAwJc2o/8NHX4Gma9MX2dSbDgWhRG62uCG7V6uSfvnkNzCTd5aaxR+EVAy7lHd5/A
+JC1y7vZdSDJUTkJ9EmHgvleGopF3viQBYPBlYOCCdYG+GPDQ7WP6edKm5NKu3lzQ6FdBfqQSU6RS
+5lTbLEwCMXMHEXFdVxZLfifaKauCEcpJMVU2s7yc7ZJ4G5C2c2WJrN+aFngvXTlqauystNMRhd7h
+br+Nbvq8cbEkKj/c8Xc/jRp3pJRqN4Om/BbtpPFuwqo1/Qa66YddaIUJbV4gF6xRugGoPR18mXhN
+rlOl0DSk9ZOkJZ5x9jBW3taNKKCZubGXkYSAtcflrSVLAtiOk4rpn6eODGdGs8Lj4wkO2KWWBcKk
+sgwCsXpAFC6RNu9UMFGT6yHjOtq1IpHgA3fQApbi/Djbe5FZyZUeAC+z2XRITpCY74J0NE2FkaZI
+Doqy2CJpiGleCNeAmYGZ9BERjVYwYAmJPGGnzppH4XM4RvdKC7rLQtGkT8uC+mnRDmQVoSj5HsPf
+Po3C2eGxx8fAM1inR+zvMeXxnazePrq9xkrH8P+AjdDYuuo/uuVZuRo7Gwr9h1GHe5bDJ4w68jYj
+eTz0o8mQRgcrnaNuiqCHOy1aX1O2MNTEX31cPJAMXF1HqCxMEVBIEx2sKMHjO5D4AQic+LHRiR+R
+AQzmSdygemUTPb7tUSo0mzeHUW6G+BUXJU0P9cYbxJe9aDSegTyUTiY28QMbSuMe3qdConKYmxHd
+ZVAm0YhoEbAvdu5er53vOUQunj9mR6HcKS20MvMMcuytXaARAeDRLYxgNRK/Wliu9kK186nwNuQc
+iTjgbLwkm5tkROG7BBzoyobA15LWggl6ECBfaKfMpGjQZeHFa6j9uMCRqDYkQ83x7olK26YCQIKW
+0CeIojmCqAcCNo6E6SNXO9Z6I8RL+rboVMOYkHtoop2gqlukCjAkkFUI+zfLGd2rP86r8UzOWaDq
+wcaBzoDIB1unH1XolvYk3PR+SkWmvyN7WwR6q+P9D6Mo+8syndFdEDakKq+AZyH5nrcPPJ8Dr0z5
+gA1WwRlQCiOKmTKoQdQDQItNWQ6jW7QfkVAPHdYAp1NMoBGdlzPKOkRfj4Ev/hqVZl+bZ5QpTty1
+MtIBVsWKNbFBywUeMhmFz5clJr/De8zOZgaXO3nhEKvtLRixuTGMBt9nQOzT/Rk/ny2+RISXow/e
+jNMmpm6Sv40/fmA55Of34JD/ZhYZ+dV9Km7eINuq32gOmVYO2uX8p4hCwCUxog8ZmrCmuFHiz8ay
+Fue03+njC2yceGQU1RSbnaO0hUV8qZXxSeJyOdcqFUJFzyzeSTatQSK1j6HGhykqh2nwyQnObjfQ
+tnn426HmR6REdcjlaIjOW2kFbPo8a/DGJ7qqjwIzTQaDWm7vIli5W8hcnKKcYYLwnOWMUPyspDB9
+4/fJLbB/g80WB8Db5l+4pjUsQ4DtwXwDdpVMhPTFEagnDsdzgzSSuJ6EYd6vwL+gSMwPkv8L9q/6
+TFKy+WJWMg8M6TamEAv2W6mAc8yNg0iyYxpgBwlAo+csdSkKAiPKEX13g5Jf80Sp8PN9j95gjRYC
+5B161tSRjR666VYtEY2Xx/oWdq6Q+UUljK6VcmsI/YxvCRfkaFmR2vYyqwC1gFCTmNilUf3OUjRS
+kbYQWCicv/gb3DC+Ih3rU0qarvwxur0hdkmryF0lP1F/1qUkuxUlWF+pudiYwY4EK5zgjfPckFK9
+HZBzTn55JddmZZb0VJpdFKgQiY7zh2CT+ZlOr12Oaau6Wqd38lRXuhFypB0H6qtxpwMGqqy8dUnJ
+05QXkeEzNhTbP0nI0eQ6tjsuTGBguJkqI9Oi9t5koQO6QrUBSPbkPrITivbE5Yy9d1+4+z8neLJo
+1LNDke28hSNEpxev0XOyyQwVBLCP7k56smt71oBnJ9uXj+d56yN3bwoQIF2ZsW1+FYSbCf6Q/mef
+d6k1W7BP9Fw82K3hgpeHP7ZUNF/4wMYGRUlzHUtLPmRQa7PmE2pyaB863ygneswHLB752uX7GjU6
+dFRERZiuiqmjvlNL1NKlxKhyJavvxrq0he6pNYHNpw3JwbHg3fkW30Kj5n5Bkydi5RviOHkK3jO3
+ACBNEpPkm6sRJqhjwdwDivfY8bW/3q1yNWDMJFPZnOZsiBulGGc1YmZazHWmjmmdUixNUcAVi2ES
+TWCNM3Npr/XqUVPsOnu+lXaVRU+SUqJVEMdxL7MeHzlfdR85KNSZRoWEetdaMexUGdoiC+3NtRhw
+qRM/m765nu+OuqZcUHuJAUgY5IbTBEbl+LhA2gP4gpkypUF+dyL9S6jCCWE51ZPE/bbDAp3qSIVy
+glexnHTbN4+xuqAa/DQD5Aca18lm++egLmG94hTEHvqUwtEFAz1Fzu3/tm00cO3ssoeanLpWeeMg
+4HvsyfV+RvvTV1UM/IIKu0lPq2IZmhYAyt1PdU5l1nVN26oXWOAY63gI97VUs1dceyCenmLWBYRd
+57NI9x6oS0Qsnu6cDJrgUiWXk3azjyP1NrAkGZdy0NZxez0FrrGF8YYNRyW7Z93I7ju265gaSoLx
+rSX9KnqwPX4zpiTp1Cm1sAbnltw9UBzV1X0HGI0e43UauhcY1Gq06Sj2PEV/mdguvqmXb8sVd6Bt
+9CIQr8kq41tapBwm18lgN1TaeZJT5oE0bKzIJktI3kj01GlWc8Px6DQ/O8uqz3n9mRsa9dnlisXk
+Iss5hJGSCFKDdJ9r9Jcl3aKboZ/mt9INeXaS20LGrZt+uS0oXLsBc1rGsq5FxqMsWsBioUOmuSc4
+vYnelnh3NN6ugddHQ0eUhKX/hVwxyyd6OpttjdNF3sBxkI6rsriZSxOYjhbkxgMaOSfqit+9POhH
+n94dwr+H715+hD/0G968PUjcLQ+otave1N/waPcj8T8FUrKNg/pRxvQjDejHP+FNDyePDx5tDxpM
+HU6Frep9NMkrSZtIH0ayiBJLJ3AaUsQm56mnlbbA6kuGE/o0o+u0cZGM8RoZDl6okKHgll+b3k30
+sa95F5QwNy6SEdO/gYejo222lxeR94JO1cSwpQG3rUiQBGJ5d42ZWooHP+ZyfVctxFH/4lAKd2sV
+EbYgMM25RYzttAfnaS3vXzhgYBoCeTuMHnjIwK+TwJjznVwcbUB4fIyrCeSG1L2VW8we8CrHtJ7o
+KYoNB9/4Hphe7+TED8Dk+3lcsi62vopVhllL5VI0tIFBxJGmp3U5Q19Vqp7yRedRatjXf86qchCN
+mrLIRjicXnkhNyZwon9DSgw+9i7Knn15BTsXJ9OTq4MK8prD2ibQRsjIFexoO9e2cYRB/+qc/SkM
+0vajwLXCXIpV0YmvvJN8HYBwBJv8k/wKAt99aZpvcH0hKrct4/e37bS+8mYY6RKeGsAQDzsZaE+6
+eU7+DPLwtX/bQVpVdE2WGZGMpPfX/+9fe14levlf/hffT/tf/kev0yMIF3Xot/Xjj2pIoZutjPoF
+I8GQ1tqc33h2DjWAdCDDo1sa+EpiDiycuOuEQwAlGuNXOuZA11TggRE8Nlfv9lbdjUpzo3Ue5HSp
+hWS8xVOV732q6X6kFPWAwECTyjGlXBog4mGoI3qXFOhph6aYjOPh29mIoDm+wEHVUWZOd+dLaOyU
+FlFvZx2kZTDoukrjlBMerZXSkLVZ2qtGqBUJmK+z5iMcSFnV3MS9rS2uvkWD6RnLmqdKw9nqAXAq
+EWSwsf8tfDSGVRKr2K9buXSfP6XwfnQra8ilsu3tjRDpCTCDUZvmUKD1b43iAsGdLwQTJC9IXXhy
+fHPXeFlVCEvR89IrQg3+zWK+uTBiD1NXUFQjF/futUiA9xF77mmGhrW2E7CneuiOCSRvXIwG5ENM
+sMHutnWI4JCJ69FxQoeQq+ovowGk8ZoXhOHolu4iMjuVU8Hi0PpwJRslwx2MPCwy2SDc0k/yS77x
+HT8U6ElhrpDGWuxF5zv69/zLdZenXe3Ba/yDqTAo37AcPUyJJJZlrxVPaeUCvPQJxYIKeIYhprHB
+Rz3PoZ2nF+00CjSLnMmpY3wkgm/RZ3yEJgTYKmTKHjNVs7YJW5Z8p2STkEaH2u7eRIL7AKM+V0y6
+0kWb2wkDDTSwPy6y27/h0AhjkojMC4nAai/4+iN7T7hf3l9lLq8vTOwF5YnQYSKpQVOenc0AMIQ+
+D6BmEoxEwtE72kTXC6PVQdB3p/hEcBg+w2cuWNoMmIWv6Z5zFyW1PA2AEZSHg2uX15+Or01Ie2dq
+A7EtNZz1C6/PWlGHdzFLfvAiEmQP5wyF7sntYDZ2Ed5795Vhx/YjTDyUgbECEAn0GxhnfPKzdO+5
+jScUZMdfyfYU6MFWsl1GG6MLBe37XnA9qvo8R5g7gxeuWSV0HaqETKic2Sg68ekaQiq4F8xGVcRN
+6/LSBXjy3LB9ijrIcbZmR3pbrhvX7xGBakm6PRj7sDb+4MyK7PknLDIk/OwFom2OQ/HBG2y8u4MA
+8Qin81+rPtjUP6tLogLIFfD42GsyW4gSmcV94vDg1+Pd6K//8m9y6uPzeSIxFyBJamjYJDYNpliA
+Duo53ntLdr110YV8/n+HSdjKQrEA1MZdnADNb/+ePIQcEZgCymCmI57pZAK8GY+i12WVbJ+tMMAt
+/GiK4+8wo1NJvCmdnP5xRjdu7PMsWY7Hnx2mTglq7OzeJSrxIgEtT0Px9l+sjRV0RwkNXY5FLBga
+VPFdl8kQQ0zWwgY/mhHi7zYvrMgpAQJVsnydMF2jawzh/W4K3Du9UTjbs9r4De0zuJUw29WdzxEB
+KBfrplhv0WczSXows2QjIs67C/EMi4I1DNvRTbaHXsWAiN9S7C1p2jkMw4+jxopSkssd40RPTGm2
+Z9RKM+PFx3KQSDeO6su1Tdv48aTdTnfeCvFJM+fLZcswhP0ZsTWMea3R0nSQjs9jwtbQR8CP8eWe
+jvMTfZlDx26Qk0NNBiudrLm8OiyWBHkipQuWMtnwH5HH9qV30zMDRzQVqNqwYHrWj5zYfpkoB4rd
+nR3UBLT6MvwddGKGtTI5Dy7lemff/q9t/3gfpV1se6f37pPErbyBs3TQsXeMEsPCXPlVuzvE1xDL
+7sPW2+Q4HR7qSiapbBtPkIPs41HFF6moo7bzlHwJzOQZ6rrpTl+6eO2KMtZxzn12xgnjBagG3QlH
+37V/tn80wfaYd/KO3MQWfg+EL+69o85IPpETNmfbCtUaXELwDcN9OW0kudPAADsKsZuu+e4yxbGh
+H2EglniuBaQA2RXjaea1115G5t1wuqjPNfPEOVvSR3VNsIzv+QbFvJUy1n26FIuMJmIDM0RKuzhu
+ckuwWmASI4Sj4csi9qIONwXnoBDFHz8cHkWUqtN8TZyTwlz8/Fjvi63wVQzQ/BvKhmSvADUOeWKI
+Jzjjs+0yxsT7tCHrIHq6m3Wyrg/I+ggHc7e+pPetnaLAjgeEeiduA3WT5uejW/lFWQ57Pc+kiwqG
+fOIA31ujahFmzd1d4rvJ0VbsOGj5i2mUnwwSqe3Ys+PX1ua+3rG2Z8YM5H6JtDCK9EKLOWPolrXZ
+27SYrsEAXdY20WV7/+m6lnVrRroXzwcI5Zq/UQfjtpe0RVvF3IGLyb9EExChffKXV9LcR5/V61bo
+8MqIMocUO5tZqxYz1VQgo0cduWgsvdnnMgPzIm6dpKmoiLkcPcUbZGLrNYS7fsAGvnx6EweOQHTu
+Gu+hZEN7ypfoXi1aWrZpjDKloEF+DaeRF+kSyO6BwxRZKKDKgwdU2xeF7+HE1eJbfLep47A7nWDK
+4laa42y8hFJkiZH0UVbbEjQG3I3eGHtiQUQ+EIm+Shkly7Ry/nf6qwX5aqT6J81EexeHg8dbR5Sv
+12iP3zy6ZS8u0UIM7Ys2J8esNjOFmjcT0n5/dchaaoQZuHLk0HBonsKjrQMkmJMVzKvjDaXFvZnr
+pf6d+FOI0k05G/yJHS4Wf5w8DpwLXG3MFtOqSdwsmXnrH4DTAbqMnoI9VfHfff/y/dGbtwefX314
+++HTIaXGFaL/JGmdAPLwTD98mUjCW+JCi3Kezm6iSdawnoI5HAAtXdqJ06g5bYp1/e/7mYID3xJh
+O+KRfTPqi54Rq3F20URSpiAxx4wqRnMDLWI6ppqVRiydmZCtNReQY+/Eezjvlru5D6qF90YzbmHy
+/X57A2JOrMNXHz4dHAbZ2lxey1EnK8Jgu4sRkVJ/CxsiuaPRUxoK25nzDmP9U5ffuuG5Axw6zqNf
+he9kKwdJINuWIyNWgIQaWI1Ci0KHqWuzaSkQZRTjI9KZUWvHZr9t0+G8ikZWLjIsEPmAO187JQj4
+V3H7/B2WC3VRt5Gn32OIrNr3p7hFMb6KftttEM6XDSex5t3CO+Xnc21tXCeGTbb2z2TVpBUMa+3O
++/r/Q7ZNUNmQmi5sNh//XpyeUZut5fiE/ho+jh/j9UoyLiC6Eo6KGGhbiIoHnONqeaFQocpKlEvs
+0uXpreaDLqsiHuaeRu4ySbpqdSq8LtdouC5DldYq5HQbGyyiHNEAuNTZsFNHKFMyRnkbweGCN1z7
+f15OzojlFtgaXaEBbyonZ4c9SpydZukZt8BNrWsh8bz5u04M2WXWciXay7bhKqincFxqykjurMlD
+y3WnMp31vLY3Kt9MRmG93qC7QvbaMclp81MCgUwAT4IVwxsQN/rqB0TBLRmP1ufTFYdgYLLCPaXe
++2D2mQeDFshUWSjHzKCbBqNtfwCBG1YScO5ql5glD7aovO4o1zbgo+eYHSWmZPYZ6BCIGh7+Gq/k
+eBiRyj02wH0BHCsalqEXMwoO8mjvQXOIHrHYoXe70gbLTRki5KTNcX4imLBO/XuHbOFNw1/81+oc
+NZFIwjd6tVaRoQ8MA1H+KX84jPe1logEgNWU3mcO1rSf9ZJH0WOctwcdEsb8dyLHgFTjQE+F5NF8
+D7DpbobhbvPveLaskXcnPv4hCTHvH4oVmLzSyc0Lwb0nWVDR+R2dW2vzLPy+uWeD2vsw7ZCWSMQU
+QUlTNhf9ffOKq0ugj5eqAtNYYKqKY9tFjAlW3NNp4jmcwugy5mO3/7T1AgS8+I8D+Dd58WhbhZZw
+IZb8rulqYO/VTWKvrpQUv9cYtSm/b3x99HX0dXQDS7e1C6tzDTsSH/D3jgd2mSMpqVG3eJpWZFeX
+mbBnHUEpNgvSN1wakID8rKCcFlBsjaZXOiBhqyPpR6egJXWo39pm2a31wHqOWZc3d0pOttzP8Wr7
+RT3XUF/utbMkVbC2z2ORTUTHh9WQXbLVbtvgPoZNJyoDTXlVK6f2ZE8FdnAa7S2QDKEUp0yREPnW
+jcolasSCDN4mk8aVN9lZLpPdgi+OOsDDZulPgt4rvO+riw3HFulrL/CMwmGvrYEf1f1VWN8ADT8F
+TXGegnVt8VcUbr1ZrZXhsI5ZUEdC2MLN7P6FgLstV4YLYqXKv0G06JIpOEpnP/pw+uds3Awuspta
++OLEcFlOKyWhkZZ0BgmkqS3D6iEzhjg3ILLy44/c0wBTO8Yx54F6QN8paCNJfLkjwFauy4oMiQXt
+c+sU3EF36RjUTE58QYO2WEe8FwZPUhPicZBI6tGKc1ThN91QKGnQhhTU9YbWJWIUJzTEnRYv05QN
+adqpNRjlZAnHlgo9hTMdtvLOPR0YqBV9AQONzfolFOudEroQLdrXIN7zV2ejo0Jxh4dC0eGagF2L
+FZiSGbDTAM3zRRTTzDAzkudygMdd6HWAYw/4XM2MmoaUG2PMi+D3Qu9UNzbYodtjoUsC9raDvaPA
+8YJCCvzXBLhdE8DRq3vMj/l3Z232stXNbdRztwdowcTTX4WswOj+TrCBD4fsfqP5f7IjQprFyZHh
+DtGhwNJI470RLt4aFv6u4zSccXC6KkcOr+RzGG/LkQP/3HE6b+CFme5imBddnIEqc3ZQJCNKOi8B
+wPQJU99Yf0f2dCTIwy+OaimrSTsEixqTQ0am7TNmIHxO82veHCQoPR55/KWQDpGzmbIV2gjBDRAX
+u/0nbdKQRebvzoHNxAcGwfXC3abdtRz7e7qm2baQQQG3LiqTYMyXu43Y1RTOghJz9At4HRCH0RV+
+nyJP3NCVzlU6yc/mJjqT8DyedpuY+mLz0CKSPe4ZQRJJgoVY4lxhges1Ca44NJiZotj6x3JKZIUd
+lMuNHDygfzQtUKgMtAU8+oGLj7L3n45uDV9gOQLfRU90jsAerEYdSSDJBbaOGYiCTcqJtR91xKLy
+MuwHWRowKV4h5/phZnWXzoz4SowRfHezWCKoLbMXfxV12SIosJxv8KOTZ+q8c3oJD4bjyzv8UzgE
+1nipJN0NiuDeC7leq9G3NM5yTdoSaAmCswC4Y5mTLSFoyOW3cGxHa+Bdli3v0upw3GMrAOqkBf5A
+HXv3N41Ji4B2DePEH5e7tsuXQu6xeh1Xr5C8gpl0NWHTyUvYzYzHr6OCj1Gp1EUcfU6WGmhl9mB/
+WvJFlJDiPnflMUdc9z6QdEylzpFw9zQpDbI/NUziB+hQLDPvVjUarCrk++F6q7jG291FT/cjtbhq
++0vbydp0pHe7xW9seK9rzLdrXJGFwA2jTjdkWIif5n+seLyO1Kg0njUHEIabVmXZjFq5G1R6BzmJ
+6ARCGk6nECxbljmyu0bv8o5aY8KM/XQSYRUZvC6BwN4dl/QqBQEPnad3hXkgcIwFuyLaVkK6Hwio
+eGF23Nq19qpK0omF3DB9MS9sAQoEVvxj4coih5gEUVjusl6qHiAVRhbZc47Pg7tOOxXuBeDvEjAZ
+XTllHB7OFv0EWZP2FWSCmLiX1RXiAVUwATTUfuJhtKnYaniM7Hnshb7p5W5BQ1/E1jm/TRzuz0uc
+QmHBfj4NdZ0S472xcao4nxGmGJsPI+Jmh1wA897nlxnw6n6isRSv2JYLQj9+wPjcocna69xcztPZ
+FEtO0S2+yijpAq0/eSPOcKdSEbwSBncB5VigAZ2ilabZtG8PidZ414zaQLTj1sXT2INaO8neyRX8
+y9p4Mu0DkQbqJSz1a29HTxRC26FIISu1YTNWLeQy16KnyBOOGEhMRl+vKtVrUdIu+oBL/IlRreZY
+f7pxh3ngkdxiOOJ8cvNVcJETMN2Sg9/l82ZvaBviRZifZZNYmmqDCu02R6j64wJOWJQXx8EHycE0
+DBMee4A0dXzgGEAav0caN157Cu0954Ho44/RoLW1yWGLsrqrQ4bkH2oPqFednmV0hwbewDNq6JZG
+MmMH+exoWPq6RjpqEdLdYLIYcuxjk+/gKN/k2G6GNuVsg2muyfsQbVDy4zHmcH4K4MRueftKNp3V
+/UAxsrH+J5Scx2UZMH45KitSbi6QIccy1NuJoUkBQTMEOg87I67Mbs73heCgzV0hjct7wyyGrxMD
+AIQpfaUcpeWRKib5zUZ9ggpFUOEEHEIw5Fy8rJ2pgyCFKOaIjM8AYGR0jcddkBGxyzMdQRcjz+Ks
+2Ilz2VsbsrA5XOAIpVCPKionZ3v7clcqyfZlzHQJhjgJC0tjavOKroylNhwsAa6LOCH7fpGjj88k
+5F7wNa8vQ1olS5oMNJDXJmuLnFuy2yreXZCTAeYxMQ6tfrMOFK1KaoG8PcQDb/tC4zny4ZvDg09/
+OHgNq/8k0YtgizNh39KFtVzDMoAPGRuRgMDx01JNlM+3BxOzguugwUuJ0DAN0FbUOvhEX6S8CkmG
+mdBQVA4bJ6jpzFEbc3q1vcXK3NKufKeBt8IL0OQ86jOE1N0SdrrxWmp7T5dyQVuGHcD6QWxIrhDZ
+5/wNIAikhn/KwIf+zRKdIWqhc3AHzbmPF6BkCadiE6E0cu92ia6OccoFMdoO28slaty1hid5Qb6D
+0VUqPscTLp42HmEK7240rg/ao9ilk1c9SET6BjfjHwC/yyv/xnjjmUUkS/2H9Oeyb5xA5Fz7UVLC
+/UigX3utvAzKS+6W7GGTFJsltCyftCCOQOq3W70/bbN0TMHlgT7KMHYiPMs8utMWxsSJl+6KGeRM
+IDAan1MgYFIr81byWdGfYRjugaXEkr1LqPVw9yGIatMp61Q7yLO9V9nX6tCKGcJ7OfQmqxfMgML4
+8YT569wX3kkdFBfm9aDjXhdilcwaD0D8yTDJv69a0iVQBZVP+oRDQSG6P8YVRPsrk/U3r0E2aHXi
+XpD1NxmgOgb++E7Qvg20k8CLC4Q3qWDGxN52zLKNIfdflBacWxqoqNX6ytc9cE/eEcg+/nwA2g0t
+BdXZIKEAHZL8mLRTfKqsrddFYH/gqy+M9QGOl9kMzeF5oWisTU5tcvvVIrsXIN2QIaqbZjGLxcoN
+s1Kb1a9G2dXFqd2lK/fqeuTSNzbJmeODwET+npac7Q1hYBh61A9w1jBRUBlDBllwiC814CPTBvuc
+yzFAd1IQFFFFiuna0JqJZ9iIl23EQj7GYOd8hKkqdOhgTta0UheWk65H2n9JBJpd9c3FO/gG7zSm
+y01A4CCpVog2YPVlXi5rMViNU4zpTi9gweWKaL5Ueo1CAetgwnDWW6Hjf7rI0fJUolsJbJgqveob
+pUZwK5+oRvc7lROe4YZ80vc9JNJ6Mt93X5RIbU0l3swtIirGwYYqSHFTcQy7HJqKS5fafdFfpUop
+2RPuy6lUsoKuVfLa85vzRGTKwgPQKtCG24fzCHCoZt6E2vvLMlu6eEug9uIEzts64Zzk1AOhisUf
+bJeqUHIf55EFtXNmq3f2FIugx1QLpsHRQ9lZriR/cGpUCoCBtSQeJckNyAxeSaXuYqJir1LO7cId
+UcZdUxNwLC1urPLEAAZw9zuuCzPLMdC+XCwUMCZ5RQEheP64FQSsq2lGxNO4JCNA+1Dzi1GZHjuk
+zawonl6JVp3DQkTUxOHxuoeKsfQiewvQiue+ceTBPDxPLGbNfTMWjUr7Ps2dxkUMAmwjwd00KJBy
+oTrEFGkDQdRaKTasUjR40Azir1JyW3v8WC+V745mMOUbhse+feEilOxK61eS38l5vd2oQ9Eosvqm
+GDq8pujcEX0EWpjX2QBGEh9raWyRoz0ImbAYeWmiPXGPEhDIxtyWVnuyuwfi5vbTWglqD8YYrxXH
+kvAXExYA3QYhAQjoS5B+KXMz7Ecz7irDBY0p4y/xWap/pUuJqNko7tDrhMnbEKtooZCR8fYU8KqM
+9CHKCdtuVIBG49gWfo1yUHJXOlWjSU6mszKrvMyiNlSqhkWQDJ6ViSbbs2tBRVuzngEqkvLcFtax
+L7IPSG0qYwwcL5HoIL2X9GJuQDYHGg6qpG2GXLJ57UubCGNHE/f3A7TXiwSU433pE28XTVplQKgx
+18YV9lEuG/HrgG830VTu6RN6ydRu4ByIDJ3gOcHiBpryF+tVnoM5JRAm38kQf2DAR87uB6f7JfIV
+S3ueWW8VOPzxuJgiFxe/Lc8wQznJrVhY2N/Pi6o8TT8DI5QMv/BIKdNOZhjDhPFibBwoaNMkk3Wk
+kL9uoHWRcBcDgXi8MeUf22XctjZbEvqS17/PJEG53a7MXJhaYpKzF/JZmrpGL2MmHxOf7JKu2NuO
+8fyDA4m5M0ZPZqcJVTj5rNLO8Noanl7My1oLbzCSuxXMRMf72Y0+W8kRX442ASGfsMB6qO4E/WN4
+rXHfcTXwQSt9ZOe4S9vWr1BoPigUx3LDbGku7KgaEJWJqUyoI3hA/E1bimOWic9Qrug7Wsh3T/J6
+++F3LHZZfktKKfEJyojcL5FmaB+dlRjmUJScKroG+BT3h0NeAPeYT2BR8YT2sd2Vms5wJuHszZJ0
+y/WWSyF2kneYqeK7KgcM6xpp1YOZ35WyEtul5OKJSf4xmfBCDETbkzbph6msjTcYC/1jL9qziwyE
+I6Qy/shMNcUXaj4s8FQ3dBQJ8O0qcFPzZf22pRsOY1+FanhSf8jcsRjG/27WbNpDohFd5OML5N1F
+ZuQtNyvPlHkbqRfqY82dVqkWdZlsGf9AdXGAO1nsrSCiX7aFrOhrzoGEIq6O2QGH7WV4aaz4i6mm
+Jvb4sfQUBLt51qsT05a9oBPoHMmrvlssvrKT4oM3r3xDm7uCVsoBTuIA+vaS0nUXXQSGBPiir7fQ
+zz/xQovWFVM8WepUtOUvvLAJM1JXjxMQm3sozIY1F5fbL5hiUq0DtivJ6lpF0CJo9aRBL4M1fn90
+vaeMzfTtoqX6dl5dDoEtJ0tbOJyN+QAjNfPQ7058f6BjO1PMMGO4fsnj5U/QKoXYtZXZJEo+0qSn
+fXfLqMw+pZuNFcIZ4y+pk7Jpupw1kmjEXHBDlgdSJ5CRM5tlqJ3ci0Zl8eq8RHIid71Am5XY1sdw
+Fl3QdRyFXPIAODCI/sDTGpfzTGucaIdSD8azBXVB7PQUJ6RG6ltHMXP7DmmkfncgCd4ERi+ogX2+
+BicdnxsTLUGF7B4mN5ZjiMn6U2XEzwFljJtyOcYfnCoEHYmTDbqlj0S1YlIqGYD427FIMUEA6Xaw
+whbTuc5YOFcIX/SU7scoS1ohajY2TdODPi++Z9hfOd0EL7Mk0nFnKRlnZHnbHxq+gs35JgtjzSRc
+boY3NJCZQwXlG/aJE/nCDYX0SZS/xDcEiV8ZY23t7jQUDBXFFsxSdCG4TF+4mEE4xw/w/MD4j6yA
+9ekRRsLuESnZVzJAO3jf6qBJK3RNoiMR2KDeMSYJ2X8Inx+e9Lxrx+BVYtcbn1zUntLarXQcY3tM
+sCcmgPUbRmWusaMGgOWobg5pgcrq5WwWji9IPEPJHrCNAbAy2TUeGeV4yfGQY7wv50Ac7fS8oNLX
+0U63sN6UZGp+ifv5E9+LmpJLSp/fvYa5BK/eZlMutWVffb9wL74rUejZwYuvJkMeq5MYo9VxhkfH
+iQf30jeGhSPN0AiCUH7NmBIHwjivNPZ0jG091p0m0a/0o+0XV3cKoKtdY/da+VAbd4oBeIF8YOLL
+cPdSTBl97xqzC5w8XTZNyelviFbAdxW7CQPCYxs3lRTUn7qTXbda6AgSQudJKE8RybLNt2o2cft1
+PXBICv9BRwhruegMIYUmtuCbarNcrA8exdLYdq/v+vEvCLSvCXEU7Wv7ESDFXzsmqUkXM8pPxWhj
+VZvOt3ekD1PmUMekDqMjiAaD5zoB6KzkCHIVHKZmjO0m3Xcl0PG9brS8Qm6ELNTYiOJNlRieQc31
+WaywovEcUyG/ODozCd051MBIMdWqhzxSg64P7u6LjwSz3sLWUIJdTB0KvQYjtzveamrgzOGbD3yR
+W3gvWzIM7g7rBXvYyAqoJ1ZsOg+CD2c16bpzZToiEDuWIcxTErgH4FVZHIeH0ZueV5BKMqTb+zlJ
+hrxxCf7/lBa6oNwyApgwbDwKhRMSa/wJR8yFt4Ccp0QBA3+IY7X7+1Fn1LRpnaN6BwrHTpITj65w
+H6jTICZGUxPD1VCRIPyy62rNcCDqqHBjad0Z6ukzBPtoNU6QB5fKHYlRjZc/RwQYdt5l/jG7pusQ
+MMVh+8lill7EjqsM/3+DbAf6ZRWkKXaspfJ2sAMhIOAFKpJVfWs3nC3w0S5xkoEN3wqNvtXd6LRY
+NnQChBjF+p99b73dAaLX+UFLo2f71nX6cog7p7uW4wWx0KRiavfUcsrArq3a1xGRhDDOfqBXqJBD
+nplN6ui4jKGXePObhExiaaVT0mSopUzbPEytynKDkkPe111aVEjWUty7XN21SKu0OOh1JoqDBTlx
+JVaslQ2u3dlRb88yChwZ01mzPsmDEW24tJ8lKwy26ghD6yBObWcfCT9XQWeminj7rAV3Kx0djTIh
+DJ/rG2o86Q5n3DofxFsMv/npfNcpwGUN/ryEzi2WkX/ziL6MWFunneMN/ni6ebMZ7+y1yublZdby
+Kt8MK0bc7m9r+mGa1OpHS8HqDF7bDCznUOVYMsO0q2zKKaTV5eNWBVgkj/qTtom2mphsTYtnvjxP
+ynnZSeq1VtGjutMYaWKPjL7YcL7iJe9B1xozRKvSVmYag2Jq3Ceura6FdbRWs9RjvVBtYI0h5aji
+wRZRHaSRi1U04aqZJCtEIu0SwiHTAm+iiJxPhkNbma+W8i1nmsqgpkorKdtUpuvECZDUHTfkNCoU
+Gn76FHt/P1BYhuevJe3846fTZQ2FbzO+SiKIn8k0bcblWKtT00SB/D6crm0dJUY8pBU6CXMsbF7b
+JKQGiqpvaFMzQrqJtruHY9V4Km4Pt5PGyMnYvY+9FDxZ01qp0B3FhdpYN5T7OYqEB9c6xw6LfzEF
+WVFG7WbJ2PZs51nHliGeg6nthO4VI7f+oXMGNPeze320HVlXLcjdY6soXMbhdnJK+2s5JfQh8Lkl
+NwFvtHfsp03iZOARnNyd9EScEMWR0t9jZI4SeOC9N6QgR414eooRASA0w0zQKljxjde1jTqYdyuv
+WRVZnsW+snpWnnXlQaNtblTNMoy7vebJrq0EE41v5NBYojEXu1xLDeFjwiVcUgGu5l1hAK/WW9Hx
+Y7cJvd1waEXf4Lrsjm9/BnK/QthS3wltrugtD8HjWX55K6tgFOMKW1OdWnISj5E1Rp2CueHYT1Xi
+aX2aCWVpkwo6BMExmEN90yYpbbnVsVMQ4F/P4jW2k7UjkyiUVxnQ3fKiPSgYeW+8xUnUywtSe/y3
+/8TXaP+3/2rNK8GFgVzQ3fdti21Ii8R1xmVVkYMW5niqysJeD7h+Bs4fnybBLgXZpXYs74r/Avxx
+r6u0uGilVTnm1ZrSVc37UVcjL6J6OZ/DPOoMJx9nlzYGrB+pGyUC/RAn8kIFTas6jgR9MkJ9mVoG
+N6yO7CYIDSTqlypOIbxg0VtWhUFQSceUUFQHX6HGCkNSp3SohzElL6V3Nz73qs0Hef0RPcUowkMF
+1qlmY4AQ03Yu41kixKmwEo2Gi1r0rnYTNQnVX39F4xehXhz+fYWIqyuyJ1G5CIbqawO9XGjrOmpX
+g2aBxd/7IgDAOriSix3f+cYp4hbHuyfBvfc2C78Gh3gEyBHCs2NJ+/gClacmP/EFXYhy6TKZ/bEI
+91umoyK2QRSpsjPgK0FeQVfpysYd0o0bGfnAilsjJqFKiVUthVulpLop32WfT3OqAoUrtHJx81Cb
+dv0A3cG8PMVy+Zzx6jhPLzOOMNGkgPr3qIAxbraowQMVJ4tiQNzToaw9DHRBGgKfuqJKwvdehqOO
+LRuk+L/hHap71J8X3RuYwpjMbkpCahVidIuCwPcXHrmXTcNIyYycvLoh2uRNQOWndUmezO5sOfzK
+h5vWBwEaQf80L9LqpvV6DuJ0TjjSosiZyR+Bdz/eRFvRYhOdxD2DKYNkUlk7SdXCv3Oy2+i5Fg7y
+uQOkixCaLS50CtzhUkJTU+P5mLKZHZWKkZwDsEOWNeA7cX+tBHtY+Ftpaf3B90CdcDJmPKeknp8i
+h3ob4nf8wenRVWG1tvpt4FqtPw2j21XSxYbjzRscSEWTH0YjHOwICYIgviSBVpdFAYrgPIAiZpcj
+61BtNJY1Gt0DEFHbn8qrtQTBhBahFs8Y7oV3Z8M9cGPWjaSprBWHuQFiCvTWzeXwlXBDx66htGdf
+CzNnEBPfJ54jeitGU/VMXeSTvXAXQjNiDPY8yFRNYys2JfXAcSKvNG+AL8y8zcfN5xUtIJXdgqMF
+/qxGfXr0b4o5RtxwbJXlgCwir0FrtwbCNhg1FQ0X84r0+go5m46bzvkqefwoMasmramVG8xM+17j
+OfLjfiwwVYPqGP4afOHXid8EThppkp27/b6Of/XrM/lppXigaYlg7B8obP6zrWw4Gn1y1lStvdqp
+nkOJ69OHHw5tLKh1LI/Irkw+cR9TICPRdvQpg2XOKDOk3PcpPmMX2aJBH3I63jnUjV04yQVeqCHl
+SSpQTqebQsU7vlzWUAkbqyjXDlEAQLGJCYE8pGGLWEZ3u2P8GiZ5BSwY+XeFIfpsEOHrI5Tq4ls/
+otFFMpLzGHe03x2AZ+Fjr9fDOoaHCNzAFgi2IIIN3y8LCvyUEDqMoKO5TyTXA1drRccFjYht1DUv
+sXjKjNWrbRaF2gKx3YlwK7TG7FZHv31eB9o1X7nNLXzTM547VGOTJ5mn97OAecC/9vT7Lulygbyq
+tqRyPSdkcE2fTZdeYCsz3pI0Sqjcu7NDI86GbbikUFpP4Fpe892OUy29sdQCGNcOnH/1PCcCkmxk
+/tqO3ulMvzZWYY3jlTjPu4Y7ne1buBc4FHA6OIaAVu0goQm8D2Q7mXR7XoI+nYqE7BVcVuXD4YgD
+fp8EZ0XCu9zcZSql6BTFg0MecTnskFgyKimE5nSZzxpOH4I0iV3NrGspEjCVXa4vcg0fzRcZpiZ1
+jsSD8HKD2sx3gP53FQYZsFyXsa4BFQgwCnQEkJ/7jgWCN368BSoizBlgp+I2ai/p8qPAUXQUltvX
+Euc8QHnbwzuX1puhD1mhSsnr6OwIKZLyrTY6XNFc63Al1DNakktVv/X4PRtDVGv/hjWYFjkCrZpy
+X9ubUuQK2WQdW9TsTL3T7J645xbsa81v23GCd89aRa1893S1dJCTstbBZvMm9CcqgPDDvn4iYdkc
+3mShhLjNLWNWIUPOLf3pGh+W5BF2LslISplc/JznXSqscL+P/m6hOX5+CdYa827/w5uDHz4fHfwT
+5gG8NUl53W3vx/bSa/bbJv6O3EYpo5HO+ZTbtER3XwePSaE4w9oN/6XMTL0TnrdNd3LMdzHV5rZF
+/1bWtemW9qJPH169/P4VMYnmtnnx16TMVLzxWVVkOh2r64OOTbb7NVf2uOxvrpazp5pEndzyyl1d
+++7g6NObV4cG3Me9d60qrI4j1Rce0hKnRy4GbEDiPFEO1irUk4k7oJO6XUrddHtki2Dh7z+9BWJ3
+DjghhtqYgxX2JQGypFxpxSxBBbZN+pKtSUO9/SdpJh48Th5tD7LrbBzDMUdzQLvuudZ/ckbpMDWK
+by61DhBjaPd7gF85X8DJhpfPYe3jXWM66jKFtlpeealX8iqz6e+RFyrPKOXEsC3zo/HzrMTSpa3A
+CMXJWvI1OVBfm00XwIuOfps35JB6YbEx8eOwJuzHKclIzquyaUBC+HTw+tPLHz6/O+wzHfMqpYvc
+1ni5yGNMk3NUXlg+wtz7UxQ2Y7JkN7evOARGacXw/ZBSyDR1YCIHMXl2c4gf+HMrTxPHyAysp4BJ
+ccDtrNqkWXbSx7Q5N84toU28bmDEc2UaJxvqC/rDDuKBg4uUhPYoxhh75lsZ0RuFq+kgZOVkI3qj
+siDRoe/FgqgLYxECLm3MgX2FoPTzy+BSAFWdu2U1bxjsviziGpfI0cMiXyyypvb8ZGXdBimI5Jjd
+3CYs8kcqYZn764KexhzytOcbkd2srJ3Zu4aZWkkLUvrohvEVpxPxAQBYvDw7XywbD7H5FaVK96Hr
+JGN/IGulZSeEXqUFe34puqUSfltqSMrPMUU9xaQrkARUQCXRioYaF9j4KtmA+GP5GcV/n93s6RQF
+cilHAbS6gkNehTNqsi0kRgfq19Inugmi9cF2Q1iu85Ybh6q+iM0N53qlTH6B6BQyPA773V6mfSAF
+WxuY/KLsBuMtN+Dg5bjtz6yWzW8x9Oq15CkYm8JqIB1LFEISt3kGaX2xrkXZqqKC8nIK+GZa5vl9
+Gy2b73ttfyYUZ0j4dZHtRCk63J5Qy4ulgSGMlSjYjrzFsF37Yci/w5zrSvfaEbmrnX7Q5UF7JIQe
+NuHEE7Oy5N8JfXs1yIfZ0m7nwum5FwNKvMJt490lu1JcONF8Ph3WEv51mWgCByJc0wN8UAu790UH
+7Gl2NtLfk9Cthzqpu4PEScbvRHu57H2xPvOthZ9yYdwLdhdFJNtDyTjHt/aczjexF8hYvIc6BC3P
+5Tpg8UpaGw7GR0UAETejXMsBqtd53ejQeaFoYTC9lXodYyPrvemykmMmvH0DIOW+erLWy9MmTeQ6
+ysHTJKA2jVnH28DhM7gjseK83VyLHuPQkCeFWsk3O7rizOvdFEfvg5D5xG989BjIrWlkrAKwXQZ8
+c4K1g+6IeQe5UjjuR7dZ0eKRqbHVSGOlx41zkidky20mJhGBmXlBcPQpUl3x7l373mAhKuFx2jVn
+fDUpZkzKHwkljlkdZTIF4oGFDnwoRpHTsWSsH7ShzJCchybbi+wmUg6Cc3/fZjfuxgz4bBGqQzmI
+dI40vzQuNNnP8V+3hSlkg0Mgg5tD8F4z5EptFstGLj9TQMPu0Z6X3ey1jmHqQ3J6mK9y4M8xk1SY
+A3Fz/sMh0TP+HUvMA1oS/ERU5mhn13nsZu6xz3sdpzlrv7BsRw+YEaIfcUOi1Qqa4mCYS8rTYtk+
+1Wj3AIyvFLqe0K2vaNSLKbGFVWEcz214F66ZFre1JtEEvFJbvSR0nnHubH5xvBI3LAzv9jrit9Ba
+twDphYK3jo97/zDLi4stko5QwhcJBp8AVuazk2V8t19VxCWc605Ed+IR10eYbXZwDmcwjNQJUDgw
+s0JdkF5ppSsKHzTwTOtcHzyYd0LIRBCrkvMOHe7Gck6aMJly5smaveKlGuxAL8VB8pbU5L9bPWit
+k0GSQ0uD2tIuYO5N0YpJ03lbqOBAcis464D3OvBtENcquZBBl9RJV9z+xcAol37lp2V/6ctI5JAO
+thyJqQGLR8objxpDDwwHw+9sWqJNS6y+YQffL1AtJgBY0sNnZxdQ9GO5oHxWNNf5oEKphDCcfw1l
+ivSkFhs7fwvvivGN6DY2pbb0uVmXT9yhRNuZX292tIPgibOxkwVgathDIA6h/U5v9DC6gEfhj3av
+9T1Uy+ik0t1BBSakoCslZcLZ9714g8Tfgmk+65ISWtGSCgWa3GnEXA04KY4AEcolXi8j0OpHh0cv
+jw4/vztcw13xjv9QfMpqUo/YDklPINfwOqsnHLtc8gOb52A32ShcT/3Fu+TKuIyRa4QpiqmMxnxY
+fMLtTN0Eot0VbUb+0gqoMOO68uuoDaZzud1t/fC2TBD/llhLJJDqeZoXvaTF2/1glAxwvJ2RnoEp
+OCrE8znbASQj3YRyP0fVsiBleVHaa4rQyxIqTYZCMgbhQuHLH4BxJM+KYKW4v0MKTvLDXV1ClJaV
+/zKv89N8ljc3zIC2DP6SXcK0wJ34yO93/Br1cYU+Ue5Ova5bgF3imoi2vNafR1/u7OwYQop/W3t/
+PW2NNkBotTFpJYWaeAaxe6ge72QAfKvcZibAL4sg6/l7kPxlryitetLa0Br7AwzSGword6AIijdr
+kSPqViTerQjxtUNmDeWnLnkvktZhGDR3jaI5wlwl27I8DGRpsZaH51BwYhTXpNZgGayXbNpMrz+8
+Ewb4LcVc9frcPzVPpNx2t0rw3/8DUEsDBBQAAAAIAAAAIQAYHx3t2wAAAEUBAAALAAAAZmF2aWNv
+bi5zdmdVkEFuwyAQRfc5xWiyNjhg07gyWXTfVU9gYbBpXbAwDentC00dqRJC8DTz5kO/XSe4fS5u
+kzjHuD5TmlIiiRMfJsrquqa5AuFqdXrxN4k11MBZXng5APRBqwjJjnGWmBnM2k5zvJ9DLj8jGLss
+Eo+NaYRukf62rUOcYZT4KoCdFCesWElXtfBUtRsnAjiIsr+xjKEDJqDbVc47jbDF4D90Fhtj9lv1
+l4QR8UCLdVoNq8Tgv9z4D79763Z+z6VsUIsGlZOzrFDfEvPYUIzN4yVm1OI8lI6+fM7l8ANQSwME
+FAAAAAgAAAAhAB/VhmYLCgAAtSQAAAoAAABpbmRleC5odG1s3Vpd7tu4EX/PKVg9pC1q2flAF01i
+C1gE2SJAtgi6/6LPtERbrClRJWk7fttD9Ay9Qt97lD1JZziURMpy4v+miwJdYBPzY4bDmfkNZ0ZZ
+/6rSpbt0gtWuUcWTNf7FFG/3m0y0GU4IXhVPGFs3wnFW1txY4TbZ0e3yP2TjQssbsclOUpw7bVzG
+St060cLGs6xcvanESZYi94MFk610kqvcllyJzfMrNqVW2sBqLRoRsVJyXztWcXMgCiedEgWI1Dqp
+1GW9oglcUrI9MCPUJpNAnjG8Ivxu+F6s7Gn/u0+NylhtxG6TrazjTparHT/h3iUsZxMe1l2UsLUQ
+bkrkV5altURiSyM7x6wpxy2865Z/sxmrxE6YYr2iPaDZFal2vdXVxVPjWBhWKm7tJnO623Lj+cJa
+JU/9wtbwtgrzsCKbfXpgfBHGFSguY2SF7MU3cAGBavS/Bx62423CPkdDZLFucctn9tvjNit0CzoT
+rNGVUGAnW281N1VMu17BRa6vRHfNDUo2SrU9OqfbYDsaZExWuP0g2ryf6eVwLYP/832tLdiJG8lz
+xbdovx+EY99+fM88HWhAVpVoiwccrVfEZjgUpcIzQIOtKJ2MToinKu54jgoX43wL+jYaPDrDhaPt
+hZAnmOq0kk4Ml5sosdK9yCQc3NEcYXeq954olS934hNobZTipx//ObFXpPX+J7kfeOQTHOy0aSLV
+4jAbjTNOBdXNGBD3SJDAZLEqY8md0e2+eKilZVaYE3h6K0RlGSe7LEFm2jKvouboBLj9e8fOHDg4
+bmAMju1qti7B44o8d2RRP1qyh1oQZwYnHgTgUoIz4fFbo88gwq8tUxpCEDDTBiLD8qbWEGZtd3SR
+ivy4DywdSHjWpgIbHp0uddMpgZ6hd7uM2U4oBbGsPGyyHVcWQlqneClqrUD/myzyzNhpo2kj/n6U
+RlTzyADoNdJd4aAzEO7MZYIEfuqVAqgFxsFrsuIt/UjxEHkL2p98peGSXBAiWx+eWk6o8dDPO1ke
+wBF6ifphLMj3uNGmDhWhj/goad2ES5gjmDm+peE15wUTvKzJPaSzDJ2dgpNwRpaIrAgTIL6/G7oc
+gao/dW9kBX7VjV4NfidLJYagABGOIl6OP2NZlKi2l/4u/m2K4Z9Ge6TNcSrakkLM7whc1vWLSE1h
+0l8cYP2iGKMEbfDBfMDRONWHl8TT0zBDu3eKn3RsUKWy4qcf/3EVnoagktxgZOQZTEQJc/4W8FYV
+rQ4viNLAq5oIt65UT344XSmrWFeu+CDhTTLwZsHvdVUlDuVXguxVNXPznslfuuH4KZdjWLqHzUeA
+rfQeZWc4dePqoJT22NzD+IPgZpan8guPZfftmUt8O5j33DlRRVv5F+5xfH+gSH/snGxEwpbegJxW
+7mILQzUG54DDgNsbwDTwQN/CpauNPu5rCOM/E5wBhNd8HoYZD8dZYEVUttRdhE9855htOGIMphx7
+/ozZO5EWePhrwyN3M5jghmRxhv7E1VEwNIgX2M8Fhw35j+FnBCyZK3WAGX5e91mRPOr2zB2Eafpr
+5H47E4oQw1aolqnjzXni197aQ+oXunPgffvGhOd7LnsVKUdhgJM55GfDu9QloEYYr4nF3fjeepL+
+pYUiI31lRxeHJxzzp8trBoEbVcQuUCeh9Kf9DdnuBK8Codrycgu//fJXgXfC5AMN52E7B9AQxays
+xII198AUk5bhnuH4VDTX19zxHJSOkMr4UOEL5KlTmRyqL2D0Zw3iDe+6q6/Iut8/m59/9YrmV86k
+TnYlz9r1NetNCX3wCWANx1W9wnuc5yDKTOB31fzmV69ubJ4IPC+Lh9GVJH72PjnC1nulgHGqJJhA
+y8/jc6e1a7WD9DR2rtmHA9J9bCFshbFxDsawzGTRIvv3vyIq8anDCiKhCHOwbr+IUxqG5HiaK/sD
+ms5dqCLOEhT7hT7Rv0Yx0aUYjjVD66jKbF51tEG2UDvOIjw54E9pbomh6grr3dj2wMrx2PlSqc+P
+oA6CitUzWTLIbiSHEkTAlstQ4pZGYK4TRgwI+hUDNjLXdS7+R2JF5WwFAoRa1gtgIQGDUoZpYAGV
+ajeR2dfVHVSxDAsliztB8u0Fqx+hdguMzkbgtX3ZLarXUAv3vRpwB/hzBycCYbtg1OhzDCo88Hrr
+L431VCqxr6SY3vkCi0qEhRdVgIgXNj7VftLjh9kaSm+UzNfigrzWA2PJKOUGkYxgxxaiZnIcViyW
+/YaUs+KdXHnZV0+Ve4NrT/fuTdDXb/2BqAfGG9A0ntQw7vyJUMxdq693pt7KCQwf06nBelS0g6O0
+jIoF35Lpbj/VeihqgLyzqSMrOQlv9cvifQtQU8rfqFRStI7hGwTO/PJ2SmJbCQZ1kxRods/1i/nF
+l7AW6LDp+zeQzfbyJh0LYkRpFkTuyyiMpNumKchb2OLvH1ZZqZvGt0ZxZdrYu5kgkgOAy/ngOjmw
+IHfrZDec4jHMEJ2+LyOss8HtwMJGTLQ/kyN2s+r7LgoTkwDybPnN8vmCnWsJaWPNLUL5XAuhCJgf
+L64G1b5cviKcQQQGHG6PUmG8mNyU7zleBBNc0B7uf0vkOAsmf82ub1zSDiKxwkHJpjUc7mVgT3nT
+vfF/sIhocmyetzr3IuXSahDRt1jwmpuNv96sQhdoXhCtwW8KbGd0E6QLCqJG3xTMqxQvs/AJoSYE
+8v8hash4vxBsKPbcQA0tsuF2Xw+acFzAzCNAcZfJQicl+AS9Jv65xMtYeABAlv9bQ2LTeNaK4ZGN
+X9j/okGt+BnWvBni3mFHloTEbwClxuSzD0jRZTA2NJCe+eiGuYWs2FbsMC0YUxYrIBvwGQRqZDG5
+itW0lVIUn8xgDxg4YALCwFIQZhZwoN4bYS2EdCz8ZUWBqRMG2928LcXno8t6pdXsR5bPJMokk81t
+/ylp6GX7LGyugRwobifJgdfUa4c2ccrgexr6TJJRXy5OgaPmby/qcTvfnor0x0b9vQ4J4NTU8zZE
+A4em4+2vL0MXmSTKkvZ8P1ncawIQr3WRBZJyhdZu9BzC6sQSX244DMVIQv8B9UZTExPE9U0gwSf3
+RkkYtmABOWunue+Q15Hq9vfWjvsANIarwLFD24tq+KwVR6iPSDOm+CQiZfoQLHHxOjZNis+0dZJ8
+bkQ203ZW2lmhA+9qrEzDYNoYGcya+0Z18eAB4+q7yQ4Sc9J3KM+j6CR+7aweRbITHAL/d/DnEUzz
+KFLfzBi/Vjye9o9GQ9HGoBpy9eOp3xmjzTXZ3c2oCAfo23f1XiLohCZFCjk/ycJ3579G9X/chB4e
+XutrvMSB56IRDvALav/dHTBr4i7QTAdobEdgS4dTR0q2B99tscM/ScGSmGaK8fd6xYsp2RBEI8Ih
+hsajOeLQ7Z0jXvVrxdxsxCwmpe/AUUHvTw2fnFE5+C9lyJoQEfw/UvoPUEsDBBQAAAAIAAAAIQCe
+ZUN4QxIAAD5JAAAJAAAAc3R5bGUuY3NzxTxrj9u6sd/3V/CmCLB7YDmSLD/Wix60OLdFL9AWRYN7
+vxz0AyVRts7KkiHJ+2iQ/35n+BJJUX4kAZpFsjZFDofDec8on34i2Z7WfVlV7ySn3T5taJvPyT8q
+Wtbkl8+fZ6Qqd/ue0DqH5+0z6fdtc9rtybFlBWu7IGuqpg26bM8ObE5++nR3t22bpidf7ggJgnS3
+Jb8rkmJZbJ74QAbgcYj/GYaCGAc3xWORisG0aXPWwiBbsBXLxOCuLXExyxgrYjHUs7cehqJVRONQ
+DB1OPcNpS7barNdirIDj4LwNfVzQSIzRLGN8MCmSFVuag0HXFPCk3aX0fv04I+twRuIYPoTzKHwQ
+M4EAeZnh+pDRJXsUoxWjbY0bpcusWEm0mwbxiZabcJEPQ+YmcTwj0WoBOyV8k1huklJcmcVJFGZ6
+xFq4gAWbDayOrYWvAo00WS5CiVq3p3nzuiUhiY5vJIa/HEK0grMBkCREAOHyYSZnLCZmJHKLlubl
+qduSKDy+yZuMHGpmeK1h/phs1PUvYCB/XK9DSZsswYE0Xqubypa4JN4kmRw4NHWzJaeSf+iONGMz
+8uHzn8nf4OuHGfn8Z/wQ/JPtThVtZ+RvrK6aGfmlqbumoh3M/WuZspb2ZVOrNR/+m/1G/+9EPtO6
+U2MaOu5qMvVWSMDT3de7uz8c4M4pufcx/5bLxwNn/EEEtBCEeRRGnCyGGETL6FGwrSUIEY2KeK2G
+tSjEqzhbrNSwFIY4hOFCDUpxYGv2yJgaVALxuKFxGqtRJRKrdJ1s9KgWik26yYTQ+sUiWoA4RMgS
+cbLhrCf4whaNxSbNByhKOOh6kxZUH0SIR0JztgnNQUsKE5RAlJJ4YzD6ICNF+hgvMmPMkpJlhMgC
+H684D0cLvVoKSpGmRZyoQSUqdVNrKnLmtqnC2TvO8yTVF8AZ3AbGWbxI1nGq744zuUmbMSPh+Ffk
+uZ/IF5I2b0FX/rusgZMEOwBXvD3BhLt9f6hmMJi/w7wDbXclHCfkj8QgwElp9rwDtV0DoV5oe48s
++aD5XI0h7/DRooGrLuihrN63pHvvenYITuWMBPR4rFggRlAI2a5h5H//B6Tnn03a9CB2H/7CqhfW
+lxklf2cnhrL2d3jAJe2DLYty6I9tSeEAHXwLOtaWhcYADgy0iBKhXaqyZsGeoSjC4DwRGuaVpc8l
+IMvnH0Do9pxGaNFoVdKO5Vxu5/UJEO5pWoHymL/Q6oS/AREW8C9AOg4CCFHC2gCmAyrZFpegWsGB
+jtM0a3JYCgyulig6CRqiFnl4MvEP548xO+Dabd30qDkeyM8EwUxcjdAC/CKU5KM2Bm1W5ur2+Lgx
+RetiSawjzXNOiFCMAOIUELauW4g0IIv3HuQsa8TFSK4HhOl237ywFhaOpgC+rMUrETwY87MM3Odc
+4UJgxYde5RWuQj6tYn0P+KPmFQiDfQFywRO+Z98CXxRNe4Atj0fWZnClI8bl+u1BXDT/7B5VTgBU
+592BVpW6O4kemELxrA2auhIic2y6UhyVpkB6APBEXsu83/PbeCKaE/HLQO4nTYQgEodGChYVKpN9
+meesfiJZVR5BL7Gsvw8J/wHUXvclMCM3QHgBry09Pun7D/Fsv4r1/wLk87I7VvRd3BT5r/JwbNoe
++JZfxqefQMGoP6RvjsBjrTmEPtocxnHYPmoHgvv8zonfHOU9/jso4a7ftoQLnN65qBg/HkjZrg4A
+9wNwHzIUa3H4txPAKt7BQMII2hN+siBl/SsDGsCMHYUdopUgkqLmcjXi31iytCkoQlseyrd7cFI7
+0PCzQa2BM/QRRB355khbzuFydd42x6Aoqx5Jmlan9n5zfDOFCFRY3xzOiBvwSNqiJ/zFIYSXDPKI
+6B2RQ1kHkn24bpZwysPOhJVWTfb85Mr0WrInXxLU9KB1j5KlNciSxdF8iStaAchWJFSRhNWd0ilR
+ccXXz6Bj5uZSOwyzCpi9K7nulDwXtDyguJmEKN3ATjXIDZqPLyY3ljU3DxeYkgPb2By3kM6rcUHR
+QnLhiIkHUAaDcvUx1sSPj4/m+Hkl7jUCD9eo0aVQo159SLyXhlxs0HGeS09Vnn5jajf+xTnYMvzo
+x5k7lALpChWGcJ6s3X7NaU+DrgfD+/sPVfnCPvzLZUB0/B70pvLRpMDz2WSx/DizqSqU/fmNxck9
+B9EovBkxk/ixJtC6PEh7eDxVHSNxB5xYlHXZs3P7g+qXD+rdmADokF5PAD4bIrObCOAgMEkIiYpx
+zhTk7JlEHZgKduzuwR8HkG3/cNW5TzU99fumBW7Ox+cGl/3hhtWTSCs4d394Zu9FC+qyk9eDXB5+
+VO60c7MXWGy5dK0KbEFA8/rhgQYxZ4vJUTi5uzP3q4m8oDk4YQ3881J2ZVpWZf8+6NyvsMKNTCEC
+O2UsB4dUXJz4LqLTsfibV+zxKUZeRXoCSwmxM9ow9M66kX+R9t+kos+oXK69Vxe19zoeuRC2hr7F
+nV6PfQ9HP09HUHjkPUQR/S1q/NR2CO7YlOLYXzkltR8+HS0QObNoslMXcC7BWKesj6feHgQwzanH
+y9jyJJBJCR0TyBlBUxQd6/lEtcWvGCNhiN9BdPX7D317Elp8jJuRNBgpNGc//6jYEPYC5mzfz+xx
+JXhMO7pQvbSdVAYSonAyfxeG4YDlbt90rkZyxJrPUxGI4uF45TiIK+7ueAIU9KCeWR2gxIng8Uq/
+lfjVpLyZu68KcAlqobXFVskr/g7Qf9gS4UWc97KUyB3om3arNqGSVhUnEtDojSWsuE66/A5WPwNO
+L+j4ct8igp9FLP1Cax7neH4GV0lIPOJVONYQ4X9YQ4w0LBAfZNBVqwfMyn/5BroiqThdlf/rv+C8
+bIVd4CJwOgyRGqc1ookoaLtcMa0A5nhg1C0YbqB1Cufr+ElIgAwv5SN4suABwSQodjj27yasSLr/
+fIvz5L79CsVz8U0+Hwy0eCi+PdisijY+2owMUCh8XtTLe0Zzvzh9Z9gcmxc+yH88IGNpF54ZwXxx
+gOkACyEc5XD5UyB8hUkxcfmAGoACVrsPZySaL5ZF+2COjL+O2GXY9WfNIRo1odfGMaSRaDf5PESg
+0oMZDnMF5h48uT9mIXdoclYFEkX+QIBCXfOJBJF0y8Z4rZJvR0vioZIxlkpKhHLDW0ahNxhPP7HC
+eCspJL22eSfE+VpOTGnHeFbP5TSP+h+0DersKLT47MD6tsy6m3itZUdG+3vUXUFR9jNFq3gDsAW9
+xgzmqE1+i+RYZs9snPMSw0FVdp70g3tCO/Ug2aOn6Rnz6NWeFn35NB4xDRQe5x+W4ch4jo3WBomO
+Cv3xW03XWO+d06pnVOKVPjBPDXFybEnFin7K4dWkvtLtHeb/OD9XwxTeLkgF3Kzt7p7zN01ylTVA
+lmEeXo479YLbjO4NTaVSuTplxhM3lvIMP2pYvhTiahn+mBwfwM9ZQU+VcMLMVJDlcq1vzZpd9MkT
+TxbI5U5Fdicki6YKFPJERUVfmvaaXKliIFwllKCv2OAF46W+BGVVqSSkpQ4TrEv0SOO1xS2fLnWV
+KJe8vuy5gJ3jR21LzubBhaB5OTKcOMz3cymaAozBPPkJkYK3XGdXx3qY9bwMX8mE8XSVbCqPK52W
+inbC1E5WJJ2tltNb+ZW5FwFPcUupeQ/dPf6qivOeX77FUVjMHG/qwXJbdHHJKEuKvfL+FknGBblV
+30Tg4bjKubzx/m4k37i0JzqxMNz9RJBCdfY+Elde426bV1NYOXmniAuExL9Phv+HVBjXysWp441f
+C/mKT7wO7tTxowF6RVNWXX0zV5tCkV4RnMfLmrrc+0r7bA8bahtplj4WntKHvbGlMQaAqvvF67fI
+Zw/mfN4V453Nn8i5R9o+c//UiKBWsXu2oZaN8z21Rcsf0NfAvw1MJz0ooSoVZ32x1w7+T0WPHeMu
+L//Et1eL+v2MDF9yM4wBB4A3J1h+Ia8NPl1KbCHrPjj7YIDT78+yj5ls9Yq6hsY7Zzi0kdPqATXV
+a2Cd25SZcCwzcegumZ/qsr/aeRhjJdkCkR54vmiavm56pnuFJNvIkNL1AIQDgyZ/nOFX3o2RaYtV
+5fSG+Ejyw3DXVipOoLdw7l9sLXxvxwsU6UyJm5mFcY2P9vTF1P3Cbp9yO5A8vomxzx6il4tXJeuj
+k36eAia1rG1dFonPuiy9PTRK1467pkQDovqeqMToD7FONv7zetRwpM5vTBWZi+s4XJ9i84PaETST
+7CEetzLLPH1qpdFCW81yFIa+mZaB3JYvzATbvex+gPoVyAUyITrRl8QjTNmuc41ZPFNku4qDnfAM
+28aZm25wTadMQyJV8E7c7jmVJrAQCOcixAFf3eWh6wIa3I3no1AMYMuub5tntrWtiBjUgTIM7OkR
+fCaGLW5cnrIWiPqnfMcGoBKgQE0k3Bw4840ewsm/NahYuHW3xjN0UeSwhE1bRg1kBXQjrR7Fw9m4
+O2AfS5FIboK3Q9sWWSImC89xjRPN5VV+8SxekmR8xpWzHHTrxPJoviSL+dIFEc+Hw4gUqHnbZ/W8
+VWlYaigH4fc42/jIkSA5RjYP/CZg2d1BWL0tlrfhkrp+RnjvQYPxa8cIa9um7Waky+A5Sh1gmp5Q
+Mmckq0DAWEuQjafs5hwwY26mGdRZTThBPHnmdSjyzOQcBKG5vg56aD7gr0bkOQw/chGqNGfFdszX
+3zbKjk7724kKva7U66aaFbpd48Hhm8iYTQSXXP4pM2uCxr5g10yZKRPX3kuPXYuJ6bKLqBRdGcQR
+tNAOGQnQun8Mc7abYa4TC8G/4GaiMdfqKOGEW+MVm80X2rWygpZAS9r3YBC7GGBgu7wSAylnkjkX
+Vk+s7VtpFuT2fuBDLjqdcgJM8yq90TlYRIyWuvlz480O8QoHNiIFKH5HbcOFyhwZ7K9idgCKprui
+GMJ5HlhlqDk4zSeJ5ameD1bu5OaWnxFaCTHeSjwOAq9Xgr54VScr1Ol1Ut0urgrK0LeyGwv/hark
+KJPqd/s8IfjdXFwFwZIM3OF7xezLE2UOjr7ZY33BUxs8KakO+T43ZUFU6YkLKUKZKnxuhhmXW1i1
+KMUTHR4cz8t5kAuOjyeglqBB2LNnQ/GLfc+UVxyGWkwVbDn0gidVRz6v7eZ+B4Nv/PjI3TOA2TsR
+uzz9RIDuWH7hZPNuw5HRVh0JQ1YYGXPB04yxkSmSPCwMBEeNrwz0qzg3Ft7jmNc+F6LGPFVsR8uR
+yE4EiwdlqdHrTzxqf8JE8eq6tT4bwbc/Rm9rCCmebEEfZUN8JtiJ2FfyssWuRyNeF0pCxOmmx5Rk
+e77ilZZoFm8uoBlLv6lN+ky/Gt6U0VYLLn+/Z+hRd4TRjgVwbuz/0W21TkuonP8Ft7GbbuLljQ2h
+xDmj2wsq75rb2bOq2lHSXB6RIIxHp7jevp1VaBjljvwMoFHCPFG1yhGJXNZiY2Q9tdXdCC4Se5Z1
+1rKDsFV8X2uX7TZl6JPw+xyCYLH2HueJTh9PqC0wgNMNL8ioECOxNHwy3Tn/nSH6pYLxVaWm+bh4
+uJb1TkEnKx8mfIiNa7Sm82ICxryry+OR9ePkm5ylH19qXnApublgtsYmymUXzXsCB5Uk/Ka7cdwh
+LQQr0W7Hf0cmQ1xq2DSJI1419MmYKHIlpkkO3pTP4yT+lkvPKz1jC/gC5+nEe5JjE8gfqg4pN22r
+lbOY1TdN1d30jo9ROK+YKnT4lIHOXvL05cjZM/PGk/QdepcCHXLKw19f5hCYikZNOGD5piy+pCKW
+PtRnUUC0OEMlun1tMT+m3HpdYGIENJGsx+oTbIuyBXWf7csqN09jjhvMILSjS1EAU1EvlGHYANI6
+qQANRVV4fK8sKn08vK4Y3dKWO7wxdakgLxv1fQ0++ManfkXIfGdQnmCeBX3J+xz0i2axfUaY8Vzy
+9Ivy0TajCaXxONId0MNzkdGwWskmAgJ9D3rV5XnyAFMVL3NqmV/7irQyRw6AAnycW0FcQkwU9tor
+O8vkZUxUfAdFLNuq/f0hdnjsMbzKaOJuRvHYOspQN77qNQU1HVjM89qS2EmVna19VMX5ql3EZDBB
+k3vozI+zTba4dg+YeW4DGHweAY+vBh5PAS8quvO/oHbuTYoJBnC63sb5kjE7SHdF6kJlXJvnibcl
+/fzU+E/gnXxsm5Re3Xxh1ZYT2/TrUNnjPovsXijeTpaedKvzNqb6Uc6Bph2ukv+vxZlgFpuiB10o
+NYi3M7rg/0OL50UK9zUKu+WWx9qxPPL/A1BLAQIUAxQAAAAIAAAAIQC18aqi5VkAALszAQAGAAAA
+AAAAAAAAAACAAQAAAABhcHAuanNQSwECFAMUAAAACAAAACEAGB8d7dsAAABFAQAACwAAAAAAAAAA
+AAAAgAEJWgAAZmF2aWNvbi5zdmdQSwECFAMUAAAACAAAACEAH9WGZgsKAAC1JAAACgAAAAAAAAAA
+AAAAgAENWwAAaW5kZXguaHRtbFBLAQIUAxQAAAAIAAAAIQCeZUN4QxIAAD5JAAAJAAAAAAAAAAAA
+AACAAUBlAABzdHlsZS5jc3NQSwUGAAAAAAQABADcAAAAqncAAAAA
 """
 
 

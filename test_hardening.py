@@ -75,6 +75,12 @@ VALID_CALLS = {
     ("POST", "/api/forecast"): ("/api/forecast", b'{"horizon": 2}', 400),
     ("POST", "/api/rank"): ("/api/rank", b'{"user": 1, "items": [1, 2]}', 400),
     ("GET", "/metrics"): ("/metrics", None, 200),
+    ("GET", "/api/model/<name>/versions"): ("/api/model/default/versions", None, 200),
+    # Authorised, these get past the token to the model's answer: no such version, no challenger.
+    ("POST", "/api/model/<name>/rollback"): ("/api/model/default/rollback", b'{"version": 99}', 404),
+    ("POST", "/api/model/<name>/challenger"): ("/api/model/default/challenger", dill.dumps(creme_regressor()), 201),
+    ("DELETE", "/api/model/<name>/challenger"): ("/api/model/nobody/challenger", None, 404),
+    ("POST", "/api/model/<name>/promote"): ("/api/model/nobody/promote", None, 404),
 }
 
 OK = "ok"

@@ -109,9 +109,11 @@ class ForecastReference:
         self.model, self.horizon = model, horizon
         self.steps = {name: [metric(library, name) for _ in range(horizon)] for name in ("MAE", "RMSE")}
         self.open = []
+        self.scored = [0] * horizon  # a step no forecast reached yet has no error: null
 
     def learn(self, y, x=None):
         for forecast in list(self.open):
+            self.scored[forecast["seen"]] += 1
             for steps in self.steps.values():
                 steps[forecast["seen"]].update(y, forecast["values"][forecast["seen"]])
             forecast["seen"] += 1
@@ -128,7 +130,7 @@ class ForecastReference:
     def values(self):
         values = {}
         for name, steps in self.steps.items():
-            each = [value(m) for m in steps]
+            each = [value(m) if n else None for m, n in zip(steps, self.scored)]
             known = [v for v in each if v is not None]
             values[name] = sum(known) / len(known) if known else None
             values.update({f"{name}+{i + 1}": v for i, v in enumerate(each)})

@@ -1,0 +1,244 @@
+"""A model's life (issue 12): versions kept at each upload and rolled back to with their exact
+state, a challenger that learns online beside its model and gets promoted, and concept
+drift detected where it happens, optionally resetting the model.
+
+Real servers on 127.0.0.1:0, real creme and river models; expected values come from the
+libraries alone, replaying the same calls in-process.
+"""
+
+import itertools
+
+import dill
+import pytest
+
+import chantilly
+from harness import Simulator, ServerProcess, ServerThread, assert_error, creme_regressor, trump_approval
+
+
+def river_regressor():
+    from river import linear_model, preprocessing
+    return preprocessing.StandardScaler() | linear_model.LinearRegression()
+
+
+def probes(rows):
+    return [lambda m, x=x: m.predict_one(dict(x)) for x, _ in rows[:5]]
+
+
+def fingerprint(model, calls):
+    copy = dill.loads(dill.dumps(model))
+    return [call(copy) for call in calls]
+
+
+# ---------------------------------------------------------------------------------------
+# Versions and rollback
+# ---------------------------------------------------------------------------------------
+
+
+def test_every_upload_keeps_the_previous_version_and_a_rollback_continues_from_its_state(tmp_path):
+    rows = trump_approval(90)
+    first, second = rows[:40], rows[40:70]
+    v1 = Simulator(creme_regressor(), "regression")
+    db = tmp_path / "c.db"
+    with ServerThread(db, keep_versions=2) as server, chantilly.Client(server.url) as client:
+        assert client.upload(creme_regressor(), name="polls")["version"] == 1
+        for x, y in first:
+            client.learn(y, x, model="polls")
+            v1.learn(y, x)
+        assert client.upload(river_regressor(), name="polls")["version"] == 2
+        for x, y in second:
+            client.learn(y, x, model="polls")
+        listing = client._call("GET", "/api/model/polls/versions")["versions"]
+        assert [(v["version"], v["role"]) for v in listing] == [(1, "version"), (2, "serving")]
+        assert listing[0]["learns"] == 40 and listing[0]["metrics"] == v1.values()  # as it was replaced
+        old = dill.loads(client._call("GET", "/api/model/polls?version=1"))
+        assert fingerprint(old, probes(rows)) == fingerprint(v1.model, probes(rows))
+        back = client._call("POST", "/api/model/polls/rollback", {"version": 1})
+        assert (back["version"], back["learns"]) == (1, 40)
+        assert client.metrics("polls") == v1.values()
+        for x, y in rows[70:]:  # it continues from the state it had
+            client.learn(y, x, model="polls")
+            v1.learn(y, x)
+        assert client.metrics("polls") == v1.values()
+        listing = client._call("GET", "/api/model/polls/versions")["versions"]
+        assert [(v["version"], v["role"]) for v in listing] == [(1, "serving"), (2, "version")]
+        assert_error(raw(server, "POST", "/api/model/polls/rollback", {"version": 1}), 404, "serving")
+        assert_error(raw(server, "POST", "/api/model/polls/rollback", {"version": 7}), 404, "no past version 7")
+        assert_error(raw(server, "POST", "/api/model/polls/rollback", {"versions": 1}), 400, "version")
+    with ServerThread(db, keep_versions=2) as server, chantilly.Client(server.url) as client:  # durable
+        assert client.metrics("polls") == v1.values()
+        assert fingerprint(client.download("polls"), probes(rows)) == fingerprint(v1.model, probes(rows))
+        client.upload(river_regressor(), name="polls")  # 3; at most 2 past versions are kept
+        client.upload(river_regressor(), name="polls")  # 4: the oldest past version goes
+        assert [v["version"] for v in client._call("GET", "/api/model/polls/versions")["versions"]] == [2, 3, 4]
+
+
+def raw(server, method, path, body=None):
+    with server.client() as http:
+        return http.request(method, path, body)
+
+
+# ---------------------------------------------------------------------------------------
+# Champion and challenger
+# ---------------------------------------------------------------------------------------
+
+
+def test_a_challenger_sees_every_call_learns_online_and_is_promoted_atomically(tmp_path):
+    rows = trump_approval(120)
+    champion, challenger = Simulator(creme_regressor(), "regression"), Simulator(river_regressor(), "regression")
+    db = tmp_path / "c.db"
+    server = ServerProcess(db)
+    try:
+        with chantilly.Client(server.url) as client:
+            client.upload(creme_regressor(), name="polls")
+            for x, y in rows[:20]:
+                client.learn(y, x, model="polls")
+                champion.learn(y, x)
+            described = client._call("POST", "/api/model/polls/challenger", dill.dumps(river_regressor()))
+            assert (described["name"], described["version"]) == ("polls@challenger", 2)
+            for i, (x, y) in enumerate(rows[20:100], start=20):
+                if i % 2:  # predictions by id, learned later, reach the challenger too
+                    answer = client.predict(x, id=i, model="polls")
+                    assert answer == champion.predict(x, id=i)  # the champion's answer, only
+                    challenger.predict(x, id=i)
+                    client.learn(y, id=i, model="polls")
+                    champion.learn(y, id=i)
+                    challenger.learn(y, id=i)
+                else:
+                    client.learn(y, x, model="polls")
+                    champion.learn(y, x)
+                    challenger.learn(y, x)
+            assert client.metrics("polls") == champion.values()
+            assert client.metrics("polls@challenger") == challenger.values()
+            listing = client.models()["models"][0]
+            assert listing["challenger"]["learns"] == 80 and listing["learns"] == 100
+            with pytest.raises(chantilly.ClientError) as direct:
+                client.learn(1.0, rows[0][0], model="polls@challenger")
+            assert direct.value.status == 400
+        server.kill()  # both are durable: the restart replays each from its own log
+    finally:
+        server.close()
+    server = ServerProcess(db)
+    try:
+        with chantilly.Client(server.url) as client:
+            assert client.metrics("polls@challenger") == challenger.values()
+            promoted = client._call("POST", "/api/model/polls/promote")
+            assert (promoted["name"], promoted["version"], promoted["learns"]) == ("polls", 2, 80)
+            assert client.metrics("polls") == challenger.values()
+            for x, y in rows[100:]:
+                client.learn(y, x, model="polls")
+                challenger.learn(y, x)
+            assert client.metrics("polls") == challenger.values()
+            roles = [(v["version"], v["role"]) for v in client._call("GET", "/api/model/polls/versions")["versions"]]
+            assert roles == [(1, "version"), (2, "serving")]  # the promotion is a version
+            assert fingerprint(client.download("polls"), probes(rows)) == fingerprint(challenger.model, probes(rows))
+            assert_error(raw_url(server, "POST", "/api/model/polls/promote"), 404, "no challenger")
+    finally:
+        server.close()
+
+
+def raw_url(server, method, path, body=None):
+    with server.client() as http:
+        return http.request(method, path, body)
+
+
+def fragile(y):
+    return int(y * 10) % 3 == 0
+
+
+class Fragile:
+    """A challenger that raises on about a third of the labels: the champion must not notice."""
+
+    def predict_one(self, x):
+        return 0.0
+
+    def learn_one(self, x, y):
+        if fragile(y):
+            raise ValueError("the challenger cannot take this one")
+
+
+def test_a_challenger_that_raises_never_touches_the_champions_answers_or_state(tmp_path):
+    import test_versions
+    rows = trump_approval(60)
+    champion = Simulator(creme_regressor(), "regression")
+    with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url) as client:
+        client.upload(creme_regressor(), name="polls")
+        client._call("POST", "/api/model/polls/challenger?", dill.dumps(test_versions.Fragile()))
+        for x, y in rows:
+            assert client.learn(y, x, model="polls") == champion.learn(y, x)
+        assert client.metrics("polls") == champion.values()
+        refused = sum(fragile(y) for _, y in rows)
+        assert 0 < refused < len(rows)
+        assert client.stats("polls@challenger")["model"]["learns"] == len(rows) - refused
+
+
+# ---------------------------------------------------------------------------------------
+# Drift
+# ---------------------------------------------------------------------------------------
+
+
+def concept_drift(n, position, seed=3):
+    """river's ConceptDriftStream: one concept, then (sharply, at ``position``) another."""
+    from river.datasets import synth
+    stream = synth.ConceptDriftStream(stream=synth.Agrawal(classification_function=0, seed=seed),
+                                      drift_stream=synth.Agrawal(classification_function=4, seed=seed),
+                                      seed=seed, position=position, width=50)
+    return list(itertools.islice(stream, n))
+
+
+class DriftReference:
+    """What the server must compute for a binary classifier watched by river's ADWIN on its
+    0/1 error, progressive validation first, resetting to a fresh model at each drift if asked."""
+
+    def __init__(self, make, reset):
+        from river import drift
+        self.make, self.reset, self.model = make, reset, make()
+        self.sim = Simulator(self.model, "binary")
+        self.adwin, self.drifts = drift.ADWIN(), []
+
+    def learn(self, y, x):
+        p = self.sim.learn(y, x)
+        label = (max(p, key=p.get) if p else None)
+        before = self.adwin.estimation
+        self.adwin.update(float(label != y))
+        if self.adwin.drift_detected and self.adwin.estimation > before:  # worse, not better
+            self.drifts.append(self.sim_learns())
+            if self.reset:
+                self.sim.model = self.model = self.make()
+
+    def sim_learns(self):
+        self.n = getattr(self, "n", 0)
+        return self.n
+
+    def count(self):
+        self.n = getattr(self, "n", 0) + 1
+
+
+@pytest.mark.parametrize("on_drift", [None, "reset"])
+def test_a_drift_is_detected_after_the_concept_changes_and_not_before(tmp_path, on_drift):
+    from river import tree
+    position = 1500
+    rows = concept_drift(2600, position)
+    make = lambda: tree.HoeffdingTreeClassifier(grace_period=50)  # noqa: E731
+    reference = DriftReference(make, on_drift == "reset")
+    for x, y in rows:
+        reference.count()
+        reference.learn(y, x)
+    query = "?flavor=binary" + ("&on_drift=reset" if on_drift else "")
+    with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url) as client:
+        client._call("POST", "/api/model/agrawal" + query, dill.dumps(make()))
+        answers = list(client.stream(
+            {"op": "learn", "features": x, "ground_truth": y, "model": "agrawal"} for x, y in rows))
+        assert len(answers) == len(rows) and all("prediction" in a for a in answers)
+        drifts = [d["n"] for d in client._call("GET", "/api/metrics/history?model=agrawal")["drifts"]]
+        assert drifts == reference.drifts and drifts, "the change of concept was not detected"
+        assert all(n > position for n in drifts), drifts  # none before the change
+        assert drifts[0] < position + 500, drifts  # and soon after it
+        assert client.metrics("agrawal") == reference.sim.values()
+        assert client.models()["models"][0]["drifts"] == len(drifts)
+        text = client._call("GET", "/metrics").decode()
+        assert f'chantilly_drifts_total{{model="agrawal"}} {len(drifts)}' in text
+        probe = [lambda m, x=x: m.predict_proba_one(dict(x)) for x, _ in rows[-5:]]
+        assert fingerprint(client.download("agrawal"), probe) == fingerprint(reference.model, probe)
+    with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url) as client:
+        assert [d["n"] for d in client._call("GET", "/api/metrics/history?model=agrawal")["drifts"]] == drifts
+        assert fingerprint(client.download("agrawal"), probe) == fingerprint(reference.model, probe)
