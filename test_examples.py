@@ -3,6 +3,8 @@ virtualenv's Python, from a folder that is not the repository.
 
 - examples/taxi.py (the original chantilly's example) ends with the model an in-process
   replay of the same calls builds, exactly;
+- examples/stream.py streams each paradigm (all at once, against one server) into a model of
+  its own, which the server counts and scores as that paradigm;
 - every example answers --help without importing creme, river, dill or numpy, and says in
   one line, without a traceback, that the server cannot be reached;
 - ndjson_client imports from anywhere once its folder is on sys.path;
@@ -13,6 +15,7 @@ The servers are ``chantilly.py run`` subprocesses on 127.0.0.1:0 (harness.Server
 conftest's start_server), and every file written goes to the test's temporary folder.
 """
 
+import concurrent.futures
 import json
 import re
 import socket
@@ -105,6 +108,71 @@ def test_taxi_trips_end_out_of_order_and_each_is_labelled_once():
     departed = [trip_id for _, kind, trip_id, _ in happened if kind == "depart"]
     arrived = [trip_id for _, kind, trip_id, _ in happened if kind == "arrive"]
     assert sorted(arrived) == departed and arrived != departed
+
+
+# ---------------------------------------------------------------------------------------
+# examples/stream.py, every paradigm at once
+# ---------------------------------------------------------------------------------------
+
+STREAMED = 40  # samples of each: a few of each kind of call, fast
+HORIZON = [f"{name}{step}" for name in ("MAE", "RMSE") for step in ["", *(f"+{i}" for i in range(1, 13))]]
+PARADIGMS = {  # --paradigm: (model name, flavor, river's metrics, the headline stream.py shows)
+    "regression": ("trump", "regression", ["MAE", "RMSE", "SMAPE"], "MAE"),
+    "binary": ("phishing", "binary", ["Accuracy", "LogLoss", "Precision", "Recall", "F1"], "Accuracy"),
+    "anomaly": ("shuttle", "anomaly", ["ROCAUC", "score p50", "score p90", "score p99"], "ROCAUC"),
+    "clustering": ("bananas", "clustering", ["Silhouette"], "Silhouette"),
+    "forecasting": ("airline", "forecasting", HORIZON, "MAE"),
+    "recommendation": ("ratings", "recommendation", ["MAE", "RMSE"], "MAE"),
+    "text": ("sms", "multiclass", ["Accuracy", "CrossEntropy", "MacroF1", "MicroF1"], "Accuracy"),
+}
+CREME = ("anomaly", "clustering", "forecasting", "recommendation")  # the paradigms issue 11 added
+
+
+def test_stream_example_streams_every_paradigm_at_once_each_into_its_own_model(start_server, tmp_path):
+    """stream.py for each paradigm with river, and for the new ones with creme, all against
+    one server at the same time: each run's model counts one predict (a forecast, for a
+    forecaster) and one learn per sample, no id left waiting, and is scored as its paradigm."""
+    server = start_server(tmp_path / "c.db")
+    runs = {(paradigm, "river"): [] for paradigm in PARADIGMS}
+    runs.update({(paradigm, "creme"): ["--library", "creme", "--model", f"creme-{paradigm}"]
+                 for paradigm in CREME})
+
+    def stream(run):
+        (paradigm, _), options = run
+        return run_python(ROOT / "examples" / "stream.py", "--url", server.url, "--paradigm", paradigm,
+                          "--rate", "0", "--limit", str(STREAMED), *options, cwd=tmp_path)
+
+    with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
+        done = dict(zip(runs, pool.map(stream, runs.items())))
+
+    with server.client() as client:
+        listing = client.ok("GET", "/api/models")
+        for (paradigm, library), run in done.items():
+            name, flavor, metric_names, headline = PARADIGMS[paradigm]
+            name = name if library == "river" else f"creme-{paradigm}"
+            assert run.returncode == 0, (paradigm, library, run.stdout + run.stderr)
+            assert f"({flavor}) as {name!r}" in run.stderr, (paradigm, library, run.stderr)
+            stats = client.ok("GET", f"/api/stats?model={name}")["model"]
+            assert (stats["name"], stats["flavor"], stats["library"]) == (name, flavor, library)
+            assert (stats["predictions"], stats["learns"], stats["pending"]) == (STREAMED, STREAMED, 0), name
+            metrics = client.ok("GET", f"/api/metrics?model={name}")
+            if paradigm == "clustering":  # the size of each cluster: every point went to one
+                sizes = {k: metrics.pop(k) for k in list(metrics) if k.startswith("size ")}
+                assert sum(sizes.values()) == STREAMED, (name, sizes)
+            if library == "creme" and paradigm == "clustering":
+                assert metrics == {}  # creme 0.6 has no clustering metrics: the sizes only
+                continue
+            assert [m["name"] for m in stats["metrics"]] == metric_names, name
+            assert sorted(metrics) == sorted(metric_names), name
+            assert isinstance(metrics[headline], float), (name, metrics)  # a number, and shown:
+            assert f"  {headline} " in run.stderr.splitlines()[-1], (name, run.stderr)
+    assert len(listing["models"]) == len(runs)
+
+
+def test_stream_example_refuses_a_dataset_of_another_paradigm_in_one_line(tmp_path):
+    done = run_python(ROOT / "examples" / "stream.py", "--paradigm", "text", "--dataset", "trump",
+                      cwd=tmp_path)
+    assert_one_line_error(done, "--dataset trump is for --paradigm regression, not text")
 
 
 # ---------------------------------------------------------------------------------------

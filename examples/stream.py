@@ -5,47 +5,132 @@ In one terminal start the server, in another run the demo, then open the dashboa
     make run                # chantilly on http://127.0.0.1:5000
     make demo               # python examples/stream.py --url http://127.0.0.1:5000
 
-The script uploads a fresh creme pipeline, then for every sample of a dataset shipped with
-creme it asks for a prediction (POST /api/predict, with an id such as "trump-17") and sends
-the true answer for that id (POST /api/learn): the model learns while it serves, and the
-server scores each prediction against its label before learning from it.
+The script uploads a fresh river model named after the dataset, then for every sample it asks
+for a prediction (POST /api/predict, with an id such as "trump-17") and sends the true answer
+for that id (POST /api/learn): the model learns while it serves, and the server scores each
+prediction against its label before learning from it. Each paradigm has its dataset, which
+ships inside river (or creme) or is made up on the spot:
 
-    python examples/stream.py --dataset phishing --rate 100     # binary classification
-    python examples/stream.py --delay 2 --loop                  # labels arrive 2 s late, forever
+    --paradigm regression       trump     TrumpApproval: the president's approval rating
+    --paradigm binary           phishing  Phishing: is a web page phishing?
+    --paradigm anomaly          shuttle   Shuttle: anomaly scores, scored with the labels
+    --paradigm clustering       bananas   Bananas: the cluster of each point; no labels
+    --paradigm forecasting      airline   AirlinePassengers: a forecast, then the observation
+    --paradigm recommendation   ratings   synthetic users rating synthetic films
+    --paradigm text             sms       synthetic text messages, spam or ham
+
+    python examples/stream.py --paradigm anomaly --rate 100   # or --dataset shuttle
+    python examples/stream.py --library creme                 # a creme model instead
+    python examples/stream.py --delay 2 --loop                # labels arrive 2 s late, forever
     python examples/stream.py --rate 0 --limit 500 --no-upload  # as fast as possible, same model
 
---rate counts samples per second (each is one predict and one learn). Needs creme and dill.
+Run several at once (one per paradigm) to see many models on the dashboard. --rate counts
+samples per second (each is one predict, or forecast, and one learn). Needs river (or creme)
+and dill.
 """
 
 import argparse
 import collections
 import http.client
+import importlib
 import itertools
 import json
 import os
+import random
 import shutil
 import socket
 import sys
 import time
 import urllib.parse
 
-# creme and dill are imported where they are used, so that --help answers at once.
-DATASETS = {  # name: (creme dataset, final estimator of the pipeline, metric shown)
-    "trump": ("TrumpApproval", "LinearRegression", "MAE"),
-    "phishing": ("Phishing", "LogisticRegression", "Accuracy"),
+# river, creme and dill are imported where they are used, so that --help answers at once.
+DATASETS = {  # name: (paradigm, where its samples come from, metric shown)
+    "trump": ("regression", "TrumpApproval", "MAE"),
+    "phishing": ("binary", "Phishing", "Accuracy"),
+    "shuttle": ("anomaly", "Shuttle", "ROCAUC"),
+    "bananas": ("clustering", "Bananas", "Silhouette"),
+    "airline": ("forecasting", "AirlinePassengers", "MAE"),
+    "ratings": ("recommendation", "synthetic", "MAE"),
+    "sms": ("text", "synthetic", "Accuracy"),
 }
+PARADIGMS = {paradigm: name for name, (paradigm, _, _) in DATASETS.items()}
+HORIZON = 12  # months a forecaster is asked for (and scored on) at each step
+PERCENT = ("Accuracy", "ROCAUC")
 
 
-def load(name):
-    """The dataset class, a model factory and the metric shown for DATASETS[name]."""
-    from creme import datasets, linear_model, preprocessing
+def make_model(paradigm, library):
+    """A fresh model of ``library`` (creme or river) for ``paradigm``."""
+    def lib(module):
+        return importlib.import_module(f"{library}.{module}")
 
-    dataset, estimator, metric = DATASETS[name]
+    if paradigm == "regression":
+        return lib("preprocessing").StandardScaler() | lib("linear_model").LinearRegression()
+    if paradigm == "binary":
+        return lib("preprocessing").StandardScaler() | lib("linear_model").LogisticRegression()
+    if paradigm == "anomaly":  # scores between 0 and 1, once the features are in [0, 1]
+        return lib("preprocessing").MinMaxScaler() | lib("anomaly").HalfSpaceTrees(window_size=100, seed=42)
+    if paradigm == "clustering":
+        return lib("cluster").KMeans(n_clusters=3, halflife=0.1, sigma=3, seed=42)
+    if paradigm == "forecasting":  # monthly data with a yearly season
+        if library == "creme":  # creme 0.6's seasonal differencing diverges on this series
+            return lib("time_series").SNARIMAX(p=2, d=1, q=1)
+        return lib("time_series").SNARIMAX(p=12, d=1, q=1, m=12, sd=1)
+    if paradigm == "recommendation":
+        return lib("reco").BiasedMF(n_factors=5, seed=42)
+    return lib("feature_extraction").BagOfWords() | lib("naive_bayes").MultinomialNB()
 
-    def make_model():
-        return preprocessing.StandardScaler() | getattr(linear_model, estimator)()
 
-    return getattr(datasets, dataset), make_model, metric
+class Ratings:
+    """Synthetic ratings (no recommendation dataset ships with river or creme): each user and
+    each film has a hidden taste in [-1, 1]; a rating is 3 + 2 * their product, plus noise."""
+
+    n_samples = 5000
+
+    def __iter__(self):
+        rng = random.Random(42)
+        users = {f"user{i}": rng.uniform(-1, 1) for i in range(50)}
+        films = {f"film{i}": rng.uniform(-1, 1) for i in range(80)}
+        user_names, film_names = list(users), list(films)
+        for _ in range(self.n_samples):
+            user, film = rng.choice(user_names), rng.choice(film_names)
+            rating = 3 + 2 * users[user] * films[film] + rng.gauss(0, 0.2)
+            yield {"user": user, "item": film}, round(rating, 2)
+
+
+class Messages:
+    """Synthetic text messages, spam or ham, made of a few words each, one in five with a word
+    of the other kind (the spam datasets of river need a download)."""
+
+    n_samples = 2000
+    WORDS = {
+        "spam": "free win prize cash now click offer cheap winner claim urgent money".split(),
+        "ham": "lunch meeting tomorrow see you at noon notes call later thanks home".split(),
+    }
+    COMMON = "the a to and for your it is".split()
+
+    def __iter__(self):
+        rng = random.Random(42)
+        for _ in range(self.n_samples):
+            label, other = rng.choice([("spam", "ham"), ("ham", "spam")])
+            words = rng.sample(self.WORDS[label], 3) + rng.sample(self.COMMON, 2)
+            if rng.random() < 0.2:
+                words.append(rng.choice(self.WORDS[other]))
+            rng.shuffle(words)
+            yield " ".join(words), label
+
+
+def load(name, library):
+    """The dataset of DATASETS[name] (a class: each instance iterates over ``(x, y)``).
+
+    Datasets come from the model's library, or from river when the library lacks one
+    (creme 0.6 has no Shuttle)."""
+    source = DATASETS[name][1]
+    if source == "synthetic":
+        return Ratings if name == "ratings" else Messages
+    datasets = importlib.import_module(f"{library}.datasets")
+    if not hasattr(datasets, source):
+        datasets = importlib.import_module("river.datasets")
+    return getattr(datasets, source)
 
 
 class Failure(Exception):
@@ -110,10 +195,12 @@ class Progress:
         rate = self.predicted / max(time.monotonic() - self.start, 1e-9)
         if self.value is None:
             score = f"{self.metric} -"
-        elif self.metric == "Accuracy":
-            score = f"accuracy {self.value:.1%}"
+        elif self.metric in PERCENT:
+            score = f"{self.metric} {self.value:.1%}"
+        elif isinstance(self.value, int):  # a count: the size of a cluster
+            score = f"{self.metric}: {self.value}"
         else:
-            score = f"MAE {self.value:.3f}"
+            score = f"{self.metric} {self.value:.3f}"
         waiting = f"  {len(self.pending)} waiting for a label" if self.pending else ""
         return f"{rate:.1f}/s  {score}{waiting}  dashboard: {self.dashboard}"
 
@@ -141,15 +228,58 @@ class Progress:
         sys.stderr.write(f"{clear}{verb} {self.done} samples in {elapsed:.1f}s  {self.status()}\n")
 
 
-def run(args):
-    import dill
+class Calls:
+    """The calls one sample makes, for the paradigm of the model named ``name``.
 
-    dataset_class, make_model, metric = load(args.dataset)
+    Most paradigms predict under an id, then learn that id (with the label, except
+    clustering, which learns from features alone). A forecaster is asked for its next
+    HORIZON values instead, then learns the value observed; its features (a date) stay out.
+    """
+
+    def __init__(self, client, name, paradigm):
+        self.client, self.name, self.paradigm = client, name, paradigm
+        self.query = "?" + urllib.parse.urlencode({"model": name})
+
+    def upload(self, model):
+        import dill
+
+        query = f"?horizon={HORIZON}" if self.paradigm == "forecasting" else ""
+        path = f"/api/model/{urllib.parse.quote(self.name)}{query}"
+        return self.client.call("POST", path, dill.dumps(model), "application/octet-stream")
+
+    def predict(self, sample_id, x):
+        if self.paradigm == "forecasting":
+            self.client.call("POST", "/api/forecast", {"horizon": HORIZON, "model": self.name})
+        else:
+            self.client.call("POST", "/api/predict", {"id": sample_id, "features": x, "model": self.name})
+
+    def learn(self, sample_id, y):
+        if self.paradigm == "forecasting":
+            body = {"ground_truth": y}
+        elif self.paradigm == "clustering":
+            body = {"id": sample_id}
+        else:
+            body = {"id": sample_id, "ground_truth": y}
+        self.client.call("POST", "/api/learn", {**body, "model": self.name})
+
+    def metrics(self):
+        return self.client.call("GET", "/api/metrics" + self.query) or {}
+
+
+def run(args):
+    if args.paradigm and args.dataset and DATASETS[args.dataset][0] != args.paradigm:
+        raise Failure(f"--dataset {args.dataset} is for --paradigm {DATASETS[args.dataset][0]}, "
+                      f"not {args.paradigm}")
+    dataset = args.dataset or PARADIGMS[args.paradigm or "regression"]
+    paradigm, _, metric = DATASETS[dataset]
+    name = args.model or dataset
+    dataset_class = load(dataset, args.library)
     client = Client(args.url, args.token)
     client.call("GET", "/api/health")
+    calls = Calls(client, name, paradigm)
     if not args.no_upload:
-        info = client.call("POST", "/api/model", dill.dumps(make_model()), "application/octet-stream")
-        print(f"uploaded {info['class']} ({info['flavor']})", file=sys.stderr)
+        info = calls.upload(make_model(paradigm, args.library))
+        print(f"uploaded {info['class']} ({info['flavor']}) as {info['name']!r}", file=sys.stderr)
     print(f"open the dashboard at {client.url}  (Ctrl-C stops)", file=sys.stderr)
     if args.loop:
         total = args.limit
@@ -174,9 +304,11 @@ def run(args):
             if now >= next_metrics:
                 next_metrics = now + 1.0
                 try:
-                    metrics = client.call("GET", "/api/metrics") or {}
+                    metrics = calls.metrics()
+                    shown = metric if metric in metrics else next(iter(metrics), metric)
+                    progress.metric = shown  # creme's clusterers have no Silhouette: sizes then
                     # before the first label the server answers 0.0, not null: show "-" then
-                    progress.value = metrics.get(metric) if progress.done else None
+                    progress.value = metrics.get(shown) if progress.done else None
                 except Failure as e:
                     if e.status != 404:  # 404: no model (yet)
                         raise
@@ -186,7 +318,7 @@ def run(args):
             time.sleep(min(t - now, 0.1))
 
     def learn(sample_id, y):
-        client.call("POST", "/api/learn", {"id": sample_id, "ground_truth": y})
+        calls.learn(sample_id, y)
         progress.done += 1
 
     try:
@@ -197,8 +329,8 @@ def run(args):
             wait_until(due)
             now = time.monotonic()
             due = max(due + interval, now - 1.0) if interval else now  # > 1 s late: no burst
-            sample_id = f"{args.dataset}-{i}"
-            client.call("POST", "/api/predict", {"id": sample_id, "features": x})
+            sample_id = f"{dataset}-{i}"
+            calls.predict(sample_id, x)
             progress.predicted += 1
             if args.delay > 0:
                 pending.append((time.monotonic() + args.delay, sample_id, y))
@@ -215,9 +347,19 @@ def run(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    paradigms = "\n".join(f"  {paradigm:<15} {name:<9} {DATASETS[name][1]}" for paradigm, name in PARADIGMS.items())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=f"paradigms and their datasets:\n{paradigms}")
     parser.add_argument("--url", default="http://localhost:5000", help="server (default: %(default)s)")
-    parser.add_argument("--dataset", choices=DATASETS, default="trump", help="default: %(default)s")
+    parser.add_argument("--paradigm", choices=PARADIGMS,
+                        help="what to stream; each has its dataset (default: regression)")
+    parser.add_argument("--dataset", choices=DATASETS,
+                        help="the dataset, which implies the paradigm (default: the paradigm's)")
+    parser.add_argument("--library", choices=("river", "creme"), default="river",
+                        help="the library of the uploaded model (default: %(default)s)")
+    parser.add_argument("--model", metavar="NAME",
+                        help="the model's name on the server (default: the dataset's)")
     parser.add_argument("--rate", type=float, default=50,
                         help="samples per second, 0 for as fast as possible (default: %(default)s)")
     parser.add_argument("--limit", type=int, help="stop after this many samples (default: all)")
@@ -237,7 +379,7 @@ def main():
         print(f"{clear}stream.py: {e}", file=sys.stderr)
         return 1
     except ModuleNotFoundError as e:
-        print(f"stream.py: {e}: it needs creme and dill, as in the virtualenv of `make run` "
+        print(f"stream.py: {e}: it needs {args.library} and dill, as in the virtualenv of `make run` "
               "(run `make demo`, or this script with .venv/bin/python)", file=sys.stderr)
         return 1
     return 0
