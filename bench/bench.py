@@ -33,6 +33,7 @@ the server process and by the busiest client process during each measurement, an
 flags a measurement as client-bound when a client process was (almost) saturated.
 
 Progress goes to stderr; the markdown table (or, with --json, the numbers) to stdout.
+bench/profile_server.py shows where the server's time goes under the same workloads.
 """
 
 import argparse

@@ -47,7 +47,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -182,6 +181,13 @@ def parse_frame(frame):
     return m.group(1), short_path(m.group(2))
 
 
+SERVER_FILE = ["chantilly.py"]  # the basename of the profiled chantilly.py (--chantilly)
+
+
+def is_server_file(path):
+    return os.path.basename(path) == SERVER_FILE[0]
+
+
 def area(func, path):
     """Where a sample's leaf frame belongs, in the issue's terms.  Paths are as py-spy prints
     them (relative to sys.path: json/encoder.py, creme/..., chantilly.py) or short_path's."""
@@ -201,7 +207,7 @@ def area(func, path):
         return "sockets (stdlib)"
     if top in ("threading", "queue"):
         return "threading / locks"
-    if path.endswith("chantilly.py") or top == "chantilly":
+    if is_server_file(path):
         return "chantilly.py's own lines (with the C calls they make: sqlite execute, socket send, ...)"
     if top == "<built-in>":
         return "C functions (cProfile: json, sqlite, socket, dict... calls)"
@@ -256,7 +262,7 @@ def report_stacks(stacks, top):
     print("\nchantilly.py's functions by inclusive time (the function and everything it calls):\n")
     print("| function | inclusive | self |")
     print("|---|---:|---:|")
-    own = [(fr, n) for fr, n in incl.most_common() if fr[1].endswith("chantilly.py")]
+    own = [(fr, n) for fr, n in incl.most_common() if is_server_file(fr[1])]
     for (func, path), n in own[:top]:
         print("| %s | %.1f%% | %.1f%% |" % (func, 100.0 * n / total, 100.0 * self_t[func, path] / total))
 
@@ -306,6 +312,7 @@ def main(argv=None):
     p.add_argument("--python", default=sys.executable, help="interpreter for the server")
     p.add_argument("--sync", default=None, help="chantilly's --sync (default: its own default)")
     args = p.parse_args(argv)
+    SERVER_FILE[0] = os.path.basename(args.chantilly)
 
     import dill
 
