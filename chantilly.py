@@ -1068,11 +1068,13 @@ class AnomalyMetrics(Metrics):
         for quantile in self.objs[-1]:
             quantile.update(score)
         if y is not None:
+            self.memory["labelled"] = self.memory.get("labelled", 0) + 1
             for metric in self.objs[:-1]:
                 metric.update(y, score)
 
     def get(self):
-        values = {type(m).__name__: _value(m) for m in self.objs[:-1]}
+        labelled = self.memory.get("labelled")  # no label yet: nothing to say (not ROCAUC -0.0)
+        values = {type(m).__name__: _value(m) if labelled else None for m in self.objs[:-1]}
         for q, quantile in zip(self.QUANTILES, self.objs[-1]):
             values[f"score p{round(q * 100)}"] = _value(quantile)
         return values
@@ -1983,6 +1985,8 @@ class Operation:
 
     def _check_forecast(self, payload):
         horizon = payload.get("horizon")
+        if isinstance(horizon, float) and horizon.is_integer():
+            horizon = int(horizon)  # 3.0 is an integer in JSON
         if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= MAX_HORIZON:
             raise BadRequest(f'"horizon" must be an integer from 1 to {MAX_HORIZON}')
         if self.x is not None:
@@ -3091,13 +3095,16 @@ class Service:
 class Route:
     """A route function with what the handler must check before calling it: ``scope`` is
     the token it needs (None: open), ``body_limit`` the :class:`Settings` field that caps
-    its body (None: no cap, for streams)."""
+    its body (None: no cap, for streams). ``takes`` and ``gives`` name what its body and its
+    answer are (a schema of :data:`SCHEMAS`, or bytes, events, ndjson, text, html), ``params``
+    its query parameters: the OpenAPI contract is written from them (see :func:`openapi`)."""
 
-    __slots__ = ("method", "pattern", "fn", "scope", "body_limit")
+    __slots__ = ("method", "pattern", "fn", "scope", "body_limit", "takes", "gives", "params", "status")
 
-    def __init__(self, method, pattern, fn, scope, body_limit):
+    def __init__(self, method, pattern, fn, scope, body_limit, takes, gives, params, status):
         self.method, self.pattern, self.fn = method, pattern, fn
         self.scope, self.body_limit = scope, body_limit
+        self.takes, self.gives, self.params, self.status = takes, gives, params, status
 
     @property
     def doc(self):
@@ -3119,10 +3126,11 @@ class Router:
         self._patterns = []  # [(regex, {method: Route})] in registration order
         self.routes = []
 
-    def route(self, method, pattern, scope="client", body_limit="max_body"):
+    def route(self, method, pattern, scope="client", body_limit="max_body", takes=None, gives=None,
+              params=(), status=200):
         """Decorator registering a route function (see :class:`Route`)."""
         def decorate(fn):
-            route = Route(method, pattern, fn, scope, body_limit)
+            route = Route(method, pattern, fn, scope, body_limit, takes, gives, params, status)
             self.routes.append(route)
             if "<" not in pattern:
                 self._exact.setdefault(pattern, {})[method] = route
@@ -3229,7 +3237,7 @@ class Dashboard:
 
     def file(self, name):
         """The answer for one file; 404 for anything missing or outside the folder."""
-        data = self._read(urllib.parse.unquote(name))
+        data = self._read(name)
         if data is None:
             raise NotFound(f"no file {_truncate(name)!r} in the dashboard")
         content_type = _CONTENT_TYPES.get(pathlib.PurePath(name).suffix, "application/octet-stream")
@@ -3295,16 +3303,19 @@ def embed_dashboard(folder, module=__file__):
 # ---------------------------------------------------------------------------------------
 
 ROUTER = Router()
+_UPLOAD = ("flavor", "metrics", "horizon", "default", "on_drift")
 
 
-@ROUTER.route("GET", "/api/health", scope=None)
+@ROUTER.route("GET", "/api/health", scope=None, gives="Health")
 def get_health(request):
     """Liveness probe; needs no token and reveals nothing."""
     return {"status": "ok"}
 
 
-@ROUTER.route("POST", "/api/model", scope="admin", body_limit="max_model")
-@ROUTER.route("POST", "/api/model/<name>", scope="admin", body_limit="max_model")
+@ROUTER.route("POST", "/api/model", scope="admin", body_limit="max_model", takes="bytes",
+               gives="Model", params=_UPLOAD, status=201)
+@ROUTER.route("POST", "/api/model/<name>", scope="admin", body_limit="max_model", takes="bytes",
+               gives="Model", params=_UPLOAD, status=201)
 def post_model(request, name=None):
     """Upload a model (dill bytes) under a name; ?flavor=, ?metrics=, ?horizon=, ?default=true."""
     q = request.query
@@ -3320,8 +3331,8 @@ def _metric_names(query):
     return None if "metrics" not in query else [m.strip() for m in query["metrics"].split(",") if m.strip()]
 
 
-@ROUTER.route("GET", "/api/model", scope="admin")
-@ROUTER.route("GET", "/api/model/<name>", scope="admin")
+@ROUTER.route("GET", "/api/model", scope="admin", gives="bytes", params=("version",))
+@ROUTER.route("GET", "/api/model/<name>", scope="admin", gives="bytes", params=("version",))
 def get_model(request, name=None):
     """Download a model with everything it has learned, as dill bytes (?version= for a past one)."""
     version = _integer(request.query, "version", 1, 2**31) if "version" in request.query else None
@@ -3329,20 +3340,20 @@ def get_model(request, name=None):
                 [("Content-Disposition", f'attachment; filename="{name or "model"}.dill"')])
 
 
-@ROUTER.route("DELETE", "/api/model", scope="admin")
-@ROUTER.route("DELETE", "/api/model/<name>", scope="admin")
+@ROUTER.route("DELETE", "/api/model", scope="admin", gives="Deleted")
+@ROUTER.route("DELETE", "/api/model/<name>", scope="admin", gives="Deleted")
 def delete_model(request, name=None):
     """Remove a model, its metrics, history and stored ids."""
     return request.service.delete(name)
 
 
-@ROUTER.route("GET", "/api/model/<name>/versions")
+@ROUTER.route("GET", "/api/model/<name>/versions", gives="Versions")
 def get_versions(request, name):
     """Every version kept of a model, oldest first: serving, challenger and past ones."""
     return request.service.versions(check_name(name))
 
 
-@ROUTER.route("POST", "/api/model/<name>/rollback", scope="admin")
+@ROUTER.route("POST", "/api/model/<name>/rollback", scope="admin", takes="Rollback", gives="Model")
 def post_rollback(request, name):
     """Serve a past version again, from the state it had: {"version": n}."""
     payload = request.json()
@@ -3352,7 +3363,8 @@ def post_rollback(request, name):
     return request.service.rollback(check_name(name), version)
 
 
-@ROUTER.route("POST", "/api/model/<name>/challenger", scope="admin", body_limit="max_model")
+@ROUTER.route("POST", "/api/model/<name>/challenger", scope="admin", body_limit="max_model",
+               takes="bytes", gives="Model", params=("metrics", "horizon"), status=201)
 def post_challenger(request, name):
     """Upload a challenger (dill bytes) that sees every call of the model and is scored alike."""
     q = request.query
@@ -3362,25 +3374,25 @@ def post_challenger(request, name):
     return described, HTTPStatus.CREATED
 
 
-@ROUTER.route("DELETE", "/api/model/<name>/challenger", scope="admin")
+@ROUTER.route("DELETE", "/api/model/<name>/challenger", scope="admin", gives="Deleted")
 def delete_challenger(request, name):
     """Drop a model's challenger."""
     return request.service.delete_challenger(check_name(name))
 
 
-@ROUTER.route("POST", "/api/model/<name>/promote", scope="admin")
+@ROUTER.route("POST", "/api/model/<name>/promote", scope="admin", gives="Model")
 def post_promote(request, name):
     """The challenger replaces the model, at once; the model is kept as a past version."""
     return request.service.promote(check_name(name))
 
 
-@ROUTER.route("GET", "/api/models")
+@ROUTER.route("GET", "/api/models", gives="Models")
 def get_models(request):
     """Every model with its description and counters, and which one is the default."""
     return request.service.models()
 
 
-@ROUTER.route("POST", "/api/models/default", scope="admin")
+@ROUTER.route("POST", "/api/models/default", scope="admin", takes="SetDefault", gives="Default")
 def post_default_model(request):
     """Choose the default model: {"name": ...}; calls that name no model go to it."""
     payload = request.json()
@@ -3389,51 +3401,63 @@ def post_default_model(request):
     return request.service.set_default(check_name(payload["name"]))
 
 
-def _calls(kind):
-    """The route function of one kind of call: an object, or a JSON array of them."""
-    def route(request):
-        payload = request.json()
-        if isinstance(payload, list):
-            return [batch_item(r) for r in request.service.batch(kind, payload)]
-        return getattr(request.service, kind)(payload)
-    return route
+def _calls(request, kind):
+    """One call of ``kind`` (a JSON object), or a JSON array of them answered by an array."""
+    payload = request.json()
+    if isinstance(payload, list):
+        return [batch_item(r) for r in request.service.batch(kind, payload)]
+    return getattr(request.service, kind)(payload)
 
 
-post_predict = ROUTER.route("POST", "/api/predict")(_calls("predict"))
-post_predict.__doc__ = 'Predict: {"features", "id"?, "model"?} -> {"prediction"}; an array gives an array.'
-post_learn = ROUTER.route("POST", "/api/learn")(_calls("learn"))
-post_learn.__doc__ = 'Learn: {"id" or "features", "ground_truth", "model"?}; an array gives an array.'
-post_forecast = ROUTER.route("POST", "/api/forecast")(_calls("forecast"))
-post_forecast.__doc__ = 'Forecast: {"horizon", "features"?: [x1..xh], "model"?} -> {"forecast": [...]}.'
-post_rank = ROUTER.route("POST", "/api/rank")(_calls("rank"))
-post_rank.__doc__ = 'Rank items for a user: {"user", "items", "model"?} -> {"ranking": [best first]}.'
+@ROUTER.route("POST", "/api/predict", takes="Predict", gives="Prediction")
+def post_predict(request):
+    """Predict: {"features", "id"?, "model"?} -> {"prediction"}; an array gives an array."""
+    return _calls(request, "predict")
 
 
-@ROUTER.route("POST", "/api/stream", body_limit=None)
+@ROUTER.route("POST", "/api/learn", takes="Learn", gives="Prediction")
+def post_learn(request):
+    """Learn: {"id" or "features", "ground_truth", "model"?}; an array gives an array."""
+    return _calls(request, "learn")
+
+
+@ROUTER.route("POST", "/api/forecast", takes="Forecast", gives="ForecastAnswer")
+def post_forecast(request):
+    """Forecast: {"horizon", "features"?: [x1..xh], "model"?} -> {"forecast": [...]}."""
+    return _calls(request, "forecast")
+
+
+@ROUTER.route("POST", "/api/rank", takes="Rank", gives="Ranking")
+def post_rank(request):
+    """Rank items for a user: {"user", "items", "model"?} -> {"ranking": [best first]}."""
+    return _calls(request, "rank")
+
+
+@ROUTER.route("POST", "/api/stream", body_limit=None, takes="ndjson", gives="ndjson")
 def post_stream(request):
     """Many operations on one connection: NDJSON lines in, one answer line each out."""
     return OperationStream()
 
 
-@ROUTER.route("GET", "/api/metrics")
+@ROUTER.route("GET", "/api/metrics", gives="Metrics", params=("model",))
 def get_metrics(request):
     """Current metrics of a model (?model=, else the default)."""
     return request.service.metrics(_model(request))
 
 
-@ROUTER.route("GET", "/api/metrics/history")
+@ROUTER.route("GET", "/api/metrics/history", gives="History", params=("model",))
 def get_metrics_history(request):
     """Recent (time, learns, metrics) points of a model, oldest first, for charts."""
     return request.service.history(_model(request))
 
 
-@ROUTER.route("GET", "/api/stats")
+@ROUTER.route("GET", "/api/stats", gives="Stats", params=("model",))
 def get_stats(request):
     """Counters, operations per second and latency, of a model and of each model."""
     return request.service.summary(_model(request))
 
 
-@ROUTER.route("GET", "/api/stream/metrics")
+@ROUTER.route("GET", "/api/stream/metrics", gives="events", params=("model",))
 def stream_metrics(request):
     """Server-sent events: a model's metrics after every learn (?model=, else the default)."""
     name = _model(request)
@@ -3442,7 +3466,7 @@ def stream_metrics(request):
     return EventStream(f"metrics:{name or request.service.default or DEFAULT_MODEL}")
 
 
-@ROUTER.route("GET", "/api/stream/events")
+@ROUTER.route("GET", "/api/stream/events", gives="events", params=("model",))
 def stream_events(request):
     """Server-sent events: predict, learn, forecast, rank, model and delete (?model= filters)."""
     name = _model(request)
@@ -3472,23 +3496,145 @@ def _integer(query, name, low, high):
     return int(value)
 
 
-@ROUTER.route("GET", "/metrics")
+@ROUTER.route("GET", "/metrics", gives="text")
 def get_prometheus_metrics(request):
     """Prometheus metrics (text exposition format): traffic, latency, models, storage, process."""
     return Blob(request.service.prometheus(request.connections).encode(),
                 "text/plain; version=0.0.4; charset=utf-8")
 
 
-@ROUTER.route("GET", "/", scope=None)
+@ROUTER.route("GET", "/", scope=None, gives="html")
 def get_index(request):
     """The dashboard."""
     return request.dashboard.file("index.html")
 
 
-@ROUTER.route("GET", "/static/<path:name>", scope=None)
+@ROUTER.route("GET", "/static/<path:name>", scope=None, gives="bytes")
 def get_static(request, name):
     """The dashboard's files, from static/ and nothing outside it."""
     return request.dashboard.file(name)
+
+
+# ---------------------------------------------------------------------------------------
+# HTTP: the OpenAPI contract, written from the routes
+# ---------------------------------------------------------------------------------------
+
+_NAME = {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}
+_ANY_NAME = {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}(@challenger)?$"}
+_SCALAR = {"type": ["number", "string", "boolean", "null"]}
+_FEATURES = {"oneOf": [{"type": "object", "additionalProperties": _SCALAR}, {"type": "string"}],
+             "description": "name: value pairs, or a text for text models"}
+_KEY = {"type": ["string", "integer"]}
+_NUMBERS = {"type": "object", "additionalProperties": {"type": ["number", "null"]}}
+
+
+def _object(required=(), **properties):
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+#: The shapes of bodies and answers, as JSON Schema (OpenAPI 3.1).
+SCHEMAS = {
+    "Error": {**_object(["message"], message={"type": "string"}), "additionalProperties": False},
+    "Health": _object(["status"], status={"const": "ok"}),
+    "Predict": _object(["features"], features=_FEATURES, id=_KEY, model=_NAME),
+    "Learn": _object((), features=_FEATURES, id=_KEY, model=_NAME, ground_truth=_SCALAR),
+    "Forecast": _object(["horizon"], horizon={"type": "integer", "minimum": 1, "maximum": MAX_HORIZON},
+                        features={"type": "array", "items": _FEATURES}, model=_NAME),
+    "Rank": _object(["user", "items"], user=_KEY, features=_FEATURES, model=_NAME,
+                    items={"type": "array", "items": _KEY, "minItems": 1, "maxItems": MAX_RANK_ITEMS}),
+    "Prediction": _object(["prediction"], prediction={}, anomaly={"type": "boolean"}),
+    "ForecastAnswer": _object(["forecast"], forecast={"type": "array", "items": {"type": ["number", "null"]}}),
+    "Ranking": _object(["ranking"], ranking={"type": "array", "items": _KEY}),
+    "Refused": _object(["status", "message"], status={"type": "integer"}, message={"type": "string"}),
+    "Model": _object(["name", "flavor", "class", "library", "version", "learns", "predictions"],
+                     name=_ANY_NAME, flavor={"enum": sorted(PARADIGMS)}, version={"type": "integer"},
+                     learns={"type": "integer"}, predictions={"type": "integer"}, pending={"type": "integer"},
+                     drifts={"type": "integer"}, metrics={"type": "array"}),
+    "Models": _object(["default", "models"], default={"type": ["string", "null"]},
+                      models={"type": "array", "items": _ref("Model")}),
+    "Versions": _object(["name", "versions"], name=_NAME, versions={"type": "array", "items": _object(
+        ["version", "role"], version={"type": "integer"}, role={"enum": ["serving", "challenger", "version"]})}),
+    "Rollback": _object(["version"], version={"type": "integer"}),
+    "SetDefault": _object(["name"], name=_NAME),
+    "Default": _object(["default"], default=_NAME),
+    "Deleted": _object(["deleted"], deleted={"type": "string"}),
+    "Metrics": _NUMBERS,
+    "History": _object(["flavor", "points", "drifts"], flavor={"type": ["string", "null"]},
+                       points={"type": "array", "items": _object(["t", "n", "metrics"], metrics=_NUMBERS)},
+                       drifts={"type": "array"}),
+    "Stats": _object(["model", "models", "rates", "latency_ms", "uptime_s"], model={"type": ["object", "null"]}),
+}
+
+#: Query parameters by name, as routes list them.
+PARAMETERS = {
+    "flavor": ({"enum": sorted(PARADIGMS)}, "force the flavor instead of detecting it"),
+    "metrics": ({"type": "string"}, "comma-separated metric names of the model's library; empty for none"),
+    "horizon": ({"type": "integer", "minimum": 1, "maximum": MAX_HORIZON}, "steps a forecaster is scored on"),
+    "default": ({"enum": ["true", "false"]}, "make this model the default"),
+    "on_drift": ({"enum": ["reset"]}, "go back to the model as uploaded when a drift is detected"),
+    "version": ({"type": "integer", "minimum": 1}, "a past version"),
+    "model": (_ANY_NAME, "the model (name@challenger for its challenger); the default when absent"),
+}
+
+_MEDIA = {"bytes": "application/octet-stream", "events": "text/event-stream", "ndjson": "application/x-ndjson",
+          "text": "text/plain", "html": "text/html"}
+_BATCH = {"Predict", "Learn", "Forecast", "Rank"}  # a JSON array of them is a batch
+
+
+def _content(kind):
+    if kind in _MEDIA:
+        return {_MEDIA[kind]: {"schema": {"type": "string"}}}
+    return {"application/json": {"schema": _ref(kind)}}
+
+
+def _operation(route):
+    """One route's OpenAPI operation."""
+    operation_id = re.sub(r"\W+", "_", f"{route.method} {route.pattern}".lower()).strip("_")
+    operation = {"operationId": operation_id, "summary": route.doc, "responses": {
+        str(route.status): {"description": "done", "content": _content(route.gives)},
+        "4XX": {"description": "refused; the message says what to fix", "content": _content("Error")},
+        "503": {"description": "storage refused the write, or shutting down", "content": _content("Error")}}}
+    if route.takes in _BATCH:
+        schema = {"oneOf": [_ref(route.takes), {"type": "array", "items": _ref(route.takes)}]}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+        operation["responses"][str(route.status)]["content"]["application/json"]["schema"] = {
+            "oneOf": [_ref(route.gives), {"type": "array", "items": {"anyOf": [_ref(route.gives), _ref("Refused")]}}]}
+    elif route.takes is not None:  # an empty NDJSON stream is zero operations, not an error
+        operation["requestBody"] = {"required": route.takes != "ndjson", "content": _content(route.takes)}
+    parameters = [{"name": name, "in": "path", "required": True, "schema": _NAME if name == "name" else {"type": "string"}}
+                  for name in re.findall(r"<(?:path:)?(\w+)>", route.pattern)]
+    parameters += [{"name": p, "in": "query", "required": False, "schema": PARAMETERS[p][0],
+                    "description": PARAMETERS[p][1]} for p in route.params]
+    if parameters:
+        operation["parameters"] = parameters
+    if route.scope is not None:
+        operation["security"] = [{"bearer": []}, {"query": []}, {}]  # {}: no token configured
+    return operation
+
+
+def openapi(router=None):
+    """The OpenAPI 3.1 description of every route, from the router's own table."""
+    paths = {}
+    for route in (router or ROUTER).routes:
+        path = re.sub(r"<(?:path:)?(\w+)>", r"{\1}", route.pattern)
+        paths.setdefault(path, {})[route.method.lower()] = _operation(route)
+    return {"openapi": "3.1.0",
+            "info": {"title": "chantilly", "version": __version__,
+                     "description": "Online machine-learning models behind a small, durable HTTP server."},
+            "paths": paths,
+            "components": {"schemas": SCHEMAS, "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "query": {"type": "apiKey", "in": "query", "name": "token"}}}}
+
+
+@ROUTER.route("GET", "/api/openapi.json", scope=None, gives="text")
+def get_openapi(request):
+    """This API's contract, OpenAPI 3.1, written from the route table."""
+    return Blob(dumps(openapi()).encode(), "application/json")
 
 
 # ---------------------------------------------------------------------------------------
@@ -3605,6 +3751,7 @@ _CLIENT_GONE = (ConnectionError, TimeoutError)
 _MAX_HEADERS = 100
 _MAX_LINE = 65536
 _DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit() accepts "²"
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}")  # RFC 9110 5.6.2: a method is a token
 # RFC 9112 7.1: chunk-size is 1*HEXDIG, then optional extensions after BWS ";".
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?\n")
 # Status lines built once: formatting one per answer was measurable at 5,000 requests/s.
@@ -3814,6 +3961,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.BAD_REQUEST, f"bad request line {line[:100]!r}")
             return False
         command, path, version = words
+        if not _TOKEN.fullmatch(command):
+            self.send_error(HTTPStatus.BAD_REQUEST, f"bad method {command[:20]!r}")
+            return False
         if version not in ("HTTP/1.1", "HTTP/1.0"):
             self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"{version[:20]} is not supported; use HTTP/1.1")
             return False
@@ -3846,6 +3996,13 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self): self.dispatch()  # noqa: E704
     def do_OPTIONS(self): self.dispatch()  # noqa: E704
 
+    def __getattr__(self, name):
+        """Any other method (TRACE, QUERY...) is routed too: 405 with ``Allow`` on a path that
+        exists (RFC 9110 15.5.6), rather than http.server's 501 for a method it has no do_ for."""
+        if name.startswith("do_"):
+            return self.dispatch
+        raise AttributeError(name)
+
     def dispatch(self):
         """Route the request and answer it; the one place where errors become responses."""
         self.server.head_received(self.connection)
@@ -3874,6 +4031,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(HTTPStatus.NO_CONTENT, b"", "text/plain", _PREFLIGHT)
             path, _, query = self.path.partition("?")
             route, params = ROUTER.match(self.command, path)
+            params = {k: urllib.parse.unquote(v) for k, v in params.items()}
             self._route = route.pattern
             query = {k: v[-1] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()} if query else {}
             self._authorize(route.scope, query)
@@ -4299,9 +4457,11 @@ class Client:
 
     # -- calls ------------------------------------------------------------------------------
 
-    def predict(self, features, id=None, model=None):
-        """The model's prediction for ``features`` (stored under ``id`` until its label comes)."""
-        return self._call("POST", "/api/predict", _body(features=features, id=id, model=model))["prediction"]
+    def predict(self, features, id=None, model=None, answer=False):
+        """The model's prediction for ``features`` (stored under ``id`` until its label comes);
+        with ``answer``, the whole answer (an anomaly filter's verdict is in it)."""
+        got = self._call("POST", "/api/predict", _body(features=features, id=id, model=model))
+        return got if answer else got["prediction"]
 
     def learn(self, ground_truth=None, features=None, id=None, model=None):
         """Learn a label for ``features``, or for the features predicted under ``id``;
@@ -5167,139 +5327,140 @@ bi5zdmdVkEFuwyAQRfc5xWiyNjhg07gyWXTfVU9gYbBpXbAwDentC00dqRJC8DTz5kO/XSe4fS5u
 kzjHuD5TmlIiiRMfJsrquqa5AuFqdXrxN4k11MBZXng5APRBqwjJjnGWmBnM2k5zvJ9DLj8jGLss
 Eo+NaYRukf62rUOcYZT4KoCdFCesWElXtfBUtRsnAjiIsr+xjKEDJqDbVc47jbDF4D90Fhtj9lv1
 l4QR8UCLdVoNq8Tgv9z4D79763Z+z6VsUIsGlZOzrFDfEvPYUIzN4yVm1OI8lI6+fM7l8ANQSwME
-FAAAAAgAAAAhAB/VhmYLCgAAtSQAAAoAAABpbmRleC5odG1s3Vpd7tu4EX/PKVg9pC1q2flAF01i
-C1gE2SJAtgi6/6LPtERbrClRJWk7fttD9Ay9Qt97lD1JZziURMpy4v+miwJdYBPzY4bDmfkNZ0ZZ
-/6rSpbt0gtWuUcWTNf7FFG/3m0y0GU4IXhVPGFs3wnFW1txY4TbZ0e3yP2TjQssbsclOUpw7bVzG
-St060cLGs6xcvanESZYi94MFk610kqvcllyJzfMrNqVW2sBqLRoRsVJyXztWcXMgCiedEgWI1Dqp
-1GW9oglcUrI9MCPUJpNAnjG8Ivxu+F6s7Gn/u0+NylhtxG6TrazjTparHT/h3iUsZxMe1l2UsLUQ
-bkrkV5altURiSyM7x6wpxy2865Z/sxmrxE6YYr2iPaDZFal2vdXVxVPjWBhWKm7tJnO623Lj+cJa
-JU/9wtbwtgrzsCKbfXpgfBHGFSguY2SF7MU3cAGBavS/Bx62423CPkdDZLFucctn9tvjNit0CzoT
-rNGVUGAnW281N1VMu17BRa6vRHfNDUo2SrU9OqfbYDsaZExWuP0g2ryf6eVwLYP/832tLdiJG8lz
-xbdovx+EY99+fM88HWhAVpVoiwccrVfEZjgUpcIzQIOtKJ2MToinKu54jgoX43wL+jYaPDrDhaPt
-hZAnmOq0kk4Ml5sosdK9yCQc3NEcYXeq954olS934hNobZTipx//ObFXpPX+J7kfeOQTHOy0aSLV
-4jAbjTNOBdXNGBD3SJDAZLEqY8md0e2+eKilZVaYE3h6K0RlGSe7LEFm2jKvouboBLj9e8fOHDg4
-bmAMju1qti7B44o8d2RRP1qyh1oQZwYnHgTgUoIz4fFbo88gwq8tUxpCEDDTBiLD8qbWEGZtd3SR
-ivy4DywdSHjWpgIbHp0uddMpgZ6hd7uM2U4oBbGsPGyyHVcWQlqneClqrUD/myzyzNhpo2kj/n6U
-RlTzyADoNdJd4aAzEO7MZYIEfuqVAqgFxsFrsuIt/UjxEHkL2p98peGSXBAiWx+eWk6o8dDPO1ke
-wBF6ifphLMj3uNGmDhWhj/goad2ES5gjmDm+peE15wUTvKzJPaSzDJ2dgpNwRpaIrAgTIL6/G7oc
-gao/dW9kBX7VjV4NfidLJYagABGOIl6OP2NZlKi2l/4u/m2K4Z9Ge6TNcSrakkLM7whc1vWLSE1h
-0l8cYP2iGKMEbfDBfMDRONWHl8TT0zBDu3eKn3RsUKWy4qcf/3EVnoagktxgZOQZTEQJc/4W8FYV
-rQ4viNLAq5oIt65UT344XSmrWFeu+CDhTTLwZsHvdVUlDuVXguxVNXPznslfuuH4KZdjWLqHzUeA
-rfQeZWc4dePqoJT22NzD+IPgZpan8guPZfftmUt8O5j33DlRRVv5F+5xfH+gSH/snGxEwpbegJxW
-7mILQzUG54DDgNsbwDTwQN/CpauNPu5rCOM/E5wBhNd8HoYZD8dZYEVUttRdhE9855htOGIMphx7
-/ozZO5EWePhrwyN3M5jghmRxhv7E1VEwNIgX2M8Fhw35j+FnBCyZK3WAGX5e91mRPOr2zB2Eafpr
-5H47E4oQw1aolqnjzXni197aQ+oXunPgffvGhOd7LnsVKUdhgJM55GfDu9QloEYYr4nF3fjeepL+
-pYUiI31lRxeHJxzzp8trBoEbVcQuUCeh9Kf9DdnuBK8Codrycgu//fJXgXfC5AMN52E7B9AQxays
-xII198AUk5bhnuH4VDTX19zxHJSOkMr4UOEL5KlTmRyqL2D0Zw3iDe+6q6/Iut8/m59/9YrmV86k
-TnYlz9r1NetNCX3wCWANx1W9wnuc5yDKTOB31fzmV69ubJ4IPC+Lh9GVJH72PjnC1nulgHGqJJhA
-y8/jc6e1a7WD9DR2rtmHA9J9bCFshbFxDsawzGTRIvv3vyIq8anDCiKhCHOwbr+IUxqG5HiaK/sD
-ms5dqCLOEhT7hT7Rv0Yx0aUYjjVD66jKbF51tEG2UDvOIjw54E9pbomh6grr3dj2wMrx2PlSqc+P
-oA6CitUzWTLIbiSHEkTAlstQ4pZGYK4TRgwI+hUDNjLXdS7+R2JF5WwFAoRa1gtgIQGDUoZpYAGV
-ajeR2dfVHVSxDAsliztB8u0Fqx+hdguMzkbgtX3ZLarXUAv3vRpwB/hzBycCYbtg1OhzDCo88Hrr
-L431VCqxr6SY3vkCi0qEhRdVgIgXNj7VftLjh9kaSm+UzNfigrzWA2PJKOUGkYxgxxaiZnIcViyW
-/YaUs+KdXHnZV0+Ve4NrT/fuTdDXb/2BqAfGG9A0ntQw7vyJUMxdq693pt7KCQwf06nBelS0g6O0
-jIoF35Lpbj/VeihqgLyzqSMrOQlv9cvifQtQU8rfqFRStI7hGwTO/PJ2SmJbCQZ1kxRods/1i/nF
-l7AW6LDp+zeQzfbyJh0LYkRpFkTuyyiMpNumKchb2OLvH1ZZqZvGt0ZxZdrYu5kgkgOAy/ngOjmw
-IHfrZDec4jHMEJ2+LyOss8HtwMJGTLQ/kyN2s+r7LgoTkwDybPnN8vmCnWsJaWPNLUL5XAuhCJgf
-L64G1b5cviKcQQQGHG6PUmG8mNyU7zleBBNc0B7uf0vkOAsmf82ub1zSDiKxwkHJpjUc7mVgT3nT
-vfF/sIhocmyetzr3IuXSahDRt1jwmpuNv96sQhdoXhCtwW8KbGd0E6QLCqJG3xTMqxQvs/AJoSYE
-8v8hash4vxBsKPbcQA0tsuF2Xw+acFzAzCNAcZfJQicl+AS9Jv65xMtYeABAlv9bQ2LTeNaK4ZGN
-X9j/okGt+BnWvBni3mFHloTEbwClxuSzD0jRZTA2NJCe+eiGuYWs2FbsMC0YUxYrIBvwGQRqZDG5
-itW0lVIUn8xgDxg4YALCwFIQZhZwoN4bYS2EdCz8ZUWBqRMG2928LcXno8t6pdXsR5bPJMokk81t
-/ylp6GX7LGyugRwobifJgdfUa4c2ccrgexr6TJJRXy5OgaPmby/qcTvfnor0x0b9vQ4J4NTU8zZE
-A4em4+2vL0MXmSTKkvZ8P1ncawIQr3WRBZJyhdZu9BzC6sQSX244DMVIQv8B9UZTExPE9U0gwSf3
-RkkYtmABOWunue+Q15Hq9vfWjvsANIarwLFD24tq+KwVR6iPSDOm+CQiZfoQLHHxOjZNis+0dZJ8
-bkQ203ZW2lmhA+9qrEzDYNoYGcya+0Z18eAB4+q7yQ4Sc9J3KM+j6CR+7aweRbITHAL/d/DnEUzz
-KFLfzBi/Vjye9o9GQ9HGoBpy9eOp3xmjzTXZ3c2oCAfo23f1XiLohCZFCjk/ycJ3579G9X/chB4e
-XutrvMSB56IRDvALav/dHTBr4i7QTAdobEdgS4dTR0q2B99tscM/ScGSmGaK8fd6xYsp2RBEI8Ih
-hsajOeLQ7Z0jXvVrxdxsxCwmpe/AUUHvTw2fnFE5+C9lyJoQEfw/UvoPUEsDBBQAAAAIAAAAIQCe
-ZUN4QxIAAD5JAAAJAAAAc3R5bGUuY3NzxTxrj9u6sd/3V/CmCLB7YDmSLD/Wix60OLdFL9AWRYN7
-vxz0AyVRts7KkiHJ+2iQ/35n+BJJUX4kAZpFsjZFDofDec8on34i2Z7WfVlV7ySn3T5taJvPyT8q
-Wtbkl8+fZ6Qqd/ue0DqH5+0z6fdtc9rtybFlBWu7IGuqpg26bM8ObE5++nR3t22bpidf7ggJgnS3
-Jb8rkmJZbJ74QAbgcYj/GYaCGAc3xWORisG0aXPWwiBbsBXLxOCuLXExyxgrYjHUs7cehqJVRONQ
-DB1OPcNpS7barNdirIDj4LwNfVzQSIzRLGN8MCmSFVuag0HXFPCk3aX0fv04I+twRuIYPoTzKHwQ
-M4EAeZnh+pDRJXsUoxWjbY0bpcusWEm0mwbxiZabcJEPQ+YmcTwj0WoBOyV8k1huklJcmcVJFGZ6
-xFq4gAWbDayOrYWvAo00WS5CiVq3p3nzuiUhiY5vJIa/HEK0grMBkCREAOHyYSZnLCZmJHKLlubl
-qduSKDy+yZuMHGpmeK1h/phs1PUvYCB/XK9DSZsswYE0Xqubypa4JN4kmRw4NHWzJaeSf+iONGMz
-8uHzn8nf4OuHGfn8Z/wQ/JPtThVtZ+RvrK6aGfmlqbumoh3M/WuZspb2ZVOrNR/+m/1G/+9EPtO6
-U2MaOu5qMvVWSMDT3de7uz8c4M4pufcx/5bLxwNn/EEEtBCEeRRGnCyGGETL6FGwrSUIEY2KeK2G
-tSjEqzhbrNSwFIY4hOFCDUpxYGv2yJgaVALxuKFxGqtRJRKrdJ1s9KgWik26yYTQ+sUiWoA4RMgS
-cbLhrCf4whaNxSbNByhKOOh6kxZUH0SIR0JztgnNQUsKE5RAlJJ4YzD6ICNF+hgvMmPMkpJlhMgC
-H684D0cLvVoKSpGmRZyoQSUqdVNrKnLmtqnC2TvO8yTVF8AZ3AbGWbxI1nGq744zuUmbMSPh+Ffk
-uZ/IF5I2b0FX/rusgZMEOwBXvD3BhLt9f6hmMJi/w7wDbXclHCfkj8QgwElp9rwDtV0DoV5oe48s
-+aD5XI0h7/DRooGrLuihrN63pHvvenYITuWMBPR4rFggRlAI2a5h5H//B6Tnn03a9CB2H/7CqhfW
-lxklf2cnhrL2d3jAJe2DLYty6I9tSeEAHXwLOtaWhcYADgy0iBKhXaqyZsGeoSjC4DwRGuaVpc8l
-IMvnH0Do9pxGaNFoVdKO5Vxu5/UJEO5pWoHymL/Q6oS/AREW8C9AOg4CCFHC2gCmAyrZFpegWsGB
-jtM0a3JYCgyulig6CRqiFnl4MvEP548xO+Dabd30qDkeyM8EwUxcjdAC/CKU5KM2Bm1W5ur2+Lgx
-RetiSawjzXNOiFCMAOIUELauW4g0IIv3HuQsa8TFSK4HhOl237ywFhaOpgC+rMUrETwY87MM3Odc
-4UJgxYde5RWuQj6tYn0P+KPmFQiDfQFywRO+Z98CXxRNe4Atj0fWZnClI8bl+u1BXDT/7B5VTgBU
-592BVpW6O4kemELxrA2auhIic2y6UhyVpkB6APBEXsu83/PbeCKaE/HLQO4nTYQgEodGChYVKpN9
-meesfiJZVR5BL7Gsvw8J/wHUXvclMCM3QHgBry09Pun7D/Fsv4r1/wLk87I7VvRd3BT5r/JwbNoe
-+JZfxqefQMGoP6RvjsBjrTmEPtocxnHYPmoHgvv8zonfHOU9/jso4a7ftoQLnN65qBg/HkjZrg4A
-9wNwHzIUa3H4txPAKt7BQMII2hN+siBl/SsDGsCMHYUdopUgkqLmcjXi31iytCkoQlseyrd7cFI7
-0PCzQa2BM/QRRB355khbzuFydd42x6Aoqx5Jmlan9n5zfDOFCFRY3xzOiBvwSNqiJ/zFIYSXDPKI
-6B2RQ1kHkn24bpZwysPOhJVWTfb85Mr0WrInXxLU9KB1j5KlNciSxdF8iStaAchWJFSRhNWd0ilR
-ccXXz6Bj5uZSOwyzCpi9K7nulDwXtDyguJmEKN3ATjXIDZqPLyY3ljU3DxeYkgPb2By3kM6rcUHR
-QnLhiIkHUAaDcvUx1sSPj4/m+Hkl7jUCD9eo0aVQo159SLyXhlxs0HGeS09Vnn5jajf+xTnYMvzo
-x5k7lALpChWGcJ6s3X7NaU+DrgfD+/sPVfnCPvzLZUB0/B70pvLRpMDz2WSx/DizqSqU/fmNxck9
-B9EovBkxk/ixJtC6PEh7eDxVHSNxB5xYlHXZs3P7g+qXD+rdmADokF5PAD4bIrObCOAgMEkIiYpx
-zhTk7JlEHZgKduzuwR8HkG3/cNW5TzU99fumBW7Ox+cGl/3hhtWTSCs4d394Zu9FC+qyk9eDXB5+
-VO60c7MXWGy5dK0KbEFA8/rhgQYxZ4vJUTi5uzP3q4m8oDk4YQ3881J2ZVpWZf8+6NyvsMKNTCEC
-O2UsB4dUXJz4LqLTsfibV+zxKUZeRXoCSwmxM9ow9M66kX+R9t+kos+oXK69Vxe19zoeuRC2hr7F
-nV6PfQ9HP09HUHjkPUQR/S1q/NR2CO7YlOLYXzkltR8+HS0QObNoslMXcC7BWKesj6feHgQwzanH
-y9jyJJBJCR0TyBlBUxQd6/lEtcWvGCNhiN9BdPX7D317Elp8jJuRNBgpNGc//6jYEPYC5mzfz+xx
-JXhMO7pQvbSdVAYSonAyfxeG4YDlbt90rkZyxJrPUxGI4uF45TiIK+7ueAIU9KCeWR2gxIng8Uq/
-lfjVpLyZu68KcAlqobXFVskr/g7Qf9gS4UWc97KUyB3om3arNqGSVhUnEtDojSWsuE66/A5WPwNO
-L+j4ct8igp9FLP1Cax7neH4GV0lIPOJVONYQ4X9YQ4w0LBAfZNBVqwfMyn/5BroiqThdlf/rv+C8
-bIVd4CJwOgyRGqc1ookoaLtcMa0A5nhg1C0YbqB1Cufr+ElIgAwv5SN4suABwSQodjj27yasSLr/
-fIvz5L79CsVz8U0+Hwy0eCi+PdisijY+2owMUCh8XtTLe0Zzvzh9Z9gcmxc+yH88IGNpF54ZwXxx
-gOkACyEc5XD5UyB8hUkxcfmAGoACVrsPZySaL5ZF+2COjL+O2GXY9WfNIRo1odfGMaSRaDf5PESg
-0oMZDnMF5h48uT9mIXdoclYFEkX+QIBCXfOJBJF0y8Z4rZJvR0vioZIxlkpKhHLDW0ahNxhPP7HC
-eCspJL22eSfE+VpOTGnHeFbP5TSP+h+0DersKLT47MD6tsy6m3itZUdG+3vUXUFR9jNFq3gDsAW9
-xgzmqE1+i+RYZs9snPMSw0FVdp70g3tCO/Ug2aOn6Rnz6NWeFn35NB4xDRQe5x+W4ch4jo3WBomO
-Cv3xW03XWO+d06pnVOKVPjBPDXFybEnFin7K4dWkvtLtHeb/OD9XwxTeLkgF3Kzt7p7zN01ylTVA
-lmEeXo479YLbjO4NTaVSuTplxhM3lvIMP2pYvhTiahn+mBwfwM9ZQU+VcMLMVJDlcq1vzZpd9MkT
-TxbI5U5Fdicki6YKFPJERUVfmvaaXKliIFwllKCv2OAF46W+BGVVqSSkpQ4TrEv0SOO1xS2fLnWV
-KJe8vuy5gJ3jR21LzubBhaB5OTKcOMz3cymaAozBPPkJkYK3XGdXx3qY9bwMX8mE8XSVbCqPK52W
-inbC1E5WJJ2tltNb+ZW5FwFPcUupeQ/dPf6qivOeX77FUVjMHG/qwXJbdHHJKEuKvfL+FknGBblV
-30Tg4bjKubzx/m4k37i0JzqxMNz9RJBCdfY+Elde426bV1NYOXmniAuExL9Phv+HVBjXysWp441f
-C/mKT7wO7tTxowF6RVNWXX0zV5tCkV4RnMfLmrrc+0r7bA8bahtplj4WntKHvbGlMQaAqvvF67fI
-Zw/mfN4V453Nn8i5R9o+c//UiKBWsXu2oZaN8z21Rcsf0NfAvw1MJz0ooSoVZ32x1w7+T0WPHeMu
-L//Et1eL+v2MDF9yM4wBB4A3J1h+Ia8NPl1KbCHrPjj7YIDT78+yj5ls9Yq6hsY7Zzi0kdPqATXV
-a2Cd25SZcCwzcegumZ/qsr/aeRhjJdkCkR54vmiavm56pnuFJNvIkNL1AIQDgyZ/nOFX3o2RaYtV
-5fSG+Ejyw3DXVipOoLdw7l9sLXxvxwsU6UyJm5mFcY2P9vTF1P3Cbp9yO5A8vomxzx6il4tXJeuj
-k36eAia1rG1dFonPuiy9PTRK1467pkQDovqeqMToD7FONv7zetRwpM5vTBWZi+s4XJ9i84PaETST
-7CEetzLLPH1qpdFCW81yFIa+mZaB3JYvzATbvex+gPoVyAUyITrRl8QjTNmuc41ZPFNku4qDnfAM
-28aZm25wTadMQyJV8E7c7jmVJrAQCOcixAFf3eWh6wIa3I3no1AMYMuub5tntrWtiBjUgTIM7OkR
-fCaGLW5cnrIWiPqnfMcGoBKgQE0k3Bw4840ewsm/NahYuHW3xjN0UeSwhE1bRg1kBXQjrR7Fw9m4
-O2AfS5FIboK3Q9sWWSImC89xjRPN5VV+8SxekmR8xpWzHHTrxPJoviSL+dIFEc+Hw4gUqHnbZ/W8
-VWlYaigH4fc42/jIkSA5RjYP/CZg2d1BWL0tlrfhkrp+RnjvQYPxa8cIa9um7Waky+A5Sh1gmp5Q
-Mmckq0DAWEuQjafs5hwwY26mGdRZTThBPHnmdSjyzOQcBKG5vg56aD7gr0bkOQw/chGqNGfFdszX
-3zbKjk7724kKva7U66aaFbpd48Hhm8iYTQSXXP4pM2uCxr5g10yZKRPX3kuPXYuJ6bKLqBRdGcQR
-tNAOGQnQun8Mc7abYa4TC8G/4GaiMdfqKOGEW+MVm80X2rWygpZAS9r3YBC7GGBgu7wSAylnkjkX
-Vk+s7VtpFuT2fuBDLjqdcgJM8yq90TlYRIyWuvlz480O8QoHNiIFKH5HbcOFyhwZ7K9idgCKprui
-GMJ5HlhlqDk4zSeJ5ameD1bu5OaWnxFaCTHeSjwOAq9Xgr54VScr1Ol1Ut0urgrK0LeyGwv/hark
-KJPqd/s8IfjdXFwFwZIM3OF7xezLE2UOjr7ZY33BUxs8KakO+T43ZUFU6YkLKUKZKnxuhhmXW1i1
-KMUTHR4cz8t5kAuOjyeglqBB2LNnQ/GLfc+UVxyGWkwVbDn0gidVRz6v7eZ+B4Nv/PjI3TOA2TsR
-uzz9RIDuWH7hZPNuw5HRVh0JQ1YYGXPB04yxkSmSPCwMBEeNrwz0qzg3Ft7jmNc+F6LGPFVsR8uR
-yE4EiwdlqdHrTzxqf8JE8eq6tT4bwbc/Rm9rCCmebEEfZUN8JtiJ2FfyssWuRyNeF0pCxOmmx5Rk
-e77ilZZoFm8uoBlLv6lN+ky/Gt6U0VYLLn+/Z+hRd4TRjgVwbuz/0W21TkuonP8Ft7GbbuLljQ2h
-xDmj2wsq75rb2bOq2lHSXB6RIIxHp7jevp1VaBjljvwMoFHCPFG1yhGJXNZiY2Q9tdXdCC4Se5Z1
-1rKDsFV8X2uX7TZl6JPw+xyCYLH2HueJTh9PqC0wgNMNL8ioECOxNHwy3Tn/nSH6pYLxVaWm+bh4
-uJb1TkEnKx8mfIiNa7Sm82ICxryry+OR9ePkm5ylH19qXnApublgtsYmymUXzXsCB5Uk/Ka7cdwh
-LQQr0W7Hf0cmQ1xq2DSJI1419MmYKHIlpkkO3pTP4yT+lkvPKz1jC/gC5+nEe5JjE8gfqg4pN22r
-lbOY1TdN1d30jo9ROK+YKnT4lIHOXvL05cjZM/PGk/QdepcCHXLKw19f5hCYikZNOGD5piy+pCKW
-PtRnUUC0OEMlun1tMT+m3HpdYGIENJGsx+oTbIuyBXWf7csqN09jjhvMILSjS1EAU1EvlGHYANI6
-qQANRVV4fK8sKn08vK4Y3dKWO7wxdakgLxv1fQ0++ManfkXIfGdQnmCeBX3J+xz0i2axfUaY8Vzy
-9Ivy0TajCaXxONId0MNzkdGwWskmAgJ9D3rV5XnyAFMVL3NqmV/7irQyRw6AAnycW0FcQkwU9tor
-O8vkZUxUfAdFLNuq/f0hdnjsMbzKaOJuRvHYOspQN77qNQU1HVjM89qS2EmVna19VMX5ql3EZDBB
-k3vozI+zTba4dg+YeW4DGHweAY+vBh5PAS8quvO/oHbuTYoJBnC63sb5kjE7SHdF6kJlXJvnibcl
-/fzU+E/gnXxsm5Re3Xxh1ZYT2/TrUNnjPovsXijeTpaedKvzNqb6Uc6Bph2ukv+vxZlgFpuiB10o
-NYi3M7rg/0OL50UK9zUKu+WWx9qxPPL/A1BLAQIUAxQAAAAIAAAAIQC18aqi5VkAALszAQAGAAAA
-AAAAAAAAAACAAQAAAABhcHAuanNQSwECFAMUAAAACAAAACEAGB8d7dsAAABFAQAACwAAAAAAAAAA
-AAAAgAEJWgAAZmF2aWNvbi5zdmdQSwECFAMUAAAACAAAACEAH9WGZgsKAAC1JAAACgAAAAAAAAAA
-AAAAgAENWwAAaW5kZXguaHRtbFBLAQIUAxQAAAAIAAAAIQCeZUN4QxIAAD5JAAAJAAAAAAAAAAAA
-AACAAUBlAABzdHlsZS5jc3NQSwUGAAAAAAQABADcAAAAqncAAAAA
+FAAAAAgAAAAhAOXfyD4yCgAAJCUAAAoAAABpbmRleC5odG1s3Vrdrty2Eb73U7C6cBN0tesfNOix
+dwUEhlMYcFqjOUWvuRJ3xRxKVEnurvcuD9Fn6Cv0vo+SJ+kMSUmkRNl74gYFGiDHhz8zHM7MN5wZ
+ne1vKlmaa8dIbRpRPNniP0TQ9rjLWJvhBKNV8YSQbcMMJWVNlWZml53MIf9DNi60tGG77MzZpZPK
+ZKSUrWEtbLzwytS7ip15yXI7WBHecsOpyHVJBds9n7EppZAKVmvWsICV4MfakIqqB0dhuBGsAJFa
+w4W4bjduApcEbx+IYmKXcSDPCF4Rfm/okW30+fi7j43ISK3YYZdttKGGl5sDPePeNSxnEx7aXAXT
+NWNmSmRX1qXWjkSXineGaFWOW2jXrX/UGanYgaliu3F7QLMbp9rtXlZXS41jpkgpqNa7zMhuT5Xl
+C2sVP/cLe0Xbys/DCm+O8YHhRQgVoLiMOCtkL76BCzBUo/194KE72kbsczREFuoWt3xivz7ts0K2
+oDNGGlkxAXbS9V5SVYW02w1cZH4ld9dcoWSjVPuTMbL1tnODjPAKtz+wNu9nejlMS+D//FhLDXai
+itNc0D3a7wdmyLcf3hFLBxrgVcXa4h5H241jMxyKUuEZoMGWlYYHJ4RTFTU0R4Wzcb4FfSsJHp3h
+wkn3QvAzTHVScMOGy02UWMleZCcc3FGdYHes954oli837CNobZTi55/+ObFXoPX+V+d+4JFPcHCQ
+qglUi8NsNM445VWXMCDu4SCBykJVhpIbJdtjcV9zTTRTZ/D0lrFKE+rssgaZ3Za0ipqTYeD27wy5
+UOBgqIIxOLapybYEjyvy3DiL2tGa3NfMcSZw4gMDXHJwJjx+r+QFRPitJkJCCAJmUkFkWC9qDWHW
+dicTqMiO+8DSgYQXqSqw4cnIUjadYOgZ8nDIiO6YEBDLyodddqBCQ0jrBC1ZLQXof5cFnhk6bTCt
+2N9PXLEqjQyAXsPNDAedgnCnrhMk0HOvFEAtMPZekxVv3C8xHgJvQfs7X2kody4Ika0PTy11qLHQ
+zztePoAj9BL1w1CQ73Gjjh0qQJ/jI7g2Ey5+zsHM0L0bzjmvCKNl7dyDG03Q2V1wYkbxEpEVYALE
+t3dDl3Og6k89Kl6BX3WjV4Pf8VKwIShAhHMRL8dfQ1kEq/bX/i72bQrhH0d7pM1xKtgSQ8zu8Fy2
+9YtATX7SXhxg/aIYo4TbYIP5gKNxqg8vkafHYcbtPgh6lqFBhciKn3/6xyw8DUElusHIyDKYiOLn
+7C3grSpa6V8QIYFXNRFuW4me/OE8U1axrUzxnsObpODNgt+3VRU5lF3xsldV4uY9k792w/FTLie/
+dAubDwBbbj1KJzh14+qglPbU3ML4PaMqyVPYhcey+/ZCOb4dxHpuSlTWVvaFexzfH1ykP3WGNyxi
+696A3K3cxBaGYgzOHocetwvAVPBAL+HS1EqejjWE8V8ITg/COZ/7YcbCMQmsgEqXsgvwie8c0Q1F
+jMGUIc+fEX0j0jwPe2145BaDCW6IFhP0ZypOjKBBrMB2zjusz38UvSBgnbliB0jws7rPiuhR1xdq
+IEy7f0buy5lQgBiyQbVMHS/liV96awupX+nOnvfyjR2eb7nsLFKOwgAn9ZBfFO1il4AaYbwmFnfj
+e2tJ+pcWioz4lR1dHJ5wzJ+urwgEblQRuUKdhNKfjwuy3QheAUK15XUJv/3yF4F3wuS9G6ZhmwKo
+j2KaV2xFmltgiknLcE9/fCya6WvucA5KR0hlbKiwBfLUqVQO1Rcw+osE8YZ33dQzsu73z9Lzd3du
+fmNU7GQzebamr1kXJbTBx4PVH1f1Cu9xnoMoicBvqvTmu7uFzROB07JYGM0ksbO3yeG33ioFjGMl
+wQRaPo3Pg5SmlQbS09C5kg8HpPvYQtgzpcMcjGCZSYJF8u9/BVTsY4cVRETh52BdfxanbuiT42mu
+bA9oOnN1FXEWodgu9In+HMWOLsZwqBm3jqrM0qpzG3gLtWMS4dEBf4pzSwxVM6x3Y9sDK8dTZ0ul
+Pj+COggqVstkTSC74RRKEAZbrkOJWyqGuY4fESDoVxTYSM3rXPzPiRWUsxUI4GtZK4CGBAxKGSKB
+BVSq3URmW1d3UMUSLJQ07gTJ91esfpg4rDA6K4bXtmU3q15BLdz3asAd4OcBTgTCdkVco88QqPDA
+67W9NNZTscS2kiLyYAssVyKsrKgMRLyS8am2kxY/RNdQeqNkthZnzmstMNbEpdwgkmLk1ELUjI7D
+ikWTr5xyNrTjGyv75qkwr3Ht6dG89vr62h6IeiC0AU3jSQ2hxp4Ixdxcfb0z9VaOYPiYTg3Wo6wd
+HKUlrliwLZlu+amWQ1ED5J2OHVnwSXirXxbvWoCaEPZGpeCsNQTfIHDml8spiW45GNRMUqDknvmL
++dmXsGbosPH7N5Ale3mTjoVj5NIsiNzXURjubhunIG9gi72/XyWlbBrbGsWVaWNvMUF0DgAuZ4Pr
+5MDCuVvHu+EUi2GC6LR9GaaN9m4HFlZsov1Ejtgl1fddECYmAeTZ+pv18xW51BzSxppqhPKlZkw4
+YH64mhpU+3J953AGERhwuD9xgfFiclN6pHgRTHBBe7j/jSPHWTD5KzK/cel2OBLNDJRsUsLhVgby
+lDbda/uDBESTY/O8lbkVKedagoi2xYLX3O3s9ZIKXaF5QbQGvymQg5KNl84ryDX6pmDexHhJwseH
+Gh/I/4eoccb7lWDjYs8CatwiGW735aDxx3nMPAIUN5nMd1K8T7jXxD6XeBkNDwDI8n9rSGwaJ63o
+H9nwhf0vGlSzX2DNxRD3FjuyTkj8BlBKTD77gBRcBmNDA+mZjW6YW/CK7NkB04IxZdEMsgGbQaBG
+VpOraOm2uhTFJjPYAwYOmIAQsBSEmRUcKI+KaQ0hHQt/XrnA1DGF7W7aluzT0WW7kSL5keUTibKT
+See6/5Q09LJtFpZqIHuK5STZ85p67dAmjhl874Y2kySuLxemwEHztxf1tE+3pwL9kVF/r3wCODV1
+2oZoYN90XP76MnSRnURZ1J7vJ4tbTQDitSawQFSuuLWFnoNfnVji8w2HoRiJ6N+j3tzUxARhfeNJ
+8MldKAn9Fiwgk3ZKfYecR6rl760dtQFoDFeeY4e2Z9XwWSuMUB+QZkzxnYgu04dgiYvz2DQpPuPW
+SfS5EdlM21lxZ8UdeFNjZRoG48bIYNbcNqqLewsYU99M9sAxJ32L8jyKjuPXzupRJAdGIfB/Bz9P
+YJpHkdpmxvi14vG0f1QSijYC1ZCpH0/9Vimp5mQ3N6MCHKBv39R7CaDjmxQx5Owk8d+d/xbU/2ET
+enh4ta3xIgdORSMc4BfU/rs7YFaFXaBEB2hsR2BLh7qOFG8fbLdFD3+SgiWxmynG37cbWkzJhiAa
+EA4xNByliH23N0W86deK1GzALCR134GDgj55KrhNCzuiU/3c+kcNcarAz+X4l0KKQjb01Z9hDWa+
+nh86XjS4pP/CjbbAP8xxzgMByP5N1H8AUEsDBBQAAAAIAAAAIQCeZUN4QxIAAD5JAAAJAAAAc3R5
+bGUuY3NzxTxrj9u6sd/3V/CmCLB7YDmSLD/Wix60OLdFL9AWRYN7vxz0AyVRts7KkiHJ+2iQ/35n
++BJJUX4kAZpFsjZFDofDec8on34i2Z7WfVlV7ySn3T5taJvPyT8qWtbkl8+fZ6Qqd/ue0DqH5+0z
+6fdtc9rtybFlBWu7IGuqpg26bM8ObE5++nR3t22bpidf7ggJgnS3Jb8rkmJZbJ74QAbgcYj/GYaC
+GAc3xWORisG0aXPWwiBbsBXLxOCuLXExyxgrYjHUs7cehqJVRONQDB1OPcNpS7barNdirIDj4LwN
+fVzQSIzRLGN8MCmSFVuag0HXFPCk3aX0fv04I+twRuIYPoTzKHwQM4EAeZnh+pDRJXsUoxWjbY0b
+pcusWEm0mwbxiZabcJEPQ+YmcTwj0WoBOyV8k1huklJcmcVJFGZ6xFq4gAWbDayOrYWvAo00WS5C
+iVq3p3nzuiUhiY5vJIa/HEK0grMBkCREAOHyYSZnLCZmJHKLlublqduSKDy+yZuMHGpmeK1h/phs
+1PUvYCB/XK9DSZsswYE0Xqubypa4JN4kmRw4NHWzJaeSf+iONGMz8uHzn8nf4OuHGfn8Z/wQ/JPt
+ThVtZ+RvrK6aGfmlqbumoh3M/WuZspb2ZVOrNR/+m/1G/+9EPtO6U2MaOu5qMvVWSMDT3de7uz8c
+4M4pufcx/5bLxwNn/EEEtBCEeRRGnCyGGETL6FGwrSUIEY2KeK2GtSjEqzhbrNSwFIY4hOFCDUpx
+YGv2yJgaVALxuKFxGqtRJRKrdJ1s9KgWik26yYTQ+sUiWoA4RMgScbLhrCf4whaNxSbNByhKOOh6
+kxZUH0SIR0JztgnNQUsKE5RAlJJ4YzD6ICNF+hgvMmPMkpJlhMgCH684D0cLvVoKSpGmRZyoQSUq
+dVNrKnLmtqnC2TvO8yTVF8AZ3AbGWbxI1nGq744zuUmbMSPh+FfkuZ/IF5I2b0FX/rusgZMEOwBX
+vD3BhLt9f6hmMJi/w7wDbXclHCfkj8QgwElp9rwDtV0DoV5oe48s+aD5XI0h7/DRooGrLuihrN63
+pHvvenYITuWMBPR4rFggRlAI2a5h5H//B6Tnn03a9CB2H/7CqhfWlxklf2cnhrL2d3jAJe2DLYty
+6I9tSeEAHXwLOtaWhcYADgy0iBKhXaqyZsGeoSjC4DwRGuaVpc8lIMvnH0Do9pxGaNFoVdKO5Vxu
+5/UJEO5pWoHymL/Q6oS/AREW8C9AOg4CCFHC2gCmAyrZFpegWsGBjtM0a3JYCgyulig6CRqiFnl4
+MvEP548xO+Dabd30qDkeyM8EwUxcjdAC/CKU5KM2Bm1W5ur2+LgxRetiSawjzXNOiFCMAOIUELau
+W4g0IIv3HuQsa8TFSK4HhOl237ywFhaOpgC+rMUrETwY87MM3Odc4UJgxYde5RWuQj6tYn0P+KPm
+FQiDfQFywRO+Z98CXxRNe4Atj0fWZnClI8bl+u1BXDT/7B5VTgBU592BVpW6O4kemELxrA2auhIi
+c2y6UhyVpkB6APBEXsu83/PbeCKaE/HLQO4nTYQgEodGChYVKpN9meesfiJZVR5BL7Gsvw8J/wHU
+XvclMCM3QHgBry09Pun7D/Fsv4r1/wLk87I7VvRd3BT5r/JwbNoe+JZfxqefQMGoP6RvjsBjrTmE
+PtocxnHYPmoHgvv8zonfHOU9/jso4a7ftoQLnN65qBg/HkjZrg4A9wNwHzIUa3H4txPAKt7BQMII
+2hN+siBl/SsDGsCMHYUdopUgkqLmcjXi31iytCkoQlseyrd7cFI70PCzQa2BM/QRRB355khbzuFy
+dd42x6Aoqx5Jmlan9n5zfDOFCFRY3xzOiBvwSNqiJ/zFIYSXDPKI6B2RQ1kHkn24bpZwysPOhJVW
+Tfb85Mr0WrInXxLU9KB1j5KlNciSxdF8iStaAchWJFSRhNWd0ilRccXXz6Bj5uZSOwyzCpi9K7nu
+lDwXtDyguJmEKN3ATjXIDZqPLyY3ljU3DxeYkgPb2By3kM6rcUHRQnLhiIkHUAaDcvUx1sSPj4/m
++Hkl7jUCD9eo0aVQo159SLyXhlxs0HGeS09Vnn5jajf+xTnYMvzox5k7lALpChWGcJ6s3X7NaU+D
+rgfD+/sPVfnCPvzLZUB0/B70pvLRpMDz2WSx/DizqSqU/fmNxck9B9EovBkxk/ixJtC6PEh7eDxV
+HSNxB5xYlHXZs3P7g+qXD+rdmADokF5PAD4bIrObCOAgMEkIiYpxzhTk7JlEHZgKduzuwR8HkG3/
+cNW5TzU99fumBW7Ox+cGl/3hhtWTSCs4d394Zu9FC+qyk9eDXB5+VO60c7MXWGy5dK0KbEFA8/rh
+gQYxZ4vJUTi5uzP3q4m8oDk4YQ3881J2ZVpWZf8+6NyvsMKNTCECO2UsB4dUXJz4LqLTsfibV+zx
+KUZeRXoCSwmxM9ow9M66kX+R9t+kos+oXK69Vxe19zoeuRC2hr7FnV6PfQ9HP09HUHjkPUQR/S1q
+/NR2CO7YlOLYXzkltR8+HS0QObNoslMXcC7BWKesj6feHgQwzanHy9jyJJBJCR0TyBlBUxQd6/lE
+tcWvGCNhiN9BdPX7D317Elp8jJuRNBgpNGc//6jYEPYC5mzfz+xxJXhMO7pQvbSdVAYSonAyfxeG
+4YDlbt90rkZyxJrPUxGI4uF45TiIK+7ueAIU9KCeWR2gxIng8Uq/lfjVpLyZu68KcAlqobXFVskr
+/g7Qf9gS4UWc97KUyB3om3arNqGSVhUnEtDojSWsuE66/A5WPwNOL+j4ct8igp9FLP1Cax7neH4G
+V0lIPOJVONYQ4X9YQ4w0LBAfZNBVqwfMyn/5BroiqThdlf/rv+C8bIVd4CJwOgyRGqc1ookoaLtc
+Ma0A5nhg1C0YbqB1Cufr+ElIgAwv5SN4suABwSQodjj27yasSLr/fIvz5L79CsVz8U0+Hwy0eCi+
+PdisijY+2owMUCh8XtTLe0Zzvzh9Z9gcmxc+yH88IGNpF54ZwXxxgOkACyEc5XD5UyB8hUkxcfmA
+GoACVrsPZySaL5ZF+2COjL+O2GXY9WfNIRo1odfGMaSRaDf5PESg0oMZDnMF5h48uT9mIXdoclYF
+EkX+QIBCXfOJBJF0y8Z4rZJvR0vioZIxlkpKhHLDW0ahNxhPP7HCeCspJL22eSfE+VpOTGnHeFbP
+5TSP+h+0DersKLT47MD6tsy6m3itZUdG+3vUXUFR9jNFq3gDsAW9xgzmqE1+i+RYZs9snPMSw0FV
+dp70g3tCO/Ug2aOn6Rnz6NWeFn35NB4xDRQe5x+W4ch4jo3WBomOCv3xW03XWO+d06pnVOKVPjBP
+DXFybEnFin7K4dWkvtLtHeb/OD9XwxTeLkgF3Kzt7p7zN01ylTVAlmEeXo479YLbjO4NTaVSuTpl
+xhM3lvIMP2pYvhTiahn+mBwfwM9ZQU+VcMLMVJDlcq1vzZpd9MkTTxbI5U5Fdicki6YKFPJERUVf
+mvaaXKliIFwllKCv2OAF46W+BGVVqSSkpQ4TrEv0SOO1xS2fLnWVKJe8vuy5gJ3jR21LzubBhaB5
+OTKcOMz3cymaAozBPPkJkYK3XGdXx3qY9bwMX8mE8XSVbCqPK52WinbC1E5WJJ2tltNb+ZW5FwFP
+cUupeQ/dPf6qivOeX77FUVjMHG/qwXJbdHHJKEuKvfL+FknGBblV30Tg4bjKubzx/m4k37i0Jzqx
+MNz9RJBCdfY+Elde426bV1NYOXmniAuExL9Phv+HVBjXysWp441fC/mKT7wO7tTxowF6RVNWXX0z
+V5tCkV4RnMfLmrrc+0r7bA8bahtplj4WntKHvbGlMQaAqvvF67fIZw/mfN4V453Nn8i5R9o+c//U
+iKBWsXu2oZaN8z21Rcsf0NfAvw1MJz0ooSoVZ32x1w7+T0WPHeMuL//Et1eL+v2MDF9yM4wBB4A3
+J1h+Ia8NPl1KbCHrPjj7YIDT78+yj5ls9Yq6hsY7Zzi0kdPqATXVa2Cd25SZcCwzcegumZ/qsr/a
+eRhjJdkCkR54vmiavm56pnuFJNvIkNL1AIQDgyZ/nOFX3o2RaYtV5fSG+Ejyw3DXVipOoLdw7l9s
+LXxvxwsU6UyJm5mFcY2P9vTF1P3Cbp9yO5A8vomxzx6il4tXJeujk36eAia1rG1dFonPuiy9PTRK
+1467pkQDovqeqMToD7FONv7zetRwpM5vTBWZi+s4XJ9i84PaETST7CEetzLLPH1qpdFCW81yFIa+
+mZaB3JYvzATbvex+gPoVyAUyITrRl8QjTNmuc41ZPFNku4qDnfAM28aZm25wTadMQyJV8E7c7jmV
+JrAQCOcixAFf3eWh6wIa3I3no1AMYMuub5tntrWtiBjUgTIM7OkRfCaGLW5cnrIWiPqnfMcGoBKg
+QE0k3Bw4840ewsm/NahYuHW3xjN0UeSwhE1bRg1kBXQjrR7Fw9m4O2AfS5FIboK3Q9sWWSImC89x
+jRPN5VV+8SxekmR8xpWzHHTrxPJoviSL+dIFEc+Hw4gUqHnbZ/W8VWlYaigH4fc42/jIkSA5RjYP
+/CZg2d1BWL0tlrfhkrp+RnjvQYPxa8cIa9um7Waky+A5Sh1gmp5QMmckq0DAWEuQjafs5hwwY26m
+GdRZTThBPHnmdSjyzOQcBKG5vg56aD7gr0bkOQw/chGqNGfFdszX3zbKjk7724kKva7U66aaFbpd
+48Hhm8iYTQSXXP4pM2uCxr5g10yZKRPX3kuPXYuJ6bKLqBRdGcQRtNAOGQnQun8Mc7abYa4TC8G/
+4GaiMdfqKOGEW+MVm80X2rWygpZAS9r3YBC7GGBgu7wSAylnkjkXVk+s7VtpFuT2fuBDLjqdcgJM
+8yq90TlYRIyWuvlz480O8QoHNiIFKH5HbcOFyhwZ7K9idgCKpruiGMJ5HlhlqDk4zSeJ5ameD1bu
+5OaWnxFaCTHeSjwOAq9Xgr54VScr1Ol1Ut0urgrK0LeyGwv/harkKJPqd/s8IfjdXFwFwZIM3OF7
+xezLE2UOjr7ZY33BUxs8KakO+T43ZUFU6YkLKUKZKnxuhhmXW1i1KMUTHR4cz8t5kAuOjyeglqBB
+2LNnQ/GLfc+UVxyGWkwVbDn0gidVRz6v7eZ+B4Nv/PjI3TOA2TsRuzz9RIDuWH7hZPNuw5HRVh0J
+Q1YYGXPB04yxkSmSPCwMBEeNrwz0qzg3Ft7jmNc+F6LGPFVsR8uRyE4EiwdlqdHrTzxqf8JE8eq6
+tT4bwbc/Rm9rCCmebEEfZUN8JtiJ2FfyssWuRyNeF0pCxOmmx5Rke77ilZZoFm8uoBlLv6lN+ky/
+Gt6U0VYLLn+/Z+hRd4TRjgVwbuz/0W21TkuonP8Ft7GbbuLljQ2hxDmj2wsq75rb2bOq2lHSXB6R
+IIxHp7jevp1VaBjljvwMoFHCPFG1yhGJXNZiY2Q9tdXdCC4Se5Z11rKDsFV8X2uX7TZl6JPw+xyC
+YLH2HueJTh9PqC0wgNMNL8ioECOxNHwy3Tn/nSH6pYLxVaWm+bh4uJb1TkEnKx8mfIiNa7Sm82IC
+xryry+OR9ePkm5ylH19qXnApublgtsYmymUXzXsCB5Uk/Ka7cdwhLQQr0W7Hf0cmQ1xq2DSJI141
+9MmYKHIlpkkO3pTP4yT+lkvPKz1jC/gC5+nEe5JjE8gfqg4pN22rlbOY1TdN1d30jo9ROK+YKnT4
+lIHOXvL05cjZM/PGk/QdepcCHXLKw19f5hCYikZNOGD5piy+pCKWPtRnUUC0OEMlun1tMT+m3Hpd
+YGIENJGsx+oTbIuyBXWf7csqN09jjhvMILSjS1EAU1EvlGHYANI6qQANRVV4fK8sKn08vK4Y3dKW
+O7wxdakgLxv1fQ0++ManfkXIfGdQnmCeBX3J+xz0i2axfUaY8Vzy9Ivy0TajCaXxONId0MNzkdGw
+WskmAgJ9D3rV5XnyAFMVL3NqmV/7irQyRw6AAnycW0FcQkwU9torO8vkZUxUfAdFLNuq/f0hdnjs
+MbzKaOJuRvHYOspQN77qNQU1HVjM89qS2EmVna19VMX5ql3EZDBBk3vozI+zTba4dg+YeW4DGHwe
+AY+vBh5PAS8quvO/oHbuTYoJBnC63sb5kjE7SHdF6kJlXJvnibcl/fzU+E/gnXxsm5Re3Xxh1ZYT
+2/TrUNnjPovsXijeTpaedKvzNqb6Uc6Bph2ukv+vxZlgFpuiB10oNYi3M7rg/0OL50UK9zUKu+WW
+x9qxPPL/A1BLAQIUAxQAAAAIAAAAIQC18aqi5VkAALszAQAGAAAAAAAAAAAAAACAAQAAAABhcHAu
+anNQSwECFAMUAAAACAAAACEAGB8d7dsAAABFAQAACwAAAAAAAAAAAAAAgAEJWgAAZmF2aWNvbi5z
+dmdQSwECFAMUAAAACAAAACEA5d/IPjIKAAAkJQAACgAAAAAAAAAAAAAAgAENWwAAaW5kZXguaHRt
+bFBLAQIUAxQAAAAIAAAAIQCeZUN4QxIAAD5JAAAJAAAAAAAAAAAAAACAAWdlAABzdHlsZS5jc3NQ
+SwUGAAAAAAQABADcAAAA0XcAAAAA
 """
 
 

@@ -81,6 +81,7 @@ VALID_CALLS = {
     ("POST", "/api/model/<name>/challenger"): ("/api/model/default/challenger", dill.dumps(creme_regressor()), 201),
     ("DELETE", "/api/model/<name>/challenger"): ("/api/model/nobody/challenger", None, 404),
     ("POST", "/api/model/<name>/promote"): ("/api/model/nobody/promote", None, 404),
+    ("GET", "/api/openapi.json"): ("/api/openapi.json", None, 200),
 }
 
 OK = "ok"

@@ -50,7 +50,7 @@ class AnomalyReference:
     def __init__(self, model, library):
         stats = __import__(f"{library}.stats", fromlist=["stats"])
         self.model, self.library = model, library
-        self.roc = metric(library, "ROCAUC")
+        self.roc, self.labelled = metric(library, "ROCAUC"), False
         self.quantiles = [stats.Quantile(q) for q in (0.5, 0.9, 0.99)]
         self.stored = {}
 
@@ -68,12 +68,13 @@ class AnomalyReference:
         for q in self.quantiles:
             q.update(score)
         if y is not None:
+            self.labelled = True
             self.roc.update(y, score)
         learn_of(self.model)(dict(x))
         return score
 
     def values(self):
-        return {"ROCAUC": value(self.roc), "score p50": value(self.quantiles[0]),
+        return {"ROCAUC": value(self.roc) if self.labelled else None, "score p50": value(self.quantiles[0]),
                 "score p90": value(self.quantiles[1]), "score p99": value(self.quantiles[2])}
 
 
