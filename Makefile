@@ -35,7 +35,8 @@ $(RUN_DEPS): Makefile
 	touch $@
 
 $(TEST_DEPS): $(RUN_DEPS)
-	$(PY) -m pip install --quiet pytest hypothesis playwright sseclient-py httpx-sse httpx
+	$(PY) -m pip install --quiet pytest hypothesis playwright sseclient-py httpx-sse httpx \
+		openapi-spec-validator schemathesis
 	touch $@
 
 run: $(RUN_DEPS)

@@ -13,7 +13,7 @@ import dill
 import pytest
 
 import chantilly
-from harness import ROOT, ServerProcess, creme_regressor, river_binary
+from harness import ServerProcess, creme_regressor, river_binary
 
 CLIENT, ADMIN = "contract-client", "contract-admin"
 #: What schemathesis checks: never a 5xx, and every answer as the contract says (status,
@@ -49,13 +49,14 @@ def test_the_served_contract_is_valid_openapi_and_lists_every_route(tmp_path):
         server.close()
 
 
-def schemathesis(url, token, examples, *selection):
-    """Run schemathesis' CLI against ``url``; returns (exit code, its report)."""
+def schemathesis(url, token, examples, *selection, cwd):
+    """Run schemathesis' CLI against ``url`` from ``cwd`` (it keeps a cache folder there);
+    returns (exit code, its report)."""
     done = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "st"), "run", f"{url}/api/openapi.json",
          "-H", f"Authorization: Bearer {token}", "--checks", CHECKS, "-n", str(examples),
          "--workers", "1", "--seed", "1", *selection],
-        capture_output=True, text=True, timeout=600, cwd=ROOT)
+        capture_output=True, text=True, timeout=600, cwd=cwd)
     return done.returncode, done.stdout + done.stderr
 
 
@@ -77,16 +78,16 @@ def live(tmp_path):
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_contract(live):
+def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_contract(live, tmp_path):
     # Event streams never end, so a generated call to them would wait forever; the NDJSON
     # stream has no serializer in schemathesis (test_hardening.py fuzzes its lines instead).
-    code, report = schemathesis(live.url, CLIENT, 200, "--exclude-path-regex", "^/api/stream")
+    code, report = schemathesis(live.url, CLIENT, 200, "--exclude-path-regex", "^/api/stream", cwd=tmp_path)
     assert code == 0, report[-6000:]
     assert "passed" in report
 
 
 @pytest.mark.slow
-def test_schemathesis_on_the_admin_routes_with_the_admin_token(live):
+def test_schemathesis_on_the_admin_routes_with_the_admin_token(live, tmp_path):
     code, report = schemathesis(live.url, ADMIN, 60, "--include-path-regex", "^/api/model",
-                                "--exclude-method", "POST")  # uploads take dill bytes it cannot make
+                                "--exclude-method", "POST", cwd=tmp_path)  # uploads are dill bytes
     assert code == 0, report[-6000:]
