@@ -485,3 +485,247 @@ def test_each_paradigm_gets_its_view(browser, start_server, tmp_path):
         assert table_models(page) == ["groups"]
         page.screenshot(path=str(tmp_path / "clustering.png"))
     assert page.errors == []
+
+
+# ---------------------------------------------------------------------------------------
+# A model's life (issue 12): its challenger beside it, its versions, the drifts detected
+# ---------------------------------------------------------------------------------------
+
+SHOTS = os.environ.get("CHANTILLY_SHOTS")  # a folder to copy these tests' screenshots to, if set
+
+
+def screenshot(page, tmp_path, name):
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=True)
+    if SHOTS:
+        os.makedirs(SHOTS, exist_ok=True)
+        shutil.copyfile(path, os.path.join(SHOTS, name))
+
+
+def close_to(a, b):
+    return b == pytest.approx(a, rel=1e-9, abs=0) if a is not None else b is None
+
+
+def shown_sides(page):
+    """``{metric: [the model's value, the challenger's value or None, points, challenger points]}``
+    of every line card, values exact (data-raw), None where the card shows none."""
+    return page.eval_on_selector_all("#metrics > [data-metric]", """cards => Object.fromEntries(cards.map(c => {
+        const raw = (el) => (el && el.dataset.raw !== '' ? Number(el.dataset.raw) : null);
+        const challenged = !c.querySelector('.rival-legend').hidden;
+        return [c.dataset.metric, [raw(c.querySelector('.value')), challenged ? raw(c.querySelector('.rival-value')) : null,
+                                   +c.dataset.points, challenged ? +c.dataset.rivalPoints : null]];
+    }))""")
+
+
+def wait_sides(page, own, rival):
+    """Wait until every line card shows ``own`` (the model's metrics) and ``rival`` (its
+    challenger's, or None for no challenger shown), rel 1e-9, each with a line of 2 points or more."""
+    page.wait_for_function(
+        """([own, rival]) => {
+            const close = (v, raw) => (v === null ? raw === '' : raw !== '' && Math.abs(Number(raw) - v) <= 1e-9 * Math.max(Math.abs(v), 1e-300));
+            const cards = [...document.querySelectorAll('#metrics > [data-metric]')];
+            if (cards.length !== Object.keys(own).length) return false;
+            return cards.every(c => {
+                const name = c.dataset.metric;
+                if (!(name in own) || !close(own[name], c.querySelector('.value').dataset.raw)) return false;
+                if (Number(c.dataset.points) < 2) return false;
+                const legend = c.querySelector('.rival-legend');
+                if (rival === null) return legend.hidden && !c.querySelector('path.rival');
+                return !legend.hidden && close(rival[name], c.querySelector('.rival-value').dataset.raw)
+                    && Number(c.dataset.rivalPoints) >= 2 && c.querySelector('path.line.rival') !== null;
+            });
+        }""", arg=[own, rival], timeout=UI_TIMEOUT)
+    for name, (value, rival_value, points, rival_points) in shown_sides(page).items():
+        assert close_to(own[name], value), name
+        assert (rival_value is None) if rival is None else close_to(rival[name], rival_value), name
+        assert points >= 2 and (rival is None or rival_points >= 2)
+
+
+def listed_versions(page):
+    return page.eval_on_selector_all("#versions tr", """rows => rows.map(r => ({
+        version: +r.dataset.version, role: r.dataset.role,
+        learns: r.querySelector('.v-learns').dataset.raw,
+        metric: r.querySelector('.v-metric').dataset.headline, value: r.querySelector('.v-metric').dataset.raw}))""")
+
+
+def wait_versions(page, client, name, metric):
+    """Wait until the versions list shows what GET /api/model/NAME/versions answers: each
+    version's role, learns and ``metric``."""
+    expected = [{"version": v["version"], "role": v["role"], "learns": str(v["learns"]), "metric": metric,
+                 "value": v["metrics"][metric]}
+                for v in client._call("GET", f"/api/model/{name}/versions")["versions"]]
+    page.wait_for_function(
+        """(expected) => {
+            const rows = [...document.querySelectorAll('#versions tr')];
+            return !document.querySelector('#versions-wrap').hidden && rows.length === expected.length && rows.every((r, i) => {
+                const want = expected[i];
+                const cell = r.querySelector('.v-metric');
+                return +r.dataset.version === want.version && r.dataset.role === want.role
+                    && r.querySelector('.v-learns').dataset.raw === want.learns && cell.dataset.headline === want.metric
+                    && (want.value === null ? cell.dataset.raw === ''
+                        : Math.abs(Number(cell.dataset.raw) - want.value) <= 1e-9 * Math.max(Math.abs(want.value), 1e-300));
+            });
+        }""", arg=expected, timeout=UI_TIMEOUT)
+    listed = listed_versions(page)
+    assert [(v["version"], v["role"], v["learns"]) for v in listed] == [
+        (v["version"], v["role"], v["learns"]) for v in expected]
+    for shown, want in zip(listed, expected):
+        assert close_to(want["value"], float(shown["value"]) if shown["value"] else None)
+    return expected
+
+
+def challenged_tab(page, name):
+    return page.eval_on_selector(f'#model-list [data-model="{name}"]', """t => [t.dataset.challenged,
+        t.querySelector('.tab-challenged') ? t.querySelector('.tab-challenged').textContent : null]""")
+
+
+def test_a_challenger_shows_beside_its_model_and_the_view_follows_its_promotion(browser, start_server, tmp_path):
+    import dill
+    from harness import Simulator
+    rows = trump_approval(120)
+    server = start_server(tmp_path / "c.db")
+    page = open_page(browser, server.url)
+    wait_live(page)
+    challenger = Simulator(river_regressor(), "regression")
+    with chantilly.Client(server.url) as client:
+        # Two uploads to one name: version 1 is kept as a past version of "polls".
+        client.upload(creme_regressor(), name="polls")
+        for x, y in rows[:10]:
+            client.learn(y, x, model="polls")
+        client.upload(creme_regressor(), name="polls")
+        wait_selected(page, "polls")
+        page.wait_for_function("() => document.querySelector('#model-version').textContent === 'v2'", timeout=UI_TIMEOUT)
+        for x, y in rows[10:20]:
+            client.learn(y, x, model="polls")
+            time.sleep(0.02)
+
+        # A challenger: the picker marks its model, and the view takes it in from its event.
+        client._call("POST", "/api/model/polls/challenger", dill.dumps(river_regressor()))
+        page.wait_for_function("() => document.querySelector('#events-table').classList.contains('with-rival')",
+                               timeout=UI_TIMEOUT)
+        page.wait_for_function("""() => document.querySelector('#model-list [data-model="polls"]').dataset.challenged === 'true'""",
+                               timeout=UI_TIMEOUT)
+        assert challenged_tab(page, "polls") == ["true", "vs v3"]
+
+        # Both learn from every call; predictions by id reach the challenger too. Paced like a
+        # live client, so that both lines get points.
+        answers = {}
+        for i, (x, y) in enumerate(rows[20:100], start=20):
+            if i % 2:
+                client.predict(x, id=i, model="polls")
+                answers[i] = challenger.predict(x, id=i)
+                client.learn(y, id=i, model="polls")
+                challenger.learn(y, id=i)
+            else:
+                client.learn(y, x, model="polls")
+                challenger.learn(y, x)
+            time.sleep(0.015)
+        own, theirs = client.metrics("polls"), client.metrics("polls@challenger")
+        assert theirs == challenger.values() and own != theirs
+        wait_sides(page, own, theirs)
+        for name in own:
+            label = page.get_attribute(f'#metrics > [data-metric="{name}"] svg', "aria-label")
+            assert "challenger v3" in label and page.text_content(f'[data-metric="{name}"] .rival-value').strip() in label
+
+        # The events table shows what the challenger answered to each call, beside the model's.
+        last = max(answers)
+        page.wait_for_function(
+            """(id) => { const r = document.querySelector('#events tr');
+                         return r && r.dataset.id === id && r.querySelector('.c-rival').dataset.raw !== ''; }""",
+            arg=str(last), timeout=UI_TIMEOUT)
+        table = page.eval_on_selector_all("#events tr", """rows => rows.map(r => [r.dataset.model, r.dataset.kind,
+            r.dataset.id || null, r.querySelector('.c-rival').dataset.raw || null])""")
+        assert {model for model, *_ in table} == {"polls"} and len(table) == 50
+        assert all(raw is not None for *_, raw in table), table
+        by_id = [(int(ident), json.loads(raw)) for _, _, ident, raw in table if ident is not None]
+        assert len(by_id) > 10 and all(answer == answers[ident] for ident, answer in by_id)
+        assert page.is_visible("#events-table th.c-rival")
+
+        # The versions list: the past one, the serving one and the challenger, as /versions says.
+        listed = wait_versions(page, client, "polls", "MAE")
+        assert [(v["version"], v["role"]) for v in listed] == [(1, "version"), (2, "serving"), (3, "challenger")]
+        screenshot(page, tmp_path, "challenger.png")
+
+        # The promotion shows live: the challenger's line is the model's now, nothing beside it.
+        promoted_at = time.time()
+        client._call("POST", "/api/model/polls/promote")
+        page.wait_for_function("() => document.querySelector('#model-version').textContent === 'v3'", timeout=UI_TIMEOUT)
+        assert page.text_content("#model-library").startswith("river")
+        for x, y in rows[100:]:
+            client.learn(y, x, model="polls")
+            challenger.learn(y, x)
+            time.sleep(0.015)
+        assert client.metrics("polls") == challenger.values()
+        wait_sides(page, challenger.values(), None)
+        assert challenged_tab(page, "polls") == ["false", None]
+        assert not page.is_visible("#events-table th.c-rival")
+        listed = wait_versions(page, client, "polls", "MAE")
+        assert [(v["version"], v["role"]) for v in listed] == [(1, "version"), (2, "version"), (3, "serving")]
+        # The chart goes on from the challenger's history, which began before the promotion.
+        history = client._call("GET", "/api/metrics/history?model=polls")["points"]
+        assert history[0]["t"] < promoted_at and history[0]["n"] < 80
+        assert all(n >= len(history) for n in point_counts(page).values())
+        screenshot(page, tmp_path, "promoted.png")
+    assert page.errors == []
+
+
+def drift_marks(page):
+    """``{metric: [n of each drift marked]}`` of every line card, and the drifts its label counts."""
+    return page.eval_on_selector_all("#metrics > [data-metric]", """cards => Object.fromEntries(cards.map(c => [
+        c.dataset.metric, [...c.querySelectorAll('svg g.drift[data-who="champion"]')].map(g => +g.dataset.drift),
+    ]))""")
+
+
+def wait_drift_marks(page, drifts):
+    """Wait until every line card marks exactly ``drifts`` (their learn counts), each marker
+    labelled, and the model panel counts them."""
+    page.wait_for_function(
+        """(ns) => {
+            const cards = [...document.querySelectorAll('#metrics > [data-metric]')];
+            return cards.length > 0 && cards.every(c => JSON.stringify([...c.querySelectorAll('svg g.drift')]
+                .map(g => +g.dataset.drift)) === JSON.stringify(ns))
+                && document.querySelector('#model-drifts').dataset.raw === String(ns.length);
+        }""", arg=drifts, timeout=UI_TIMEOUT)
+    marks = drift_marks(page)
+    assert marks and all(ns == drifts for ns in marks.values()), marks
+    for name in marks:
+        svg = f'#metrics > [data-metric="{name}"] svg'
+        label = page.get_attribute(svg, "aria-label")
+        assert f"{len(drifts)} drift{'s' if len(drifts) > 1 else ''} detected" in label, label
+        for n in drifts:
+            mark = f'{svg} g.drift[data-drift="{n}"]'
+            assert f"learn {n:,}" in page.get_attribute(mark, "aria-label")
+            assert page.text_content(f"{mark} title") == page.get_attribute(mark, "aria-label")
+        xs = page.eval_on_selector_all(f"{svg} g.drift line", "ls => ls.map(l => +l.getAttribute('x1'))")
+        width = page.eval_on_selector(svg, "s => s.viewBox.baseVal.width")
+        assert all(0 < x <= width for x in xs)
+
+
+def test_drifts_are_marked_on_every_chart_live_and_after_a_reload(browser, start_server, tmp_path):
+    import dill
+    from river import tree
+    from test_versions import concept_drift
+    position = 1500
+    rows = concept_drift(2600, position)
+    server = start_server(tmp_path / "c.db")
+    page = open_page(browser, server.url)
+    wait_live(page)
+    with chantilly.Client(server.url) as client:
+        client._call("POST", "/api/model/agrawal?flavor=binary", dill.dumps(tree.HoeffdingTreeClassifier(grace_period=50)))
+        wait_selected(page, "agrawal")
+        assert page.get_attribute("#model-drifts", "data-raw") == "0"
+        # The first concept at once, then the change paced, so that the charts have a time axis.
+        for chunk in [rows[:1300]] + [rows[start:start + 100] for start in range(1300, len(rows), 100)]:
+            answers = list(client.stream({"op": "learn", "features": x, "ground_truth": y, "model": "agrawal"}
+                                         for x, y in chunk))
+            assert len(answers) == len(chunk) and all("prediction" in a for a in answers)
+            time.sleep(0.06)
+        drifts = [d["n"] for d in client._call("GET", "/api/metrics/history?model=agrawal")["drifts"]]
+        assert drifts and all(n > position for n in drifts)
+        wait_drift_marks(page, drifts)  # from the live drift events
+        wait_metrics_match(page, client.metrics("agrawal"))
+        screenshot(page, tmp_path, "drift.png")
+        page.reload()
+        wait_live(page)
+        wait_drift_marks(page, drifts)  # from the history
+    assert page.errors == []

@@ -4,13 +4,18 @@
  *   GET /api/stats                    polled every STATS_MS: every model (the picker), the shown
  *                                     model's panel and throughput, latency; then the headline of
  *                                     each model that learned since: GET /api/metrics?model=
- *   GET /api/metrics/history?model=   on load, on a model change and after every reconnect: seeds the charts
+ *   GET /api/models                   with every stats poll: which models have a challenger
+ *   GET /api/metrics/history?model=   on load, on a model change and after every reconnect: seeds the
+ *                                     charts and their drift markers (the champion's and, as
+ *                                     NAME@challenger, its challenger's)
  *   GET /api/metrics?model=           with the history: the current values, and which metrics the model has
- *   SSE /api/stream/metrics?model=    the shown model's metrics after each learn: buffered, at most
- *                                     one chart point per redraw
- *   SSE /api/stream/events            every model's predict / learn / forecast / rank, and model /
- *                                     delete: kept raw, the recent ones per model; the shown model's
- *                                     feed its view and the table
+ *   GET /api/model/NAME/versions      when the shown model or its challenger changes: the versions list
+ *   SSE /api/stream/metrics?model=    the shown model's metrics after each learn (and its challenger's,
+ *                                     on a second stream): buffered, at most one chart point per redraw
+ *   SSE /api/stream/events            every model's predict / learn / forecast / rank, model / delete
+ *                                     and drift: kept raw, the recent ones per model (a challenger's
+ *                                     under NAME@challenger); the shown model's feed its view and the
+ *                                     table, its challenger's the table's Challenger column
  * Nothing is drawn per message: parts keep what arrives and mark themselves dirty, and one
  * throttle redraws the dirty ones at most every REDRAW_MS, on an animation frame.
  *
@@ -23,10 +28,12 @@
  *   picker       every model with its headline metric, live; which one is shown
  *   eventLog     every model's recent events, raw: a view opened later starts from them
  *   modelPanel   the shown model's description and counters
+ *   versions     the shown model's versions (serving, challenger, past), the live ones kept current
  *   throughput   rates and their sparkline (the last MAX_RATES samples); latency: its table
- *   modelView    one per shown model: its metric series, what its paradigm traces from the events
- *                (forecast against actual, recent anomaly scores) and the cards that show them
- *   eventsTable  the shown model's live events and Pause / Resume
+ *   modelView    one per shown model: its metric series and its challenger's, the drifts detected,
+ *                what its paradigm traces from the events (forecast against actual, recent anomaly
+ *                scores) and the cards that show them
+ *   eventsTable  the shown model's live events, its challenger's answers beside them, Pause / Resume
  */
 'use strict';
 
@@ -45,6 +52,9 @@
   const RETRY_MIN_MS = 500;    // reconnection backoff: first delay, grows 1.5x up to the max
   const RETRY_MAX_MS = 4000;
   const COLORS = ['var(--c1)', 'var(--c2)', 'var(--c3)', 'var(--c4)', 'var(--c5)'];
+  const RIVAL_COLOR = 'var(--rival)';  // a challenger's series, dashed, in every chart
+  const MAX_DRIFTS = 200;      // drift markers kept per model
+  const CHALLENGER = '@challenger';    // how reads name a model's challenger: NAME@challenger
 
   /* ------------------------------------------------------------ formatting */
 
@@ -139,8 +149,14 @@
     return `${path}${path.includes('?') ? '&' : '?'}model=${encodeURIComponent(name)}`;
   }
 
-  /** An event as the parts share it: its kind, its data unparsed until someone needs it. */
-  const eventEntry = (kind, raw) => ({ kind, raw, seen: Date.now() / 1000, data: null, row: null });
+  /** An event as the parts share it: its kind, its data unparsed until someone needs it, and
+   *  its place in the order of arrival. */
+  let arrivals = 0;
+  const eventEntry = (kind, raw) => ({ kind, raw, seen: Date.now() / 1000, data: null, row: null, seq: ++arrivals });
+
+  const challengerOf = (name) => `${name}${CHALLENGER}`;
+  /** The model a name belongs to: NAME for NAME@challenger, the name itself otherwise. */
+  const baseOf = (name) => (name.endsWith(CHALLENGER) ? name.slice(0, -CHALLENGER.length) : name);
 
   /** The data of an event entry, parsed once (bad JSON: an empty object). */
   function dataOf(entry) {
@@ -150,7 +166,7 @@
 
   // The server writes every event's data as {"t":...,"model":"<name>",...}: the name is read
   // from that prefix without parsing the rest (features can be long). Anything else is parsed.
-  const EVENT_MODEL = /^\{"t":[-+.\deE]+,"model":"([A-Za-z0-9._-]{1,64})"/;
+  const EVENT_MODEL = /^\{"t":[-+.\deE]+,"model":"([A-Za-z0-9._-]{1,64}(?:@challenger)?)"/;
   function modelOf(entry) {
     const found = EVENT_MODEL.exec(entry.raw);
     if (found) return found[1];
@@ -270,16 +286,22 @@
     unauthorized: 'token needed',
   };
 
-  /** The two event streams and the badge that tells whether they are live. `on.connect(stats)`
-   *  hears of every (re)connection, with fresh stats to resync from, before the streams open;
-   *  `on.metrics(raw)` and `on.event(kind, raw)` get each message's unparsed data. The metrics
-   *  stream is `on.metricsPath()`'s, asked again at every (re)connection and by follow(). */
+  /** The event streams and the badge that tells whether they are live. `on.load()` resyncs at
+   *  every (re)connection (fresh stats and models), before the streams open; `on.metrics(raw)`,
+   *  `on.challengerMetrics(raw)` and `on.event(kind, raw)` get each message's unparsed data. The
+   *  metrics stream is `on.metricsPath()`'s, and a second one `on.challengerPath()`'s while
+   *  that is not null (the shown model's challenger), asked again at every (re)connection and
+   *  by follow(). Only the first two streams decide whether the page is live: the challenger
+   *  comes and goes. */
   function createConnection(api, on) {
     let status = 'connecting';
     let everLive = false;     // once live, a lost connection says "reconnecting", not "connecting"
     let authNeeded = false;   // after a 401, nothing is tried until authorize()
     let metrics = null;       // the EventSources while open
     let events = null;
+    let rival = null;         // the challenger's metrics, while there is one
+    let metricsPath = null;   // where metrics and rival listen
+    let rivalPath = null;
     let retryTimer = null;
     let retryDelay = RETRY_MIN_MS;
 
@@ -294,14 +316,17 @@
     }
     const showLost = () => show(everLive ? 'reconnecting' : 'connecting');
 
-    function close() {
-      for (const source of [metrics, events]) {
-        if (source) {
-          source.onopen = source.onerror = source.onmessage = null;
-          source.close();
-        }
+    function drop(source) {
+      if (source) {
+        source.onopen = source.onerror = source.onmessage = null;
+        source.close();
       }
-      metrics = events = null;
+    }
+
+    function close() {
+      for (const source of [metrics, events, rival]) drop(source);
+      metrics = events = rival = null;
+      metricsPath = rivalPath = null;
     }
 
     function listen(path) {
@@ -311,20 +336,40 @@
       return source;
     }
 
+    // (Re)opens the metrics streams whose path changed; a stream that follows the same model
+    // is kept, so that no message is lost.
     function openMetrics() {
-      if (metrics) {
-        metrics.onopen = metrics.onerror = metrics.onmessage = null;
-        metrics.close();
+      const path = on.metricsPath();
+      if (!metrics || path !== metricsPath) {
+        drop(metrics);
+        metricsPath = path;
+        metrics = listen(path);
+        metrics.onmessage = (e) => on.metrics(e.data);
       }
-      metrics = listen(on.metricsPath());
-      metrics.onmessage = (e) => on.metrics(e.data);
+      const second = on.challengerPath();
+      if (second !== rivalPath || (second !== null && !rival)) {
+        drop(rival);
+        rival = null;
+        rivalPath = second;
+        if (second !== null) {
+          const source = rival = new EventSource(api.streamUrl(second));
+          source.onmessage = (e) => on.challengerMetrics(e.data);
+          // Closed for good (promoted or deleted meanwhile): the next models poll says which.
+          source.onerror = () => {
+            if (source.readyState === EventSource.CLOSED && rival === source) {
+              drop(source);
+              rival = null;
+            }
+          };
+        }
+      }
     }
 
     function open() {
       close();
       openMetrics();
       events = listen('/api/stream/events');
-      for (const kind of ['predict', 'learn', 'forecast', 'rank', 'model', 'delete']) {
+      for (const kind of ['predict', 'learn', 'forecast', 'rank', 'model', 'delete', 'drift']) {
         events.addEventListener(kind, (e) => on.event(kind, e.data));
       }
     }
@@ -360,22 +405,20 @@
     async function connect() {
       close();
       if (status !== 'live') showLost();
-      let stats;
       try {
-        stats = await api.getJSON('/api/stats');
+        await on.load();
       } catch (e) {
         if (!(e instanceof AuthError)) retry();
         return;
       }
-      on.connect(stats);
       open();
     }
 
     return {
       connect,
       fail,
-      /** Moves the metrics stream to on.metricsPath() (while the streams are closed, the next
-       *  connection will). */
+      /** Moves the metrics streams to on.metricsPath() and on.challengerPath() (while the
+       *  streams are closed, the next connection will). */
       follow() { if (metrics) openMetrics(); },
       get live() { return status === 'live' && !authNeeded; },
       /** Stops everything until authorize(); false if it already had. */
@@ -478,12 +521,14 @@
 
   /* ------------------------------------------------------------ model panel */
 
-  const modelKey = (m) => (m ? `${m.name}|${m.uploaded_at}|${m.class}|${m.flavor}` : null);
+  // A model and what it was uploaded as: a new upload, a promotion or a rollback is another key.
+  const modelKey = (m) => (m ? `${m.name}|${m.version}|${m.uploaded_at}|${m.class}|${m.flavor}` : null);
 
   /** The shown model's description and counters, and the server's uptime. */
   function createModelPanel(clock) {
     let shown = null;  // the description on screen, re-rendered by tick()
-    const counters = ['#model-library', '#model-uploaded', '#model-predictions', '#model-learns', '#model-pending'];
+    const counters = ['#model-library', '#model-uploaded', '#model-version', '#model-drifts', '#model-predictions',
+      '#model-learns', '#model-pending'];
 
     function render(m) {
       shown = m;
@@ -494,18 +539,28 @@
         cls.title = '';
         $('#model-flavor').textContent = 'none';
         for (const id of counters) $(id).textContent = '—';
+        $('#model-drifts').dataset.raw = '';
+        $('#model-drifts').classList.remove('warn');
         return;
       }
       cls.textContent = m.class || m.name || 'model';
       cls.title = m.class || '';
       $('#model-flavor').textContent = m.flavor || '—';
       $('#model-library').textContent = [m.library, m.library_version].filter(Boolean).join(' ') || '—';
+      $('#model-library').title = $('#model-library').textContent;
       const up = $('#model-uploaded');
       up.textContent = fmtAgo(m.uploaded_at, clock.now());
       up.title = typeof m.uploaded_at === 'number' ? new Date(m.uploaded_at * 1000).toLocaleString() : '';
       $('#model-predictions').textContent = fmtCount(m.predictions);
       $('#model-learns').textContent = fmtCount(m.learns);
       $('#model-pending').textContent = fmtCount(m.pending);
+      $('#model-version').textContent = typeof m.version === 'number' ? `v${m.version}` : '—';
+      const drifts = $('#model-drifts');
+      const n = numberOrNull(m.drifts);
+      drifts.textContent = fmtCount(n);
+      drifts.dataset.raw = n === null ? '' : String(n);
+      drifts.classList.toggle('warn', n > 0);
+      drifts.title = n === null ? '' : `${fmtCount(n)} concept drift${n === 1 ? '' : 's'} detected in the live error since the upload`;
     }
 
     return {
@@ -513,6 +568,104 @@
       showUptime(s) { $('#server-uptime').textContent = fmtDuration(s); },
       /** Keeps relative times ("2 min ago") moving while no stats come in. */
       tick() { if (shown) render(shown); },
+    };
+  }
+
+  /* ------------------------------------------------------------ versions */
+
+  const ROLE_TEXT = { serving: 'serving', challenger: 'challenger', version: 'past' };
+
+  /** The shown model's versions, oldest first, from GET /api/model/NAME/versions, fetched when
+   *  the model or its challenger changes (load()). The serving version and the challenger
+   *  keep learning: live() keeps their learns and headline metric current from what the
+   *  dashboard already has (stats, models, the view's metrics). Read-only: nothing here calls
+   *  an admin route. */
+  function createVersionsList(api, clock) {
+    const wrap = $('#versions-wrap');
+    const body = $('#versions');
+    const head = $('#versions-metric');
+    let name = null;       // the model listed
+    let metric = null;     // the headline metric's name
+    let listing = [];      // what the server answered
+    let calls = 0;         // an answer to any but the newest load() is dropped
+    let current = { serving: null, challenger: null };  // {learns, values} of the live ones
+
+    function headline(v) {
+      const values = v.metrics && typeof v.metrics === 'object' && !Array.isArray(v.metrics) ? v.metrics : {};
+      const key = metric !== null && metric in values ? metric : Object.keys(values)[0];
+      return key === undefined ? [metric || '', undefined] : [key, values[key]];
+    }
+
+    function render() {
+      wrap.hidden = !listing.length;
+      head.textContent = metric || 'Metric';
+      const now = clock.now();
+      body.replaceChildren(...listing.map((found) => {
+        const live = current[found.role];
+        const v = live ? { ...found, learns: live.learns ?? found.learns, metrics: live.values || found.metrics } : found;
+        const tr = htmlNode('tr');
+        tr.dataset.version = String(v.version);
+        tr.dataset.role = v.role;
+        const role = htmlNode('span', `role role-${v.role}`, ROLE_TEXT[v.role] || String(v.role));
+        const roleCell = htmlNode('td', 'v-role');
+        roleCell.append(role);
+        const cls = htmlNode('td', 'v-class');
+        if (v.library) cls.append(htmlNode('span', 'v-lib', v.library));
+        cls.append(v.class || '—');
+        cls.title = [v.class, [v.library, v.library_version].filter(Boolean).join(' ')].filter(Boolean).join('\n');
+        const learns = htmlNode('td', 'v-num v-learns num', fmtCount(numberOrNull(v.learns)));
+        learns.dataset.raw = typeof v.learns === 'number' ? String(v.learns) : '';
+        const [key, value] = headline(v);
+        const val = htmlNode('td', 'v-num v-metric num', fmt(numberOrNull(value ?? null)));
+        val.dataset.headline = key;  // not data-metric: that marks the view's metrics
+        val.dataset.raw = typeof value === 'number' ? String(value) : '';
+        val.title = typeof value === 'number' ? `${key}: ${value}` : '';
+        const when = htmlNode('td', 'v-when', fmtAgo(v.uploaded_at, now));
+        when.title = [
+          typeof v.uploaded_at === 'number' ? `uploaded ${new Date(v.uploaded_at * 1000).toLocaleString()}` : '',
+          typeof v.retired_at === 'number' ? `replaced ${new Date(v.retired_at * 1000).toLocaleString()}` : '',
+        ].filter(Boolean).join('\n');
+        tr.append(htmlNode('td', 'v-version num', `v${v.version}`), roleCell, cls, learns, val, when);
+        if (v.role === 'serving') tr.setAttribute('aria-current', 'true');
+        return tr;
+      }));
+    }
+
+    return {
+      /** Lists the versions of the model `m` (null: none). */
+      async load(m) {
+        const call = ++calls;
+        if (!m) {
+          name = null;
+          listing = [];
+          render();
+          return;
+        }
+        if (m.name !== name) {
+          listing = [];
+          current = { serving: null, challenger: null };
+        }
+        name = m.name;
+        metric = headlineOf(m, null)[0] || null;
+        let answer;
+        try {
+          answer = await api.getJSON(`/api/model/${encodeURIComponent(m.name)}/versions`);
+        } catch (e) {
+          return;  // deleted meanwhile (its event says so), or the connection is down: the next load
+        }
+        if (call !== calls || !answer || !Array.isArray(answer.versions)) return;
+        listing = answer.versions.filter((v) => v && typeof v.version === 'number');
+        render();
+      },
+      /** The live versions' learns and metrics: `{serving, challenger}`, each {learns, values} or null. */
+      live(serving, challenger) {
+        const same = (a, b) => (a && b ? a.learns === b.learns && a.values === b.values : a === b);
+        if (same(serving, current.serving) && same(challenger, current.challenger)) return;
+        current = { serving, challenger };
+        if (listing.length) render();
+      },
+      /** Keeps "2 min ago" moving. */
+      tick() { if (listing.length) render(); },
     };
   }
 
@@ -591,24 +744,32 @@
   }
 
   /** Draws `pts` ([t, value or null], oldest first) as a line broken where a value is null,
-   *  with the area under it, the newest value marked, and value and time axes. */
-  function drawLineChart(svg, pts, color) {
+   *  with the area under it, the newest value marked, and value and time axes. `rival`: the
+   *  challenger's points, dashed beside it on the same axes (null: none); `drifts`: {t, n, who}
+   *  marked as vertical lines at their time (see driftMarks). */
+  function drawLineChart(svg, pts, color, rival = null, drifts = []) {
     const size = fitViewBox(svg, 300, 120, 50, 40);
     const defined = pts.filter(([, v]) => v !== null);
-    if (!defined.length) {
+    const rivalDefined = rival ? rival.filter(([, v]) => v !== null) : [];
+    const both = defined.concat(rivalDefined);
+    if (!both.length) {
       svg.replaceChildren();
       return;
     }
-    const scale = chartScales(defined, size);
-    svg.replaceChildren(
-      ...valueAxis(scale), ...linePaths(pts, scale, color), newestMarker(defined, scale, color), ...timeAxis(scale));
+    const times = both.map(([t]) => t).concat(drifts.map((d) => d.t));
+    const scale = chartScales(both, size, [Math.min(...times), Math.max(...times)]);
+    const nodes = [...valueAxis(scale), ...driftMarks(drifts, scale.x, scale)];
+    if (defined.length) nodes.push(...linePaths(pts, scale, color));
+    if (rivalDefined.length) nodes.push(plainLine(rival, scale, RIVAL_COLOR, 'dashed rival'), newestMarker(rivalDefined, scale, RIVAL_COLOR));
+    if (defined.length) nodes.push(newestMarker(defined, scale, color));
+    svg.replaceChildren(...nodes, ...timeAxis(scale));
   }
 
-  /** Where things go in a chart of `defined` points: the margins, three value ticks, x(t), y(v). */
-  function chartScales(defined, { w, h }) {
+  /** Where things go in a chart of `defined` points: the margins, three value ticks, x(t), y(v).
+   *  `span`: [t0, t1] the time axis covers (default: the first and last points'). */
+  function chartScales(defined, { w, h }, span = null) {
     const [lo, hi] = valueRange(defined);
-    const t0 = defined[0][0];
-    const t1 = defined[defined.length - 1][0];
+    const [t0, t1] = span || [defined[0][0], defined[defined.length - 1][0]];
     const top = 6;
     const bottom = h - 16;  // room for the time axis
     const ticks = [0, 0.5, 1].map((frac) => ({
@@ -618,7 +779,7 @@
     const left = Math.max(...ticks.map((tick) => tick.label.length)) * 6.2 + 10;  // room for the labels
     const right = w - 6;
     return {
-      w, h, bottom, left, t0, t1, ticks,
+      w, h, top, bottom, left, t0, t1, ticks,
       x: (t) => (t1 === t0 ? (left + right) / 2 : left + ((t - t0) / (t1 - t0)) * (right - left)),
       y: (v) => bottom - ((v - lo) / (hi - lo)) * (bottom - top),
     };
@@ -688,6 +849,38 @@
     return runs;
   }
 
+  const driftLabel = (d) => `${d.who === 'challenger' ? 'Challenger drift' : 'Drift'} detected at ${fmtClock(d.t)}, learn ${fmtCount(d.n)}`;
+
+  /** A vertical line for each drift ({t, n, who: 'champion' | 'challenger'}) at `at(d)` (its
+   *  x, or null where the chart cannot place it), flagged at the top, its time and learn in
+   *  its title (a tooltip) and aria-label; the chart's own label counts them (driftSummary). */
+  function driftMarks(drifts, at, { top, bottom }) {
+    const marks = [];
+    for (const d of drifts) {
+      const xv = typeof at === 'function' ? at(d.t) : null;
+      if (xv === null || !Number.isFinite(xv)) continue;
+      const x = xv.toFixed(1);
+      const label = driftLabel(d);
+      const mark = svgNode('g', { class: `drift drift-${d.who}`, 'data-drift': String(d.n), 'data-t': String(d.t), 'data-who': d.who, 'aria-label': label });
+      mark.append(
+        svgNode('title', {}, label),
+        svgNode('line', { class: 'drift-line', x1: x, x2: x, y1: top, y2: bottom }),
+        svgNode('path', { class: 'drift-flag', d: `M${x},${top}l-4,-5h8z` }));
+      marks.push(mark);
+    }
+    return marks;
+  }
+
+  /** What a chart's label says of its drifts: "; 2 drifts detected, at 12:00:01 (learn 1,523), …". */
+  function driftSummary(drifts) {
+    const own = drifts.filter((d) => d.who !== 'challenger');
+    const theirs = drifts.length - own.length;
+    if (!drifts.length) return '';
+    const listed = own.slice(-5).map((d) => `at ${fmtClock(d.t)} (learn ${fmtCount(d.n)})`).join(', ');
+    return `; ${fmtCount(own.length)} drift${own.length === 1 ? '' : 's'} detected${listed ? `, ${own.length > 5 ? 'the last ' : ''}${listed}` : ''}`
+      + (theirs ? `; ${fmtCount(theirs)} in the challenger's error` : '');
+  }
+
   function newestMarker(defined, { x, y }, color) {
     const [t, v] = defined[defined.length - 1];
     return svgNode('circle', { cx: x(t).toFixed(1), cy: y(v).toFixed(1), r: 3.2, fill: color });
@@ -755,8 +948,9 @@
 
   /** Draws observations ({t, actual, forecast}, oldest first, evenly spaced) as the actual line
    *  and the dashed line of the forecasts made before them, and `ahead` (the newest forecast
-   *  asked for, or null) dotted after the last observation. */
-  function drawForecastChart(svg, observed, ahead) {
+   *  asked for, or null) dotted after the last observation. A drift is marked at the first
+   *  observation learned at or after its time (none before the first one shown). */
+  function drawForecastChart(svg, observed, ahead, drifts = []) {
     const size = fitViewBox(svg, 600, 160, 80, 60);
     const n = observed.length;
     const actual = observed.map((p, i) => [i, p.actual]);
@@ -768,7 +962,12 @@
       return;
     }
     const scale = chartScales(defined, size);
-    const nodes = [...valueAxis(scale),
+    const indexAt = (t) => {
+      if (!n || typeof observed[0].t !== 'number' || t < observed[0].t) return null;
+      const i = observed.findIndex((p) => typeof p.t === 'number' && p.t >= t);
+      return i < 0 ? null : scale.x(i);
+    };
+    const nodes = [...valueAxis(scale), ...driftMarks(drifts, indexAt, scale),
       plainLine(forecast, scale, 'var(--c3)', 'dashed'), plainLine(actual, scale, 'var(--c1)')];
     if (future.length) nodes.push(plainLine(future, scale, 'var(--c3)', 'dotted'));
     const last = actual.filter(([, v]) => v !== null);
@@ -831,20 +1030,58 @@
   }
 
   /** A card for one metric: its current value, its change, its line over time; `render(value,
-   *  points)`, points being [t, value or null] oldest first. */
+   *  points, extra)`, points being [t, value or null] oldest first, and `extra` what else the
+   *  chart shows: `rival` ({version, value, points}: the challenger's, or null) and `drifts`
+   *  ({t, n, who}). The challenger's current value is in the legend (.rival-value, exact in
+   *  data-raw), beside the model's, and its line is dashed. */
   function createLineCard(name, color, direction) {
     const element = cardFrame(name, HINTS.get(direction), color);
     element.dataset.metric = name;
     element.dataset.points = '0';
+    element.dataset.rivalPoints = '0';
     element.setAttribute('aria-label', `${name} metric`);
     const value = htmlNode('div', 'value na', '—');
     value.dataset.raw = '';
     const sub = htmlNode('div', 'sub', 'waiting for the first learn');
+    const legend = htmlNode('div', 'legend rival-legend');
+    legend.hidden = true;
+    const ownLabel = htmlNode('span', '', 'model');
+    const ownValue = htmlNode('span', 'num own-value', '—');
+    const ownItem = legendItem(ownLabel, color);
+    ownItem.append(ownValue);
+    const rivalLabel = htmlNode('span', '', 'challenger');
+    const rivalValue = htmlNode('span', 'num rival-value', '—');
+    rivalValue.dataset.raw = '';
+    const rivalItem = legendItem(rivalLabel, RIVAL_COLOR, 'swatch-dashed');
+    rivalItem.append(rivalValue);
+    legend.append(ownItem, rivalItem);
     const svg = svgNode('svg', { role: 'img', 'aria-label': `${name}: no data yet` });
     const empty = htmlNode('div', 'chart-empty', 'no points yet');
     const chart = htmlNode('div', 'chart');
     chart.append(svg, empty);
-    element.append(value, sub, chart);
+    element.append(value, sub, legend, chart);
+
+    /** The challenger's value in the legend, toned by whether it is better than the model's. */
+    function showRival(rival, v) {
+      legend.hidden = !rival;
+      element.classList.toggle('challenged', !!rival);
+      if (!rival) {
+        rivalValue.dataset.raw = '';
+        element.dataset.rivalPoints = '0';
+        return;
+      }
+      const r = rival.value;
+      ownLabel.textContent = `model${typeof rival.own === 'number' ? ` v${rival.own}` : ''} `;
+      ownValue.textContent = typeof v === 'number' ? fmt(v) : '—';
+      rivalLabel.textContent = `challenger${typeof rival.version === 'number' ? ` v${rival.version}` : ''} `;
+      rivalValue.textContent = typeof r === 'number' ? fmt(r) : '—';
+      rivalValue.dataset.raw = typeof r === 'number' ? String(r) : '';
+      rivalValue.title = typeof r === 'number' ? String(r) : 'not defined yet';
+      const better = typeof r === 'number' && typeof v === 'number' && direction !== null && r !== v
+        ? (direction ? r > v : r < v) : null;
+      rivalValue.className = `num rival-value${better === null ? '' : better ? ' ok' : ' ko'}`;
+      if (better !== null) rivalValue.title += better ? ' (better than the model)' : ' (worse than the model)';
+    }
 
     function showValue(v) {
       const has = typeof v === 'number';
@@ -867,14 +1104,22 @@
 
     return {
       element,
-      render(v, pts) {
+      render(v, pts, { rival = null, drifts = [] } = {}) {
         const defined = pts.filter(([, x]) => x !== null);
+        const rivalPts = rival ? rival.points : null;
+        const rivalDefined = rivalPts ? rivalPts.filter(([, x]) => x !== null) : [];
         showValue(v);
+        showRival(rival, v);
         element.dataset.points = String(defined.length);
-        empty.hidden = defined.length > 0;
+        if (rival) element.dataset.rivalPoints = String(rivalDefined.length);
+        element.dataset.drifts = String(drifts.length);
+        empty.hidden = defined.length + rivalDefined.length > 0;
         const current = typeof v === 'number' ? fmt(v) : 'not defined yet';
-        svg.setAttribute('aria-label', `${name} over time, ${defined.length} points; current value ${current}`);
-        drawLineChart(svg, pts, color);
+        const theirs = rival
+          ? `; challenger${typeof rival.version === 'number' ? ` v${rival.version}` : ''}, ${rivalDefined.length} points, current value ${typeof rival.value === 'number' ? fmt(rival.value) : 'not defined yet'}`
+          : '';
+        svg.setAttribute('aria-label', `${name} over time, ${defined.length} points; current value ${current}${theirs}${driftSummary(drifts)}`);
+        drawLineChart(svg, pts, color, rivalPts, drifts);
         showChange(defined);
       },
     };
@@ -903,8 +1148,9 @@
 
     return {
       element: card.element,
-      render({ latest, series }) {
-        card.render(latest[name], series.values(name));
+      render(context) {
+        const { latest } = context;
+        card.render(latest[name], context.series.values(name), extraFor(name, context));
         const values = steps.map((step) => finiteOrNull(latest[step]));
         const peak = Math.max(0, ...values.filter((v) => v !== null).map(Math.abs));
         cells.forEach((cell, i) => {
@@ -948,20 +1194,22 @@
 
     return {
       element,
-      render({ trace }) {
+      render({ trace, drifts }) {
         const observed = trace.observed();
         const ahead = trace.ahead();
         element.dataset.actual = JSON.stringify(observed.map((p) => p.actual));
         element.dataset.forecast = JSON.stringify(observed.map((p) => p.forecast));
         element.dataset.ahead = JSON.stringify(ahead || []);
         empty.hidden = observed.length > 0 || !!ahead;
-        drawForecastChart(svg, observed, ahead);
+        drawForecastChart(svg, observed, ahead, drifts || []);
         const last = observed[observed.length - 1];
         const said = last
           ? `last ${fmtCount(observed.length)} observations; the latest is ${fmt(last.actual)}, forecast ${fmt(last.forecast)}`
           : 'no observations yet';
         const next = ahead ? `; next ${ahead.length}: ${ahead.slice(0, 12).map((v) => fmt(v)).join(', ')}` : '';
-        svg.setAttribute('aria-label', `Forecast against actual: ${said}${next}`);
+        const shownDrifts = svg.querySelectorAll('.drift').length;
+        svg.setAttribute('aria-label', `Forecast against actual: ${said}${next}`
+          + (shownDrifts ? `; ${shownDrifts} drift${shownDrifts === 1 ? '' : 's'} marked` : ''));
         sub.textContent = last ? `${said}${next}` : '';
       },
     };
@@ -1087,6 +1335,15 @@
     };
   }
 
+  /** What a line card of the metric `name` shows besides the model's line: the challenger's
+   *  (`context.rival`: {version, own (the model's version), latest, series} or null) and the drifts. */
+  function extraFor(name, { rival, drifts }) {
+    return {
+      rival: rival ? { version: rival.version, own: rival.own, value: (rival.latest || {})[name], points: rival.series.values(name) } : null,
+      drifts: drifts || [],
+    };
+  }
+
   /** The names of `name`'s steps ahead among `names` (MAE+1 … MAE+h for MAE), in order. */
   function stepsOf(name, names) {
     const prefix = `${name}+`;
@@ -1128,7 +1385,7 @@
         cards.push(createHorizonCard(name, steps.get(name), nextColor(), direction(name)));
       } else {
         const card = createLineCard(name, nextColor(), direction(name));
-        cards.push({ element: card.element, render: ({ latest, series }) => card.render(latest[name], series.values(name)) });
+        cards.push({ element: card.element, render: (context) => card.render(context.latest[name], context.series.values(name), extraFor(name, context)) });
       }
     }
     return cards;
@@ -1250,72 +1507,135 @@
     return null;
   }
 
-  /** What the dashboard shows of one model: its metric series, what its paradigm traces from
-   *  its events (starting from `recent`, the entries of its events seen so far) and the cards.
-   *  A new upload gets a new view, so nothing of the previous model can leak into its charts. */
-  function createModelView(model, { api, clock, redraw, recent }) {
-    const series = createMetricSeries();
+  /** One model's side of a view: its metric series, its newest metrics, the drifts detected
+   *  in its live error ({t, n} by n), and what loading its history needs. */
+  function createSide(name, desc) {
+    return {
+      name,
+      desc,
+      series: createMetricSeries(),
+      latest: null,      // the newest metrics, shown as the cards' values
+      pending: null,     // the newest live message not drawn yet, unparsed
+      received: 0,       // live messages so far: tells whether a history answer is the freshest
+      calls: 0,          // an answer to any but the newest load is dropped
+      drifts: new Map(), // n -> {t, n}
+    };
+  }
+
+  function addDrift(side, t, n) {
+    if (typeof t !== 'number' || typeof n !== 'number' || side.drifts.has(n)) return false;
+    side.drifts.set(n, { t, n });
+    if (side.drifts.size > MAX_DRIFTS) side.drifts.delete(side.drifts.keys().next().value);
+    return true;
+  }
+
+  /** What the dashboard shows of one model: its metric series and, while it has one, its
+   *  challenger's (`challenger`: its description, or null), the drifts detected in either's
+   *  live error, what its paradigm traces from its events (starting from `recent`, the entries
+   *  of its events seen so far) and the cards. A new upload gets a new view, so nothing of the
+   *  previous model can leak into its charts; a new challenger gets a new side. */
+  function createModelView(model, { api, clock, redraw, recent, challenger }) {
+    const own = createSide(model.name, model);
+    let rival = null;        // the challenger's side
     const trace = createTrace(model.flavor);
     const cards = createMetricCards($('#metrics'), model);
-    let latest = null;       // the newest metrics, shown as the cards' values
-    let pending = null;      // the newest live message not drawn yet, unparsed
     let queued = trace ? recent.slice() : [];  // event entries not traced yet
-    let received = 0;        // live messages so far: tells whether a history answer is the freshest
-    let historyCalls = 0;    // an answer to any but the newest loadHistory() is dropped
     let dirty = true;
     let closed = false;
     cards.sync([]);          // the paradigm's own cards show before any metric
 
-    function takeLive(m) {
+    function takeLive(side, m) {
       if (!m) return;
-      latest = m;
-      cards.sync(Object.keys(m));
-      series.push(clock.now(), m);
+      side.latest = m;
+      if (side === own) cards.sync(Object.keys(m));
+      side.series.push(clock.now(), m);
       dirty = true;
     }
 
-    async function loadHistory() {
-      const call = ++historyCalls;
-      const receivedBefore = received;
+    async function loadSide(side) {
+      const call = ++side.calls;
+      const receivedBefore = side.received;
       let history;
       let current;
       try {
         [history, current] = await Promise.all([
-          api.getJSON(withModel('/api/metrics/history', model.name)),
-          api.getJSON(withModel('/api/metrics', model.name)).catch((e) => (e instanceof AuthError ? Promise.reject(e) : null)),
+          api.getJSON(withModel('/api/metrics/history', side.name)),
+          api.getJSON(withModel('/api/metrics', side.name)).catch((e) => (e instanceof AuthError ? Promise.reject(e) : null)),
         ]);
       } catch (e) {
         return;
       }
-      if (call !== historyCalls || closed) return;
+      if (call !== side.calls || closed || (side !== own && side !== rival)) return;
       const points = (history && Array.isArray(history.points) ? history.points : [])
         .filter((p) => p && typeof p.t === 'number' && p.metrics)
         .map((p) => ({ t: p.t, m: p.metrics }));
-      series.seed(points);
+      side.series.seed(points);
+      for (const d of (history && Array.isArray(history.drifts) ? history.drifts : [])) {
+        if (d) addDrift(side, d.t, d.n);
+      }
       const fresh = current && typeof current === 'object' ? current : null;
-      if (received === receivedBefore) {
+      if (side.received === receivedBefore) {
         // No live message since the requests went out: what they fetched is the newest.
-        latest = fresh || (points.length ? points[points.length - 1].m : latest);
+        side.latest = fresh || (points.length ? points[points.length - 1].m : side.latest);
       }
       // The server leaves out metrics a model cannot feed (LogLoss without predict_proba_one):
       // the cards follow the metrics it reports.
-      if (fresh) cards.sync(Object.keys(fresh));
+      if (fresh && side === own) cards.sync(Object.keys(fresh));
       dirty = true;
       redraw.request();
+    }
+
+    function setChallenger(desc) {
+      if (modelKey(desc) === (rival ? modelKey(rival.desc) : null)) return false;
+      rival = desc ? createSide(challengerOf(model.name), desc) : null;
+      if (rival) loadSide(rival);
+      dirty = true;
+      redraw.request();
+      return true;
+    }
+    if (challenger) rival = createSide(challengerOf(model.name), challenger);  // loaded by loadHistory()
+
+    function drifts() {
+      const marks = [...own.drifts.values()].map((d) => ({ ...d, who: 'champion' }));
+      if (rival) marks.push(...[...rival.drifts.values()].map((d) => ({ ...d, who: 'challenger' })));
+      return marks;
     }
 
     return {
       name: model.name,
       key: modelKey(model),
       flavor: model.flavor,
-      loadHistory,
+      /** The challenger's name (NAME@challenger) while there is one, else null. */
+      get rivalName() { return rival ? rival.name : null; },
+      /** Starts the challenger's side over for `desc` (null: it has none); false when unchanged. */
+      setChallenger,
+      loadHistory() {
+        loadSide(own);
+        if (rival) loadSide(rival);
+      },
       /** The newest metrics (null before the first answer); a new object when they change. */
-      latest: () => latest,
+      latest: () => own.latest,
+      rivalLatest: () => (rival ? rival.latest : null),
       /** A live metrics message: only the newest one before a redraw is drawn. */
       receive(raw) {
-        pending = raw;
-        received += 1;
+        own.pending = raw;
+        own.received += 1;
         redraw.request();
+      },
+      /** A live metrics message of the challenger. */
+      receiveRival(raw) {
+        if (!rival) return;
+        rival.pending = raw;
+        rival.received += 1;
+        redraw.request();
+      },
+      /** A drift event ({t, model, learns}) of this model or its challenger. */
+      drift(d) {
+        const side = d.model === own.name ? own : rival && d.model === rival.name ? rival : null;
+        if (side && addDrift(side, d.t, d.learns)) {
+          dirty = true;
+          redraw.request();
+        }
       },
       /** An event entry of this model. */
       event(entry) {
@@ -1326,9 +1646,11 @@
       },
       invalidate() { dirty = true; },
       flush() {
-        if (pending !== null) {
-          takeLive(parseObject(pending));
-          pending = null;
+        for (const side of rival ? [own, rival] : [own]) {
+          if (side.pending !== null) {
+            takeLive(side, parseObject(side.pending));
+            side.pending = null;
+          }
         }
         if (queued.length) {
           for (const entry of queued) trace.add(entry.kind, dataOf(entry));
@@ -1337,7 +1659,13 @@
         }
         if (dirty) {
           dirty = false;
-          cards.render({ latest: latest || {}, series, trace });
+          cards.render({
+            latest: own.latest || {},
+            series: own.series,
+            trace,
+            rival: rival ? { version: rival.desc.version, own: model.version, latest: rival.latest, series: rival.series } : null,
+            drifts: drifts(),
+          });
         }
       },
       close() {
@@ -1364,11 +1692,14 @@
   /** Every model as a tab, with its flavor and its headline metric, the default marked, the
    *  shown one selected; `onChoose(name)` hears of a click or an arrow key. Values come from
    *  the shown model's view (show()) and, for the others, from GET /api/metrics?model= for each
-   *  model that learned since the last refresh() (touch() marks them). */
+   *  model that learned since the last refresh() (touch() marks them). A model with a
+   *  challenger is marked (data-challenged, and a "vs vN" badge); the challengers' descriptions
+   *  come from GET /api/models (challengers()) and from their `model` events (setChallenger()). */
   function createModelPicker(api, onChoose) {
     const nav = $('#model-picker');
     const list = $('#model-list');
     let entries = new Map();  // name -> {desc, values, tab, metric, value}
+    const rivals = new Map(); // name -> its challenger's description
     let defaultName = null;
     let selected = null;
     let stale = new Set();    // models whose metrics changed since they were fetched
@@ -1404,6 +1735,14 @@
         mark.title = 'The default model: calls that name no model go to it';
         top.append(mark);
       }
+      const rival = rivals.get(desc.name);
+      tab.dataset.challenged = String(!!rival);
+      if (rival) {
+        const mark = htmlNode('span', 'tab-challenged', typeof rival.version === 'number' ? `vs v${rival.version}` : 'challenged');
+        mark.title = `Challenged: ${rival.class || 'a challenger'} sees every call and is scored alike; its answers are only recorded`;
+        mark.setAttribute('aria-hidden', 'true');
+        top.append(mark, htmlNode('span', 'sr-only', `, challenged by version ${rival.version}`));
+      }
       const line = htmlNode('span', 'tab-metric');
       entry.metric = htmlNode('span', 'tab-metric-name');
       entry.value = htmlNode('span', 'tab-value num');
@@ -1424,7 +1763,7 @@
 
     function draw() {
       const names = [...entries.keys()].sort();
-      const shape = JSON.stringify([defaultName, names.map((n) => [n, entries.get(n).desc.flavor])]);
+      const shape = JSON.stringify([defaultName, names.map((n) => [n, entries.get(n).desc.flavor, modelKey(rivals.get(n))])]);
       if (shape !== drawn) {
         drawn = shape;
         list.replaceChildren(...names.map((n) => tabFor(entries.get(n))));
@@ -1470,9 +1809,25 @@
       },
       remove(name) {
         entries.delete(name);
+        rivals.delete(name);
         stale.delete(name);
         draw();
       },
+      /** Every model's challenger, from GET /api/models' answer. */
+      challengers(models) {
+        rivals.clear();
+        for (const m of models) {
+          if (m && typeof m.name === 'string' && m.challenger && typeof m.challenger === 'object') rivals.set(m.name, m.challenger);
+        }
+        draw();
+      },
+      /** `name`'s challenger is now `desc` (null: it has none). */
+      setChallenger(name, desc) {
+        if (desc) rivals.set(name, desc);
+        else rivals.delete(name);
+        draw();
+      },
+      challengerOf: (name) => rivals.get(name) || null,
       select(name) {
         selected = name;
         draw();
@@ -1611,15 +1966,49 @@
       td('c-feat', feat, full),
       predictionCell(kind, ev),
       td('c-num', kind === 'learn' ? fmtValue(ev.ground_truth) : ''),
-      errorCell(kind, ev, flavor));
+      errorCell(kind, ev, flavor),
+      td('c-num c-rival', ''));
     return tr;
+  }
+
+  /** Fills the Challenger cell of `row` with what the challenger answered (`ev`, its event):
+   *  its prediction and, for a learn, its error or verdict; the answer as JSON in data-raw. */
+  function fillRivalCell(row, kind, ev, flavor) {
+    const old = row.querySelector('.c-rival');
+    const cell = predictionCell(kind, ev);
+    cell.classList.add('c-rival');
+    const error = errorCell(kind, ev, flavor);
+    if (error.textContent) {
+      const judged = htmlNode('span', `rival-error ${error.className.replace('c-num', '').trim()}`.trim(), error.textContent);
+      if (error.getAttribute('aria-label')) judged.setAttribute('aria-label', error.getAttribute('aria-label'));
+      else judged.title = `error ${error.title || error.textContent}`;
+      cell.append(judged);
+    }
+    const answer = kind === 'forecast' ? ev.forecast : kind === 'rank' ? ev.ranking : ev.prediction;
+    cell.dataset.raw = answer === undefined ? '' : JSON.stringify(answer);
+    cell.title = `The challenger's answer, recorded, not returned${cell.title ? `\n${cell.title}` : ''}`;
+    old.replaceWith(cell);
+  }
+
+  /** What pairs a model's event with its challenger's: the challenger sees the same calls, so
+   *  the same kind with the same id or, without one, the same features and label. */
+  function callKey(entry) {
+    if (entry.key) return entry.key;
+    const d = dataOf(entry);
+    const id = d.id !== undefined && d.id !== null ? `#${JSON.stringify(d.id)}` : '';
+    entry.key = `${entry.kind}|${id || JSON.stringify([d.features, d.ground_truth, d.user, d.horizon])}`;
+    return entry.key;
   }
 
   /** The shown model's newest MAX_ROWS events, newest on top, with Pause / Resume. Events are
    *  kept raw and parsed only when shown: most never are when thousands arrive per second.
-   *  Shown events also tell `clock` the server's time. */
+   *  Shown events also tell `clock` the server's time. While the model has a challenger, a
+   *  Challenger column shows what it answered to the same call (its own events, paired with
+   *  the model's when a row is drawn: see callKey). */
   function createEventsTable({ clock, redraw }) {
     let events = [];  // event entries, newest last
+    let rivals = [];  // the challenger's event entries, newest last
+    let challenged = false;
     let flavor = null;
     let paused = false;
     let unseen = 0;   // arrived while paused
@@ -1641,22 +2030,60 @@
       }
     });
 
+    // Pairs the challenger's events with the shown ones, each at most once, in order: a
+    // challenger's event comes after the model's for the same call.
+    function pair(shown) {
+      const waiting = new Map();  // call key -> shown entries without a pair, oldest first
+      for (const entry of shown) {
+        if (entry.rival) continue;
+        const key = callKey(entry);
+        if (!waiting.has(key)) waiting.set(key, []);
+        waiting.get(key).push(entry);
+      }
+      if (!waiting.size) return;
+      for (const other of rivals) {
+        if (other.paired) continue;
+        const queue = waiting.get(callKey(other));
+        const at = queue ? queue.findIndex((entry) => entry.seq < other.seq) : -1;
+        if (at < 0) continue;
+        const [entry] = queue.splice(at, 1);
+        entry.rival = other;
+        other.paired = true;
+        if (entry.row) fillRivalCell(entry.row, other.kind, dataOf(other), flavor);
+      }
+    }
+
     function render() {
       dirty = false;
       replaced = false;
       const shown = events.slice(-MAX_ROWS);
       const newest = shown[shown.length - 1];
       if (newest && typeof dataOf(newest).t === 'number') clock.observe(newest.data.t, newest.seen);
+      if (challenged) pair(shown);
       // A row is built once per entry; entries are one model's, and a model keeps its flavor.
-      const rows = shown.reverse().map((ev) => ev.row || (ev.row = eventRow(ev.kind, dataOf(ev), flavor)));
+      const rows = shown.reverse().map((ev) => {
+        if (!ev.row) {
+          ev.row = eventRow(ev.kind, dataOf(ev), flavor);
+          if (ev.rival) fillRivalCell(ev.row, ev.rival.kind, dataOf(ev.rival), flavor);
+        }
+        return ev.row;
+      });
       $('#events').replaceChildren(...rows);
       $('#events-empty').hidden = rows.length > 0;
     }
 
+    function showColumn(on) {
+      challenged = on;
+      $('#events-table').classList.toggle('with-rival', on);
+    }
+
     return {
-      /** Starts over with another model's flavor and recent entries. */
-      reset(entries, modelFlavor) {
+      /** Starts over with another model's flavor and recent entries, and its challenger's
+       *  (`rivalEntries`, or null when it has none). */
+      reset(entries, modelFlavor, rivalEntries = null) {
         events = entries.slice(-MAX_ROWS);
+        rivals = (rivalEntries || []).slice(-MAX_ROWS * 2);
+        showColumn(rivalEntries !== null);
         flavor = modelFlavor;
         unseen = 0;
         if (paused) note.textContent = 'paused';
@@ -1667,6 +2094,22 @@
         events.push(entry);
         if (events.length > MAX_ROWS * 2) events = events.slice(-MAX_ROWS);
         if (paused) unseen += 1;
+        dirty = true;
+        redraw.request();
+      },
+      /** An event of the shown model's challenger. */
+      pushRival(entry) {
+        rivals.push(entry);
+        if (rivals.length > MAX_ROWS * 4) rivals = rivals.slice(-MAX_ROWS * 2);
+        if (!paused) {
+          dirty = true;
+          redraw.request();
+        }
+      },
+      /** The shown model got or lost its challenger (`rivalEntries` as for reset). */
+      challenge(rivalEntries) {
+        rivals = (rivalEntries || []).slice(-MAX_ROWS * 2);
+        showColumn(rivalEntries !== null);
         dirty = true;
         redraw.request();
       },
@@ -1703,12 +2146,16 @@
     const redraw = createThrottle(REDRAW_MS, flush);
     const api = createApi(needToken);
     const connection = createConnection(api, {
-      connect: (stats) => {
+      load: async () => {
+        const [stats, models] = await Promise.all([api.getJSON('/api/stats'), api.getJSON('/api/models')]);
+        applyModels(models);
         applyStats(stats, true);
         picker.refresh().catch(() => {});
       },
       metricsPath: () => withModel('/api/stream/metrics', view ? view.name : null),
+      challengerPath: () => (view && view.rivalName ? withModel('/api/stream/metrics', view.rivalName) : null),
       metrics: (raw) => { if (view) view.receive(raw); },
+      challengerMetrics: (raw) => { if (view) view.receiveRival(raw); },
       event: onEvent,
     });
     const emptyState = createEmptyState(api);
@@ -1719,18 +2166,48 @@
     const picker = createModelPicker(api, choose);
     const log = createEventLog();
     const modelPanel = createModelPanel(clock);
+    const versions = createVersionsList(api, clock);
     const throughput = createThroughputCard();
     const eventsTable = createEventsTable({ clock, redraw });
     let wanted = hashModel();  // the model the user chose (kept in the URL), null to follow the default
     let shownKey;     // the model on screen: undefined before the server first answers, null for none
     let view = null;  // its view, while there is one
+    let modelEvents = 0;  // model and delete events so far: a models answer older than one is stale
 
     function flush() {
       if (view) {
         view.flush();
         picker.show(view.name, view.latest());
+        liveVersions();
       }
       eventsTable.flush();
+    }
+
+    /** The serving version's and the challenger's learns (from the last polls) and metrics
+     *  (from the view) to the versions list. */
+    function liveVersions() {
+      if (!view) return;
+      const desc = picker.description(view.name);
+      const rival = picker.challengerOf(view.name);
+      versions.live(desc ? { learns: desc.learns, values: view.latest() } : null,
+        rival && view.rivalName ? { learns: rival.learns, values: view.rivalLatest() } : null);
+    }
+
+    /** The shown view follows its model's challenger (picker.challengerOf): a new one, or
+     *  none, starts its side, the table's column, the versions list and its stream over. */
+    function followChallenger() {
+      if (!view) return;
+      const rival = picker.challengerOf(view.name);
+      if (!view.setChallenger(rival)) return;
+      eventsTable.challenge(rival ? log.recent(challengerOf(view.name)) : null);
+      versions.load(picker.description(view.name));
+      connection.follow();
+    }
+
+    /** GET /api/models' answer: which models have a challenger. */
+    function applyModels(models) {
+      picker.challengers(models && Array.isArray(models.models) ? models.models : []);
+      followChallenger();
     }
 
     function needToken() {
@@ -1739,13 +2216,31 @@
 
     function onEvent(kind, raw) {
       if (kind === 'model' || kind === 'delete') {
+        modelEvents += 1;
         const data = parseObject(raw);
         const name = data && (typeof data.name === 'string' ? data.name : data.model);
         if (typeof name === 'string') {
           log.forget(name);
-          if (kind === 'model') picker.add(data);
-          else picker.remove(name);
-          showChosen();
+          if (name !== baseOf(name)) {
+            // A challenger uploaded beside its model: the model's view shows it.
+            picker.setChallenger(baseOf(name), kind === 'model' ? data : null);
+            followChallenger();
+          } else if (kind === 'model') {
+            const rival = picker.challengerOf(name);
+            if (rival && rival.version === data.version) {  // promoted: it is the model now
+              log.forget(challengerOf(name));
+              picker.setChallenger(name, null);
+            }
+            picker.add(data);
+            if (!showChosen()) {
+              followChallenger();
+              if (view && view.name === name) versions.load(picker.description(name));
+            }
+          } else {
+            log.forget(challengerOf(name));
+            picker.remove(name);
+            showChosen();
+          }
         }
         refreshStats().catch(() => {});
         return;
@@ -1753,11 +2248,17 @@
       const entry = eventEntry(kind, raw);
       const name = modelOf(entry);
       if (name === null) return;
+      if (kind === 'drift') {
+        if (view && baseOf(name) === view.name) view.drift(dataOf(entry));
+        return;
+      }
       log.push(name, entry);
       if (kind === 'learn') picker.touch(name);
       if (view && view.name === name) {
         view.event(entry);
         eventsTable.push(entry);
+      } else if (view && view.rivalName === name) {
+        eventsTable.pushRival(entry);
       }
     }
 
@@ -1770,6 +2271,7 @@
       return first === null ? null : picker.description(first);
     }
 
+    /** Shows the chosen model; true when that changed the view. */
     function showChosen() {
       return showModel(chosen());
     }
@@ -1788,9 +2290,11 @@
       const moved = !view || !m || view.name !== m.name;  // the metrics stream follows the name
       shownKey = key;
       if (view) view.close();
-      view = m ? createModelView(m, { api, clock, redraw, recent: log.recent(m.name) }) : null;
+      const rival = m ? picker.challengerOf(m.name) : null;
+      view = m ? createModelView(m, { api, clock, redraw, recent: log.recent(m.name), challenger: rival }) : null;
       picker.select(m ? m.name : null);
-      eventsTable.reset(m ? log.recent(m.name) : [], m ? m.flavor : null);
+      eventsTable.reset(m ? log.recent(m.name) : [], m ? m.flavor : null, rival ? log.recent(challengerOf(m.name)) : null);
+      versions.load(m);
       if (moved) throughput.reset(m ? m.name : null);
       const [title, sub] = (m && VIEW_TEXT[m.flavor]) || METRICS_TEXT;
       $('#metrics-title').textContent = title;
@@ -1803,7 +2307,7 @@
       $('#events-section').hidden = !m;
       modelPanel.render(m);
       if (view) view.loadHistory();
-      if (moved) connection.follow();
+      connection.follow();  // the metrics streams follow the name and the challenger
       redraw.request();
       return true;
     }
@@ -1820,7 +2324,11 @@
     }
 
     async function refreshStats() {
-      applyStats(await api.getJSON('/api/stats'), false);
+      const before = modelEvents;
+      const [stats, models] = await Promise.all([api.getJSON('/api/stats'), api.getJSON('/api/models')]);
+      if (modelEvents === before) applyModels(models);  // else it may not know of a new challenger yet
+      applyStats(stats, false);
+      liveVersions();
     }
 
     async function pollStats() {
@@ -1833,6 +2341,7 @@
         }
       } else {
         modelPanel.tick();
+        versions.tick();
       }
       setTimeout(pollStats, STATS_MS);
     }
