@@ -2795,7 +2795,7 @@ class Service:
             if default or self._default is None:
                 self._default, ticket = name, set_default_model(self.store, name)
             dep = self._deployments[name] = Deployment(name, rows, self.settings)
-        return self._announce(ticket, dep)
+        return self._announce(ticket, dep, "upload")
 
     def _check_open(self):
         if self._closed.is_set():
@@ -2807,11 +2807,12 @@ class Service:
         final = dict(dep.describe(), metrics=dep.metrics(), retired_at=time.time())
         return dep.rows.retire({k: final[k] for k in ("learns", "predictions", "metrics", "retired_at")})
 
-    def _announce(self, ticket, dep):
-        """Commit a change of models and tell the event streams; returns its description."""
+    def _announce(self, ticket, dep, cause):
+        """Commit a change of models and tell the event streams why (upload, challenger,
+        promote, rollback); returns the model's description."""
         self._commit_or_reload(ticket)
         description = dep.describe()
-        self._publish([("events", "model", dict(description, model=dep.name))])
+        self._publish([("events", "model", dict(description, model=dep.name, cause=cause))])
         return description
 
     def upload_challenger(self, name, data, metrics=None, horizon=None):
@@ -2829,7 +2830,7 @@ class Service:
             rows, insert = ModelRows.create(self.store, champion.name, "challenger", version, info, state, data)
             ticket = self.store.write(drop_challenger(champion.name) + [insert])[0]
             dep = self._challengers[champion.name] = Deployment(f"{champion.name}@challenger", rows, self.settings)
-        return self._announce(ticket, dep)
+        return self._announce(ticket, dep, "challenger")
 
     def delete_challenger(self, name):
         """Drop the challenger of ``name``."""
@@ -2841,6 +2842,7 @@ class Service:
             dep.retire()
             ticket = self.store.write(drop_challenger(name))[0]
         self._commit_or_reload(ticket)
+        self._publish([("events", "delete", {"name": dep.name, "model": dep.name})])
         return {"deleted": dep.name}
 
     def promote(self, name):
@@ -2856,7 +2858,7 @@ class Service:
             statements = self._retire(champion) + [challenger.rows.serve()]
             ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
             dep = self._deployments[name] = Deployment(name, challenger.rows, self.settings)
-        return self._announce(ticket, dep)
+        return self._announce(ticket, dep, "promote")
 
     def rollback(self, name, version):
         """Serve again the past version ``version`` of ``name``, from the state it had; the
@@ -2873,7 +2875,7 @@ class Service:
             statements = self._retire(current) + [rows.serve()]
             ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
             dep = self._deployments[name] = Deployment(name, rows, self.settings)
-        return self._announce(ticket, dep)
+        return self._announce(ticket, dep, "rollback")
 
     def versions(self, name=None):
         """``{"name", "versions": [...]}``: every version kept of a model, oldest first, with
