@@ -84,6 +84,7 @@ import threading
 import time
 import traceback
 import urllib.parse
+import weakref
 import zipfile
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -858,6 +859,8 @@ class Model:
         if flavor is not None and flavor not in PARADIGMS:
             raise BadRequest(f"unknown flavor {flavor!r}: use one of {', '.join(sorted(PARADIGMS))}")
         self.library = _library_of(obj)
+        if self.library == "creme":
+            _creme_on_new_scipy()  # at every load: a restart loads models without uploading them
         self.paradigm = PARADIGMS[flavor] if flavor else detect_flavor(obj, self.library)
         self.flavor = self.paradigm.name
         if _method(obj, *self.paradigm.requires) is None:
@@ -946,7 +949,8 @@ def metric_names(library, flavor):
     for name in dir(module):
         cls = getattr(module, name)
         if (isinstance(cls, type) and bases and issubclass(cls, bases) and not inspect.isabstract(cls)
-                and name not in _NOT_A_NUMBER and not inspect.signature(cls).parameters.get("beta")):
+                and name not in _NOT_A_NUMBER and all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                                                      for p in inspect.signature(cls).parameters.values())):
             if flavor.name == "anomaly" and cls().requires_labels:
                 continue  # scores, not labels, are what an anomaly detector answers
             names.append(name)
@@ -1560,7 +1564,10 @@ def read_only(path):
     finally:
         conn.close()
         if not had_shm:  # reading a WAL creates it; with no -shm before, nobody else uses it
-            shm.unlink(missing_ok=True)
+            try:
+                shm.unlink(missing_ok=True)
+            except OSError:
+                pass  # a read-only folder: SQLite could not have created it there either
 
 
 def _check_database_file(path):
@@ -1862,7 +1869,7 @@ def stored_hash_seed(path):
 
 def keep_hash_seed(store):
     """Store the seed this process hashes strings with, if the database has none yet."""
-    seed = os.environ.get("PYTHONHASHSEED", "")
+    seed = "" if sys.flags.ignore_environment else os.environ.get("PYTHONHASHSEED", "")
     if seed.isdigit() and not store.read("SELECT 1 FROM meta WHERE key = 'hashseed'"):
         store.commit(store.write([("INSERT INTO meta (key, value) VALUES ('hashseed', ?)", (seed,))])[0])
 
@@ -2008,7 +2015,7 @@ class EventBus:
 # Operations: validated calls
 # ---------------------------------------------------------------------------------------
 
-_MODEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_MODEL_NAME = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}")  # not "." nor "..": URLs cannot name them
 
 
 def check_name(name, challenger=False):
@@ -2191,6 +2198,7 @@ class Deployment:
         self.rows = rows
         self.settings = settings
         self.retired = False  # set without the lock: a stuck call must not delay a replacement
+        self.broken = None    # why the model cannot be rebuilt, once it cannot (see _undo)
         self.evicted = 0      # stored ids evicted by --max-ids since the server started
         self.snapshots = 0    # snapshots written since the server started
         self._drifts_seen = [tuple(d) for d in rows.drifts()]  # (time, learns), for charts
@@ -2220,12 +2228,13 @@ class Deployment:
         self.since_snapshot = self.logged_bytes = 0
         self.refusals = self.rows.store.refusals
         for seq, body in self.rows.log_since(self.seq):
-            if self._replay(body):
+            calls = self._replay(body)
+            if calls is True:
                 self.learns += 1
             else:
                 self.predictions += 1
             self.seq = seq
-            self.since_snapshot += 1
+            self.since_snapshot += 1 if calls is True else calls
             self.logged_bytes += len(body)
         self.stored = self.rows.count_ids()
         self._described_metrics = self.scores.describe()
@@ -2234,21 +2243,23 @@ class Deployment:
 
     def _replay(self, body):
         """Repeat one logged model call on the model and its scores (the same calls, in the
-        same order, as when it was served); True for a learn. Lock held."""
+        same order, as when it was served). Returns True for a learn, else how many model
+        calls it made. Lock held."""
         record = json.loads(body)
         kind = record.get("k")
         if kind == "forecast":
             self._forecast_calls(record["xs"], record["h"])
-        elif kind == "rank":
+            return record["h"]
+        if kind == "rank":
             self._rank_calls(record["x"], record["u"], record["items"])
-        elif "y" not in record:
+            return len(record["items"])
+        if "y" not in record:
             self.model.predict(record["x"])
-        else:
-            if record["f"]:
-                self.model.predict(record["x"])
-            self._learn_calls(record["x"], record["y"], decode_prediction(record["p"]))
-            return True
-        return False
+            return 1
+        if record["f"]:
+            self.model.predict(record["x"])
+        self._learn_calls(record["x"], record["y"], decode_prediction(record["p"]))
+        return True
 
     def _learn_calls(self, x, y, prediction):
         """What a learn does to the model and its scores, served or replayed (drifts and
@@ -2266,23 +2277,38 @@ class Deployment:
         self._saved = _freeze((self.model.obj, self.scores.objs, self.scores.memory, self.scores.detector))
         self._redo = []
 
-    def _record(self, body):
-        """Note a logged model call for undo and for the snapshot schedule. Lock held."""
+    def _record(self, body, calls=1):
+        """Note a logged model call for undo and for the snapshot schedule; ``calls``: how many
+        model calls replaying it makes (a ranking of 10,000 items makes 10,000). Lock held."""
         self._redo.append(body)
-        self.since_snapshot += 1
+        self.since_snapshot += calls
         self.logged_bytes += len(body)
         if len(self._redo) >= CHECKPOINT_EVERY:
             self._checkpoint()
 
     def _undo(self):
-        """Put the model and metrics back to the state after the last logged call. Lock held."""
-        obj, *scoring = _thaw(self._saved)
-        self.model = self.model.rebind(obj)
-        self.scores = type(self.scores)(*scoring)
-        for body in self._redo:
-            self._replay(body)
+        """Put the model and metrics back to the state after the last logged call. Lock held.
+
+        A model whose calls do not repeat (one that raises at random) cannot be put back:
+        it is marked broken, and refuses calls until it is rolled back or deleted.
+        """
+        try:
+            obj, *scoring = _thaw(self._saved)
+            self.model = self.model.rebind(obj)
+            self.scores = type(self.scores)(*scoring)
+            for body in self._redo:
+                self._replay(body)
+        except Exception as e:  # the calls that succeeded once raise now
+            self._break(e)
         if self._redo:
             self._checkpoint()  # a flood of bad calls then costs one copy each, not a replay
+
+    def _break(self, error):
+        """Stop serving a model that cannot be rebuilt; raises the error its calls get."""
+        self.broken = (f"model {self.name!r} cannot be rebuilt: repeating its calls fails "
+                       f"({type(error).__name__}: {error}), so its state is unknown; roll it back "
+                       f"(POST /api/model/{self.name}/rollback) or delete it")
+        raise Unavailable(self.broken)
 
     def _undo_on_error(self, call, x, *args):
         """Call into the model or its metrics with features ``x``; if it raises, undo its
@@ -2303,13 +2329,16 @@ class Deployment:
 
     # -- calls -----------------------------------------------------------------------------
 
-    def apply(self, ops, now, listening, deadline):
+    def apply(self, ops, now, listening, deadline, then=None):
         """Run validated operations in order, until done or past ``deadline`` (perf_counter
-        seconds; at least one runs). Returns an :class:`Outcome`; raises :class:`Retired`."""
+        seconds; at least one runs), then ``then(operations run)`` under the same lock.
+        Returns an :class:`Outcome`; raises :class:`Retired`."""
         outcome = Outcome()
         with self._lock:
             if self.retired:
                 raise Retired(self.name)
+            if self.broken:
+                raise Unavailable(self.broken)
             if self.rows.store.behind(self.refusals):
                 self._restore()  # writes were refused: the file is the truth
             learned = False
@@ -2318,8 +2347,10 @@ class Deployment:
                     break
                 try:
                     answer, x = getattr(self, _CALLS[op.kind])(op, now, outcome)
-                except Unavailable as e:  # a read was refused: memory may be ahead of the file
+                except Unavailable as e:  # a read was refused, or the model broke
                     outcome.results.append(detached(e))
+                    if self.broken:
+                        break
                     self._restore()
                     continue
                 except ChantillyError as e:
@@ -2334,6 +2365,8 @@ class Deployment:
             if self.since_snapshot >= SNAPSHOT_EVERY or self.logged_bytes >= SNAPSHOT_BYTES:
                 outcome.ticket = self.snapshot()
             self._publish(learned)
+            if then is not None:
+                then(ops[:len(outcome.results)])
         return outcome
 
     def _predict(self, op, now, outcome):
@@ -2387,7 +2420,7 @@ class Deployment:
         self._check_fits(op, "forecast")
         forecast = self._undo_on_error(self._forecast_calls, op.x, op.horizon)
         if self.model.changes_on_predict:  # creme forecasters update their scalers as they forecast
-            self._log(outcome, forecast_record(op.horizon, op.x))
+            self._log(outcome, forecast_record(op.horizon, op.x), op.horizon)
         self.predictions += 1
         return {"forecast": json_safe(forecast)}, op.x
 
@@ -2395,7 +2428,7 @@ class Deployment:
         self._check_fits(op, "rank")
         ranking = self._undo_on_error(self._rank_calls, op.x, op.user, op.items)
         if self.model.changes_on_predict:
-            self._log(outcome, rank_record(op.user, op.items, op.x))
+            self._log(outcome, rank_record(op.user, op.items, op.x), len(op.items))
         self.predictions += 1
         return {"ranking": ranking}, op.x
 
@@ -2405,10 +2438,10 @@ class Deployment:
     def _rank_calls(self, x, user, items):
         return self.model.paradigm.rank(self.model, user, items, x)
 
-    def _log(self, outcome, body):
+    def _log(self, outcome, body, calls):
         """Log a model call that changed the model (and nothing else). Lock held."""
         outcome.ticket, self.seq = self.rows.append(body)
-        self._record(body)
+        self._record(body, calls)
 
     def _label(self, y):
         """The operation's label as the model takes it; 400 when it needs one and has none."""
@@ -2497,8 +2530,12 @@ class Deployment:
         return ticket
 
     def expire(self, horizon, keep_tombstones_after):
-        """Tombstone the stored ids older than ``horizon``: ``(how many, ticket)``."""
-        with self._lock:
+        """Tombstone the stored ids older than ``horizon``: ``(how many, ticket)``. A model
+        busy for more than a second is left for the next sweep (a stuck one must not stop
+        housekeeping for the others)."""
+        if not self._lock.acquire(timeout=1.0):
+            return 0, 0
+        with _released(self._lock):
             if self.retired:
                 return 0, 0
             count, ticket = self.rows.expire(horizon, keep_tombstones_after)
@@ -2569,21 +2606,50 @@ class Deployment:
             self._lock.release()
 
 
+@contextlib.contextmanager
+def _released(lock):
+    """Release ``lock`` (acquired by the caller) on the way out."""
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def _holding(*locks, timeout=5.0):
+    """Hold ``locks`` (in order), or answer 503 when a model call keeps one longer than
+    ``timeout`` seconds (a stuck model must not stall the route that waits)."""
+    held = []
+    try:
+        for lock in locks:
+            if not lock.acquire(timeout=timeout):
+                raise Unavailable("a call on the model is still running; retry when it is done")
+            held.append(lock)
+        yield
+    finally:
+        for lock in reversed(held):
+            lock.release()
+
+
 def _freeze(value):
     """A copy of ``value`` to :func:`_thaw` later, for undo: pickle's bytes (46 us for a
     pipeline with its metrics and drift detector, where copy.deepcopy takes 98 us and a dill
-    round trip 760 us), or a deep copy of what pickle refuses (lambdas in a pipeline)."""
+    round trip 760 us); a deep copy of what pickle refuses (lambdas in a pipeline); dill's
+    bytes for what neither takes (a lock, a module held by the model)."""
     try:
-        return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        return ("pickle", pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
     except Exception:  # lambdas, closures: deepcopy keeps functions by reference
+        pass
+    try:
         return ("copy", copy.deepcopy(value))
+    except Exception:  # locks, modules: dill knows how to save them
+        return ("dill", serialize(value))
 
 
 def _thaw(frozen):
     """A fresh copy of what :func:`_freeze` kept (each thaw gives a new one)."""
-    if isinstance(frozen, bytes):
-        return pickle.loads(frozen)
-    return copy.deepcopy(frozen[1])
+    how, kept = frozen
+    return pickle.loads(kept) if how == "pickle" else copy.deepcopy(kept) if how == "copy" else deserialize(kept)
 
 
 # ---------------------------------------------------------------------------------------
@@ -2685,6 +2751,7 @@ class Service:
         self._lock = threading.Lock()  # guards _deployments, _default and expired
         self._deployments = {}   # name -> Deployment serving under it
         self._challengers = {}   # name -> Deployment challenging it
+        self._retired = weakref.WeakValueDictionary()  # model id -> Deployment replaced, while alive
         self._default = None
         self._closed = threading.Event()
         self._sweeper = None
@@ -2701,11 +2768,9 @@ class Service:
         try:
             service._deployments, service._challengers, service._default = service._load_models()
             keep_hash_seed(store)  # after the models loaded: a refused file stays untouched
-        except Exception as e:  # a snapshot or log record this environment cannot replay
+        except BaseException:
             store.close()
-            raise StoreError(f"a model in {path} cannot be loaded ({type(e).__name__}: "
-                             f"{e}): the file is corrupt, or the model's library is not "
-                             "installed here; refusing to start") from None
+            raise
         service._sweeper = threading.Thread(target=service._housekeeping, name="chantilly-housekeeping",
                                             daemon=True)
         service._sweeper.start()
@@ -2755,7 +2820,8 @@ class Service:
         self._check_open()
         name = self._resolve(name)
         with self._lock:
-            base, challenger, _ = name.partition("@challenger")
+            challenger = name.endswith("@challenger")
+            base = name[:-len("@challenger")] if challenger else name
             dep = (self._challengers if challenger else self._deployments).get(base)
         if dep is None:
             raise NotFound(f"no model named {name!r}: GET /api/models lists them, "
@@ -2763,12 +2829,22 @@ class Service:
         return dep
 
     def _prepare(self, data, flavor, metrics, horizon, on_drift):
-        """Load and check an upload: ``(model, info JSON, snapshot bytes)``."""
+        """Load and check an upload, before anything is written: ``(model, info JSON,
+        snapshot bytes)``. A model that could not be saved, copied for undo or loaded back
+        is refused here, with nothing changed."""
         model = load_model(data, flavor)
         options = {k: v for k, v in (("horizon", horizon), ("on_drift", on_drift)) if v is not None}
         scores = Metrics.for_model(model, metrics, options)
         info = dict(model.info(), uploaded_at=time.time(), **options)
-        return model, dumps(info), pack_state(model.obj, scores, 0, 0)
+        try:
+            state = pack_state(model.obj, scores, 0, 0)
+            unpack_state(state)
+            _thaw(_freeze((model.obj, scores.objs, scores.memory, scores.detector)))
+        except Exception as e:  # whatever the object refuses
+            raise BadRequest(f"the model cannot be saved and loaded back ({type(e).__name__}: {e}), so it "
+                             "would not survive a restart: keep what cannot be pickled (locks, files, "
+                             "connections) out of the model") from None
+        return model, dumps(info), state
 
     def upload(self, data, name=None, flavor=None, metrics=None, horizon=None, default=None,
                on_drift=None):
@@ -2804,6 +2880,7 @@ class Service:
     def _retire(self, dep):
         """Stop serving ``dep`` and keep it as a past version; returns the statements. Lock held."""
         dep.retire()
+        self._retired[dep.rows.id] = dep  # a call may still run on it (see rollback)
         final = dict(dep.describe(), metrics=dep.metrics(), retired_at=time.time())
         return dep.rows.retire({k: final[k] for k in ("learns", "predictions", "metrics", "retired_at")})
 
@@ -2823,6 +2900,8 @@ class Service:
         model, info, state = self._prepare(data, champion.info["flavor"], metrics, horizon, None)
         with self._lock:
             self._check_open()
+            if self._deployments.get(champion.name) is not champion:  # deleted or replaced meanwhile
+                raise NotFound(f"model {champion.name!r} changed while its challenger loaded; retry")
             version = next_version(self.store, champion.name)
             old = self._challengers.pop(champion.name, None)
             if old is not None:
@@ -2846,36 +2925,57 @@ class Service:
         return {"deleted": dep.name}
 
     def promote(self, name):
-        """The challenger of ``name`` takes its place, at once; the model it replaces is kept
-        as a past version."""
+        """The challenger of ``name`` takes its place, at once, with everything it learned; the
+        model it replaces is kept as a past version. Waits (a little) for the call running on
+        the pair, so that none falls between them."""
         with self._lock:
             name = self._resolve(name)
-            champion, challenger = self._deployments.get(name), self._challengers.pop(name, None)
+            champion, challenger = self._deployments.get(name), self._challengers.get(name)
             if champion is None or challenger is None:
                 raise NotFound(f"{name!r} has no challenger to promote: upload one with "
                                f"POST /api/model/{name}/challenger")
-            challenger.retire()
-            statements = self._retire(champion) + [challenger.rows.serve()]
-            ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
-            dep = self._deployments[name] = Deployment(name, challenger.rows, self.settings)
-        return self._announce(ticket, dep, "promote")
+            with _holding(champion._lock, challenger._lock):
+                statements = self._retire(champion) + [challenger.rows.serve()]
+                ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
+                challenger.name = name  # the same object serves on: nothing to rebuild, nothing missed
+                del self._challengers[name]
+                self._deployments[name] = challenger
+        return self._announce(ticket, challenger, "promote")
 
     def rollback(self, name, version):
         """Serve again the past version ``version`` of ``name``, from the state it had; the
-        model it replaces is kept as a past version."""
+        model it replaces is kept as a past version. The version is rebuilt before anything
+        changes (a version that cannot be is refused), and without holding up other calls."""
+        name = self._resolve(name)
+        model_id = self._past_version(name, version)
+        still_running = self._retired.get(model_id)
+        if still_running is not None:  # a call that began before it was replaced ends first
+            with _holding(still_running._lock):
+                pass
+        try:
+            dep = Deployment(name, ModelRows(self.store, model_id), self.settings)
+        except (Retired, ChantillyError):
+            raise
+        except Exception as e:  # its snapshot or log cannot be replayed here
+            raise Unprocessable(f"version {version} of {name!r} cannot be rebuilt ({type(e).__name__}: "
+                                f"{e}); nothing was changed") from None
         with self._lock:
-            name = self._resolve(name)
             current = self._deployments.get(name)
-            found = [(i, role) for i, v, role, _ in versions_of(self.store, name) if v == version]
-            if current is None or not found or found[0][1] != "version":
-                raise NotFound(f"{name!r} has no past version {version}: GET /api/model/{name}/versions "
-                               "lists them" if not found or found[0][1] == "version" else
-                               f"version {version} of {name!r} is its {found[0][1]}, not a past version")
-            rows = ModelRows(self.store, found[0][0])
-            statements = self._retire(current) + [rows.serve()]
+            if current is None or self._past_version(name, version) != model_id:
+                raise NotFound(f"{name!r} changed meanwhile: GET /api/model/{name}/versions and retry")
+            statements = self._retire(current) + [dep.rows.serve()]
             ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
-            dep = self._deployments[name] = Deployment(name, rows, self.settings)
+            self._deployments[name] = dep
         return self._announce(ticket, dep, "rollback")
+
+    def _past_version(self, name, version):
+        """The model id of a past version of ``name``; 404 for anything else."""
+        found = [(i, role) for i, v, role, _ in versions_of(self.store, name) if v == version]
+        if not found or found[0][1] != "version" or name not in self._deployments:
+            raise NotFound(f"{name!r} has no past version {version}: GET /api/model/{name}/versions "
+                           "lists them" if not found or found[0][1] == "version" else
+                           f"version {version} of {name!r} is its {found[0][1]}, not a past version")
+        return found[0][0]
 
     def versions(self, name=None):
         """``{"name", "versions": [...]}``: every version kept of a model, oldest first, with
@@ -2911,12 +3011,21 @@ class Service:
             raise
 
     def _load_models(self):
-        """``({name: Deployment}, {name: challenger}, default name)`` as the file has them."""
-        deployments = {name: Deployment(name, ModelRows(self.store, model_id), self.settings)
-                       for model_id, name in serving_models(self.store)}
-        challengers = {name: Deployment(f"{name}@challenger", ModelRows(self.store, model_id), self.settings)
-                       for model_id, name in serving_models(self.store, "challenger")}
-        return deployments, challengers, default_model(self.store, deployments)
+        """``({name: Deployment}, {name: challenger}, default name)`` as the file has them;
+        :class:`StoreError` naming the model that cannot be rebuilt."""
+        loaded = {}
+        for role, suffix in (("serving", ""), ("challenger", "@challenger")):
+            loaded[role] = {}
+            for model_id, name in serving_models(self.store, role):
+                try:
+                    loaded[role][name] = Deployment(name + suffix, ModelRows(self.store, model_id), self.settings)
+                except Exception as e:  # a snapshot or log record this environment cannot replay
+                    raise StoreError(
+                        f"model {name + suffix!r} in {self.store.path} cannot be loaded ({type(e).__name__}: "
+                        f"{e}): its library is not installed here, its calls do not repeat, or the file "
+                        f"is corrupt; refusing to start. `chantilly delete-model {name} --db "
+                        f"{self.store.path}` removes it") from None
+        return loaded["serving"], loaded["challenger"], default_model(self.store, loaded["serving"])
 
     def _all_deployments(self):
         """The models serving and challenging. Lock held."""
@@ -3046,18 +3155,25 @@ class Service:
         Returns ``(results, events, ticket)``."""
         if name is not None and name.endswith("@challenger"):
             raise BadRequest(f"a challenger sees the calls of its model: send them to {name.partition('@')[0]!r}")
-        results, events, ticket = [], [], 0
+        results, events, ticket, replaced = [], [], 0, 0
         while len(results) < len(ops):
-            dep = self._deployment(name)
             try:
+                dep = self._deployment(name)
+                mirrored = []
                 outcome = dep.apply(ops[len(results):], time.time(), self._listening(dep.name),
-                                    time.perf_counter() + SLICE_SECONDS)
-            except Retired:
-                continue  # the model was replaced while we waited for its lock
-            mirrored = self._challenge(dep.name, ops[len(results):len(results) + len(outcome.results)])
+                                    time.perf_counter() + SLICE_SECONDS,
+                                    then=lambda done, dep=dep: mirrored.append(self._challenge(dep.name, done)))
+            except Retired:  # the model was replaced while we waited for its lock: look again
+                replaced += 1
+                if replaced > 100:
+                    raise Unavailable(f"model {name!r} keeps being replaced; retry") from None
+                continue
+            except ChantillyError as e:  # no such model, or it broke: the rest get the error
+                results += [detached(e)] * (len(ops) - len(results))
+                break
             results += outcome.results
-            events += outcome.events + mirrored.events
-            ticket = max(outcome.ticket, mirrored.ticket) or ticket  # tickets grow: the last covers the rest
+            events += outcome.events + [e for m in mirrored for e in m.events]
+            ticket = max([outcome.ticket, *(m.ticket for m in mirrored)]) or ticket  # the last covers the rest
             if len(results) < len(ops):
                 time.sleep(0)  # hand over the GIL, so a waiting client takes the lock first
         return results, events, ticket
@@ -3069,13 +3185,14 @@ class Service:
                 "metrics": self.bus.has_subscribers(f"metrics:{name}")}
 
     def _challenge(self, name, ops):
-        """The challenger of ``name`` runs ``ops`` too; its errors, like its answers, stay its own."""
+        """The challenger of ``name`` runs ``ops`` too, under the model's lock (so a promotion
+        never falls between the two); its errors, like its answers, stay its own."""
         challenger = self._challengers.get(name)
         if challenger is None:
             return Outcome()
         try:
             return challenger.apply(ops, time.time(), self._listening(challenger.name), math.inf)
-        except (Retired, ChantillyError):  # replaced or promoted meanwhile; storage trouble
+        except Exception:  # whatever the challenger does, the model's answer stands
             return Outcome()
 
     def _resync(self):
@@ -3477,6 +3594,7 @@ def _metric_names(query):
 def get_model(request, name=None):
     """Download a model with everything it has learned, as dill bytes (?version= for a past one)."""
     version = _integer(request.query, "version", 1, 2**31) if "version" in request.query else None
+    name = None if name is None else check_name(name, challenger=True)  # it goes into a header
     return Blob(request.service.download(name, version), "application/octet-stream",
                 [("Content-Disposition", f'attachment; filename="{name or "model"}.dill"')])
 
@@ -3485,7 +3603,7 @@ def get_model(request, name=None):
 @ROUTER.route("DELETE", "/api/model/<name>", scope="admin", gives="Deleted")
 def delete_model(request, name=None):
     """Remove a model, its metrics, history and stored ids."""
-    return request.service.delete(name)
+    return request.service.delete(None if name is None else check_name(name))
 
 
 @ROUTER.route("GET", "/api/model/<name>/versions", gives="Versions")
@@ -3640,7 +3758,7 @@ def _integer(query, name, low, high):
 @ROUTER.route("GET", "/metrics", gives="text")
 def get_prometheus_metrics(request):
     """Prometheus metrics (text exposition format): traffic, latency, models, storage, process."""
-    return Blob(request.service.prometheus(request.connections()).encode(),
+    return Blob(request.service.prometheus(request.connections()).encode("utf-8", "backslashreplace"),
                 "text/plain; version=0.0.4; charset=utf-8")
 
 
@@ -4062,6 +4180,7 @@ class LineSplitter:
 # HTTP: handler
 # ---------------------------------------------------------------------------------------
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 _PREFLIGHT = (("Access-Control-Allow-Methods", "GET, POST, DELETE"),
               ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
               ("Access-Control-Max-Age", "600"))
@@ -4160,8 +4279,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         self._counted = True
         status = str(self._status.value) if self._status is not None else "aborted"
-        telemetry = self.server.service.telemetry
-        telemetry.request(self._route, self.command, status, time.perf_counter() - self._began)
+        method = self.command if self.command in _METHODS else "other"  # any token is a method: bound the labels
+        self.server.service.telemetry.request(self._route, method, status, time.perf_counter() - self._began)
 
     def _route_request(self):
         try:
@@ -4640,9 +4759,9 @@ class Client:
         writer.start()
         try:
             reader = sock.makefile("rb")
-            status, _ = _read_head(reader)
+            status, headers = _read_head(reader)
             if status != 200:
-                raise ClientError(status, "the stream was refused")
+                raise ClientError(status, _refusal(reader, headers))
             for line in _chunked_lines(reader):
                 yield json.loads(line)
             if failure:
@@ -4660,9 +4779,9 @@ class Client:
         try:
             sock.sendall(self._head("GET", path + ("?" + query if query else "")))
             reader = sock.makefile("rb")
-            status, _ = _read_head(reader)
+            status, headers = _read_head(reader)
             if status != 200:
-                raise ClientError(status, "the event stream was refused")
+                raise ClientError(status, _refusal(reader, headers))
             event, data = "message", []
             for line in _chunked_lines(reader, keep_blank=True):
                 if not line:
@@ -4701,7 +4820,11 @@ class Client:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         if isinstance(body, dict):
             body, headers["Content-Type"] = _encoder.encode(body).encode(), "application/json"
-        for attempt in (1, 2):  # a keep-alive connection the server closed is opened again once
+        if self._conn is not None and self._conn.sock is not None and _closed_by_peer(self._conn.sock):
+            self.close()  # the server let the idle connection go: open a new one before sending
+        # A call is sent again on a fresh connection only when repeating it is harmless (GET,
+        # DELETE): a POST may have been applied before its connection broke.
+        for attempt in (1, 2) if method in ("GET", "DELETE") else (2,):
             if self._conn is None:
                 self._conn = self._connection()
             try:
@@ -4752,9 +4875,26 @@ class Client:
             failure.append(e)
 
 
+def _closed_by_peer(sock):
+    """Whether the server closed this idle connection (readable, with nothing to read)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 def _body(**fields):
     """A JSON body without the fields left out (None)."""
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def _refusal(reader, headers):
+    """The message of a refused stream's JSON answer."""
+    try:
+        return json.loads(reader.read(int(headers.get("content-length", "0"))))["message"]
+    except (ValueError, KeyError, OSError):
+        return "the stream was refused"
 
 
 def _read_head(reader):
@@ -4775,7 +4915,10 @@ def _chunked_lines(reader, keep_blank=False):
     """The lines of a chunked body, as text, as each chunk arrives."""
     buffer = b""
     while True:
-        size = int(reader.readline().split(b";")[0], 16)
+        line = reader.readline()
+        if not line:
+            raise ConnectionError("the server closed the stream")
+        size = int(line.split(b";")[0], 16)
         if size == 0:
             break
         buffer += reader.read(size)
@@ -4937,17 +5080,37 @@ def _on_database(args, work):
         service.close()
 
 
+def _on_file(args, work):
+    """Run ``work(store)`` on the database file itself, without loading its models (so that
+    a model that cannot be loaded can still be listed and removed); 2 with a message."""
+    if not os.path.exists(args.db):
+        print(f"chantilly: there is no database {args.db}", file=sys.stderr)
+        return 2
+    try:
+        store = Store(args.db)
+    except StoreError as e:
+        hint = " (stop it, or use the API: GET /api/models, DELETE /api/model/<name>)"
+        print(f"chantilly: {e}{hint if 'in use' in str(e) else ''}", file=sys.stderr)
+        return 2
+    try:
+        return work(store)
+    finally:
+        store.close()
+
+
 def cmd_models(args):
-    """Print the models in the database, the default first."""
-    def show(service):
-        listing = service.models()
-        if not listing["models"]:
+    """Print the models in the database, the default first, with their versions."""
+    def show(store):
+        rows = store.read("SELECT name, role, version, info FROM models ORDER BY name, version")
+        default = store.read("SELECT value FROM meta WHERE key = 'default'")
+        if not rows:
             print(f"no models in {args.db}")
-        for model in listing["models"]:
-            mark = "*" if model["name"] == listing["default"] else " "
-            print(f"{mark} {model['name']:<20} {model['flavor']:<15} {model['class']} "
-                  f"({model['learns']} learns, {model['predictions']} predictions)")
-    return _on_database(args, show)
+        for name, role, version, info in rows:
+            info = json.loads(info)
+            mark = "*" if default and name == default[0][0] and role == "serving" else " "
+            print(f"{mark} {name:<20} v{version:<3} {role:<10} {info.get('flavor', '?'):<15} {info.get('class', '?')}")
+        return 0
+    return _on_file(args, show)
 
 
 def cmd_add_model(args):
@@ -4962,8 +5125,21 @@ def cmd_add_model(args):
 
 
 def cmd_delete_model(args):
-    """Remove a model, as DELETE /api/model/<name> would."""
-    return _on_database(args, lambda service: print(f"deleted {service.delete(args.name)['deleted']}"))
+    """Remove a model with its challenger and versions, as DELETE /api/model/<name> would."""
+    def delete(store):
+        if not store.read("SELECT 1 FROM models WHERE name = ?", (args.name,)):
+            print(f"chantilly: no model named {args.name!r} in {args.db}", file=sys.stderr)
+            return 2
+        default = store.read("SELECT value FROM meta WHERE key = 'default'")
+        ticket = store.write(drop_name(args.name))[0]
+        if default and default[0][0] == args.name:
+            newest = store.read("SELECT name FROM models WHERE role = 'serving' AND name != ? "
+                                "ORDER BY id DESC LIMIT 1", (args.name,))
+            ticket = set_default_model(store, newest[0][0] if newest else None)
+        store.commit(ticket)
+        print(f"deleted {args.name}")
+        return 0
+    return _on_file(args, delete)
 
 
 def cmd_run(args):
@@ -5024,13 +5200,15 @@ def _banner(args, service, server):
 
 
 def main(argv=None):
-    """Entry point of ``python chantilly.py`` and of the installed ``chantilly`` command."""
+    """Entry point of ``python chantilly.py`` and of the installed ``chantilly`` command
+    (``argv``: arguments, when another program calls it; it then never re-executes)."""
+    program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("run", "routes", "models", "add-model", "delete-model",
                                    "-h", "--help", "--version"):
         argv.insert(0, "run")
     args = build_parser().parse_args(argv)
-    if hasattr(args, "db"):
+    if program and hasattr(args, "db"):
         _use_the_databases_hash_seed(args.db)
     return args.func(args)
 
@@ -5045,6 +5223,11 @@ def _use_the_databases_hash_seed(db):
     if os.environ.get("PYTHONHASHSEED") == seed or os.environ.get("CHANTILLY_REEXECUTED"):
         return
     arguments = getattr(sys, "orig_argv", [sys.executable, *sys.argv])[1:]  # keeps -m, -X...
+    if sys.flags.ignore_environment or not os.path.isfile(sys.argv[0]) and "-m" not in arguments:
+        # python -I/-E ignores PYTHONHASHSEED; a script read from stdin cannot be read twice.
+        sys.stderr.write("chantilly: running without the database's string-hash seed: models that "
+                         "depend on set order (river's KMeans) may replay differently after a restart\n")
+        return
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable, *arguments],
               dict(os.environ, PYTHONHASHSEED=seed, CHANTILLY_REEXECUTED="1"))
