@@ -25,6 +25,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -1473,3 +1474,191 @@ def test_a_corrupt_or_foreign_db_is_refused_with_exit_2_and_left_untouched(tmp_p
     assert re.search(r"corrupt|not an SQLite|not a usable|did not create", result.stderr), result.stderr
     assert after.keys() == before.keys(), "files were created or deleted next to the database"
     assert after == before, "the refused file was modified"
+
+
+# ---------------------------------------------------------------------------------------
+# 10. Found by a red team: models pickle cannot copy, and models that cannot be rebuilt
+# ---------------------------------------------------------------------------------------
+
+MODELS_OF_USERS = '''
+import pathlib
+import threading
+
+from river import linear_model, preprocessing
+
+
+class LockedRegressor:
+    """river's StandardScaler | LinearRegression behind a lock of its own: pickle and
+    copy.deepcopy refuse the lock, dill saves it."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pipe = preprocessing.StandardScaler() | linear_model.LinearRegression()
+
+    def learn_one(self, x, y):
+        with self.lock:
+            self.pipe.learn_one(x, y)
+        return self
+
+    def predict_one(self, x):
+        with self.lock:
+            return self.pipe.predict_one(x)
+
+
+class FeatureStoreRegressor:
+    """A mean regressor that reads a feature store (a file here) at each learn, as models
+    that call out to something do: while the store says "down", learn_one raises whatever
+    the model's state, so its logged learns cannot be repeated either."""
+
+    def __init__(self, store):
+        self.store, self.n, self.total = str(store), 0, 0.0
+
+    def learn_one(self, x, y):
+        if pathlib.Path(self.store).read_text() == "down":
+            raise RuntimeError("the feature store timed out")
+        self.n += 1
+        self.total += y
+        return self
+
+    def predict_one(self, x):
+        return self.total / self.n if self.n else 0.0
+'''
+
+
+def users_models(tmp_path, monkeypatch):
+    """MODELS_OF_USERS as a module importable here (for dill) and by a child server."""
+    (tmp_path / "hardening_users_models.py").write_text(MODELS_OF_USERS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    sys.modules.pop("hardening_users_models", None)
+    return __import__("hardening_users_models")
+
+
+def test_a_model_holding_a_lock_uploads_learns_undoes_and_survives_restarts(tmp_path, monkeypatch):
+    module = users_models(tmp_path, monkeypatch)
+    from river import linear_model, preprocessing
+    sim = Simulator(preprocessing.StandardScaler() | linear_model.LinearRegression(), "regression",
+                    library="river")
+    rows = trump_approval(90)
+    db = tmp_path / "c.db"
+
+    def feed(client, part):
+        for i, (x, y) in enumerate(part):
+            if i % 3:
+                client.ok("POST", "/api/predict", {"features": x, "id": i})
+                sim.predict(x, id=i)
+                assert client.ok("POST", "/api/learn", {"id": i, "ground_truth": y})["prediction"] \
+                    == sim.learn(y, id=i)
+            else:
+                assert client.ok("POST", "/api/learn", {"features": x, "ground_truth": y})["prediction"] \
+                    == sim.learn(y, x)
+
+    def same_as_replay(client):
+        assert client.ok("GET", "/api/metrics") == sim.values()
+        assert [client.ok("POST", "/api/predict", {"features": p})["prediction"] for p in PROBES] \
+            == [sim.model.predict_one(dict(p)) for p in PROBES]
+
+    with ServerProcess(db) as server, server.client() as client:
+        client.upload(module.LockedRegressor(), query="?flavor=regression")
+        feed(client, rows[:30])
+        bad = dict(rows[0][0], gallup="not a number")  # river raises: the undo copies the model back
+        assert_error(client.request("POST", "/api/learn", {"features": bad, "ground_truth": 1.0}), 422, "")
+        same_as_replay(client)
+        assert server.terminate() == 0  # a snapshot on the way out
+    with ServerProcess(db) as server, server.client() as client:
+        same_as_replay(client)
+        feed(client, rows[30:])
+        same_as_replay(client)
+        server.kill()  # the log since the snapshot is replayed at start
+    with ServerProcess(db) as server, server.client() as client:
+        same_as_replay(client)
+        assert counters(client)[0] == len(rows)
+
+
+class SavesOnce:
+    """A model whose state can be pickled once (by the client), never again."""
+
+    def __init__(self):
+        self.saved = 0
+
+    def __getstate__(self):
+        if self.saved:
+            raise TypeError("this model can be saved only once")
+        return dict(self.__dict__, saved=1)
+
+    def learn_one(self, x, y):
+        return self
+
+    def predict_one(self, x):
+        return 0.0
+
+
+class LoadsOnce(SavesOnce):
+    """A model that can be loaded once (by the server), never again."""
+
+    def __getstate__(self):
+        return dict(self.__dict__)
+
+    def __setstate__(self, state):
+        if state.get("loaded"):
+            raise TypeError("this model can be loaded only once")
+        self.__dict__.update(state, loaded=True)
+
+
+@pytest.mark.parametrize("model", [SavesOnce, LoadsOnce])
+def test_a_model_that_cannot_be_saved_and_loaded_back_is_refused_and_nothing_is_stored(tmp_path, model):
+    with ServerThread(tmp_path / "c.db") as server, server.client() as client:
+        client.ok("POST", "/api/model/polls", dill.dumps(creme_regressor()), 201)
+        for x, y in trump_approval(10):
+            client.ok("POST", "/api/learn", {"model": "polls", "features": x, "ground_truth": y})
+        before = client.ok("GET", "/api/models"), observed_state(client)
+        for path in ("/api/model/other?flavor=regression", "/api/model/polls?flavor=regression",
+                     "/api/model/polls/challenger"):
+            refused = client.request("POST", path, dill.dumps(model()))
+            assert_error(refused, 400, "cannot be saved and loaded back")
+            assert "would not survive a restart" in refused[2]["message"]
+        assert (client.ok("GET", "/api/models"), observed_state(client)) == before
+        client.ok("POST", "/api/learn", {"model": "polls", "features": {"x": 1.0}, "ground_truth": 1.0})
+        after = client.ok("GET", "/api/models"), observed_state(client)
+    with ServerThread(tmp_path / "c.db") as server, server.client() as client:  # nor in the file
+        assert (client.ok("GET", "/api/models"), observed_state(client)) == after
+
+
+def test_a_model_that_cannot_be_rebuilt_answers_503_alone_and_the_cli_deletes_it(tmp_path, monkeypatch):
+    module = users_models(tmp_path, monkeypatch)
+    store = tmp_path / "feature-store"
+    store.write_text("up")
+    good = Simulator(creme_regressor(), "regression")
+    rows = trump_approval(40)
+    db = tmp_path / "c.db"
+    with ServerProcess(db) as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
+        client.upload(module.FeatureStoreRegressor(store), name="flaky", flavor="regression")
+        client.upload(creme_regressor(), name="good")
+        for x, y in rows[:20]:
+            client.learn(y, x, model="flaky")
+            assert client.learn(y, x, model="good") == good.learn(y, x)
+        store.write_text("down")  # its next learn fails, and so does repeating the 20 before it
+        for state in ("down", "up"):  # back up, it is still unknown what the model holds
+            store.write_text(state)
+            for call in ({"features": {}, "ground_truth": 1.0}, {"features": {}}):
+                path = "/api/learn" if "ground_truth" in call else "/api/predict"
+                refused = request_once(server.port, "POST", path, dict(call, model="flaky"))
+                assert_error(refused, 503, "'flaky' cannot be rebuilt")
+                assert "rollback" in refused[2]["message"] and "delete it" in refused[2]["message"]
+        for x, y in rows[20:]:  # the other model never noticed
+            assert client.learn(y, x, model="good") == good.learn(y, x)
+        assert client.metrics("good") == good.values()
+        server.kill()  # no snapshot: a restart repeats the logged learns of both models
+    store.write_text("down")
+    refused = run_cli("run", "--port", "0", "--db", str(db))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-2000:]
+    assert "'flaky'" in refused.stderr and f"chantilly delete-model flaky --db {db}" in refused.stderr, \
+        refused.stderr
+    deleted = run_cli("delete-model", "flaky", "--db", str(db))
+    assert (deleted.returncode, deleted.stdout.strip()) == (0, "deleted flaky"), deleted.stderr
+    with ServerProcess(db) as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
+        assert [m["name"] for m in client.models()["models"]] == ["good"]
+        assert client.metrics("good") == good.values()
+        probe = [lambda m, x=x: m.predict_one(dict(x)) for x, _ in rows[:5]]
+        model = client.download("good")
+        assert [call(model) for call in probe] == [call(good.model) for call in probe]

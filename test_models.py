@@ -14,6 +14,8 @@ import itertools
 import json
 import pathlib
 import random
+import re
+import socket
 import threading
 
 import dill
@@ -657,3 +659,91 @@ def test_the_client_raises_one_error_type_with_the_servers_status_and_message(tm
                                          for i in range(1200)))
             assert len(answers) == 1200 and all("prediction" in a for a in answers)
             assert client.stats()["model"]["learns"] == 1200
+
+
+def test_the_client_reconnects_when_the_server_closed_its_idle_connection(tmp_path):
+    from harness import wait_until
+    from river import linear_model
+    with ServerThread(tmp_path / "c.db", idle_timeout=0.5) as server, chantilly.Client(server.url) as client:
+        client.upload(linear_model.LinearRegression(), name="a")
+        for call in (client.models, lambda: client.learn(2.0, {"x": 1.0}, model="a")):  # a GET, a POST
+            client.stats("a")  # the keep-alive connection is open...
+            assert server.server.connection_count() == 1
+            assert wait_until(lambda: server.server.connection_count() == 0)  # ...and the server let it go
+            call()
+        assert client.stats("a")["model"]["learns"] == 1  # the learn was sent once
+
+
+def test_refused_streams_raise_the_client_error_with_the_servers_message(tmp_path):
+    from harness import request_once
+    with ServerThread(tmp_path / "c.db", tokens={"client": "t0k"}) as server:
+        port = server.port
+        refusals = [(chantilly.Client(server.url, token="wrong").stream([{"op": "learn", "features": {}}]),
+                     request_once(port, "POST", "/api/stream", b"", token="wrong")),
+                    (chantilly.Client(server.url, token="wrong").events(),
+                     request_once(port, "GET", "/api/stream/events", token="wrong")),
+                    (chantilly.Client(server.url, token="t0k").events(model="nope"),
+                     request_once(port, "GET", "/api/stream/events?model=nope", token="t0k")),
+                    (chantilly.Client(server.url, token="t0k").events(model="nope", metrics=True),
+                     request_once(port, "GET", "/api/stream/metrics?model=nope", token="t0k"))]
+        for stream, (status, _, data) in refusals:
+            with pytest.raises(chantilly.ClientError) as refused:
+                next(stream)
+            assert (refused.value.status, refused.value.message) == (status, data["message"])
+            assert status in (401, 404) and ("token" in data["message"] or "nope" in data["message"])
+
+
+class CuttingProxy:
+    """Forwards each request to the server, then closes the client's connection instead of
+    relaying the answer: a connection that breaks after the server applied the call."""
+
+    def __init__(self, port):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.forwarded = 0
+        self.thread = threading.Thread(target=self._serve, args=(port,))
+        self.thread.start()
+
+    def _serve(self, port):
+        from harness import exchange
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:  # shut down: the test is over
+                return
+            with conn:
+                conn.settimeout(TIMEOUT)
+                received, data = b"", b"-"
+                while data and b"\r\n\r\n" not in received:
+                    data = conn.recv(65536)
+                    received += data
+                head, _, body = received.partition(b"\r\n\r\n")
+                found = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                while data and found and len(body) < int(found.group(1)):
+                    data = conn.recv(65536)
+                    body += data
+                if data:
+                    exchange(port, head + b"\r\n\r\n" + body)  # the server answers; the client never hears
+                    self.forwarded += 1
+
+    def close(self):
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (closing alone does not)
+        self.listener.close()
+        self.thread.join(TIMEOUT)
+
+
+def test_the_client_never_sends_a_post_twice_when_its_connection_breaks(tmp_path):
+    from river import linear_model
+    with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url) as direct:
+        direct.upload(linear_model.LinearRegression(), name="a")
+        proxy = CuttingProxy(server.port)
+        try:
+            with chantilly.Client(proxy.url, timeout=TIMEOUT) as client:
+                with pytest.raises(ConnectionError):
+                    client.learn(2.0, {"x": 1.0}, model="a")
+                assert proxy.forwarded == 1 and direct.stats("a")["model"]["learns"] == 1
+                with pytest.raises(ConnectionError):
+                    client.models()  # a GET is harmless to repeat: it is, once
+                assert proxy.forwarded == 3
+        finally:
+            proxy.close()

@@ -14,15 +14,18 @@ import http.server
 import json
 import os
 import pickle
+import random
 import re
 import select
 import shutil
 import socket
+import string
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+import urllib.parse
 
 import dill
 import pytest
@@ -1108,3 +1111,100 @@ def test_chunk_sizes_that_are_not_plain_hex_are_400_and_close_the_connection(tmp
         assert [r[0] for r in responses] == [400], responses
         assert_json_answer(*responses[0])
         assert counters(client) == before
+
+
+# ---------------------------------------------------------------------------------------
+# 10. Found by a red team: names a URL cannot carry, and labels a client can invent
+# ---------------------------------------------------------------------------------------
+
+#: Model names as they come in a URL path: a line break (a header to inject into the
+#: download's Content-Disposition), a non-ASCII name, the dot segments that clients and
+#: proxies rewrite, and "@challenger" anywhere but as the suffix of a read.
+BAD_NAMES = ["m%0d%0aX-Injected:%20yes", "m@challenger%0d%0aX-Injected:%20yes", "%E2%82%AC", "caf%C3%A9",
+             ".", "..", "%2E", "%2E%2E", "m@challengerXYZ", "m@challenger@challenger", "@challenger"]
+
+
+def model_routes(name):
+    """Every route that takes a model name, as ``(method, path, body)``: in the path, in a
+    JSON body, in the query."""
+    model = dill.dumps(river_dummy())
+    plain = urllib.parse.unquote(name)
+    return [("POST", f"/api/model/{name}", model), ("GET", f"/api/model/{name}", None),
+            ("DELETE", f"/api/model/{name}", None), ("GET", f"/api/model/{name}/versions", None),
+            ("POST", f"/api/model/{name}/challenger", model), ("DELETE", f"/api/model/{name}/challenger", None),
+            ("POST", f"/api/model/{name}/promote", None), ("POST", f"/api/model/{name}/rollback", {"version": 1}),
+            ("GET", f"/api/metrics?model={name}", None), ("POST", "/api/predict", {"model": plain, "features": {}}),
+            ("POST", "/api/models/default", {"name": plain})]
+
+
+def models_and_versions(client):
+    """``(GET /api/models, {name: its versions})``: what a refused call must leave alone."""
+    listing = client.ok("GET", "/api/models")
+    return listing, {m["name"]: client.ok("GET", f"/api/model/{m['name']}/versions") for m in listing["models"]}
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_a_name_no_model_can_have_is_400_on_every_route_and_creates_nothing(tmp_path, name):
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+        client.ok("POST", "/api/model/m", dill.dumps(river_dummy()), 201)  # served, with a challenger
+        client.ok("POST", "/api/model/m/challenger", dill.dumps(river_dummy()), 201)
+        before = models_and_versions(client)
+        for method, path, body in model_routes(name):
+            result = client.request(method, path, body)
+            assert_error(result, 400, "is not a model name")
+            assert result[1].getheader("X-Injected") is None, (method, path)
+        assert models_and_versions(client) == before
+
+
+def test_challenger_is_a_suffix_for_reads_only(tmp_path):
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+        client.ok("POST", "/api/model/m", dill.dumps(river_dummy()), 201)
+        client.ok("POST", "/api/model/m/challenger", dill.dumps(river_dummy()), 201)
+        before = models_and_versions(client)
+        client.ok("GET", "/api/metrics?model=m@challenger")  # reads may name the challenger
+        assert dill.loads(client.ok("GET", "/api/model/m@challenger")).predict_one({}) == 0.0
+        # Nothing else takes it: a challenger is not a model of its own (DELETE
+        # /api/model/m/challenger drops it; calls to m reach it).
+        reads = {("GET", "/api/model/m@challenger"), ("GET", "/api/metrics?model=m@challenger")}
+        for method, path, body in model_routes("m@challenger"):
+            if (method, path) not in reads:
+                assert_error(client.request(method, path, body), 400, "is not a model name")
+        assert models_and_versions(client) == before
+
+
+def metric_values(text):
+    """``{series (name and labels): value}`` of a /metrics answer."""
+    series = (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))
+    return {name: float(value) for name, _, value in series}
+
+
+def requests_of_other_methods(values):
+    """Requests counted under method="other" in ``values`` (see :func:`metric_values`)."""
+    return sum(v for k, v in values.items()
+               if k.startswith("chantilly_http_requests_total{") and 'method="other"' in k)
+
+
+def test_requests_with_made_up_methods_are_counted_as_other_and_add_no_series(tmp_path):
+    rng = random.Random(5)
+    methods = set()
+    while len(methods) < 200:  # any token is a method (RFC 9110 9.1): a client can make up many
+        methods.add("".join(rng.choices(string.ascii_uppercase + string.digits, k=rng.randint(6, 16))))
+    methods -= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+        client.upload(river_dummy())
+        client.request("BREW", "/api/health")  # "other" and /metrics have their series before the flood
+        client.ok("GET", "/metrics")
+        before = metric_values(client.ok("GET", "/metrics").decode())
+        for method in sorted(methods):
+            status, _, _ = request_once(running.port, method, "/api/health")
+            assert 400 <= status < 500 or status == 501, (method, status)
+        text = client.ok("GET", "/metrics").decode()
+    after = metric_values(text)
+    assert not [s for s in after if any(f'method="{m}"' in s for m in methods)]
+    assert not set(after) - set(before), sorted(set(after) - set(before))
+    assert requests_of_other_methods(after) - requests_of_other_methods(before) == len(methods)
+    promtool = shutil.which("promtool")
+    if promtool:
+        checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True,
+                                 timeout=TIMEOUT)
+        assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")

@@ -7,12 +7,15 @@ libraries alone, replaying the same calls in-process.
 """
 
 import itertools
+import random
+import threading
+import time
 
 import dill
 import pytest
 
 import chantilly
-from harness import Simulator, ServerProcess, ServerThread, assert_error, creme_regressor, trump_approval
+from harness import TIMEOUT, Simulator, ServerProcess, ServerThread, assert_error, creme_regressor, trump_approval
 
 
 def river_regressor():
@@ -242,3 +245,158 @@ def test_a_drift_is_detected_after_the_concept_changes_and_not_before(tmp_path, 
     with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url) as client:
         assert [d["n"] for d in client._call("GET", "/api/metrics/history?model=agrawal")["drifts"]] == drifts
         assert fingerprint(client.download("agrawal"), probe) == fingerprint(reference.model, probe)
+
+
+# ---------------------------------------------------------------------------------------
+# Found by a red team: models whose calls do not repeat, and promotions under traffic
+# ---------------------------------------------------------------------------------------
+
+#: Set while the feature store that FeatureStoreRegressor calls out to is down.
+OUTAGE = threading.Event()
+
+
+class FeatureStoreRegressor:
+    """A mean regressor that asks a feature store at each call, as models that call out to
+    something do: while it is down, predict and learn raise RuntimeError whatever the
+    model's state, so replaying its past calls fails too (the undo of a failed call, a
+    rebuild from the log)."""
+
+    def __init__(self):
+        self.n, self.total = 0, 0.0
+
+    def predict_one(self, x):
+        if OUTAGE.is_set():
+            raise RuntimeError("the feature store timed out")
+        return self.total / self.n if self.n else 0.0
+
+    def learn_one(self, x, y):
+        if OUTAGE.is_set():
+            raise RuntimeError("the feature store timed out")
+        self.n += 1
+        self.total += y
+
+
+@pytest.fixture
+def outage():
+    """OUTAGE, cleared before and after the test."""
+    OUTAGE.clear()
+    yield OUTAGE
+    OUTAGE.clear()
+
+
+def test_a_challenger_raising_runtime_errors_it_cannot_undo_never_touches_the_champion(tmp_path, outage):
+    import test_versions
+    rows = trump_approval(60)
+    champion = Simulator(creme_regressor(), "regression")
+    with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url) as client:
+        client.upload(creme_regressor(), name="polls")
+        client._call("POST", "/api/model/polls/challenger", dill.dumps(test_versions.FeatureStoreRegressor()))
+        for i, (x, y) in enumerate(rows):
+            if i == 20:  # the challenger has calls to replay since its last checkpoint: they fail now
+                outage.set()
+            if i == 40:
+                outage.clear()
+            if i % 2:
+                assert client.predict(x, id=i, model="polls") == champion.predict(x, id=i)
+                assert client.learn(y, id=i, model="polls") == champion.learn(y, id=i)
+            else:
+                assert client.learn(y, x, model="polls") == champion.learn(y, x)
+        assert client.metrics("polls") == champion.values()
+        assert client.stats("polls")["model"]["learns"] == len(rows)
+
+
+def test_a_rollback_to_a_version_that_cannot_be_rebuilt_is_422_and_changes_nothing(tmp_path, outage):
+    import test_versions
+    rows = trump_approval(50)
+    probe = probes(rows)
+    serving = Simulator(creme_regressor(), "regression")
+    with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url) as client:
+        client.upload(test_versions.FeatureStoreRegressor(), name="polls", flavor="regression")
+        for x, y in rows[:5]:
+            client.learn(y, x, model="polls")
+        client.upload(creme_regressor(), name="polls")
+        for x, y in rows[5:30]:
+            client.learn(y, x, model="polls")
+            serving.learn(y, x)
+        versions = client._call("GET", "/api/model/polls/versions")
+        outage.set()  # version 1's logged learns cannot be replayed now
+        refused = raw(server, "POST", "/api/model/polls/rollback", {"version": 1})
+        assert_error(refused, 422, "cannot be rebuilt")
+        assert "nothing was changed" in refused[2]["message"]
+        assert client._call("GET", "/api/model/polls/versions") == versions
+        assert client.metrics("polls") == serving.values()
+        assert fingerprint(client.download("polls"), probe) == fingerprint(serving.model, probe)
+        for x, y in rows[30:]:  # the model serving goes on as if nothing happened
+            assert client.learn(y, x, model="polls") == serving.learn(y, x)
+        assert client.metrics("polls") == serving.values()
+        outage.clear()  # and version 1 is still there, whole, when it can be rebuilt
+        back = client._call("POST", "/api/model/polls/rollback", {"version": 1})
+        assert (back["version"], back["learns"]) == (1, 5)
+        assert client.predict({}, model="polls") == sum(y for _, y in rows[:5]) / 5
+
+
+#: Set when SlowLearner is in the middle of its second batch of a stream.
+MIDWAY = threading.Event()
+
+
+class SlowLearner:
+    """river's StandardScaler | LinearRegression, taking a fraction of a millisecond more per
+    learn, as a bigger model would; it sets MIDWAY in the middle of its second batch of 500
+    (the client's chunks), so that a promotion lands while it has calls left in that batch."""
+
+    def __init__(self):
+        self.model, self.n = river_regressor(), 0
+
+    def predict_one(self, x):
+        return self.model.predict_one(x)
+
+    def learn_one(self, x, y):
+        time.sleep(0.0002)
+        self.model.learn_one(x, y)
+        self.n += 1
+        if self.n == 700:
+            MIDWAY.set()
+
+
+def test_a_promotion_under_a_stream_of_learns_loses_no_acknowledged_call(tmp_path):
+    import test_versions
+    from river import linear_model
+    rng = random.Random(11)
+    rows = [{"x": rng.uniform(0, 10), "z": rng.uniform(-1, 1)} for _ in range(2000)]
+    rows = [(x, 3 * x["x"] - 2 * x["z"] + rng.gauss(0, 0.1)) for x in rows]
+    operations = [{"op": "learn", "model": "polls", "features": x, "ground_truth": y} for x, y in rows]
+    test_versions.MIDWAY.clear()
+    with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url) as client:
+        client.upload(linear_model.LinearRegression(), name="polls")
+        client._call("POST", "/api/model/polls/challenger", dill.dumps(test_versions.SlowLearner()))
+        answers = []
+
+        def stream():
+            with chantilly.Client(server.url, timeout=TIMEOUT) as streaming:
+                for answer in streaming.stream(operations):
+                    answers.append(answer)
+
+        streamer = threading.Thread(target=stream)
+        streamer.start()
+        try:
+            assert test_versions.MIDWAY.wait(TIMEOUT)
+            promoted = client._call("POST", "/api/model/polls/promote")
+        finally:
+            streamer.join(3 * TIMEOUT)
+        assert not streamer.is_alive()
+        assert len(answers) == len(rows) and all("prediction" in a for a in answers), \
+            [a for a in answers if "prediction" not in a][:3]
+        assert promoted["version"] == 2
+        versions = {v["version"]: v for v in client._call("GET", "/api/model/polls/versions")["versions"]}
+        champion_learns = versions[1]["learns"]
+        assert 500 < champion_learns < len(rows), "the promotion did not land during the stream"
+        assert versions[2]["role"] == "serving"
+        assert versions[2]["learns"] == len(rows), "calls acknowledged during the promotion were lost"
+        challenger = Simulator(river_regressor(), "regression")
+        for x, y in rows:
+            challenger.learn(y, x)
+        assert client.metrics("polls") == challenger.values()  # every call, once, in order
+        champion = Simulator(linear_model.LinearRegression(), "regression")
+        for x, y in rows[:champion_learns]:
+            champion.learn(y, x)
+        assert versions[1]["metrics"] == champion.values()
