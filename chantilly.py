@@ -2198,7 +2198,7 @@ class Deployment:
         self.rows = rows
         self.settings = settings
         self.retired = False  # set without the lock: a stuck call must not delay a replacement
-        self.broken = None    # why the model cannot be rebuilt, once it cannot (see _undo)
+        self.broken = None    # the error that stopped a rebuild, once one failed (see _undo)
         self.evicted = 0      # stored ids evicted by --max-ids since the server started
         self.snapshots = 0    # snapshots written since the server started
         self._drifts_seen = [tuple(d) for d in rows.drifts()]  # (time, learns), for charts
@@ -2305,10 +2305,18 @@ class Deployment:
 
     def _break(self, error):
         """Stop serving a model that cannot be rebuilt; raises the error its calls get."""
-        self.broken = (f"model {self.name!r} cannot be rebuilt: repeating its calls fails "
-                       f"({type(error).__name__}: {error}), so its state is unknown; roll it back "
-                       f"(POST /api/model/{self.name}/rollback) or delete it")
-        raise Unavailable(self.broken)
+        self.broken = f"{type(error).__name__}: {error}"
+        raise Unavailable(self.broken_message())
+
+    def broken_message(self):
+        """What calls to a broken model are told, under the name it has now (a promotion
+        renames a challenger)."""
+        name, _, challenger = self.name.partition("@")
+        fix = (f"delete it (DELETE /api/model/{name}/challenger)" if challenger else
+               f"upload a new version, roll back to a past one (POST /api/model/{name}/rollback, "
+               f"GET /api/model/{name}/versions lists them) or delete it (DELETE /api/model/{name})")
+        return (f"model {self.name!r} cannot be rebuilt: repeating its calls fails ({self.broken}), "
+                f"so its state is unknown; {fix}")
 
     def _undo_on_error(self, call, x, *args):
         """Call into the model or its metrics with features ``x``; if it raises, undo its
@@ -2338,7 +2346,7 @@ class Deployment:
             if self.retired:
                 raise Retired(self.name)
             if self.broken:
-                raise Unavailable(self.broken)
+                raise Unavailable(self.broken_message())
             if self.rows.store.behind(self.refusals):
                 self._restore()  # writes were refused: the file is the truth
             learned = False
@@ -2362,8 +2370,8 @@ class Deployment:
                 learned = learned or op.kind == "learn"
             if learned:
                 self._after_learns(now, listening, outcome)
-            if self.since_snapshot >= SNAPSHOT_EVERY or self.logged_bytes >= SNAPSHOT_BYTES:
-                outcome.ticket = self.snapshot()
+            if not self.broken and (self.since_snapshot >= SNAPSHOT_EVERY or self.logged_bytes >= SNAPSHOT_BYTES):
+                outcome.ticket = self.snapshot()  # never a broken model's unknown state
             self._publish(learned)
             if then is not None:
                 then(ops[:len(outcome.results)])
@@ -2553,9 +2561,12 @@ class Deployment:
     def describe(self):
         """The model's description with its counters, as of the last call."""
         metrics, predictions, learns, stored = self._view
-        return dict(self.info, name=self.name, version=self.version, predictions=predictions,
-                    learns=learns, pending=stored, metrics=self._described_metrics,
-                    drifts=self.scores.memory.get("drifts", 0))
+        described = dict(self.info, name=self.name, version=self.version, predictions=predictions,
+                         learns=learns, pending=stored, metrics=self._described_metrics,
+                         drifts=self.scores.memory.get("drifts", 0))
+        if self.broken:
+            described["broken"] = self.broken_message()
+        return described
 
     def metrics(self):
         """``{metric: value}`` as of the last call."""
@@ -2598,8 +2609,8 @@ class Deployment:
         self.retired = True
         if not self._lock.acquire(timeout=timeout):
             return 0
-        try:
-            if self.since_snapshot and not self.rows.store.behind(self.refusals):
+        try:  # a broken model's state is unknown: the next start rebuilds it from the log
+            if self.since_snapshot and not self.broken and not self.rows.store.behind(self.refusals):
                 return self.snapshot()
             return 0
         finally:
@@ -2935,6 +2946,8 @@ class Service:
                 raise NotFound(f"{name!r} has no challenger to promote: upload one with "
                                f"POST /api/model/{name}/challenger")
             with _holding(champion._lock, challenger._lock):
+                if challenger.broken:
+                    raise Unprocessable(challenger.broken_message() + "; it cannot be promoted")
                 statements = self._retire(champion) + [challenger.rows.serve()]
                 ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
                 challenger.name = name  # the same object serves on: nothing to rebuild, nothing missed

@@ -1662,3 +1662,50 @@ def test_a_model_that_cannot_be_rebuilt_answers_503_alone_and_the_cli_deletes_it
         probe = [lambda m, x=x: m.predict_one(dict(x)) for x, _ in rows[:5]]
         model = client.download("good")
         assert [call(model) for call in probe] == [call(good.model) for call in probe]
+
+
+def test_a_sigterm_never_snapshots_a_broken_model_over_its_acknowledged_learns(tmp_path, monkeypatch):
+    module = users_models(tmp_path, monkeypatch)
+    store = tmp_path / "feature-store"
+    store.write_text("up")
+    db = tmp_path / "c.db"
+    with ServerProcess(db) as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
+        client.upload(module.FeatureStoreRegressor(store), name="flaky", flavor="regression")
+        for y in range(10):
+            client.learn(float(y), {}, model="flaky")  # acknowledged: the mean is 4.5
+        store.write_text("down")
+        assert_error(request_once(server.port, "POST", "/api/learn",
+                                  {"model": "flaky", "features": {}, "ground_truth": 1.0}), 503, "cannot be rebuilt")
+        described = {m["name"]: m for m in client.models()["models"]}["flaky"]
+        assert "cannot be rebuilt" in described["broken"]
+        store.write_text("up")
+        assert server.terminate() == 0  # a clean stop must not save the half-rebuilt state
+    with ServerProcess(db) as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
+        assert client.predict({}, model="flaky") == 4.5  # rebuilt from its log: nothing lost
+        assert "broken" not in {m["name"]: m for m in client.models()["models"]}["flaky"]
+
+
+def test_a_broken_challenger_is_never_promoted_and_says_how_to_drop_it(tmp_path, monkeypatch):
+    module = users_models(tmp_path, monkeypatch)
+    store = tmp_path / "feature-store"
+    store.write_text("up")
+    champion = Simulator(creme_regressor(), "regression")
+    rows = trump_approval(20)
+    with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
+        client.upload(creme_regressor(), name="polls")
+        created = request_once(server.port, "POST", "/api/model/polls/challenger",
+                               dill.dumps(module.FeatureStoreRegressor(store)))
+        assert created[0] == 201, created
+        for x, y in rows[:10]:
+            assert client.learn(y, x, model="polls") == champion.learn(y, x)
+        store.write_text("down")  # the challenger breaks; the champion answers as before
+        assert client.learn(rows[10][1], rows[10][0], model="polls") == champion.learn(rows[10][1], rows[10][0])
+        store.write_text("up")
+        refused = request_once(server.port, "POST", "/api/model/polls/promote")
+        assert_error(refused, 422, "'polls@challenger' cannot be rebuilt")
+        assert "DELETE /api/model/polls/challenger" in refused[2]["message"]
+        for x, y in rows[11:]:  # nothing changed: the champion serves on
+            assert client.learn(y, x, model="polls") == champion.learn(y, x)
+        assert client.metrics("polls") == champion.values()
+        assert request_once(server.port, "DELETE", "/api/model/polls/challenger")[0] == 200
+        assert request_once(server.port, "POST", "/api/model/polls/promote")[0] == 404
