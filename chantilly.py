@@ -2194,7 +2194,11 @@ class Deployment:
     deployment rebuilds from the store instead: the last snapshot plus the log since.
     """
 
-    def __init__(self, name, rows, settings):
+    def __init__(self, name, rows, settings, fresh=None):
+        """Serve the model ``rows`` hold, rebuilt from them; or, for ``fresh=(info, unpacked
+        state, version, initial bytes)`` of a model just uploaded, from those (nothing is read
+        back: a 100 MiB upload would otherwise be committed and unpickled again under the
+        service's lock, stalling every model's calls)."""
         self._lock = threading.Lock()  # guards the model, metrics, counters, checkpoint
         self.name = name
         self.rows = rows
@@ -2203,10 +2207,14 @@ class Deployment:
         self.broken = None    # the error that stopped a rebuild, once one failed (see _undo)
         self.evicted = 0      # stored ids evicted by --max-ids since the server started
         self.snapshots = 0    # snapshots written since the server started
-        self._drifts_seen = [tuple(d) for d in rows.drifts()]  # (time, learns), for charts
+        self._drifts_seen = [tuple(d) for d in rows.drifts()] if fresh is None else []  # (time, learns)
         with self._lock:
-            self._restore()
-        self.history = [(t, n, json.loads(m)) for t, n, m in rows.history()]
+            if fresh is None:
+                self._restore()
+            else:
+                info, (unpacked, saved), version, initial = fresh
+                self._install(info, unpacked, rows.id, version, initial, saved=saved)
+        self.history = [(t, n, json.loads(m)) for t, n, m in rows.history()] if fresh is None else []
         self.history_interval = HISTORY_INTERVAL
         while len(self.history) > HISTORY_POINTS:
             self._thin_history()
@@ -2223,13 +2231,20 @@ class Deployment:
         if row is None:
             self.retired = True
             raise Retired(self.name)
-        self.info, state, self.seq, self.version, self.initial = row
-        obj, scoring, self.predictions, self.learns = unpack_state(state)
+        info, state, seq, version, initial = row
+        self._install(info, unpack_state(state), seq, version, initial, self.rows.log_since(seq),
+                      self.rows.count_ids())
+
+    def _install(self, info, unpacked, seq, version, initial, log=(), stored=0, saved=None):
+        """Serve the snapshot ``unpacked`` (see :func:`unpack_state`) with ``log``'s calls
+        repeated on it; ``saved``: its copy for undo, when one was taken already. Lock held."""
+        self.info, self.seq, self.version, self.initial = info, seq, version, initial
+        obj, scoring, self.predictions, self.learns = unpacked
         self.model = Model(obj, self.info["flavor"])
         self.scores = _METRICS_OF.get(self.model.paradigm.name, Metrics)(*scoring)
         self.since_snapshot = self.logged_bytes = 0
         self.refusals = self.rows.store.refusals
-        for seq, body in self.rows.log_since(self.seq):
+        for seq, body in log:
             calls = self._replay(body)
             if calls is True:
                 self.learns += 1
@@ -2238,9 +2253,9 @@ class Deployment:
             self.seq = seq
             self.since_snapshot += 1 if calls is True else calls
             self.logged_bytes += len(body)
-        self.stored = self.rows.count_ids()
+        self.stored = stored
         self._described_metrics = self.scores.describe()
-        self._checkpoint()
+        self._checkpoint(saved)  # given only with no log: a copy of the state as it is
         self._publish()
 
     def _replay(self, body):
@@ -2274,9 +2289,12 @@ class Deployment:
             self.model = self.model.rebind(deserialize(self.initial))  # the model as uploaded
         return drifted
 
-    def _checkpoint(self):
-        """Copy the model and scores, and start a new list of calls to redo from it. Lock held."""
-        self._saved = _freeze((self.model.obj, self.scores.objs, self.scores.memory, self.scores.detector))
+    def _checkpoint(self, saved=None):
+        """Copy the model and scores (``saved``: a copy of them as they are, already taken), and
+        start a new list of calls to redo from it. Lock held."""
+        if saved is None:
+            saved = _freeze((self.model.obj, self.scores.objs, self.scores.memory, self.scores.detector))
+        self._saved = saved
         self._redo = []
 
     def _record(self, body, calls=1):
@@ -2853,22 +2871,24 @@ class Service:
         return dep
 
     def _prepare(self, data, flavor, metrics, horizon, on_drift):
-        """Load and check an upload, before anything is written: ``(model, info JSON,
-        snapshot bytes)``. A model that could not be saved, copied for undo or loaded back
-        is refused here, with nothing changed."""
+        """Load and check an upload, before anything is written: ``(info, snapshot bytes,
+        (the snapshot loaded back, its copy for undo))``, served as a restart would serve it. A
+        model that could not be saved, copied for undo or loaded back is refused here, with
+        nothing changed."""
         model = load_model(data, flavor)
         options = {k: v for k, v in (("horizon", horizon), ("on_drift", on_drift)) if v is not None}
         scores = Metrics.for_model(model, metrics, options)
         info = dict(model.info(), uploaded_at=time.time(), **options)
         try:
             state = pack_state(model.obj, scores, 0, 0)
-            unpack_state(state)
-            _thaw(_freeze((model.obj, scores.objs, scores.memory, scores.detector)))
+            unpacked = unpack_state(state)  # what a restart will serve: served from the start
+            saved = _freeze((unpacked[0], *unpacked[1]))  # the first copy kept for undo
+            _thaw(saved)
         except Exception as e:  # whatever the object refuses
             raise BadRequest(f"the model cannot be saved and loaded back ({type(e).__name__}: {e}), so it "
                              "would not survive a restart: keep what cannot be pickled (locks, files, "
                              "connections) out of the model") from None
-        return model, dumps(info), state
+        return json.loads(dumps(info)), state, (unpacked, saved)  # the info as the file will hold it
 
     def upload(self, data, name=None, flavor=None, metrics=None, horizon=None, default=None,
                on_drift=None):
@@ -2884,17 +2904,17 @@ class Service:
         name = check_name(name) if name is not None else (self._default or DEFAULT_MODEL)
         if on_drift not in (None, "reset"):
             raise BadRequest('?on_drift= can only be "reset"')
-        model, info, state = self._prepare(data, flavor, metrics, horizon, on_drift)
+        info, state, loaded = self._prepare(data, flavor, metrics, horizon, on_drift)
         with self._lock:
             self._check_open()
             version = next_version(self.store, name)
             old = self._deployments.pop(name, None)
             statements = [] if old is None else self._retire(old)
-            rows, insert = ModelRows.create(self.store, name, "serving", version, info, state, data)
+            rows, insert = ModelRows.create(self.store, name, "serving", version, dumps(info), state, data)
             ticket = self.store.write(statements + [insert] + prune_versions(name, self.settings.keep_versions))[0]
             if default or self._default is None:
                 self._default, ticket = name, set_default_model(self.store, name)
-            dep = self._deployments[name] = Deployment(name, rows, self.settings)
+            dep = self._deployments[name] = Deployment(name, rows, self.settings, (info, loaded, version, data))
         return self._announce(ticket, dep, "upload")
 
     def _check_open(self):
@@ -2921,7 +2941,7 @@ class Service:
         and is scored the same way, but its answers are only recorded. It gets the model's
         next version number; a challenger already there is dropped."""
         champion = self._deployment(name)
-        model, info, state = self._prepare(data, champion.info["flavor"], metrics, horizon, None)
+        info, state, loaded = self._prepare(data, champion.info["flavor"], metrics, horizon, None)
         with self._lock:
             self._check_open()
             if self._deployments.get(champion.name) is not champion:  # deleted or replaced meanwhile
@@ -2930,9 +2950,10 @@ class Service:
             old = self._challengers.pop(champion.name, None)
             if old is not None:
                 old.retire()
-            rows, insert = ModelRows.create(self.store, champion.name, "challenger", version, info, state, data)
+            rows, insert = ModelRows.create(self.store, champion.name, "challenger", version, dumps(info), state, data)
             ticket = self.store.write(drop_challenger(champion.name) + [insert])[0]
-            dep = self._challengers[champion.name] = Deployment(f"{champion.name}@challenger", rows, self.settings)
+            dep = self._challengers[champion.name] = Deployment(f"{champion.name}@challenger", rows, self.settings,
+                                                                (info, loaded, version, data))
         return self._announce(ticket, dep, "challenger")
 
     def delete_challenger(self, name):
