@@ -2235,6 +2235,16 @@ class Deployment:
         self._install(info, unpack_state(state), seq, version, initial, self.rows.log_since(seq),
                       self.rows.count_ids())
 
+    def _rebuild(self):
+        """:meth:`_restore` while serving: a model whose logged calls no longer repeat is
+        broken (503), not a server error; its half-replayed state is never served. Lock held."""
+        try:
+            self._restore()
+        except (ChantillyError, Retired):
+            raise
+        except Exception as e:
+            self._break(e)
+
     def _install(self, info, unpacked, seq, version, initial, log=(), stored=0, saved=None):
         """Serve the snapshot ``unpacked`` (see :func:`unpack_state`) with ``log``'s calls
         repeated on it; ``saved``: its copy for undo, when one was taken already. Lock held."""
@@ -2368,7 +2378,7 @@ class Deployment:
             if self.broken:
                 raise Unavailable(self.broken_message())
             if self.rows.store.behind(self.refusals):
-                self._restore()  # writes were refused: the file is the truth
+                self._rebuild()  # writes were refused: the file is the truth
             learned = False
             for op in ops:
                 if outcome.results and time.perf_counter() > deadline:
@@ -2379,7 +2389,7 @@ class Deployment:
                     outcome.results.append(detached(e))
                     if self.broken:
                         break
-                    self._restore()
+                    self._rebuild()  # raises if the file is unreadable or the model broke
                     continue
                 except ChantillyError as e:
                     outcome.results.append(detached(e))
@@ -2393,8 +2403,8 @@ class Deployment:
             if not self.broken and (self.since_snapshot >= SNAPSHOT_EVERY or self.logged_bytes >= SNAPSHOT_BYTES):
                 outcome.ticket = self.snapshot()  # never a broken model's unknown state
             self._publish(learned)
-            if then is not None:
-                then(ops[:len(outcome.results)])
+            if then is not None:  # not the call that broke the model: the client retries it
+                then(ops[:len(outcome.results) - bool(self.broken)])
         return outcome
 
     def _predict(self, op, now, outcome):
@@ -2537,8 +2547,8 @@ class Deployment:
         if not self._lock.acquire(blocking=False):
             return 0
         try:
-            if self.retired or self.learns == (self.history[-1][1] if self.history else 0):
-                return 0
+            if self.retired or self.broken or self.learns == (self.history[-1][1] if self.history else 0):
+                return 0  # a broken model's scores are unknown too
             return self._add_history_point(now)
         finally:
             self._lock.release()
@@ -2603,6 +2613,8 @@ class Deployment:
     def download(self):
         """The estimator with everything it has learned, as dill/pickle bytes (waits for the lock)."""
         with self._lock:
+            if self.broken:
+                raise Unavailable(self.broken_message())
             return serialize(self.model.obj)
 
     # -- leaving -------------------------------------------------------------------------------
@@ -2612,9 +2624,9 @@ class Deployment:
         with self._lock:
             if self.rows.store.behind(self.refusals) and not self.retired:
                 try:
-                    self._restore()
+                    self._rebuild()
                 except (ChantillyError, Retired):
-                    pass  # unreadable now: the next call retries (apply checks again)
+                    pass  # unreadable now, or broken: the next call is told
 
     def retire(self):
         """Stop serving: later calls go to whatever replaced this deployment. Takes no lock."""
@@ -2973,20 +2985,24 @@ class Service:
         """The challenger of ``name`` takes its place, at once, with everything it learned; the
         model it replaces is kept as a past version. Waits (a little) for the call running on
         the pair, so that none falls between them."""
+        name = self._resolve(name)
         with self._lock:
-            name = self._resolve(name)
             champion, challenger = self._deployments.get(name), self._challengers.get(name)
-            if champion is None or challenger is None:
-                raise NotFound(f"{name!r} has no challenger to promote: upload one with "
-                               f"POST /api/model/{name}/challenger")
-            with _holding(champion._lock, challenger._lock):
-                if challenger.broken:
-                    raise Unprocessable(challenger.broken_message() + "; it cannot be promoted")
-                statements = self._retire(champion) + [challenger.rows.serve()]
-                ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
-                challenger.name = name  # the same object serves on: nothing to rebuild, nothing missed
-                del self._challengers[name]
-                self._deployments[name] = challenger
+        if champion is None or challenger is None:
+            raise NotFound(f"{name!r} has no challenger to promote: upload one with "
+                           f"POST /api/model/{name}/challenger")
+        # The models' locks first (a model's lock is never taken under the service's), so
+        # that other models' calls never wait for a long call on these two.
+        with _holding(champion._lock, challenger._lock), self._lock:
+            if self._deployments.get(name) is not champion or self._challengers.get(name) is not challenger:
+                raise NotFound(f"{name!r} or its challenger changed meanwhile: GET /api/models and retry")
+            if challenger.broken:
+                raise Unprocessable(challenger.broken_message() + "; it cannot be promoted")
+            statements = self._retire(champion) + [challenger.rows.serve()]
+            ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
+            challenger.name = name  # the same object serves on: nothing to rebuild, nothing missed
+            del self._challengers[name]
+            self._deployments[name] = challenger
         return self._announce(ticket, challenger, "promote")
 
     def rollback(self, name, version):
@@ -4870,9 +4886,10 @@ class Client:
             body, headers["Content-Type"] = _encoder.encode(body).encode(), "application/json"
         if self._conn is not None and self._conn.sock is not None and _closed_by_peer(self._conn.sock):
             self.close()  # the server let the idle connection go: open a new one before sending
-        # A call is sent again on a fresh connection only when repeating it is harmless (GET,
-        # DELETE): a POST may have been applied before its connection broke.
-        for attempt in (1, 2) if method in ("GET", "DELETE") else (2,):
+        # A call is sent again on a fresh connection only when repeating it is harmless (a
+        # GET): a POST or a DELETE may have been applied before its connection broke (and a
+        # repeated DELETE of the default model would delete the next one).
+        for attempt in (1, 2) if method == "GET" else (2,):
             if self._conn is None:
                 self._conn = self._connection()
             try:

@@ -1678,6 +1678,7 @@ def test_a_sigterm_never_snapshots_a_broken_model_over_its_acknowledged_learns(t
                                   {"model": "flaky", "features": {}, "ground_truth": 1.0}), 503, "cannot be rebuilt")
         described = {m["name"]: m for m in client.models()["models"]}["flaky"]
         assert "cannot be rebuilt" in described["broken"]
+        assert_error(request_once(server.port, "GET", "/api/model/flaky"), 503, "cannot be rebuilt")  # no half state
         store.write_text("up")
         assert server.terminate() == 0  # a clean stop must not save the half-rebuilt state
     with ServerProcess(db) as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:

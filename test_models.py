@@ -742,8 +742,13 @@ def test_the_client_never_sends_a_post_twice_when_its_connection_breaks(tmp_path
                 with pytest.raises(ConnectionError):
                     client.learn(2.0, {"x": 1.0}, model="a")
                 assert proxy.forwarded == 1 and direct.stats("a")["model"]["learns"] == 1
+                direct.upload(linear_model.LinearRegression(), name="b")
+                with pytest.raises(ConnectionError):
+                    client.delete()  # deletes the default model, "a"; again would delete "b"
+                assert proxy.forwarded == 2
+                assert [m["name"] for m in direct.models()["models"]] == ["b"]
                 with pytest.raises(ConnectionError):
                     client.models()  # a GET is harmless to repeat: it is, once
-                assert proxy.forwarded == 3
+                assert proxy.forwarded == 4
         finally:
             proxy.close()

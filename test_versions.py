@@ -15,7 +15,8 @@ import dill
 import pytest
 
 import chantilly
-from harness import TIMEOUT, Simulator, ServerProcess, ServerThread, assert_error, creme_regressor, trump_approval
+from harness import (TIMEOUT, Simulator, ServerProcess, ServerThread, assert_error, creme_regressor,
+                     request_once, trump_approval)
 
 
 def river_regressor():
@@ -400,3 +401,56 @@ def test_a_promotion_under_a_stream_of_learns_loses_no_acknowledged_call(tmp_pat
         for x, y in rows[:champion_learns]:
             champion.learn(y, x)
         assert versions[1]["metrics"] == champion.values()
+
+
+GATE, ENTERED = threading.Event(), threading.Event()
+
+
+class GatedRegressor:
+    """A mean regressor whose learn of -1 waits for GATE: a model busy on a long call."""
+
+    def __init__(self):
+        self.n, self.total = 0, 0.0
+
+    def predict_one(self, x):
+        return self.total / self.n if self.n else 0.0
+
+    def learn_one(self, x, y):
+        if y == -1.0:
+            ENTERED.set()
+            GATE.wait(TIMEOUT)
+        self.n += 1
+        self.total += y
+
+
+def test_a_promotion_waiting_for_a_long_call_never_stalls_the_other_models(tmp_path):
+    import test_versions
+    GATE.clear(), ENTERED.clear()
+    other = Simulator(creme_regressor(), "regression")
+    answers = {}
+
+    def call(key, *request):
+        answers[key] = request_once(server.port, *request)
+
+    with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
+        client._call("POST", "/api/model/slow?flavor=regression", dill.dumps(test_versions.GatedRegressor()))
+        client._call("POST", "/api/model/slow/challenger", dill.dumps(test_versions.GatedRegressor()))
+        client.upload(creme_regressor(), name="fast")
+        threads = [threading.Thread(target=call, args=("learn", "POST", "/api/learn",
+                                                       {"model": "slow", "features": {}, "ground_truth": -1.0}))]
+        threads[0].start()
+        try:
+            assert ENTERED.wait(TIMEOUT)  # the long call holds the model
+            threads.append(threading.Thread(target=call, args=("promote", "POST", "/api/model/slow/promote")))
+            threads[1].start()
+            began = time.monotonic()
+            for x, y in trump_approval(20):  # the promotion waits for the long call; they do not
+                assert client.learn(y, x, model="fast") == other.learn(y, x)
+            assert "fast" in {m["name"] for m in client.models()["models"]}
+            assert time.monotonic() - began < 2.5  # ~0.05 s; the old promote held every model 5 s
+        finally:
+            GATE.set()
+            for thread in threads:
+                thread.join(TIMEOUT)
+        assert answers["learn"][0] == 200 and answers["promote"][0] == 200, answers
+        assert client.predict({}, model="slow") == -1.0  # the challenger saw the long learn too
