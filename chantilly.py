@@ -2179,6 +2179,10 @@ class Retired(Exception):
     """The deployment was replaced or deleted while the caller waited for it: look it up again."""
 
 
+#: What a file that was damaged gives when read back: refused at start, never served broken.
+_CORRUPT = (json.JSONDecodeError, pickle.UnpicklingError, EOFError)
+
+
 class Deployment:
     """One named model being served: the estimator, its metrics, counters and history.
 
@@ -2194,11 +2198,12 @@ class Deployment:
     deployment rebuilds from the store instead: the last snapshot plus the log since.
     """
 
-    def __init__(self, name, rows, settings, fresh=None):
+    def __init__(self, name, rows, settings, fresh=None, tolerant=False):
         """Serve the model ``rows`` hold, rebuilt from them; or, for ``fresh=(info, unpacked
         state, version, initial bytes)`` of a model just uploaded, from those (nothing is read
         back: a 100 MiB upload would otherwise be committed and unpickled again under the
-        service's lock, stalling every model's calls)."""
+        service's lock, stalling every model's calls). ``tolerant``: a model that cannot be
+        rebuilt here is served broken (see :meth:`_unloadable`) rather than raising."""
         self._lock = threading.Lock()  # guards the model, metrics, counters, checkpoint
         self.name = name
         self.rows = rows
@@ -2210,7 +2215,14 @@ class Deployment:
         self._drifts_seen = [tuple(d) for d in rows.drifts()] if fresh is None else []  # (time, learns)
         with self._lock:
             if fresh is None:
-                self._restore()
+                try:
+                    self._restore()
+                except (Retired, ChantillyError, *_CORRUPT):
+                    raise
+                except Exception as e:  # its library is missing, or its calls do not repeat
+                    if not tolerant:
+                        raise
+                    self._unloadable(e)
             else:
                 info, (unpacked, saved), version, initial = fresh
                 self._install(info, unpacked, rows.id, version, initial, saved=saved)
@@ -2234,6 +2246,20 @@ class Deployment:
         info, state, seq, version, initial = row
         self._install(info, unpack_state(state), seq, version, initial, self.rows.log_since(seq),
                       self.rows.count_ids())
+
+    def _unloadable(self, error):
+        """Stand for a model this environment cannot rebuild: it answers 503 with ``error``,
+        and its rows stay exactly as they are (never snapshotted), so a start that can load
+        it again serves it with nothing lost. Lock held."""
+        self.info, _, self.seq, self.version, self.initial = self.rows.load()
+        self.model, self.scores, self._saved, self._redo = None, Metrics([]), None, []
+        self.predictions = self.learns = self.since_snapshot = self.logged_bytes = 0
+        self.refusals = self.rows.store.refusals
+        self.stored = self.rows.count_ids()
+        self._described_metrics = []
+        self.broken = (f"cannot be loaded here ({type(error).__name__}: {error}): its calls are kept, "
+                       "and it serves again once a start can load it (install its library)")
+        self._publish()
 
     def _rebuild(self):
         """:meth:`_restore` while serving: a model whose logged calls no longer repeat is
@@ -2335,7 +2361,8 @@ class Deployment:
 
     def _break(self, error):
         """Stop serving a model that cannot be rebuilt; raises the error its calls get."""
-        self.broken = f"{type(error).__name__}: {error}"
+        self.broken = (f"cannot be rebuilt: repeating its calls fails ({type(error).__name__}: {error}), "
+                       "so its state is unknown")
         raise Unavailable(self.broken_message())
 
     def broken_message(self):
@@ -2345,8 +2372,7 @@ class Deployment:
         fix = (f"delete it (DELETE /api/model/{name}/challenger)" if challenger else
                f"upload a new version, roll back to a past one (POST /api/model/{name}/rollback, "
                f"GET /api/model/{name}/versions lists them) or delete it (DELETE /api/model/{name})")
-        return (f"model {self.name!r} cannot be rebuilt: repeating its calls fails ({self.broken}), "
-                f"so its state is unknown; {fix}")
+        return f"model {self.name!r} {self.broken}; {fix}"
 
     def _undo_on_error(self, call, x, *args):
         """Call into the model or its metrics with features ``x``; if it raises, undo its
@@ -3074,20 +3100,22 @@ class Service:
             raise
 
     def _load_models(self):
-        """``({name: Deployment}, {name: challenger}, default name)`` as the file has them;
-        :class:`StoreError` naming the model that cannot be rebuilt."""
+        """``({name: Deployment}, {name: challenger}, default name)`` as the file has them. A
+        model this environment cannot rebuild (its library is missing, its calls no longer
+        repeat) answers 503 saying so, alone: the others serve (see :meth:`unloadable`); a
+        damaged one is a :class:`StoreError` (refusing to start beats serving a guess)."""
         loaded = {}
         for role, suffix in (("serving", ""), ("challenger", "@challenger")):
             loaded[role] = {}
             for model_id, name in serving_models(self.store, role):
                 try:
-                    loaded[role][name] = Deployment(name + suffix, ModelRows(self.store, model_id), self.settings)
-                except Exception as e:  # a snapshot or log record this environment cannot replay
+                    loaded[role][name] = Deployment(name + suffix, ModelRows(self.store, model_id),
+                                                    self.settings, tolerant=True)
+                except Exception as e:  # a snapshot or log record that was damaged
                     raise StoreError(
-                        f"model {name + suffix!r} in {self.store.path} cannot be loaded ({type(e).__name__}: "
-                        f"{e}): its library is not installed here, its calls do not repeat, or the file "
-                        f"is corrupt; refusing to start. `chantilly delete-model {name} --db "
-                        f"{self.store.path}` removes it") from None
+                        f"model {name + suffix!r} in {self.store.path} cannot be read ({type(e).__name__}: "
+                        f"{e}): the file is corrupt; refusing to start. `chantilly delete-model {name} "
+                        f"--db {self.store.path}` removes it") from None
         return loaded["serving"], loaded["challenger"], default_model(self.store, loaded["serving"])
 
     def _all_deployments(self):
@@ -3133,6 +3161,11 @@ class Service:
         """Names of the models being served."""
         with self._lock:
             return sorted(self._deployments)
+
+    def unloadable(self):
+        """``{name: why}`` of the models that could not be loaded (see Deployment._unloadable)."""
+        with self._lock:
+            return {dep.name: dep.broken for dep in self._all_deployments() if dep.model is None}
 
     def models(self):
         """``{"default": name, "models": [description, ...]}``, by name."""
@@ -5261,7 +5294,16 @@ def _banner(args, service, server):
     return [f"database:  {os.path.abspath(args.db)} ({len(models)} model{'s' * (len(models) != 1)}"
             f"{': ' + ', '.join(models) if models else ''})",
             f"dashboard: {server.url} (files: {server.dashboard.describe()})",
-            f"access:    {access}"]
+            f"access:    {access}"] + [f"warning:   model {name!r} {why}; it answers 503 until then, "
+                                       f"and {_removal(name, args.db)} removes it"
+                                       for name, why in service.unloadable().items()]
+
+
+def _removal(name, db):
+    base, _, challenger = name.partition("@")
+    if challenger:
+        return f"DELETE /api/model/{base}/challenger"
+    return f"DELETE /api/model/{base} (or, server stopped, `chantilly delete-model {base} --db {db}`)"
 
 
 def main(argv=None):

@@ -1624,7 +1624,7 @@ def test_a_model_that_cannot_be_saved_and_loaded_back_is_refused_and_nothing_is_
         assert (client.ok("GET", "/api/models"), observed_state(client)) == after
 
 
-def test_a_model_that_cannot_be_rebuilt_answers_503_alone_and_the_cli_deletes_it(tmp_path, monkeypatch):
+def test_a_model_that_cannot_be_rebuilt_answers_503_alone_even_at_start_and_the_cli_deletes_it(tmp_path, monkeypatch):
     module = users_models(tmp_path, monkeypatch)
     store = tmp_path / "feature-store"
     store.write_text("up")
@@ -1649,11 +1649,20 @@ def test_a_model_that_cannot_be_rebuilt_answers_503_alone_and_the_cli_deletes_it
             assert client.learn(y, x, model="good") == good.learn(y, x)
         assert client.metrics("good") == good.values()
         server.kill()  # no snapshot: a restart repeats the logged learns of both models
-    store.write_text("down")
-    refused = run_cli("run", "--port", "0", "--db", str(db))
-    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-2000:]
-    assert "'flaky'" in refused.stderr and f"chantilly delete-model flaky --db {db}" in refused.stderr, \
-        refused.stderr
+    store.write_text("down")  # it cannot be rebuilt at start either: it alone is refused
+    with ServerProcess(db) as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
+        banner = [server.lines.get(timeout=TIMEOUT) for _ in range(4)]
+        assert banner[3].strip().startswith("warning:   model 'flaky' cannot be loaded here"), banner
+        assert f"`chantilly delete-model flaky --db {db}`" in banner[3], banner
+        refused = request_once(server.port, "POST", "/api/predict", {"model": "flaky", "features": {}})
+        assert_error(refused, 503, "'flaky' cannot be loaded here (RuntimeError: the feature store timed out)")
+        assert "feature store" in {m["name"]: m for m in client.models()["models"]}["flaky"]["broken"]
+        assert client.metrics("good") == good.values()
+        assert server.terminate() == 0  # never snapshotted: its rows are as they were
+    store.write_text("up")  # a start that can rebuild it serves it, nothing lost
+    with ServerProcess(db) as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
+        assert client.predict({}, model="flaky") == sum(y for _, y in rows[:20]) / 20
+        assert client.stats("flaky")["model"]["learns"] == 20
     deleted = run_cli("delete-model", "flaky", "--db", str(db))
     assert (deleted.returncode, deleted.stdout.strip()) == (0, "deleted flaky"), deleted.stderr
     with ServerProcess(db) as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
