@@ -729,3 +729,42 @@ def test_drifts_are_marked_on_every_chart_live_and_after_a_reload(browser, start
         wait_live(page)
         wait_drift_marks(page, drifts)  # from the history
     assert page.errors == []
+
+
+USERS_MODEL = '''
+class Mean:
+    """The mean of the labels: a user's own class, in a module of their own."""
+
+    def __init__(self):
+        self.n, self.total = 0, 0.0
+
+    def learn_one(self, x, y):
+        self.n += 1
+        self.total += y
+
+    def predict_one(self, x):
+        return self.total / self.n if self.n else 0.0
+'''
+
+
+def test_a_model_that_cannot_be_loaded_says_why_in_the_model_panel(browser, start_server, tmp_path, monkeypatch):
+    import dill
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "dashboard_users_model.py").write_text(USERS_MODEL)
+    monkeypatch.syspath_prepend(str(modules))
+    import dashboard_users_model
+    db = tmp_path / "c.db"
+    with_module = start_server(db, env=dict(os.environ, PYTHONPATH=str(modules)))
+    client = with_module.client()
+    assert client.request("POST", "/api/model?flavor=regression", dill.dumps(dashboard_users_model.Mean()))[0] == 201
+    client.close()
+    assert with_module.terminate() == 0
+    without = start_server(db, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    page = open_page(browser, without.url)
+    page.wait_for_function("() => !document.querySelector('#model-broken').hidden", timeout=UI_TIMEOUT)
+    text = page.inner_text("#model-broken")
+    assert "cannot be loaded here (ModuleNotFoundError: No module named 'dashboard_users_model')" in text, text
+    assert "DELETE /api/model/default" in text, text
+    assert page.get_attribute("#model-broken", "role") == "alert"
+    assert page.errors == []

@@ -532,6 +532,9 @@
 
     function render(m) {
       shown = m;
+      const broken = $('#model-broken');  // why the server cannot serve it, and what to do
+      broken.hidden = !(m && m.broken);
+      broken.textContent = m && m.broken ? m.broken : '';
       const cls = $('#model-class');
       $('#model-name').textContent = m && m.name ? m.name : '';
       if (!m) {
