@@ -1534,6 +1534,13 @@ def users_models(tmp_path, monkeypatch):
     return __import__("hardening_users_models")
 
 
+def feature_store(tmp_path):
+    """The file FeatureStoreRegressor reads, "up" to start with ("down": an outage)."""
+    store = tmp_path / "feature-store"
+    store.write_text("up")
+    return store
+
+
 def test_a_model_holding_a_lock_uploads_learns_undoes_and_survives_restarts(tmp_path, monkeypatch):
     module = users_models(tmp_path, monkeypatch)
     from river import linear_model, preprocessing
@@ -1626,8 +1633,7 @@ def test_a_model_that_cannot_be_saved_and_loaded_back_is_refused_and_nothing_is_
 
 def test_a_model_that_cannot_be_rebuilt_answers_503_alone_even_at_start_and_the_cli_deletes_it(tmp_path, monkeypatch):
     module = users_models(tmp_path, monkeypatch)
-    store = tmp_path / "feature-store"
-    store.write_text("up")
+    store = feature_store(tmp_path)
     good = Simulator(creme_regressor(), "regression")
     rows = trump_approval(40)
     db = tmp_path / "c.db"
@@ -1675,8 +1681,7 @@ def test_a_model_that_cannot_be_rebuilt_answers_503_alone_even_at_start_and_the_
 
 def test_a_sigterm_never_snapshots_a_broken_model_over_its_acknowledged_learns(tmp_path, monkeypatch):
     module = users_models(tmp_path, monkeypatch)
-    store = tmp_path / "feature-store"
-    store.write_text("up")
+    store = feature_store(tmp_path)
     db = tmp_path / "c.db"
     with ServerProcess(db) as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
         client.upload(module.FeatureStoreRegressor(store), name="flaky", flavor="regression")
@@ -1697,8 +1702,7 @@ def test_a_sigterm_never_snapshots_a_broken_model_over_its_acknowledged_learns(t
 
 def test_a_broken_challenger_is_never_promoted_and_says_how_to_drop_it(tmp_path, monkeypatch):
     module = users_models(tmp_path, monkeypatch)
-    store = tmp_path / "feature-store"
-    store.write_text("up")
+    store = feature_store(tmp_path)
     champion = Simulator(creme_regressor(), "regression")
     rows = trump_approval(20)
     with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
