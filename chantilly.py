@@ -58,6 +58,7 @@ import contextlib
 import copy
 import dataclasses
 import email.utils
+import hashlib
 import hmac
 import http.client
 import importlib
@@ -112,12 +113,17 @@ SNAPSHOT_BYTES = 16 * MiB
 #: Logged calls between two in-memory copies of a model: an undo costs one copy (~0.1 ms
 #: for a pipeline) plus at most this many calls, whatever the length of the log.
 CHECKPOINT_EVERY = 64
+#: ... or after this many bytes of log records: a burst of wide calls (30,000 new features
+#: each) is then measured against --max-model-size within a call or two, not 64.
+CHECKPOINT_BYTES = MiB
 #: Seconds a batch or stream chunk may hold a model's lock before letting other clients in.
 SLICE_SECONDS = 0.01
 #: Metrics history kept per model. When full, every other point is dropped and the
 #: sampling interval doubles, so a long run keeps its whole shape at a coarser grain.
 HISTORY_POINTS = 1000
 HISTORY_INTERVAL = 1.0
+#: Events of each model (and of all) the event bus remembers for ?recent= on a new stream.
+RECENT_EVENTS = 50
 #: Seconds between SSE heartbeat comments, and between checks that a stream's client is there.
 HEARTBEAT_SECONDS = 15.0
 STREAM_CHECK_SECONDS = 0.5
@@ -139,13 +145,16 @@ class Settings:
     id_ttl: float = 7 * 86400.0    # seconds a stored id waits for its ground truth
     max_ids: int = 0               # stored ids kept per model, the oldest evicted (0: no cap)
     keep_versions: int = 5         # past versions of each model kept for a rollback
+    max_classes: int = 100         # classes a probability answer keeps, the most probable
     # event streams
     max_streams: int = 64          # open event streams; more get 503
     stream_backlog: int = 4 * MiB  # bytes a stream may fall behind before it is dropped
     # HTTP
     max_body: int = MiB            # largest JSON body, and line of an operation stream
     max_model: int = 100 * MiB     # largest model upload
+    max_model_size: int = 32 * MiB  # pickled bytes a model may grow to before it stops changing
     idle_timeout: float = 30.0     # seconds for a request head to arrive, or a body to move
+    min_body_rate: int = 500       # bytes/s a body must keep up, after idle_timeout s (as Apache)
     max_connections: int = 512     # open connections; when full, the oldest idle one is closed
     max_per_client: int = 128      # open connections from one address
     access_log: bool = False       # log every request to stderr
@@ -321,6 +330,18 @@ class PayloadTooLarge(ChantillyError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
 
+class RequestTimeout(ChantillyError):
+    """A request body that arrived too slowly (see BodyReader)."""
+
+    status = HTTPStatus.REQUEST_TIMEOUT
+
+
+class InsufficientStorage(ChantillyError):
+    """A model that grew past the size the server keeps for one model."""
+
+    status = HTTPStatus.INSUFFICIENT_STORAGE
+
+
 class Unprocessable(ChantillyError):
     """Well-formed input that the model or a metric raised on; nothing was changed."""
 
@@ -343,6 +364,10 @@ def detached(error):
 
 class StoreError(Exception):
     """The database file cannot be used (corrupt, foreign, locked); raised at start only."""
+
+
+class FileLost(Exception):
+    """The database file was deleted or replaced under a running server."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -852,7 +877,8 @@ class Model:
     Classifiers answer with ``predict_proba_one`` when they have it.
     """
 
-    def __init__(self, obj, flavor=None):
+    def __init__(self, obj, flavor=None, max_classes=None):
+        """``max_classes``: the most probable classes a probability answer keeps (None: all)."""
         if not callable(_method(obj, "learn_one", "fit_one")):
             raise BadRequest(f"{type(obj).__name__} has neither learn_one (river) nor fit_one (creme)")
         if _method(obj, "predict_one", "predict_proba_one", "score_one", "forecast") is None:
@@ -869,6 +895,7 @@ class Model:
             raise BadRequest(f"{type(obj).__name__} has no {' or '.join(self.paradigm.requires)}, "
                              f"which a {self.paradigm.name} model needs")
         self.proba = isinstance(self.paradigm, Classification) and callable(_method(obj, "predict_proba_one"))
+        self.max_classes = max_classes if self.proba else None
         self.rebind(obj)
         # creme pipelines update their unsupervised steps (StandardScaler...) inside predict_one
         # (and forecast), so a prediction changes the model and must be logged to be replayed.
@@ -885,8 +912,14 @@ class Model:
         return self
 
     def predict(self, x):
-        """The flavor's prediction for ``x`` (given a copy: models may change their input)."""
-        return self.paradigm.check_prediction(self, to_python(self.paradigm.predict(self, _copy_features(x))))
+        """The flavor's prediction for ``x`` (given a copy: models may change their input).
+        A probability answer keeps its ``max_classes`` most probable classes (ties in the
+        model's order): that is what is answered, stored with an id, logged and scored."""
+        p = self.paradigm.check_prediction(self, to_python(self.paradigm.predict(self, _copy_features(x))))
+        if self.max_classes is not None and type(p) is dict and len(p) > self.max_classes:
+            # 5,000 labels made each 34-byte predict answer 379 KB and store 62 KB.
+            p = dict(sorted(p.items(), key=operator.itemgetter(1), reverse=True)[:self.max_classes])
+        return p
 
     def learn(self, x, y):
         """Learn ``y`` for ``x`` (given a copy)."""
@@ -1364,13 +1397,17 @@ class Store:
         self.refusals = 0    # how many times writes were refused since the store opened
         # Of the commits, for /metrics; the commit lock guards them (it is held as they change).
         self.commit_seconds, self.commit_writes = Histogram(SECONDS_BUCKETS), Histogram(SIZE_BUCKETS)
+        self._claim = _claim(self.path)  # held until close: one server per path
         self._conn = self._open(sync)
+        self._identity = _identity(os.stat(self.path))  # the file opened: see _check_file
+        self._refused_because = ""  # why the last writes were refused, for the callers' message
         self._seq = self._conn.execute(  # guarded by _lock: the last log seq handed out
             "SELECT MAX(COALESCE((SELECT MAX(seq) FROM log), 0), "
             "COALESCE((SELECT MAX(seq) FROM models), 0))").fetchone()[0]
 
     def _open(self, sync):
         _check_database_file(self.path)
+        _check_writable(self.path)
         if os.path.exists(self.path) and os.path.getsize(self.path):
             self._inspect()
         try:
@@ -1426,6 +1463,8 @@ class Store:
             except (sqlite3.Error, Unavailable):
                 pass  # never acknowledged; every acknowledged call is already in the log
             self._conn.close()
+        if self._claim is not None:
+            self._claim.close()
 
     # -- writes: each queues its statements and returns a ticket for commit() -----------
 
@@ -1468,8 +1507,8 @@ class Store:
                 with self._conn_lock:
                     self._commit_queued()
             if self._was_refused(ticket):
-                raise Unavailable("the database refused the write, so nothing was changed; "
-                                  "retry when storage is available again")
+                raise Unavailable(f"the database refused the write ({self._refused_because}); "
+                                  "nothing was changed, retry when storage is available again")
 
     def _was_refused(self, ticket):
         if not self._refused:  # never refused: nothing to look up (read without the lock)
@@ -1484,6 +1523,7 @@ class Store:
             through = self._written
         started = time.perf_counter()
         try:
+            self._check_file()
             if len(queued) == 1 and not self._conn.in_transaction:
                 # One statement commits itself: one call instead of BEGIN, run, COMMIT (+20%
                 # requests/s at 4 connections, where most commits carry a lone log record).
@@ -1491,13 +1531,29 @@ class Store:
             else:
                 self._run(queued)
                 self._conn.execute("COMMIT")
-        except sqlite3.Error as e:
+        except (sqlite3.Error, FileLost) as e:
             self._fail(e)
             return
         with self._lock:
             self._settled = max(self._settled, through)
         self.commit_seconds.observe(time.perf_counter() - started)
         self.commit_writes.observe(len(queued))
+
+    def _check_file(self):
+        """Raise :class:`FileLost` when the path no longer names the file this store holds
+        open (deleted, or another file moved over it): a commit would then go to a file
+        that nobody will ever read again, and the next start would serve another file's models.
+        One stat per commit (about a microsecond), under the commit lock."""
+        try:
+            identity = _identity(os.stat(self.path))
+        except FileNotFoundError:
+            raise FileLost(f"{self.path} was deleted while the server ran; writes are refused "
+                           "from now on: restart the server") from None
+        except OSError:
+            return  # cannot tell (a permission changed on the folder): SQLite will say
+        if identity != self._identity:
+            raise FileLost(f"{self.path} was replaced by another file while the server ran; "
+                           "writes are refused from now on: restart the server to serve the new file")
 
     def _run(self, queued):
         """Run statements in the open transaction, consecutive same SQL as one executemany."""
@@ -1532,6 +1588,7 @@ class Store:
             self._settled = self._written
             self._queued = []
             self.refusals += 1
+            self._refused_because = str(error)
         sys.stderr.write(f"chantilly: storage refused a write: {error}\n")
         return Unavailable(f"the database refused the write ({error}); nothing was changed, "
                            "retry when storage is available again")
@@ -1570,6 +1627,43 @@ def read_only(path):
                 shm.unlink(missing_ok=True)
             except OSError:
                 pass  # a read-only folder: SQLite could not have created it there either
+
+
+def _identity(stat):
+    """What tells one file from another at the same path: its device and inode."""
+    return stat.st_dev, stat.st_ino
+
+
+def _claim(path):
+    """Claim ``path`` for this process: an abstract Unix socket named after the absolute path,
+    which the kernel frees when the process dies (even by kill -9). SQLite's lock is on the
+    file, so a server started on the same path after the file was deleted or replaced would
+    not see it; this claim is on the path. Linux only: elsewhere (None) SQLite's lock alone
+    guards. Raises :class:`StoreError` when another process holds the path."""
+    if not sys.platform.startswith("linux"):
+        return None
+    digest = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogateescape")).hexdigest()
+    claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        claim.bind("\0chantilly-db-" + digest)
+    except OSError:
+        claim.close()
+        raise StoreError(f"{path} is in use by another chantilly server") from None
+    return claim
+
+
+def _check_writable(path):
+    """Refuse at start a file (or folder) that cannot be written: every acknowledged call is
+    written before its answer, so such a server could serve nothing but refusals."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise StoreError(f"{path} is read-only (its permissions, or an immutable flag): chantilly "
+                         "writes every acknowledged call to it. Make it writable (chmod u+w, chattr -i), "
+                         "or serve a writable copy (--db)")
+    if not os.access(folder, os.W_OK):
+        raise StoreError(f"the folder {folder} is read-only: SQLite writes its journal "
+                         f"({os.path.basename(path)}-wal) beside the database. Choose a writable "
+                         "folder (--db)")
 
 
 def _check_database_file(path):
@@ -1900,14 +1994,21 @@ def default_model(store, deployments):
 
 class Subscription:
     """One stream client's queue of framed messages. Never blocks the publisher: a client
-    that falls more than ``backlog`` bytes behind is closed, its queue freed at once, and
-    its browser reconnects."""
+    that falls more than ``backlog`` bytes behind is closed, its queue freed at once,
+    ``on_drop`` called (the server cuts the connection, so a write blocked on it ends and
+    frees what it held), and its browser reconnects.
 
-    def __init__(self, topic, backlog):
+    What the client is behind counts every byte it holds: queued, and taken but not yet
+    written (:meth:`take` hands them over, :meth:`written` says they left). Counting the
+    queue alone let blocked writes hold several backlogs each.
+    """
+
+    def __init__(self, topic, backlog, on_drop=None):
         self.topic = topic
         self._backlog = backlog
+        self._on_drop = on_drop
         self._items = collections.deque()
-        self._bytes = 0
+        self._bytes = 0  # queued plus taken and not yet written
         self._cond = threading.Condition(threading.Lock())  # guards _items, _bytes and closed
         self.closed = False
 
@@ -1917,17 +2018,20 @@ class Subscription:
             if self.closed:
                 return False
             self._bytes += len(item)
-            if self._bytes > self._backlog:
+            dropped = self._bytes > self._backlog
+            if dropped:
                 self.closed = True
                 self._items.clear()
-                self._bytes = 0
             else:
                 self._items.append(item)
             self._cond.notify()
-            return not self.closed
+        if dropped and self._on_drop is not None:
+            self._on_drop()
+        return not dropped
 
     def take(self, timeout):
-        """Every queued message (waiting up to ``timeout`` for one); ``[]`` on timeout.
+        """Every queued message (waiting up to ``timeout`` for one); ``[]`` on timeout. The
+        caller says with :meth:`written` when they have left.
 
         Raises :class:`EOFError` once the subscription is closed.
         """
@@ -1938,41 +2042,59 @@ class Subscription:
                 raise EOFError
             items = list(self._items)
             self._items.clear()
-            self._bytes = 0
             return items
+
+    def written(self, size):
+        """``size`` bytes taken earlier were written to the client."""
+        with self._cond:
+            self._bytes -= size
+
+    def prepend(self, items):
+        """Queue ``items`` before everything queued (a new subscriber's recent events)."""
+        with self._cond:
+            self._items.extendleft(reversed(items))
+            self._bytes += sum(map(len, items))
+            self._cond.notify()
 
     def close(self):
         """End the subscription; a waiting :meth:`take` wakes up at once."""
         with self._cond:
             self.closed = True
             self._items.clear()
-            self._bytes = 0
             self._cond.notify_all()
 
 
 class EventBus:
-    """Fan-out of framed SSE messages to the subscribers of a topic."""
+    """Fan-out of server-sent events to the subscribers of a topic, framed once and only when
+    someone listens. The last :data:`RECENT_EVENTS` events of the topics a publisher says to
+    keep are remembered unframed, so a dashboard opened now can show the traffic before it."""
 
     def __init__(self, max_subscribers=Settings.max_streams, backlog=Settings.stream_backlog):
-        self._lock = threading.Lock()  # guards _topics, _subscribers and _closed
+        self._lock = threading.Lock()  # guards _topics, _subscribers, _recent and _closed
         self._topics = collections.defaultdict(list)
+        self._recent = {}  # topic -> deque of (event name, data)
         self._subscribers = 0  # read without the lock: an int is read whole
         self._closed = False
         self.max_subscribers = max_subscribers
         self.backlog = backlog
 
-    def subscribe(self, topic):
-        """A new :class:`Subscription`; raises :class:`Unavailable` when there are too many."""
+    def subscribe(self, topic, on_drop=None, recent=0):
+        """A new :class:`Subscription` (see there for ``on_drop``), with the topic's ``recent``
+        last events queued first; raises :class:`Unavailable` when there are too many."""
         with self._lock:
             if self._closed:
                 raise Unavailable("the server is shutting down")
             if self._count() >= self.max_subscribers:
                 raise Unavailable(f"too many open streams (at most {self.max_subscribers}); "
                                   "retry later")
-            sub = Subscription(topic, self.backlog)
+            sub = Subscription(topic, self.backlog, on_drop)
             self._topics[topic] = self._topics[topic] + [sub]
             self._subscribers += 1
-            return sub
+            # Taken with the subscription, under the lock: no event is missed or seen twice.
+            past = list(self._recent.get(topic, ()))[-recent:] if recent > 0 else []
+        if past:  # framed outside the lock; live events queued meanwhile stay after them
+            sub.prepend([sse_message(dumps(data), name) for name, data in past])
+        return sub
 
     def unsubscribe(self, sub):
         """Remove a subscription (idempotent)."""
@@ -1997,10 +2119,21 @@ class EventBus:
     def _count(self):
         return sum(len(subs) for subs in self._topics.values())
 
-    def publish(self, topic, message):
-        """Queue a framed message for every subscriber of ``topic``; never blocks on them."""
-        # Subscriber lists are replaced, never mutated, so reading one needs no lock.
-        for sub in self._topics.get(topic, ()):
+    def publish(self, topics, name, data, keep=False):
+        """Send event ``name`` with ``data`` to the subscribers of each of ``topics``, framed
+        once; never blocks on them. ``keep``: remember it among the topics' recent events."""
+        message, subs = None, []
+        if keep:
+            with self._lock:
+                for topic in topics:
+                    self._recent.setdefault(topic, collections.deque(maxlen=RECENT_EVENTS)).append((name, data))
+                    subs += self._topics.get(topic, ())
+        else:
+            # Subscriber lists are replaced, never mutated, so reading one needs no lock.
+            for topic in topics:
+                subs += self._topics.get(topic, ())
+        for sub in subs:
+            message = message or sse_message(dumps(data), name)
             if not sub.push(message):
                 self.unsubscribe(sub)
 
@@ -2212,6 +2345,7 @@ class Deployment:
         self.broken = None    # the error that stopped a rebuild, once one failed (see _undo)
         self.evicted = 0      # stored ids evicted by --max-ids since the server started
         self.snapshots = 0    # snapshots written since the server started
+        self.oversized = None  # why calls that change the model are refused (see _checkpoint)
         self._drifts_seen = [tuple(d) for d in rows.drifts()] if fresh is None else []  # (time, learns)
         with self._lock:
             if fresh is None:
@@ -2276,7 +2410,7 @@ class Deployment:
         repeated on it; ``saved``: its copy for undo, when one was taken already. Lock held."""
         self.info, self.seq, self.version, self.initial = info, seq, version, initial
         obj, scoring, self.predictions, self.learns = unpacked
-        self.model = Model(obj, self.info["flavor"])
+        self.model = Model(obj, self.info["flavor"], self.settings.max_classes)
         self.scores = _METRICS_OF.get(self.model.paradigm.name, Metrics)(*scoring)
         self.since_snapshot = self.logged_bytes = 0
         self.refusals = self.rows.store.refusals
@@ -2331,15 +2465,22 @@ class Deployment:
         if saved is None:
             saved = _freeze((self.model.obj, self.scores.objs, self.scores.memory, self.scores.detector))
         self._saved = saved
-        self._redo = []
+        self._redo, self._redo_bytes = [], 0
+        how, kept = saved
+        size = len(kept) if how != "copy" else 0  # a deep copy's size is unknown: not capped
+        self.oversized = None if size <= self.settings.max_model_size else (
+            f"model {self.name!r} has grown to {size / MiB:.1f} MiB, over the {self.settings.max_model_size / MiB:.1f} "
+            "MiB a model may take (--max-model-size): it answers, but takes no call that would "
+            "change it. Raise the limit, roll back or upload a new version")
 
     def _record(self, body, calls=1):
         """Note a logged model call for undo and for the snapshot schedule; ``calls``: how many
         model calls replaying it makes (a ranking of 10,000 items makes 10,000). Lock held."""
         self._redo.append(body)
+        self._redo_bytes += len(body)
         self.since_snapshot += calls
         self.logged_bytes += len(body)
-        if len(self._redo) >= CHECKPOINT_EVERY:
+        if len(self._redo) >= CHECKPOINT_EVERY or self._redo_bytes >= CHECKPOINT_BYTES:
             self._checkpoint()
 
     def _undo(self):
@@ -2395,7 +2536,8 @@ class Deployment:
 
     def apply(self, ops, now, listening, deadline, then=None):
         """Run validated operations in order, until done or past ``deadline`` (perf_counter
-        seconds; at least one runs), then ``then(operations run)`` under the same lock.
+        seconds; at least one runs), then ``then(the operations acknowledged)`` under the same
+        lock.
         Returns an :class:`Outcome`; raises :class:`Retired`."""
         outcome = Outcome()
         with self._lock:
@@ -2421,17 +2563,25 @@ class Deployment:
                     outcome.results.append(detached(e))
                     continue
                 outcome.results.append(answer)
-                if listening["events"]:
-                    outcome.events.append(("events", op.kind, _event(op, now, self.name, x, answer)))
+                # Built for every call, framed only when someone listens: the bus keeps the
+                # recent ones for a dashboard opened later (?recent=).
+                outcome.events.append(("events", op.kind, _event(op, now, self.name, x, answer)))
                 learned = learned or op.kind == "learn"
             if learned:
                 self._after_learns(now, listening, outcome)
             if not self.broken and (self.since_snapshot >= SNAPSHOT_EVERY or self.logged_bytes >= SNAPSHOT_BYTES):
                 outcome.ticket = self.snapshot()  # never a broken model's unknown state
             self._publish(learned)
-            if then is not None:  # not the call that broke the model: the client retries it
-                then(ops[:len(outcome.results) - bool(self.broken)])
+            if then is not None:
+                then(self._acknowledged(ops, outcome.results))
         return outcome
+
+    def _acknowledged(self, ops, results):
+        """The operations among ``ops`` that ``results`` answered without an error: all that a
+        second consumer (the challenger) may see. A refused call (an unknown id, features
+        the model raised on, the call that broke it) may be sent again by its client, so
+        passing it on would teach the challenger calls the model never took."""
+        return [op for op, r in zip(ops, results) if not isinstance(r, ChantillyError)]
 
     def _predict(self, op, now, outcome):
         self._check_fits(op, "predict")
@@ -2520,8 +2670,13 @@ class Deployment:
         return flavor.check_label(y)
 
     def _check_fits(self, op, kind, x=False):
-        """Refuse an operation this model's paradigm does not have, or features it needs."""
+        """Refuse an operation this model's paradigm does not have, or features it needs, or
+        that would change a model grown past its size (see :meth:`_checkpoint`)."""
         flavor = self.model.paradigm
+        if self.oversized and (kind == "learn" or self.model.changes_on_predict):
+            # Pickling a model holds the GIL: one that grows without bound (30,000 new
+            # features a learn) would stall every other model's calls for seconds.
+            raise InsufficientStorage(self.oversized)
         if kind in ("forecast", "rank") and not hasattr(flavor, kind):
             raise BadRequest(f"{self.name!r} is a {flavor.name} model: it has no {kind} "
                              f"(POST /api/{kind} is for {'forecasting' if kind == 'forecast' else 'recommendation'} models)")
@@ -2798,7 +2953,7 @@ def _percentile(ordered, q):
 # ---------------------------------------------------------------------------------------
 
 
-_NOBODY = {"events": False, "metrics": False}
+_NOBODY = {"metrics": False}
 
 
 def _declare(telemetry):
@@ -2926,6 +3081,10 @@ class Service:
             raise BadRequest(f"the model cannot be saved and loaded back ({type(e).__name__}: {e}), so it "
                              "would not survive a restart: keep what cannot be pickled (locks, files, "
                              "connections) out of the model") from None
+        if saved[0] != "copy" and len(saved[1]) > self.settings.max_model_size:
+            raise PayloadTooLarge(f"the model takes {len(saved[1]) / MiB:.1f} MiB pickled, over the "
+                                  f"{self.settings.max_model_size / MiB:.1f} MiB a model may take: start "
+                                  "the server with a larger --max-model-size")
         return json.loads(dumps(info)), state, (unpacked, saved)  # the info as the file will hold it
 
     def upload(self, data, name=None, flavor=None, metrics=None, horizon=None, default=None,
@@ -3168,14 +3327,15 @@ class Service:
             return {dep.name: dep.broken for dep in self._all_deployments() if dep.model is None}
 
     def models(self):
-        """``{"default": name, "models": [description, ...]}``, by name."""
+        """``{"default": name, "models": [name, ...], "descriptions": {name: description}}``:
+        chantilly 0.2's two keys (names, sorted), then what this server adds."""
         with self._lock:
             deployments = sorted(self._deployments.items())
             challengers = dict(self._challengers)
             default = self._default
-        return {"default": default, "models": [
-            dict(dep.describe(), **({"challenger": challengers[n].describe()} if n in challengers else {}))
-            for n, dep in deployments]}
+        return {"default": default, "models": [n for n, _ in deployments], "descriptions": {
+            n: dict(dep.describe(), **({"challenger": challengers[n].describe()} if n in challengers else {}))
+            for n, dep in deployments}}
 
     # -- predict and learn -------------------------------------------------------------------
 
@@ -3277,8 +3437,7 @@ class Service:
     def _listening(self, name):
         if not self.bus.has_subscribers():
             return _NOBODY
-        return {"events": self.bus.has_subscribers("events") or self.bus.has_subscribers(f"events:{name}"),
-                "metrics": self.bus.has_subscribers(f"metrics:{name}")}
+        return {"metrics": self.bus.has_subscribers(f"metrics:{name}")}
 
     def _challenge(self, name, ops):
         """The challenger of ``name`` runs ``ops`` too, under the model's lock (so a promotion
@@ -3308,10 +3467,10 @@ class Service:
 
     def _publish(self, events):
         for topic, name, data in events:
-            message = sse_message(dumps(data), name)
-            self.bus.publish(topic, message)
-            if topic == "events":  # also to the streams that follow one model
-                self.bus.publish(f"events:{data['model']}", message)
+            if topic == "events":  # also to the streams that follow one model; kept for newcomers
+                self.bus.publish((topic, f"events:{data['model']}"), name, data, keep=True)
+            else:
+                self.bus.publish((topic,), name, data)
 
     # -- metrics and stats ---------------------------------------------------------------------
 
@@ -3540,10 +3699,11 @@ class Blob:
 
 
 class EventStream:
-    """Answer with the server-sent events of a bus topic until the client or server leaves."""
+    """Answer with the server-sent events of a bus topic until the client or server leaves,
+    beginning with its ``recent`` last events."""
 
-    def __init__(self, topic):
-        self.topic = topic
+    def __init__(self, topic, recent=0):
+        self.topic, self.recent = topic, recent
 
 
 class OperationStream:
@@ -3597,7 +3757,10 @@ class Dashboard:
             raise NotFound(f"no file {_truncate(name)!r} in the dashboard")
         content_type = _CONTENT_TYPES.get(pathlib.PurePath(name).suffix, "application/octet-stream")
         # no-cache: the browser revalidates, so an upgraded dashboard shows up on reload.
-        return Blob(data, content_type, [("Cache-Control", "no-cache")])
+        # Never framed by another site (clickjacking): CSP for today's browsers, XFO for older.
+        return Blob(data, content_type, [("Cache-Control", "no-cache"),
+                                         ("Content-Security-Policy", "frame-ancestors 'self'"),
+                                         ("X-Frame-Options", "SAMEORIGIN")])
 
     def _read(self, name):
         if self._embedded is not None:
@@ -3618,12 +3781,22 @@ _CONTENT_TYPES = {
 }
 
 
+#: What tells chantilly's own static/ from another project's: its index.html carries this.
+#: A lone copied chantilly.py may land beside any static/ folder, and a page served from it
+#: would be same-origin with the API (so it could upload models).
+DASHBOARD_MARKER = b'<meta name="generator" content="chantilly">'
+
+
 def find_static_dir():
-    """``static/`` beside this file, or where ``pip install`` put it; ``None`` if neither."""
+    """``static/`` beside this file, or where ``pip install`` put it, when it is chantilly's
+    dashboard (see :data:`DASHBOARD_MARKER`); ``None`` if neither is."""
     for candidate in (pathlib.Path(__file__).resolve().parent / "static",
                       pathlib.Path(sys.prefix) / "share" / "chantilly" / "static"):
-        if (candidate / "index.html").is_file():
-            return candidate.resolve()
+        try:
+            if DASHBOARD_MARKER in (candidate / "index.html").read_bytes():
+                return candidate.resolve()
+        except OSError:
+            continue  # no such folder or file: look further
     return None
 
 
@@ -3822,13 +3995,15 @@ def stream_metrics(request):
     return EventStream(f"metrics:{name or request.service.default or DEFAULT_MODEL}")
 
 
-@ROUTER.route("GET", "/api/stream/events", gives="events", params=("model",))
+@ROUTER.route("GET", "/api/stream/events", gives="events", params=("model", "recent"))
 def stream_events(request):
-    """Server-sent events: predict, learn, forecast, rank, model and delete (?model= filters)."""
+    """Server-sent events: predict, learn, forecast, rank, model and delete (?model= filters,
+    ?recent=n first sends the n last ones)."""
     name = _model(request)
     if name is not None:
         request.service.describe(name)
-    return EventStream("events" if name is None else f"events:{name}")
+    recent = _integer(request.query, "recent", 0, RECENT_EVENTS) if "recent" in request.query else 0
+    return EventStream("events" if name is None else f"events:{name}", recent)
 
 
 def _model(request):
@@ -3910,8 +4085,9 @@ SCHEMAS = {
                      name=_ANY_NAME, flavor={"enum": sorted(PARADIGMS)}, version={"type": "integer"},
                      learns={"type": "integer"}, predictions={"type": "integer"}, pending={"type": "integer"},
                      drifts={"type": "integer"}, metrics={"type": "array"}),
-    "Models": _object(["default", "models"], default={"type": ["string", "null"]},
-                      models={"type": "array", "items": _ref("Model")}),
+    "Models": _object(["default", "models", "descriptions"], default={"type": ["string", "null"]},
+                      models={"type": "array", "items": _NAME},
+                      descriptions={"type": "object", "additionalProperties": _ref("Model")}),
     "Versions": _object(["name", "versions"], name=_NAME, versions={"type": "array", "items": _object(
         ["version", "role"], version={"type": "integer"}, role={"enum": ["serving", "challenger", "version"]})}),
     "Rollback": _object(["version"], version={"type": "integer"}),
@@ -3934,6 +4110,7 @@ PARAMETERS = {
     "on_drift": ({"enum": ["reset"]}, "go back to the model as uploaded when a drift is detected"),
     "version": ({"type": "integer", "minimum": 1}, "a past version"),
     "model": (_ANY_NAME, "the model (name@challenger for its challenger); the default when absent"),
+    "recent": ({"type": "integer", "minimum": 0, "maximum": RECENT_EVENTS}, "past events sent first"),
 }
 
 _MEDIA = {"bytes": "application/octet-stream", "events": "text/event-stream", "ndjson": "application/x-ndjson",
@@ -4037,10 +4214,14 @@ class Guard:
         site = headers.get("Sec-Fetch-Site", "").lower()
         if origin is None and site not in ("cross-site", "same-site"):
             return ()
-        if origin is not None and host is not None and _netloc(origin) == host.lower():
+        if origin is not None and host is not None and origin.lower() == _own_origin(host, headers):
             return ()  # our own page (the dashboard)
-        if method in ("GET", "HEAD") and headers.get("Sec-Fetch-Mode", "").lower() == "navigate":
-            return ()  # a link followed to us: what comes back is shown to the user, not to the page
+        # A link followed to us in the top window: what comes back is shown to the user, not
+        # to the page. A frame is a navigation too, but its page can dress it up (or hold a
+        # stream open), so only Sec-Fetch-Dest: document passes.
+        if method in ("GET", "HEAD") and headers.get("Sec-Fetch-Mode", "").lower() == "navigate" \
+                and headers.get("Sec-Fetch-Dest", "").lower() == "document":
+            return ()
         if origin is not None and (self.any_origin or origin.lower().rstrip("/") in self.origins):
             return (("Access-Control-Allow-Origin", origin), ("Vary", "Origin"))
         raise Forbidden(f"cross-origin request refused: {_truncate(origin or 'a page on another site')} "
@@ -4074,10 +4255,17 @@ def _hostname(host):
     return host.rstrip(".")
 
 
-def _netloc(origin):
-    """``host[:port]`` of an origin (``http://x:1`` -> ``x:1``); "" for ``null`` and the like."""
-    scheme, sep, rest = origin.lower().partition("://")
-    return rest.rstrip("/") if sep else ""
+def _own_origin(host, headers):
+    """The origin of our own pages as the browser names it: scheme, host and port all count
+    (RFC 6454). chantilly speaks plain HTTP; behind a TLS proxy, the proxy says so with
+    ``X-Forwarded-Proto`` (a page cannot set that header on a request it sends cross-origin
+    without a preflight, which the guard refuses).
+
+    >>> _own_origin("LocalHost:5000", Headers())
+    'http://localhost:5000'
+    """
+    scheme = "https" if headers.get("X-Forwarded-Proto", "").lower() == "https" else "http"
+    return f"{scheme}://{host.lower()}"
 
 
 def redact(target):
@@ -4106,6 +4294,7 @@ def redact(target):
 _CLIENT_GONE = (ConnectionError, TimeoutError)
 _MAX_HEADERS = 100
 _MAX_LINE = 65536
+_MAX_TRAILER = 8 * KiB
 _DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit() accepts "²"
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}")  # RFC 9110 5.6.2: a method is a token
 # RFC 9112 7.1: chunk-size is 1*HEXDIG, then optional extensions after BWS ";".
@@ -4127,6 +4316,10 @@ class Headers:
         """Add a field; repeated fields are joined with commas, as RFC 9110 5.3 allows."""
         key = name.lower()
         self._fields[key] = f"{self._fields[key]}, {value}" if key in self._fields else value
+
+    def set(self, name, value):
+        """Replace a field's value."""
+        self._fields[name.lower()] = value
 
     def get(self, name, default=None):
         """The field's value, or ``default``."""
@@ -4153,10 +4346,17 @@ def read_headers(rfile):
         if len(raw) > _MAX_LINE:
             return HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "a header line is too long"
         if not colon or not name or name != name.strip():
-            return HTTPStatus.BAD_REQUEST, f"bad header line {raw[:100]!r}"
+            # The line is not echoed: it may carry what a client hopes to see reflected.
+            return HTTPStatus.BAD_REQUEST, ("bad header line: expected 'Name: value' (a line that "
+                                            "begins with a space, an obsolete fold, is refused)")
         if name.lower() in ("content-length", "transfer-encoding") and name in headers:
             return HTTPStatus.BAD_REQUEST, f"{name} is given twice"
-        headers.add(name, value.strip())
+        value = value.strip()
+        if "\r" in value or "\0" in value:
+            # RFC 9110 5.5: a bare CR or a NUL in a field value is refused; reflected (in CORS
+            # headers), a CR would split the answer for a proxy that breaks lines at CR.
+            return HTTPStatus.BAD_REQUEST, f"header {name[:40]!r} holds a CR or NUL character"
+        headers.add(name, value)
     else:
         return HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, f"more than {_MAX_HEADERS} headers"
     if "content-length" in headers and "transfer-encoding" in headers:
@@ -4172,17 +4372,35 @@ class BodyReader:
     the connection must be closed, since what follows cannot be told apart from the body.
     """
 
-    def __init__(self, rfile, headers, send_continue):
+    def __init__(self, rfile, headers, send_continue, pace=None):
+        """``pace``: ``(socket, seconds, bytes per second)``: a body must arrive within that
+        many seconds plus one per that many bytes received, as a whole (a minimum rate, like
+        Apache's mod_reqtimeout): a socket timeout alone bounds only the gaps between bytes,
+        and a client sending a byte now and then would hold its connection for ever."""
         self.rfile, self.headers = rfile, headers
         self._send_continue = send_continue  # called once the body is accepted (Expect: 100-continue)
+        self._pace = pace
+        self._started = self._received = 0
         self.done = "content-length" not in headers and "transfer-encoding" not in headers
 
     def read_all(self, limit):
         """The whole body; :class:`PayloadTooLarge` when it is over ``limit`` bytes."""
         return b"".join(self.pieces(limit, whole=True))
 
-    def pieces(self, limit=None, whole=False):
-        """The body in pieces of at most 64 KiB as they arrive (or in one read, ``whole``)."""
+    def pieces(self, limit=None, whole=False, paced=True):
+        """The body in pieces of at most 64 KiB as they arrive (or in one read, ``whole``);
+        without ``paced``, only the gaps between bytes are timed (an operation stream is a
+        session that may stay quiet between operations)."""
+        if not paced:
+            self._pace = None
+        self._started = time.monotonic()
+        try:
+            yield from self._pieces(limit, whole)
+        finally:
+            if self._pace is not None:
+                self._pace[0].settimeout(self._pace[1])  # back to the timeout between requests
+
+    def _pieces(self, limit, whole):
         coding = self.headers.get("Transfer-Encoding")
         if coding is not None:
             if coding.strip().lower() != "chunked":
@@ -4198,17 +4416,36 @@ class BodyReader:
         self._send_continue()
         remaining = length
         while remaining:
-            piece = self.rfile.read(remaining) if whole else self.rfile.read1(min(remaining, 64 * KiB))
+            # read1: one recv at most, so that the body's time left is checked between recvs
+            # (read() would wait for every byte under one socket timeout per recv).
+            piece = self._read(self.rfile.read1, remaining if whole else min(remaining, 64 * KiB))
             if not piece:
                 raise BadRequest("the body ended before Content-Length bytes arrived")
             remaining -= len(piece)
             yield piece
         self.done = True
 
+    def _read(self, read, size):
+        """``read(size)``, waiting no longer than the body's time left (see ``pace``)."""
+        if self._pace is None:
+            return read(size)
+        sock, seconds, rate = self._pace
+        left = self._started + seconds + self._received / rate - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            sock.settimeout(min(seconds, left))
+            data = read(size)
+        except TimeoutError:
+            raise RequestTimeout(f"the body arrived too slowly: a body must arrive within {seconds:g} s "
+                                 f"plus 1 s per {rate} bytes (--timeout, --min-body-rate)") from None
+        self._received += len(data)
+        return data
+
     def _chunked(self, limit):
         total = 0
         while True:
-            found = _CHUNK_SIZE.fullmatch(self.rfile.readline(1024))
+            found = _CHUNK_SIZE.fullmatch(self._read(self.rfile.readline, 1024))
             if not found:  # int(x, 16) would take "0x33", "+33", "3_3": a proxy may read them otherwise
                 raise BadRequest("invalid chunked encoding: a chunk size must be hex digits")
             size = int(found.group(1), 16)
@@ -4218,15 +4455,18 @@ class BodyReader:
             if size == 0:
                 break
             while size:
-                piece = self.rfile.read1(min(size, 64 * KiB))
+                piece = self._read(self.rfile.read1, min(size, 64 * KiB))
                 if not piece:
                     raise BadRequest("invalid chunked encoding: the body ended inside a chunk")
                 size -= len(piece)
                 yield piece
-            if self.rfile.read(2) != b"\r\n":
+            if self._read(self.rfile.read, 2) != b"\r\n":
                 raise BadRequest("invalid chunked encoding: a chunk is not followed by CRLF")
-        while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-            pass  # trailer fields carry nothing chantilly uses
+        trailer = 0  # trailer fields carry nothing chantilly uses: skipped, up to a bound
+        while (line := self._read(self.rfile.readline, 1024)) not in (b"\r\n", b"\n", b""):
+            trailer += len(line)
+            if trailer > _MAX_TRAILER:
+                raise BadRequest(f"the trailer section of the chunked body is over {_MAX_TRAILER} bytes")
 
     def _content_length(self):
         value = self.headers.get("Content-Length")
@@ -4325,23 +4565,40 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"{version[:20]} is not supported; use HTTP/1.1")
             return False
         self.command, self.request_version = command, version
-        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
         headers = read_headers(self.rfile)
         if not isinstance(headers, Headers):
             self.send_error(*headers)
             return False
         self.headers = headers
+        if path[:7].lower() == "http://" or path[:8].lower() == "https://":
+            # Absolute form (what proxies send): RFC 9112 3.2.2 says its authority is the
+            # host, whatever the Host header says, so the guard judges that one.
+            target = urllib.parse.urlsplit(path)
+            headers.set("Host", target.netloc)
+            path = (target.path or "/") + ("?" + target.query if target.query else "")
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
         if version == "HTTP/1.1" and "host" not in headers:
             self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/1.1 requests need a Host header")
+            return False
+        expect = headers.get("Expect")
+        if expect is not None and expect.lower() != "100-continue":
+            # RFC 9110 10.1.1: an expectation the server cannot meet is answered 417 unprocessed.
+            self.send_error(HTTPStatus.EXPECTATION_FAILED, f"unsupported Expect {expect[:40]!r}: "
+                            "only 100-continue")
             return False
         connection = headers.get("Connection", "").lower()
         self.close_connection = "close" in connection or (
             version == "HTTP/1.0" and "keep-alive" not in connection)
-        self._reader = BodyReader(self.rfile, headers, self._continue)
+        settings = self.server.settings
+        self._reader = BodyReader(self.rfile, headers, self._continue,
+                                  (self.connection, settings.idle_timeout, settings.min_body_rate))
         return True
 
     def handle_one_request(self):
         """Read and answer one request; its head must arrive within the timeout (see Server)."""
+        if self.server.stopping:  # a keep-alive connection done with its request in flight
+            self.close_connection = True
+            return
         self.server.expect_head(self.connection)
         super().handle_one_request()
 
@@ -4416,7 +4673,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._start_chunked("text/event-stream" if isinstance(result, EventStream)
                                        else "application/x-ndjson")  # a HEAD answer has no body
         if isinstance(result, EventStream):
-            return self._run_event_stream(result.topic)
+            return self._run_event_stream(result.topic, result.recent)
         if isinstance(result, OperationStream):
             return self._run_operation_stream()
         status = HTTPStatus.OK
@@ -4430,6 +4687,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authorize(self, scope, query):
         tokens = self.server.tokens
+        if scope == "admin" and self._cors and tokens.get("admin") is None:
+            # --allowed-origins lets those pages call the API; without a token, that would
+            # let any script on them upload a pickle, and loading one runs its code.
+            raise Forbidden("pages on other origins may not upload, download or delete models "
+                            "unless the server requires a token: start it with --admin-token "
+                            "(or --token) and send it")
         accepted = [tokens.get("admin")] + ([tokens.get("client")] if scope == "client" else [])
         if scope is None or accepted[-1] is None:
             return  # an open route, or no token configured for this scope
@@ -4468,6 +4731,8 @@ class Handler(BaseHTTPRequestHandler):
         lines = [_STATUS_LINES[status], f"Date: {self.server.http_date()}"]
         lines += [f"{name}: {value}" for name, value in headers]
         lines += [f"{name}: {value}" for name, value in self._cors]
+        if self.server.stopping:
+            self.close_connection = True  # no next request on this connection: say so
         if self.close_connection:
             lines.append("Connection: close")
         elif self.request_version == "HTTP/1.0":
@@ -4487,9 +4752,12 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, dumps(json_safe(document)).encode("utf-8"), "application/json", headers)
 
     def send_error(self, code, message=None, explain=None):
-        """Protocol errors found by ``http.server`` (bad request line, huge headers) as JSON too."""
+        """Protocol errors found by ``http.server`` (bad request line, huge headers) as JSON too.
+        A head cut short by a shutdown is the server's doing, not a malformed request: 503."""
         self.close_connection = True
         self._reader = None
+        if self.server.stopping:
+            code, message = HTTPStatus.SERVICE_UNAVAILABLE, "the server is shutting down; retry"
         status = HTTPStatus(code)
         self._send_json(status, {"message": message or status.phrase})
 
@@ -4517,9 +4785,22 @@ class Handler(BaseHTTPRequestHandler):
     def _chunk(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
-    def _run_event_stream(self, topic):
-        """Relay a topic's messages, with a heartbeat comment when idle, until either side leaves."""
-        sub = self.server.service.bus.subscribe(topic)
+    def _chunk_of(self, parts):
+        """One chunk of ``parts``. Large ones are written as they are, not joined: every
+        subscriber shares one copy of an event, and a copy per blocked write would multiply
+        what a stalled client holds (24 of them held 400 MiB for 8 MiB backlogs)."""
+        size = sum(map(len, parts))
+        if size < 64 * KiB:
+            return self._chunk(b"".join(parts))
+        self.wfile.write(b"%x\r\n" % size)
+        for part in parts:
+            self.wfile.write(part)
+        self.wfile.write(b"\r\n")
+
+    def _run_event_stream(self, topic, recent=0):
+        """Relay a topic's messages (its ``recent`` last first), with a heartbeat comment when
+        idle, until either side leaves."""
+        sub = self.server.service.bus.subscribe(topic, on_drop=self._cut, recent=recent)
         self.close_connection = True  # a stream ends its connection
         try:
             # X-Accel-Buffering: a reverse proxy (nginx) must pass events through unbuffered.
@@ -4534,7 +4815,8 @@ class Handler(BaseHTTPRequestHandler):
                 except EOFError:
                     break
                 if items:
-                    self._chunk(retry + b"".join(items))
+                    self._chunk_of([retry, *items])
+                    sub.written(sum(map(len, items)))
                     retry, quiet_since = b"", time.monotonic()
                 elif self._client_left():
                     return  # free the stream's slot now, not at the next failed write
@@ -4544,6 +4826,13 @@ class Handler(BaseHTTPRequestHandler):
             self._chunk(b"")  # the zero-length chunk ends the response
         finally:
             self.server.service.bus.unsubscribe(sub)
+
+    def _cut(self):
+        """End the connection from another thread: a write blocked on it fails at once."""
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: nothing left to end
 
     def _client_left(self):
         """Whether the client closed its end. A stream's client sends nothing after its
@@ -4563,7 +4852,7 @@ class Handler(BaseHTTPRequestHandler):
         lines = LineSplitter(self.server.settings.max_body)
         self._start_chunked("application/x-ndjson")
         try:
-            for piece in self._reader.pieces():
+            for piece in self._reader.pieces(paced=False):
                 ready = lines.feed(piece)
                 if ready:
                     self._chunk(self._run_lines(ready))
@@ -4625,6 +4914,7 @@ class Server(ThreadingHTTPServer):
         self._per_client = collections.Counter()
         self._head_deadlines = {}  # connection -> monotonic time its request head is due
         self._date = (0, "")
+        self.stopping = False  # set once by stop(); read without the lock
         super().__init__(address, Handler)
 
     def server_bind(self):
@@ -4736,15 +5026,17 @@ class Server(ThreadingHTTPServer):
             return len(self._connections)
 
     def stop(self, grace=2.0):
-        """Stop accepting, end streams and idle connections, wait ``grace`` s for the rest."""
+        """Stop accepting, end streams and idle connections, wait ``grace`` s for the rest:
+        a request whose body is still arriving is read and answered if it ends in time."""
+        self.stopping = True
         self.shutdown()
         self.server_close()
         self.service.bus.close()
         with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
+            idle = list(self._head_deadlines)  # waiting for a request head; the others are busy
+        for conn in idle:
             try:
-                conn.shutdown(socket.SHUT_RD)  # idle keep-alive reads see EOF; answers still go out
+                conn.shutdown(socket.SHUT_RD)  # their read sees EOF and the handler ends
             except OSError:
                 pass  # already closed by its handler
         deadline = time.monotonic() + grace
@@ -4805,7 +5097,7 @@ class Client:
         return self._call("DELETE", self._model_path(model))
 
     def models(self):
-        """``{"default": name, "models": [description, ...]}``."""
+        """``{"default": name, "models": [name, ...], "descriptions": {name: description}}``."""
         return self._call("GET", "/api/models")
 
     # -- calls ------------------------------------------------------------------------------
@@ -5117,6 +5409,9 @@ def _add_storage_options(run, d):
                        help="seconds a stored id waits for its ground truth (default: 7 days)")
     store.add_argument("--keep-versions", type=int, default=d.keep_versions,
                        help="past versions of each model kept for a rollback (default: %(default)s)")
+    store.add_argument("--max-classes", type=int, default=d.max_classes,
+                       help="classes a probability answer keeps, the most probable: also what a "
+                            "stored id and the log keep of it (default: %(default)s)")
     store.add_argument("--max-ids", type=int, default=d.max_ids,
                        help="keep at most this many stored ids per model, evicting the oldest "
                             "(default: no cap)")
@@ -5129,6 +5424,12 @@ def _add_limit_options(run, d):
                      help="largest model upload in bytes (default: 100 MiB)")
     lim.add_argument("--timeout", dest="idle_timeout", type=float, default=d.idle_timeout,
                      help="seconds a connection may stay silent before it is closed (default: %(default)s)")
+    lim.add_argument("--max-model-size", type=int, default=d.max_model_size,
+                     help="bytes a model may take, pickled (measured every 64 calls): past it, it still "
+                          "answers but calls that would change it get 507 (default: 32 MiB)")
+    lim.add_argument("--min-body-rate", type=int, default=d.min_body_rate,
+                     help="bytes per second a request body must keep up, after --timeout seconds: "
+                          "slower bodies get 408 (default: %(default)s)")
     lim.add_argument("--max-connections", type=int, default=d.max_connections,
                      help="open connections; when full, the longest-idle one is closed to make room, "
                           "and new ones get 503 if none is idle (default: %(default)s)")
@@ -5249,6 +5550,11 @@ def cmd_run(args):
               ", or upload a model, and loading a model runs its code") + ". Set --token (or "
               "CHANTILLY_TOKEN), or pass --insecure if the network is trusted.", file=sys.stderr)
         return 2
+    if "*" in args.allowed_origins and not (args.token or args.admin_token):
+        print("chantilly: refusing --allowed-origins '*' without a token (--token): every web page "
+              "its users open could then call the API on their behalf. Set --token (or "
+              "CHANTILLY_TOKEN), or list the origins that may call it.", file=sys.stderr)
+        return 2
     try:
         service = Service.open(args.db, settings_from(args))
     except StoreError as e:
@@ -5345,7 +5651,7 @@ def _use_the_databases_hash_seed(db):
 # ---------------------------------------------------------------------------------------
 
 DASHBOARD = """
-UEsDBBQAAAAIAAAAIQAVhJ+prnQAAPeaAQAGAAAAYXBwLmpzzL3LciRHkiB451d4ZmVXuDMdkUDy
+UEsDBBQAAAAIAAAAIQDhxSHtxHQAAHabAQAGAAAAYXBwLmpzzL3LciRHkiB451d4ZmVXuDMdkUDy
 IdWBAnOyMsEit/I1iSyyp1FohiPCAXghIjzK3QNINBgrfVqZc+/K7GVkj/0Be5nLnuZT6ktWX2am
 Zm4RAIsskSnpZgbcze2hpqamb33yaTK5KBZdNZvdJNOivTiti2Y6Spazolok/9tRnizqZFouy8W0
 XEyqsqUHp6tqNk3arlwOP0k+hf9LXhZdkZzN6mv8I0l+f/gheVIsqydtV3RtEvnfsp7NymlSXpXN
@@ -5840,191 +6146,191 @@ zNIsISqcyDPVqk40DxhkS3tqWoUz/kiihbCCCMAeGSbB44HL/OUp3IXtSm31TykiPZtJbLfQtk+s
 3sG25MXLVW2PC6VaMAKMq/DircmvVMP9xNJkSZCVwE/FVzowBlpHo4KVT7xM+v1vzKSpaHcq5QNu
 BSYjzn9i6pya3ALerkVSrdqMz71bxnUsOVxjPasM5Kr7DVtMsiYdHFtesGsjojjITn14ZCOTNh3d
 DurG7vCCHkigEXYopdI4S9yMYzlRaMz7O2+1VnyFEs/dxwaerc4ueF+M+Gn7azsb+pHM8Woz+mQF
-cjeWNq/PhywZpRtGzfzN0ugFrF26FYtjtyRDKXK8N4S+I0NdAWsuxI1c1YuYQsYVw+uzes4GG0LY
-NOnXpDFZG6QHKeFhHnBFGmdECrc+rry17HSAGwo+wGOuUH2eOWZlWLSXm3oU1kj81rxk9X6sDp8f
-P1CHLxKvLKq+enzlmhCvoivIWOtScxPPFomKFT8chGyqLCCRrALP1IsR/9a58gLX3EgKXq32QpTW
-AWuhpcCGW58WLWZaEiz3w0rJbqJIjY28PC0p/7mlSCPPlEtUy0p1fnlcuS69I6unoP1RZbMYLuEB
-3I5yW4rgcq/hUu8mQT0wKiUm7m4/jxttoTwwAaxLuGHrjgPuTVSLBGnW117n3h72ZxJMZQNomRuJ
-AG4d2xbKLgKTjizzAekTkdVcpD08uWsfNEtlr08vR1F2N0GNrXrd3+wg6ftPAKEVb12SlCDDvgLB
-Xan1RUhmcXqjpLyp4loQTY2ECPW3N4rA7X8SoTSESYHLnzrvB9b33x/WPyCURH4Q6nXN3unDyhkN
-7EXHP6WmxoZKAPH12ihgHXMcn52pYS27pRJK7H9yP0wLWHpd6WI/sOYwwxBzrHCUZYPmITZe2Km2
-m0RN/IHWsSYUZGKL0gyJfgtXrLX8CGyaTmYv8l6Y3r7PLUwEre1kY5mYWCzNHc9u05ScbMzmYWuK
-8zcqkYdoFjed9A2160jctASa/uyV5ZJGvdr0kaGoaZ8LO6LLiwUqAjHHtpBCzPh0Fp3N32wkpj5c
-NckIdar4joV7A/0N3M1EpVW3nVgdQT9nLOmkD5KxKJLRIben+qXOnA86R9srJTNtHmmbbRFCseyw
-TomLUmP+eaWSjpHItfUye0/Lbj0gGtQ2kEzZ38LU2cUbMlLjOxv2ocyQnIfOYex45UqC+VSl5GhC
-owaJl6AzOqYrdlukeWF45xz/6wgMZZDjDL5OlSLmCZGYjCRHCXWgoQIaDo/e/eXNfk8HQWNIpY64
-yDTH8oYRnkUyrAUliEQdM7f19FRV4e0VhUdaVJr3K9eZKijrcEjLnFDWJhx57ml3Y3IaOzTMffnM
-rej4JE+4I3EWMJXS75Lq5vcS6XxMod3PlA5QzS6+EhPvj3ELIHGvTlGnz5nFrMXw2Mz9hKKCtXVL
-u66YPNLUF8bE+AHgLiWD3xzG7DWGZxGXv2OMOFsW3QXluDw+HvxqVi0ud9i4AKdcmRoA6Oa1U6H7
-qWtUE1cNN14l98S7OB6l1TQbXgDrhJ6DVm+PEzNbHYP0Wnv5oK6aJl5qn6IHD+ZRCJnE3KrlPOI0
-tLWdUz6bukPzbMMZ9mrrbdMKbCAgXnFQAkVf7/fTK1dG9AaeFQgw/WbRS/Wpq8pQw6FTIYiI6j0O
-4nklnYAUi9QtdUkYRzgw36QrDvPTatPk/39v19KbMAyD7/sVvZVKG+KyC0iTJnEcQqJMOyKgkxYN
-WgTtKg7976sfaWMnlJ122WBtky6OHdufH/wmrLAoFkUURGn1ncXTnSpg4OE6WFVviKRDW8K5BhO8
-nwC15gWo8MumB+UceVOdsF/ZkYoPnsGLiBxBn6b8L+I3h9gwOXgc8/2V5kiGenVLo0URfGdbcDvO
-ESXs/gHD7Aq4WmAAXBjcaziEblKeCOrqUJv9itlm3zllipOi4Tg4bB/4EBiKOoFTodt35IcXFfzt
-ekWVtwsGcwWhriBGyyipM/Oua3jWiWi6UTjMlg0LdRTHLa9qiiWJkFZbcwjGTWlD3NnypekBenHm
-ygtNX6Ry3XJEUZWjbhkfo3T9uk43i/SGukyib5mvPi8IQ/YoPEBrJiu/RA5GuwPoziXFHJ9Ho67K
-cwCor229CExZs7dCx6k9nbIrkGs4jXLc1bhZ6YpXTc2+Vz3zrG6WNG7TwvtRWkJ2qOKXSRde3Z5x
-x63J48RT1vv0shM0CjUXbr4IgTvmSPFK3HoxKyiFs8JsamjZwI3ZIZh62z6UTVl2jjWh4I8frSWA
-6W+KUjRfipUJZTnlvkGLl3P0Yy5mZw6mvJJF4aUfcVFTOwJNIrlCTjwH3DsvaslxmnyyY6E7Qss+
-/RDRkxj9JXqeTCb2RIHfnlC4fchEAyvUDEYvI/wjAvf+APHf1Zxk9OCw9uTnScSSB7FYTm3yrECw
-SDK0u/vVDnIZCh4ObBGwV29ujiiMvT/ccwI20vdvacgf3Tv/JNICAYycpgGkA0MC39uLkBozaeEp
-sc/bGzMbIIJeNDKq42SImebLBVsOb+j2jxk5xOFRxnfTNQn8/AVQSwMEFAAAAAgAAAAhABgfHe3b
-AAAARQEAAAsAAABmYXZpY29uLnN2Z1WQQW7DIBBF9znFaLI2OGDTuDJZdN9VT2BhsGldsDAN6e0L
-TR2pEkLwNPPmQ79dJ7h9Lm6TOMe4PlOaUiKJEx8myuq6prkC4Wp1evE3iTXUwFleeDkA9EGrCMmO
-cZaYGczaTnO8n0MuPyMYuywSj41phG6R/ratQ5xhlPgqgJ0UJ6xYSVe18FS1GycCOIiyv7GMoQMm
-oNtVzjuNsMXgP3QWG2P2W/WXhBHxQIt1Wg2rxOC/3PgPv3vrdn7PpWxQiwaVk7OsUN8S89hQjM3j
-JWbU4jyUjr58zuXwA1BLAwQUAAAACAAAACEAT1iQSUELAADwKQAACgAAAGluZGV4Lmh0bWzdGtuu
-3Lbx3V/B6sFN0KNdX9CgtncFBK5TGHBaIzltnrkSd8UcSlRJatf7lo/oN/QX+t5PyZd0hqQkUuLa
-u3GDAg2Q4+VlhnOf4VCb31SyNOeOkdo0oni0wX+IoO1hm7E2wwlGq+IRIZuGGUrKmirNzDbrzT7/
-QzYttLRh2+zI2amTymSklK1hLWw88crU24odeclyO7gjvOWGU5Hrkgq2fbpAU0ohFazWrGEBKsEP
-tSEVVQ8OwnAjWAEktYYLcd6s3QQuCd4+EMXENuMAnhFkEX439MDW+nj43YdGZKRWbL/N1tpQw8v1
-nh5x7wqWsxkObc6C6ZoxMweyK6tSaweiS8U7Q7Qqpy2061Y/6oxUbM9UsVm7PSDZtRPtZiers4XG
-MVOkFFTrbWZkt6PK4oW1ih+HhZ2ibeXnYYU3h/jAkBFCBQguI04L2bOvgAGGYrS/Rxy6o22EPkdF
-ZKFscctH9ut+lxWyBZkx0siKCdCTrneSqiqE3ayBkSVLjtdcIWUTVbveGNl63blBRniF2x9Ymw8z
-Ax2mJfB/fqilBj1RxWku6A719z0z5Ov3b4mFAwnwqmJtcY+jzdqhGQ9FqvAMkGDLSsODE8Kpihqa
-o8DZNN+CvJUEi85wodcDEfwIU50U3LCRuZkQKzmQ7IgDHlUPu2O5D0AxfblhH0BqExU///TPmb4C
-qQ8/nfmBRT7CwV6qJhAtDrNJOdOUF11CgbiHAwUqC0UZUm6UbA/Ffc010UwdwdJbxipNqNPLCmh2
-W9IianrDwOzfGnKigMFQBWMwbFOTTQkWV+S5cRq1oxW5r5nDTODEBwZ+ycGY8Pidkicg4beaCAkh
-CJBJBZFhdVFq6GZt15tARHY8BJYOKDxJVYEOeyNL2XSCoWXI/T4jumNCQCwrH7bZngoNIa0TtGS1
-FCD/bRZYZmi0wbRif++5YlXaM8D1Gm4WftApCHfqPPMEehyEAl4LiL3VZMVr9yP2h8BaUP/OVhrK
-nQlCZBvCU0ud11jXzztePoAhDBQNw5CQb3Gjjg0q8D6HR3BtZlj8nHMzQ3duuMR8Rxgta2ce3GiC
-xu6CEzOKl+hZgU8A+ZY3NDnnVMOpB8UrsKtusmqwO14KNgYFiHAu4uX4M6RFsGp3HnixuSl0/zja
-I2yOU8GW2MXsDo9lUz8LxOQnLePg1s+KKUq4DTaYj340TQ3hJbL0OMy43XtBjzJUqBBZ8fNP/1iE
-pzGoRBxMiCyCGSl+znIBuapopc8gQgKuakbcpgvQgSNbB4nwDZPORqDCwHrE29lm3YW0iQHy4biQ
-e7GpTPGOQ3pTkP7g96aqItu0K14MVZUQ4oDkr93IyRxL75euQfM3pjRYZgLL0a2Mcmj75gqEg8TB
-80uMjpXie/CUCiJXiaHVRkufzTFUQhojTCmwg+KPdmuCEocjIsSlSkVPqNtPc/ke4hy3LpjC302r
-N3JbvGNUJXEKu3Aruq9PlGOyJdbVU6SytrIlwW14v3epse8Mb1iE1iXN3K1chRaGIuGK3lx0flK0
-GxHNZuPAbOEx3LL59kTAGzGVtLPVUogF8PjpmJZh74BfqxzKSfAvb/aayL3L3o2Lcx5ghtsM95V4
-Vs2n7FaiS9m5+8YkhtGbJocz9Q3gGHay4jv4eyOgi4NDGL8J1BrBYOA3Q8aKGBLkt/bfG9Gdarw1
-TgFvCQxzM2XgroXSNgavRRFlmK7McFkKgNEqI5sPqra1z9Y+u19I3wrK+EvZ29RK9ocair1fmMJ9
-ql7iuR9nbNJOpt8Ayso7i6phohuKmRimDHn6hOgr87HHYdmGUvhiyYEb5s47hz9S0TMympGd81E6
-FfrjqJfAZ2WfFVHpr0/UQDHn/pmwX74vBWmCrFEs82ibCr+fy7XNI78Szx73ZY5dEruG2fkwIAYw
-qQcX/2NzPB4mNrEFNFXlFmSotXhziGvxycQhn+At6/ySQHmHIiJnZiz1x8PnOa8AotryfMl/h+XP
-ct4ZkndumHbblIP61K15xe5Ic42bRrnWHx+TlgyaqpiF5plRDUn1OwnkjdU/ROk5WPf7J+n5Fy/c
-/CyMJ4L4ZhGsFxTa4OOd1R9XDQIf/DwHUhLVjqnSm1+8uLB5mXcStFg3WlBiZ6+jw2+9lopFRlvm
-s8A/91KaVhqoyUPjSiYO3e+w0biD3Bne1FwVHyySf/8rgGIfOuwzRBB+Dtb1J/3UDf0Ven6jtgc0
-nTm7vlkWebFdGKrOpRc7uNiHQ8m4dRRllhad28Bbo2TSw6MD/hzfQDFULXy9m5qj2F/qO9tQGS4F
-e6kIdUhWBEp6TgXXDLacx0ZYqRgW+H5EAGBYUaAjteyG4X+OrKDpVQEBvuNlCdBw6yDcEAkoVtFt
-19Jsu28dPTCC7RSNO4Hy3Rl7JEzs7zA6K4Zs2+Ycq15Od0CAa+HvHk4EwPaOuOcAQ2jXgdVryzR2
-XWKKbRmJxTu2YVwj4c6SyoDEM5lStZ20/kN0LU9Wpv4Oaq3WOsaKuOISSFKM9C1Ezeg47Gto8oUT
-zpp2fG1pXz8W5hWuPT6YV15eX9oDUQ6ENiBpPKkh1NgTjeyW4huMadBy5Ia39HOxa8Xa0VBa4voA
-tnHbXU7VcuxXAHinY0MWfBbe6ufF2xZcTQjLUSk4aw3BHATG/PxySaJbDgo12aJyX+5ZZsxPZsKa
-ocHG+W8ES3b8Z31Nh8iVWRC5zxMx3HEblyCvYYvl36+SUjaNfUDBlXn7/2KB6AwATM4G19mBhTO3
-jnfjKdaHCXqn7d4yje0Suws0rNj8BrSsEbuk+L4JwsQsgDxZfbV6ekdONYeysaYaXRmuY0w4x3x/
-NjWI9vnqhfMziMDgh7ueC4wXM07pgSIjWOCC9HD/aweOs6Dyl2TJcel2OBDNTN8ZKeFwSwN5TJvu
-lf1DAqDZsXneytySlHMtgUTbiEU2t1vLXlKgd6heIK3Bl0eyV7Lx1HkBueeAuTOvY39Juo8PNXRo
-OfzPvMYp71dyGxd7LniNWyQjd5/vNP447zM3OMVVKvPtQ28TLpvYdInMaEgAQMv/rSLxaSmpRZ9k
-wwz7X1SoZr9AmxdD3Bt8t3FE4kthKbH4HAJSwAzGhgbKMxvdsLbgFdmxPZYFU8miGVQDtoJAidzN
-WNHSbXUlii1m8KUIMGABQkBTEGbu4EB5UExrCOl48eeVC0wdU/goRtuSfTy6bNZSJJ9iP1IoO5p0
-rocH5/HFy1ZhqWcmD3G5SPa45lY7PibFCFz/T9tKkrhmdFgCB09EA6n9Lt2eCuRHJvm99AXgXNVp
-HaKCfaf98hvt+NbkKMqiR7xhsrhWBUBeawINRNcVt3ah5+BXZ5r4dMNhvIxE8O/sw4udmqkgvN94
-EEy5F66EfgteIJN6Sn2tsIxUl7/K6KgNQFO48hg71D2rxsfvMEK9R5ipxHckukofgiUuLmPT7PIZ
-t06ijxIQzbydFXdW3IFZJHV3+BWtlkdXNcXL3L7XFPfWhRIN8UtgDxyr1DdI1U1wHL+SqG4C2TMK
-qeAb+NuDsm4Cte2N6dHudtg/KQnXOAL3I1PfDv0GHyRvBSNlDvU5FeOj8w+1v/ZBDgAnbg8Mb2X6
-xDAgGTkVDyUsv7SfTSi4HMN1GWMYjEFuLfZNXo/wS5qubpkF1ph480h3iAID9q2UODDYSeK/ofkh
-6FKErfKxPND2Jhq5WSpm4gC/Bhm+IYLIosJeVaJPNTVNsPFEXd+Mtw+2J6THz+vw4u5miun3Zk2L
-OdgY6gPAMdKHoxSw70mngNfDWpGaDZCFoO6blqDtkDwVbLKFHdGpfm71o8aHR/z0B796VBRqti/+
-Amsw8+Xy0InRgEn/tQ7qAj8ydMYDYdJ+3/kfUEsDBBQAAAAIAAAAIQBe+xLX3hQAAPhVAAAJAAAA
-c3R5bGUuY3NzxTxrj9s4kt/7V/AyCLZ70PJI8kvtxgz2MHeLO2B3cdjc3ZfBftCDsjUtS4Yk92OD
-/PetKj5ESpStTgJsGklsiiwW613FUv/0I0sPcdUVZfnGsrg9JHXcZAv2P2VcVOzXT5/uWVnsDx2L
-qwyeN0+sOzT1eX9gp4bnvGm9tC7rxmvTAz/yBfvxp5ubXVPXHft8w5jnJfsd+yFf5es8eqSBFMDj
-EP3ph7wQB6P8IU/EYFI3GW9gkC/5hqdicN8UuJinnOehGOr4awdDwSaIQ18MHc8dx2lrvom2WzGW
-w3FwXhQ/LONAjMVpymlwla82fG0Oem2dw5Nmn8S324d7tvXvWRjCB38R+HdiJhAgK1Jc7/N4zR/E
-aMnjpsKNknWabyTadY34BOvIX2b9kLlJGN6zYLOEnVa0SSg3SWJcmYarwE/1iLVwCQuiCFaH1sIX
-gUayWi99iVp7iLP6Zcd8FpxeWQh/CUKwgbMBkJWPAPz13b2csZyYsZJbNHFWnNsdC/zTq+RkMKBm
-imz1s4dVpNi/hIHsYbv1JW3SFQ4k4VZxKl3jkjBapXKgKZ7jEuFu1+vNwyNj7KcfWYxiW5a82vPm
-Dy1reVNwQAUlmGesLeOOs4S3RcZBYDk71hkvYR4K67lBKUXIWVMgHX/I0nATbiRkGmRHEHWQbjXz
-WFf1jp0L+tCe4pTfsw+f/sT+Al8/3LNPf8IP3t/4/lzGzT37C6/K+p79WldtXcYtzP1zkfAm7oq6
-Ums+/Af/Pf7/M/sUV60a09Dx5KZi7YQWPt58ubn54xHkLma3LgXckY7ekfL1aqgV0c8CPyDWGKoY
-rIMHoTqWMgZxkIdbNazVESiVLjdqWCpk6MNwrgalSvItf+BcDSqlfIjiMAnVqFLLTbJdRXpUK2aU
-RKkwHG7VDJagkgGKZbiKSPyFbNrquYySrIeiFDTeRkke64MIFV3FGY98c9CyBCu0AqipYWQoW6+n
-efIQLlNjzNLUdYDIgi5tSI+CpV4tlTVPkjxcqUGlrlVdaSqSgtlUIRULs2yVaAaQktnASM3y1TZM
-NO9I0WzaKFVLk2zNAzWq1CSPtsFWjo6FDse/oHz+yD6zpH712uIfRQVSJ0QHJOj1ESbcHLpjeQ+D
-2RvMAzXbF3B0nx6JQYCTxOnTHtxMBUR9jptbFN87rRNqDOWMRvMaxCKPj0X5tmPtW9vxo3cu7pkX
-n04l98QIKizf15z933+Dpv2tTuoOVPTDf/HymXdFGrO/8jNHvfwrPCCt/GDrrRz696aI4QAtfPPQ
-7OQaAzgw0CJYCWtYFhX3DhzVFgYXK2ERX3jyVACyNP8ICnogGqEHjssibnlGOr6ozoBwFyclGJoF
-MOWM/wMi3KMvQDoCAYQoYK0H0wGVdIdL0AThQEs0TcHy3aOzVksUnQQN0eLcPZr4+4uHkB9x7a6q
-O7Qyd+wXhmAmWCMsBjFCWQn0HmD5ikxxj8aNKdp3SGKd4iwjQvhiBBCPAWGL3UL9AVnku5fxtBaM
-kRoCCMe7Q/3MG1g4mgL48gZZImQwpLP00jdg4VJgRUMvkoUbn6aVvOsAf7TSAmHwh0AueEJ7dg3I
-RV43R9jydOJNCiwdCS7ZwjvBaPo8PKqcAKgu2iO4OcU7iR64bvGs8eqqFCpzqttCHDVOgPQA4JG9
-FFl3IG48Mi2J+KUn96MmgheIQyMF8xINz6HIMl49srQsTmDDeNrd+ox+ALWXQwHCSM4KGfDSxKdH
-zX8fz/abWP93QD4r2lMZvwlOsX8rjqe66UBuiRngcz39h3X1CWSsMYcwplzAOA7bR21BcZ/eiPj1
-SfLxH14BvH7dMVI4vXNecjoeaNm+8gD3I0gfChRvcPj3M8DK38CZwgj6HjqZl/DuhQMNYMY+hh2C
-jSCSouZ6M5LfUIq0qSjCWh6L11sIqlvwBve9WYPg7SOoOsrNKW5IwuXqrKlPXl6UHZI0Kc/NbXR6
-NZUITFhXHy+oG8hI0mDk/nlACCcZ5BExmmPHovKk+JBtlnCK496ElZR1+vQ41OmtFE9a4lXxUdse
-pUtb0CVLomnJULU80K1AmCIJqz0nU6oyVF+3gI6Fm7S2H+YlCHtbkO2UMgdeEROgd5MQtRvEqQK9
-Qffx2ZTGoiL3cEUoCVhkS9xSBtsGg4KllMKREPegDAEl8zG2xA8PD+b4ZSPudAJ3c8zoWphRpz1k
-TqahFBt0XGQyqpWnj0zrRl8GB1v7H904U/ApkC7RYIhAy9rttyzuYq/twPH+/KEsnvmHvw8FEIPE
-O72pfDSp8DSbLdcf722qCmN/eWNxcsdBNAqvRo4nfqwJcVUcpT88ncuWs7AFScyLquj4pf3B9MsH
-1X5MAAxe5xOAZkMm+S4CDBCYJIRExThnAnr2xALIEDt+am8hdgeQTXc369znKj53h7oBac7G54bw
-/u4dqyeRVnBu/vjE3/IGzGUr2YNS7n9U4fSAs1dEbL0eehXYgoHldcMDC2LOFpMDf3L3wdwvJvKC
-5hCE1fDPc9EWSVEW3Vtvc7/AimEWC9naOeUZBKSCceK7yGTH6m+y2BFTjKKK5AyeEvJs9GEYnbWj
-+CLpvspEXzC5ZL03V633NhyFELaFfk84vR3HHgP7PJ1B4ZEPkEV07zHj56ZFcKe6EMf+QpTUcfh0
-tsDkzLxOz61HUoK5TlGdzp09CGDqc4fM2FHRyqSEzgnkDK/O85Z3NFFt8RvmSFgOaCG7+vlD15yF
-FR/jZhQYRgZtsJ97VGwIe4FwNm8X9pgJHsukQ6hO2k4aAwlRBJk/+L7fY7k/1O3QIg3UmuapDETJ
-cLgZBIgbCnccCQpGUE+88lDjRPI4M25lbjMpOXPzRQEuwCw0ttoqfcX/PYwfdkxEEZejLKVyx/hV
-h1WRr7RV5YkMLHptKSuukyH/AKtfAKdnDHwptgjgZxnKuNCaRxJPZxgaCYlHuPHHFsL/F1uIkYUF
-4oMODs3qEW8RPn8FXZFURFcV/7oZnBWN8AukAudjn6kRrRFNREH75ZJrA7DAA6NtwXQDvZO/2IaP
-QgNkeikfwZMlJQSToPjx1L2ZsAIZ/tMWl8n9fhaK5+KbfN47aPFQfLuzRRV9fBCNHJAvYl60ywce
-Z251+sa0OTQZ3ut/2CNjWReqjGBt2cNygIUQjhJcegqEx1K/J5gPqAEoELVb/54Fi23e3JkD468j
-aQGZ/l91XcCIe+BNWrpCaOqXP7RSR9ltAaNghtsCo4qyAEMK7H2BcJoKVDC9hn8aDDsb3qUHuhjr
-T/SLlj7r6MJujnPUQeI5IfloWKhCSKAXaMafyAJaRmgTKuuttpUjoKC6RrRWhgqJW6VvEmRe111V
-d1wXbj0qu5DyKjkTQ1QEZcZlhan/PlJbRnY9k2dw1MFAilMtwhLvPEleeiBA4fF/Yl4gw9UxXpvV
-16Ml8VBFKstUS1Kg9KMxNBRSP7HKG1axTEazi1Ywe66GJnHLqdo51ECHW+ytMPqywLf078i7pkjb
-d+lgw0887m5RLLy86O4VrcIIYAt6jTVv4E6EBp6K9ImPa4Fi2CO1++zUDuOEdklGikcXJxfCBqdX
-sehL0yiT7Ck8rsus/VFQMXbmERIdHd3D17r0sT+45G0uuIqZuQGVzIgcO1byvJtKBDSpZ6YD/fzv
-F/9rmCILAK0AztppwKU43CRXUQFkmf4ic4ZTr6QTGPbFiTQqs0uJkbLN2nj6HzUsV2l1s/a/T+0T
-4Gc8j8+lCE7NEpkVim7fW028mqusHNWxoXQqsg9S1WDq4kaeSDcNZN/tULLlQCohXqBeu6m8hut0
-GRSPkJfxc93MKYMrHcBVwo677pGcYJwCJEFZF5AS0lpngJYcOogw997S5Q6GfoCMR1d0ZCMuqZR2
-hxevOIStcCqVP3GYb1c09GaYXjtKT+J2xcqKhm7CIZqXzdBMPQrfL5sy7irjVkQLk5fNg63W01u5
-dciJgOPeUnkqB90dqYhK4cUxkgYzdOuS2MP0ydfX+7b/9t9t7GQd3G3qBsyVRURH1d1dqVMnlmFQ
-XL29gPMWdxtPz1+dTy0v5lP+4uFCgkV1EnV7aty7C4yy7j32DBdkFm9CYo3/DtH6HkKEyku4LJAZ
-wxNQ14wo7C9UpqjSMYU3UcXDnBxNkOS6SKAGgQ6y586ZpfWYiTzsS78d7GSFDX2oU8anllN0S58e
-RauJJ4o4YEKLV54NiL9YS/Jr6N0Be1P0N8ESrRdG7cYVMH4fLb5SUBRUu7GR3uVF03YQChRlZh/A
-fNInah6ivBOVk8H5d2Dt3JD6BwagRjLOAQnTuu7gbm8wmhvmlu36G1Ur4lisp0r5JjaLZ09+7gVo
-G409vO/bp4B1TU2+WEvdZnhSmAMu3oBLSm0KCBFptAgMmIFNtJmMXK6A6jIAJp3UvH4obXZMdMoi
-Ga5XCZIbLelupASMyNI1oq6I9Pv5gxyG9KS71Bokie0OG4bRrDtgGAWkbhbjTtjs9gwAp+6/nbfS
-RvJDMPqm3SEYGVBdi6w1pF5CneS5mGkOW45ERzuW4X9isuI1ijWpstbULybByXdOeU5wf/j30ai/
-6AqdI4QOI3cI7WqKof68QX9h0EMv44SXsx3q7FRUXPsYdT/dhvYSd+nBVHuzJWPpED57Y1tuNUDV
-weusG8hnd+Z86ux1zqYncq5ZFh2WQPuz9T12ON/R82Q5Vs0G+ta7KlnBEEGAkqz5TrkvwApfq79k
-ZhkRtJuaJl2mb5Z/tPdRnuiC+Jiew2kqNTTq6CVooxjAAWrK0FnnNnXGH+tM6A+XLM5V0c3OfMdY
-SbEQUYA64UQpXNe9B+mryL7RBI07D1RqbtwAhqqj6x31SRVkaF5bOYlAbzngv9ha1L4GVRgRNknc
-zNuhYeakK21i6mFpt3UPO6PdDkbtcyiq66ySfVuTRQoFTFpZOwharlxJwdrZ26ts7bibW7xEob6v
-1IXtd0kqbPwX1agRWp3fmCpuDuZJuD5F9J3aJLWQHOKmsy6bREZiXjb5tpklFPqAt+Ggt8UzN8Au
-zJJdryDrjSV2C+qzqiv37KWOuBWqFE2ASu95lQ1UWNswekiekGE7/qJ+mgh9XJOf6sl2MYlD+7z/
-Dm5FEN2TF9ATfeBUuZYZxBx3f6GpaZZmXqqQqmsMZ43jyw1SBWVtMro2EfBFTpoXZTnUjXlVRtyN
-7rlQvWHLtsO6z872jmJQF+Bh4BCfIBbk+EoB2Ym0AaL+Z7bnPVAJUKAmLvIGcBaRHsLJv9doMClq
-scZTDL3ksIQdNzw2kBXQjTaGIOzPRmGOfSxFIrkJciduGhSJkC0dxzVOtJCs/OxYvGar8Rk3g+Xg
-MyaWQ27Klov1EES46A8jrlZNbl/0X1Znx1pDOYp4brCNixwrJIeJPlmN0dpgsdXTqOjjOaVJ1YOG
-i9eurZfG1gJmXsb7wen7CpMxz8iwXNhYJMdNTCJdBWUhYUr1tUOG1kaRI0SCMBsswf4ogqQddmmC
-7LfdPZOmHYC1nPGmqZv2nrUpPEdjBgKQnNHg3bO0BLsFyKJ1mAqzFi/4SuigMQC8X8VIzhxtAVtf
-tAWwSxBk6c1wSD3+Axdl+iXft5zNjMvs6fRspQqsM8MA0ytr/2j6sc/uXthrGeJUVDZ0kRMFAGd4
-KBM8bX3MDE90G1CdDnAE475HQQK0bh/8jO/v8Woa+xl/xc3E+2VWYzQRbossNnuIdaBh5bieNmDf
-gkE4xACrwOuZGEjzJYVzab3aZYfiWgQpPOzlkFSnVTGjGfqs+rIUJtetiGJcHAF0sJ/eQ/Xr+4uE
-RRjFd1/EbIiAmnZG7wrJPIhK3yIy6KFeWYnN9dovbm6Fpb51+Udlr3HNYL5vcZU39JWEOr3ugbB7
-BAVl4teiHSv/lea6ce3OmSU4YtubhWAFNa4BD99KbjNP3GoR+uarglcCe8dNBL0+9Y6imeoUIiVF
-KFMXTlE/4/qbWFqVwolGZcLzetnsSjzpLj0jaFD29Mkw/GLfCzXKgUAt3X2BEnpOF8ijVMLOHr5B
-wCM3PnL3FGB2gwKPPP1EPWfg+UXuQi/NjJy2aqztb8BRMJd0mRgahUUpw8JBEGq00tNvlL/zvjMM
-qVVtKVoCp5pG0XOs5B2XJYOyM8wZTzzoeMJEcXaboT4bw5eYRy8dCy2efJNyVDxzueBBgUdl2mJX
-8/oy6m/EzR6l7So90IqXuOjEjcH7+p2MpV/1tt+F1y6QU8bbYZBJYbMuJCot43HLPTg3trHrt8MG
-bzbJ+Z9xG7t3PFy/870mNjjj8JUmyWvysxdN9cBIkz4iQTgl/bje5s7GN5xyy34B0KhhjiKMfQG6
-jIwiufa6kZAisWdRpQ0/Cl9F+1q77HYJx5iE+NnXFsTaW5wnGtYdFQyBgW9eharMbWVZ+NX0C6Df
-WPm41t83q61mMW6U2srrV0Enq3wqYoho6LSmy6gCxqKtitOJd+NarZylH1/rNR1SMrritsYuaigu
-WvYEDqqm/FW8GYRDWgk2ovOA/g9Mgbj23pFJHPEbM1w6JlpZVqZL9l5VzDOoE6/XjjfTxx7wGc7T
-ih6MsQukh6qhfVjl18ZZzOrqumzf9aq60SRYcnUv5jIGuti9cradXGpe0fTtW809nXLKw39jq0oP
-iG7K1OdBT8rG6NX6VzelGAlNIHvP9AkGLSr6NPMaVHowVntKD2VWc4qGMqc1pf+tG8G3t6mE0++b
-uvqx8ReX6DfdzV99IU+wSL2uOJptKcvQPiPMeCqo/KJitGg0oTAeB/pFvv651dUiW7PcCUG/RtUT
-R298yDmLl6I7yFmu6UITUpA9m2Nqrsl0Y72UTyk1kwV6bCegaxKquc3uJ7CuS5V5MgBdvEcx5124
-QjFPJQh/kdQ0T8rA1B2zObXI5jcH6bY4E0AOYeJ7QVxDTFylNzPfpZDyfK03KJBNenO6gxyxi4o7
-cDejXcM6St+pMeuFZTUdtNTxCwzETqrRw9pH9XjM2kVMBi8+uYcung22SZdz94CZlzaAwZEipOFs
-4OEUcFmjdyjOpXeqJwRg2EQ2o13M3ek2qfRueZpQfefkU1Mn8deZp5UdPelqgyMDEQVSX/yeIpmM
-NLr0ZZofFV/1nbC+6O91vw6p6gH4GmDvGqQFcb4LmNPvdXS8Uj18odpuUqdyRSiP/E9QSwECFAMU
-AAAACAAAACEAFYSfqa50AAD3mgEABgAAAAAAAAAAAAAAgAEAAAAAYXBwLmpzUEsBAhQDFAAAAAgA
-AAAhABgfHe3bAAAARQEAAAsAAAAAAAAAAAAAAIAB0nQAAGZhdmljb24uc3ZnUEsBAhQDFAAAAAgA
-AAAhAE9YkElBCwAA8CkAAAoAAAAAAAAAAAAAAIAB1nUAAGluZGV4Lmh0bWxQSwECFAMUAAAACAAA
-ACEAXvsS194UAAD4VQAACQAAAAAAAAAAAAAAgAE/gQAAc3R5bGUuY3NzUEsFBgAAAAAEAAQA3AAA
-AESWAAAAAA==
+cjeWNq/PhywZpRtGzfzN0ugFrF26FYtjtyRDKXK8N4S+I0NdAWsuxI1c1QsPC4D0j3X2hnFO1RIp
+brG3SRE+MDCq6aSxMqiJ1mv1OrX7buytduO158hmgpVaEZEPdWLYpI8SrcsUqwrthJgX1x1bbj5A
+TbU9wOKuUHufOV5pWLSXm3oUzkzc5rxc+X6oEB9fP06I7zGvKqu++XzdnmxO0RVkK3aZwYlljATl
+ihsQ7lKqDDCRpAbP1IsR/9ap+gLP4EgGYK11wxOl4+VCQ4WN9j4tWkz0JIfMj2ols43CcRv4eVpS
++nVLEEeeJZmIphUq/eq8clt7FENPQbvDymYxXMLzvx3lttTg5V7Dpd5NAXtgVDpU3N1+GjnaQnlg
+4meXcMHXHcf7m6AaiRGtr73OvT3szySYygbQMjMUAdw6ti2U3AQmHVnmA1JnIqe7SHt4ctc+aI7O
+3t5eiqTsbnoeW/W6v9lBzvmfAEIrXbscLUGCfwWCuzL7i4zO0vxGQX1TwbcgmBsJEaqPbxSB2/8k
+QmkIkwKPQ3XeD2zogT+sf0Aoh/0gVCubvdOHlRMq2HuWf0pJjw2FCOLrtUHIOuQ5PjtTQlt2S+Wz
+2P/kfpgWSBS60MZ+YExifiXm1+EoywbFR2y8sFNttol6GARKz5pQkIktClMkeS5crdjyI3CJOpe+
+iJthdv0+PzIRtLaTjSWCYqk4dyKDzZJysjGZiC1pzt+oPCKi2Nx00jeUziNp1xJo+rNXFUwaOR9a
+SQwVGYqa9pnAI7q8WJ4jEHNoDenjjEtp0dn00UZg68NVk4xQpYvvWLdgoL+Bu5morO62E6ui6Kes
+JZX4QTIWPTb6A/c0z9SZc4HnYH+l46bNI2W3rYEohiVWaXFNbEx/rzTiMRK5tk5u72nZrQdEg9oG
+kim7e5gyv3hDRkqMZ8M+lBmS85CNZr8vV5HMpyolBzMaLUy8Ap5RcV2x1yTNC6NL5/hfR2AogR0n
+EHaaHLGOiMBmBEnK5wMNFdBweAwuKG/2eyoQGkMKhcQltjlWV4zwLJLgLaiAJNqguS3np4oaby9o
+PNKS2rxfOM8UYVmHQ1rmhJJG4chzT7kcExPZn2Lui4duRccnecIdia+CKdR+l1A5v5dE6WMK7X6m
+VJBqdvGVmHQDGDYBAv/qFE0KnNjMGiyPzdxPKChZG9e054xJY019YUiOH3/uMkL4zWHMXmN4FvE4
+PMaAt2XRXVCKzePjwa9m1eJyh20bcMqVpQOAbl47Db6fOUc1ccV440V6T7yL41FaTbPhBbBO6Lho
+zQY4MbPVMUivtZMRqspp4qV2aXrwYB6FkMkLrlrOIz5LW9s53bcpezTPNpxhr7TfNqXEBgLi1SYl
+UPTVjj+9cGZEM+EZoQDTbxb/f2/HrpswDNz7FdkgEkUsXUCqVImxCAmoOiIglWoVEgShEQP/3tzD
+se/shHbpwiuOHXwP3/t2XfYJHDh0VgpWUcXPKp1Y2h/8kVHDA5a7dL1p/tYaZ8BPwgKLIlF0wiip
+vtF4mlMFFDzcByvqdYG0CyW8a7DA2xGc5rwBF/yydj5Bj99cjtgu7UC1D09gxESKoE9j/ov4zQM2
+LA4Gz3x3pTXSrlbhUmlRAN/aDuCecUQxu39woTb1Y61fAkwY3Oo45lylNBWU1aE0/BWT3b5ySlQn
+QcMzcNg29DFfLMoEXoHw0I8Q31Qw9+sdVdYumMxnhLqAGW2jhM4kuK69w15AVUvdMlu1LNbQHFFe
+lTRLU8GtNmYfDdvSiriH8qVx8QHizJUXbq5G5qqmiOJS9pttHCTL1ctquZ4tW8RlYn3zfPFxRi+o
+CwIAz57Jyk+RAlJjAI2cU8jzqd9vikxH4gQqW64CM+bsUGh4taNTdgF8DZdRhrsKkZWuBMXc7HNV
+k0DrZk7j90y8HyQmeIeqvZk20d31GXfYmLyXBsK6y247Qp9Sc+bejxA3ZA4ULsWdH7OCMkgvmMwN
+HSO4LzzEcm/qm7Ix886hBhT8+F5rAph9pyBF6y2xMKKs5uz6wwQpT9/mbLZmb8oraRRB9hPXVLUz
+0CKSKuTCU3C750UlKU6DTzZM9GeoycdNkTyK2Z+Tp9FoZE8UeA+YQvshk3Ts0K0zeBq9TyJu8BcR
+BnclJxm82C09hWkaPUmDWKunMnlWoK9KErSP/QqDfIKCmyMoAvpqK3Ikcdf/wz0j4E3a/i0M+aM/
+8lcsLRI/yVkiADpQJPC5gwCtIYMW7hJ4Xg/MbHwKWtFIqe6lXcQ0nc9Yc3hFs3+PHZc4PfL4Zrlb
+Cq8/UEsDBBQAAAAIAAAAIQAYHx3t2wAAAEUBAAALAAAAZmF2aWNvbi5zdmdVkEFuwyAQRfc5xWiy
+Njhg07gyWXTfVU9gYbBpXbAwDentC00dqRJC8DTz5kO/XSe4fS5ukzjHuD5TmlIiiRMfJsrquqa5
+AuFqdXrxN4k11MBZXng5APRBqwjJjnGWmBnM2k5zvJ9DLj8jGLssEo+NaYRukf62rUOcYZT4KoCd
+FCesWElXtfBUtRsnAjiIsr+xjKEDJqDbVc47jbDF4D90Fhtj9lv1l4QR8UCLdVoNq8Tgv9z4D797
+63Z+z6VsUIsGlZOzrFDfEvPYUIzN4yVm1OI8lI6+fM7l8ANQSwMEFAAAAAgAAAAhACPSFPNNCwAA
+HioAAAoAAABpbmRleC5odG1s3Rrbrty28d1fwerBTdCjXV/QoLZ3BQSuUxhwWiM5bZ65EnfFHEpU
+SWrX+5aP6Df0F/reT8mXdIakJFLi2rtxgwINkOMlOTMczp1DbX5TydKcO0Zq04ji0Qb/IYK2h23G
+2gwnGK2KR4RsGmYoKWuqNDPbrDf7/A/ZtNDShm2zI2enTiqTkVK2hrUAeOKVqbcVO/KS5XZwR3jL
+Daci1yUVbPt0QaaUQipYrVnDAlKCH2pDKqoeFhgH1jJFjVQBOPDaGi7E2UEbbgQrxsnN2k3gkuDt
+A1FMbDMO2BlBgcDvhh7YWh8Pv/vQiIzUiu232Vobani53tMjwq5gOZvR0OYsmK4ZM3Mku7IqtXYo
+ulS8M0SrcgKhXbf6UWekYnumis3awYAe1k4Rm52szhYbx0yRUlCtt5mR3Y4qSxfWKn4cFnaKtpWf
+hxXeHOINw4MQKkBuGXE6y559BQdgKHT7e6ShO9pG5HNUQhbKFkE+Aq/7XVbIFmTGSCMrJkCrut5J
+qqoQd7OGgyyP5M6aK+Rs4mrXGyNbrzs3yAivEPyBtfkwM/BhWgL/54daatATVZzmgu5Qf98zQ75+
+/5ZYPJAAryrWFvc42qwdmXFT5Ar3AAm2rDQ82CGcqqihOQqcTfMtyFtJsP8MF3o9MMGPMNVJwQ0b
+DzcTYiUHlh1zcEbVA3Qs9wEp5i837ANIbeLi55/+OdNXIPXhpzM/sMhHONhL1QSixWE2KWea8qJL
+KBBhOHCgslCUIedGyfZQ3NdcE83UESy9ZazShDq9rIBnB5IWUdMbBmb/1pATBQqGKhiDYZuabEqw
+uCLPjdOoHa3Ifc0cZQI7PjDwSw7GhNvvlDwBC7/VREgIWEBMKogMq4tSQzdru94EIrLjIbB0wOFJ
+qgp02BtZyqYTDC1D7vcZ0R0TAiJf+bDN9lRoCICdoCWrpQD5b7PAMkOjDaYV+3vPFavSngGu13Cz
+8INOQbhT55kn0OMgFPBaIOytJiteux+xPwTWgvp3ttJQ7kwQItsQnlrqvMa6ft7x8oGpkaNhGDLy
+LQLq2KAC73N0BNdmRsXPOTczdOeGS8p3hNGydubBjSZo7C44MaN4iZ4V+ASwb8+GJuecatj1oHgF
+dtVNVg12x0vBxqAAEc5FvBx/hrwIVu3Ow1lsbgrdP472iJvjVAASu5iF8FQ29bNATH7SHhzc+lkx
+RQkHYIP56EfT1BBeIkuPw4yD3gt6lKFChciKn3/6xyI8jUElOsFEyBKYseLn7CkgVxWt9BlESKBV
+zZjbdAE5cGTrIBG9YdLZCNQjWL14O9usu5A3MWA+HBdyLzaVKd5xSG8K0h/83lRVZJt2xYuhqhJC
+HIj8tRtPMqfS+6VryPyNKQ2WmaBydCujHNq+uYLgIHHw/BKjY6X4HjylgshVYmi10dJncwyVkMYI
+UwrsoPijBU1w4mhEjLhUqegJdfvpU76HOMetC6bod9Pqjact3jGqkjSFXbiV3NcnyjHZEuvqKVZZ
+W9mS4Da637vU2HeGNywi65Jm7lauIgtDkXBFby46PynajYRms3FgtvgYbtkcPBHwRkol7Wy1FFIB
+On465mWAHehrlUM5Cf7lzV4TuXfZu3FxziPMaJvhdhPPqvmUBSW6lJ27nUxiGL1pcjhT34COYScr
+voO/NyK6ODiE8ZtQrREMBn4zZqyIIUF+a/+9kdypxjvmFPCWyDA3UwZCLZS2MXgtijjDdGWGy1KA
+jFYZ2XxQta19tvbZ/UL6hnsmu5S9Ta1kf6ih2PuFKdyn6iWd+3HGJu1k+g2wrLyzqBomuqGYiWHK
+kKdPiL4yH3sa9thQCl8sORBg7rxz/CMVPSOjGdk5H6VToT+Oegl6VvZZEZX++kQNFHPun4n65ftS
+kCbIGsUyj7ap8Pu5p7Z55Fc6s6d9+cQuiV1z2PkwYAYoqQcX/2NzPB6mY2LDaKrKLcpQa/HmENfi
+k4lDPsFb1vklgfIORUTOzFjuj4fPc14BTLXl+ZL/Dsuf5bwzIu/cMO22KQf1qVvzit2R5ho3jXKt
+3z5mLRk0VTELzTOjGpLqdxLYG6t/iNJztO73T9LzL164+VkYTwTxzSJYLzi0wcc7q9+uGgQ++HkO
+rCSqHVOlgV+8uAC8zDsJXqwbLTixs9fx4UGv5WKR0Zb5LPDPvZSmlQZq8tC4kolD9ztsNO4gd4Y3
+NVfFB4vk3/8KsNiHDvsMEYafg3X9ST91Q3+Fnt+o7QZNZ86ub5ZFXmwXhqpz6cUOL/bhUDJuHUWZ
+pUXnAHhrlEx6eLTBn+MbKIaqha93U3MU+0t9Zxsqw6VgLxWhjsiKQEnPqeCaAch5bISVimGB70cE
+EIYVBTpSy24Y/ufYCppeFTDgO16WAQ23DsINkUBiFd12Lc+2+9bRAyPYTtEICZzvztgjYWJ/h9FZ
+MTy2bc6x6uV0BwS8Fv7uYUdAbO+IezwwhHYdWL22h8auS8yxLSOxeMc2jGsk3FlWGbB4JlOqtpPW
+f4iu5cnK1N9BrdVax1gRV1wCS4qRvoWoGW2HfQ1NvnDCWdOOry3v68fCvMK1xwfzysvrS7shyoHQ
+BiSNOzWEGrujkd1SfIMxDVqO3PCWfi52rVg7GkpLXB/ANm67y6lajv0KQO90bMiCz8Jb/bx424Kr
+CWFPVArOWkMwB4ExP79ckuiWg0JNtqjclzDLjPnJTFgzNNg4/41oyY7/rK/pCLkyCyL3eWKGu9PG
+JchrALHn96uklE1jH1BwZd7+v1ggOgMAk7PBdbZh4cyt4924i/Vhgt5pu7dMY7vEQoGGFZvfgJY1
+YpcU3zdBmJgFkCerr1ZP78ip5lA21lSjK8N1jAnnmO/PpgbRPl+9cH4GERj8cNdzgfFidlJ6oHgQ
+LHBBegj/2qHjLKj8JVmeuHQQDkUz03dGStjc8kAe06Z7Zf+QAGm2bZ63Mrcs5VxLYNE2YvGY2609
+XlKgd6heYK3Bd0qyV7Lx3HkBueeAuTOvY39Juo8PNXRoOfzPvMYp71dyGxd7LniNWyTj6T7fafx2
+3mducIqrVObbh94mXDax6RIPoyEBAC//t4rEp6WkFn2SDTPsf1Ghmv0CbV4McW/w3cYxiS+FpcTi
+cwhIwWEwNjRQntnohrUFr8iO7bEsmEoWzaAasBUESuRudhQtHagrUWwxgy9FQAELEAKagjBzBxvK
+g2JaQ0jHiz+vXGDqmMJHMdqW7OPRZbOWIvkU+5FC2fGkcz08OI8vXrYKSz0zeYzLRbKnNbfa8TEp
+JuD6f9pWksQ1o8MSOHgiGljtd+n2VCA/MsnvpS8A56pO6xAV7Dvtl99ox7cmx1EWPeINk8W1KgD2
+WhNoILquuLULPQe/OtPEpxsO42Ukwn9nH17s1EwF4f3Go2DKvXAl9CB4gUzqKfW1wjJSXf4qo6M2
+AE3hylPsUPesGh+/wwj1HnGmEt+x6Cp9CJa4uIxNs8tn3DqJPkpAMvN2VtxZcRtmkdTd5le0Wh5d
+1RQvc/teU9xbF0o0xC+hPXCsUt8gVzfhcfxKoroJZc8opIJv4G8PyroJ1bY3pke723H/pCRc4wjc
+j0x9O/YbfJC8FY2UOdTnVIyPzj/U/toHOQCcuD0wvJXpE8OAZORUPJSw/NJ+NqHgcgzXZYxhMAa5
+tdg3eT3iL3m6umUWWGPizSPdIQoM2LdS4sBgJ4n/huaHoEsRtsrH8kDbm2jkZqmYiQP8GmT4hggi
+iwp7VYk+1dQ0wcYTdX0z3j7YnpAeP6/Di7ubKabfmzUt5mhjqA8Qx0gfjlLIviedQl4Pa0VqNiAW
+orpvWoK2Q3JXsMkWIKJd/dzqR40Pj/jpD370qCjUbF/8BdZg5svlptNBg0P6r3VQF/iRoTMeCJP2
+a9D/AFBLAwQUAAAACAAAACEAXvsS194UAAD4VQAACQAAAHN0eWxlLmNzc8U8a4/bOJLf+1fwMgi2
+e9DySPJL7cYM9jB3iztgd3HY3N2XwX7Qg7I1LUuGJPdjg/z3rSo+REqUrU4CbBpJbIosFutdxVL/
+9CNLD3HVFWX5xrK4PSR13GQL9j9lXFTs10+f7llZ7A8di6sMnjdPrDs09Xl/YKeG57xpvbQu68Zr
+0wM/8gX78aebm11T1x37fMOY5yX7HfshX+XrPHqkgRTA4xD96Ye8EAej/CFPxGBSNxlvYJAv+Yan
+YnDfFLiYp5znoRjq+GsHQ8EmiENfDB3PHcdpa76JtlsxlsNxcF4UPyzjQIzFacppcJWvNnxtDnpt
+ncOTZp/Et9uHe7b171kYwgd/Efh3YiYQICtSXO/zeM0fxGjJ46bCjZJ1mm8k2nWN+ATryF9m/ZC5
+SRjes2CzhJ1WtEkoN0liXJmGq8BP9Yi1cAkLoghWh9bCF4FGslovfYlae4iz+mXHfBacXlkIfwlC
+sIGzAZCVjwD89d29nLGcmLGSWzRxVpzbHQv806vkZDCgZops9bOHVaTYv4SB7GG79SVt0hUOJOFW
+cSpd45IwWqVyoCme4xLhbtfrzcMjY+ynH1mMYluWvNrz5g8ta3lTcEAFJZhnrC3jjrOEt0XGQWA5
+O9YZL2EeCuu5QSlFyFlTIB1/yNJwE24kZBpkRxB1kG4181hX9Y6dC/rQnuKU37MPn/7E/gJfP9yz
+T3/CD97f+P5cxs09+wuvyvqe/VpXbV3GLcz9c5HwJu6KulJrPvwH/z3+/zP7FFetGtPQ8eSmYu2E
+Fj7efLm5+eMR5C5mty4F3JGO3pHy9WqoFdHPAj8g1hiqGKyDB6E6ljIGcZCHWzWs1REolS43algq
+ZOjDcK4GpUryLX/gXA0qpXyI4jAJ1ahSy02yXUV6VCtmlESpMBxu1QyWoJIBimW4ikj8hWza6rmM
+kqyHohQ03kZJHuuDCBVdxRmPfHPQsgQrtAKoqWFkKFuvp3nyEC5TY8zS1HWAyIIubUiPgqVeLZU1
+T5I8XKlBpa5VXWkqkoLZVCEVC7NslWgGkJLZwEjN8tU2TDTvSNFs2ihVS5NszQM1qtQkj7bBVo6O
+hQ7Hv6B8/sg+s6R+9driH0UFUidEByTo9REm3By6Y3kPg9kbzAM12xdwdJ8eiUGAk8Tp0x7cTAVE
+fY6bWxTfO60TagzljEbzGsQij49F+bZj7Vvb8aN3Lu6ZF59OJffECCos39ec/d9/g6b9rU7qDlT0
+w3/x8pl3RRqzv/IzR738Kzwgrfxg660c+vemiOEALXzz0OzkGgM4MNAiWAlrWBYV9w4c1RYGFyth
+EV948lQAsjT/CAp6IBqhB47LIm55Rjq+qM6AcBcnJRiaBTDljP8DItyjL0A6AgGEKGCtB9MBlXSH
+S9AE4UBLNE3B8t2js1ZLFJ0EDdHi3D2a+PuLh5Afce2uqju0MnfsF4ZgJlgjLAYxQlkJ9B5g+YpM
+cY/GjSnad0hineIsI0L4YgQQjwFhi91C/QFZ5LuX8bQWjJEaAgjHu0P9zBtYOJoC+PIGWSJkMKSz
+9NI3YOFSYEVDL5KFG5+mlbzrAH+00gJh8IdALnhCe3YNyEVeN0fY8nTiTQosHQku2cI7wWj6PDyq
+nACoLtojuDnFO4keuG7xrPHqqhQqc6rbQhw1ToD0AOCRvRRZdyBuPDItifilJ/ejJoIXiEMjBfMS
+Dc+hyDJePbK0LE5gw3ja3fqMfgC1l0MBwkjOChnw0sSnR81/H8/2m1j/d0A+K9pTGb8JTrF/K46n
+uulAbokZ4HM9/Yd19QlkrDGHMKZcwDgO20dtQXGf3oj49Uny8R9eAbx+3TFSOL1zXnI6HmjZvvIA
+9yNIHwoUb3D49zPAyt/AmcII+h46mZfw7oUDDWDGPoYdgo0gkqLmejOS31CKtKkowloei9dbCKpb
+8Ab3vVmD4O0jqDrKzSluSMLl6qypT15elB2SNCnPzW10ejWVCExYVx8vqBvISNJg5P55QAgnGeQR
+MZpjx6LypPiQbZZwiuPehJWUdfr0ONTprRRPWuJV8VHbHqVLW9AlS6JpyVC1PNCtQJgiCas9J1Oq
+MlRft4COhZu0th/mJQh7W5DtlDIHXhEToHeTELUbxKkCvUH38dmUxqIi93BFKAlYZEvcUgbbBoOC
+pZTCkRD3oAwBJfMxtsQPDw/m+GUj7nQCd3PM6FqYUac9ZE6moRQbdFxkMqqVp49M60ZfBgdb+x/d
+OFPwKZAu0WCIQMva7bcs7mKv7cDx/vyhLJ75h78PBRCDxDu9qXw0qfA0my3XH+9tqgpjf3ljcXLH
+QTQKr0aOJ36sCXFVHKU/PJ3LlrOwBUnMi6ro+KX9wfTLB9V+TAAMXucTgGZDJvkuAgwQmCSERMU4
+ZwJ69sQCyBA7fmpvIXYHkE13N+vc5yo+d4e6AWnOxueG8P7uHasnkVZwbv74xN/yBsxlK9mDUu5/
+VOH0gLNXRGy9HnoV2IKB5XXDAwtizhaTA39y98HcLybyguYQhNXwz3PRFklRFt1bb3O/wIphFgvZ
+2jnlGQSkgnHiu8hkx+pvstgRU4yiiuQMnhLybPRhGJ21o/gi6b7KRF8wuWS9N1et9zYchRC2hX5P
+OL0dxx4D+zydQeGRD5BFdO8x4+emRXCnuhDH/kKU1HH4dLbA5My8Ts+tR1KCuU5Rnc6dPQhg6nOH
+zNhR0cqkhM4J5AyvzvOWdzRRbfEb5khYDmghu/r5Q9echRUf42YUGEYGbbCfe1RsCHuBcDZvF/aY
+CR7LpEOoTtpOGgMJUQSZP/i+32O5P9Tt0CIN1JrmqQxEyXC4GQSIGwp3HAkKRlBPvPJQ40TyODNu
+ZW4zKTlz80UBLsAsNLbaKn3F/z2MH3ZMRBGXoyylcsf4VYdVka+0VeWJDCx6bSkrrpMh/wCrXwCn
+Zwx8KbYI4GcZyrjQmkcST2cYGgmJR7jxxxbC/xdbiJGFBeKDDg7N6hFvET5/BV2RVERXFf+6GZwV
+jfALpALnY5+pEa0RTURB++WSawOwwAOjbcF0A72Tv9iGj0IDZHopH8GTJSUEk6D48dS9mbACGf7T
+FpfJ/X4Wiufim3zeO2jxUHy7s0UVfXwQjRyQL2JetMsHHmdudfrGtDk0Gd7rf9gjY1kXqoxgbdnD
+coCFEI4SXHoKhMdSvyeYD6gBKBC1W/+eBYtt3tyZA+OvI2kBmf5fdV3AiHvgTVq6Qmjqlz+0UkfZ
+bQGjYIbbAqOKsgBDCux9gXCaClQwvYZ/Ggw7G96lB7oY60/0i5Y+6+jCbo5z1EHiOSH5aFioQkig
+F2jGn8gCWkZoEyrrrbaVI6Cguka0VoYKiVulbxJkXtddVXdcF249KruQ8io5E0NUBGXGZYWp/z5S
+W0Z2PZNncNTBQIpTLcIS7zxJXnogQOHxf2JeIMPVMV6b1dejJfFQRSrLVEtSoPSjMTQUUj+xyhtW
+sUxGs4tWMHuuhiZxy6naOdRAh1vsrTD6ssC39O/Iu6ZI23fpYMNPPO5uUSy8vOjuFa3CCGALeo01
+b+BOhAaeivSJj2uBYtgjtfvs1A7jhHZJRopHFycXwganV7HoS9Mok+wpPK7LrP1RUDF25hESHR3d
+w9e69LE/uORtLriKmbkBlcyIHDtW8rybSgQ0qWemA/387xf/a5giCwCtAM7aacClONwkV1EBZJn+
+InOGU6+kExj2xYk0KrNLiZGyzdp4+h81LFdpdbP2v0/tE+BnPI/PpQhOzRKZFYpu31tNvJqrrBzV
+saF0KrIPUtVg6uJGnkg3DWTf7VCy5UAqIV6gXrupvIbrdBkUj5CX8XPdzCmDKx3AVcKOu+6RnGCc
+AiRBWReQEtJaZ4CWHDqIMPfe0uUOhn6AjEdXdGQjLqmUdocXrziErXAqlT9xmG9XNPRmmF47Sk/i
+dsXKioZuwiGal83QTD0K3y+bMu4q41ZEC5OXzYOt1tNbuXXIiYDj3lJ5KgfdHamISuHFMZIGM3Tr
+ktjD9MnX1/u2//bfbexkHdxt6gbMlUVER9XdXalTJ5ZhUFy9vYDzFncbT89fnU8tL+ZT/uLhQoJF
+dRJ1e2rcuwuMsu499gwXZBZvQmKN/w7R+h5ChMpLuCyQGcMTUNeMKOwvVKao0jGFN1HFw5wcTZDk
+ukigBoEOsufOmaX1mIk87Eu/HexkhQ19qFPGp5ZTdEufHkWriSeKOGBCi1eeDYi/WEvya+jdAXtT
+9DfBEq0XRu3GFTB+Hy2+UlAUVLuxkd7lRdN2EAoUZWYfwHzSJ2oeorwTlZPB+Xdg7dyQ+gcGoEYy
+zgEJ07ru4G5vMJob5pbt+htVK+JYrKdK+SY2i2dPfu4FaBuNPbzv26eAdU1NvlhL3WZ4UpgDLt6A
+S0ptCggRabQIDJiBTbSZjFyugOoyACad1Lx+KG12THTKIhmuVwmSGy3pbqQEjMjSNaKuiPT7+YMc
+hvSku9QaJIntDhuG0aw7YBgFpG4W407Y7PYMAKfuv5230kbyQzD6pt0hGBlQXYusNaReQp3kuZhp
+DluOREc7luF/YrLiNYo1qbLW1C8mwcl3TnlOcH/499Gov+gKnSOEDiN3CO1qiqH+vEF/YdBDL+OE
+l7Md6uxUVFz7GHU/3Yb2EnfpwVR7syVj6RA+e2NbbjVA1cHrrBvIZ3fmfOrsdc6mJ3KuWRYdlkD7
+s/U9djjf0fNkOVbNBvrWuypZwRBBgJKs+U65L8AKX6u/ZGYZEbSbmiZdpm+Wf7T3UZ7ogviYnsNp
+KjU06uglaKMYwAFqytBZ5zZ1xh/rTOgPlyzOVdHNznzHWEmxEFGAOuFEKVzXvQfpq8i+0QSNOw9U
+am7cAIaqo+sd9UkVZGheWzmJQG854L/YWtS+BlUYETZJ3MzboWHmpCttYuphabd1Dzuj3Q5G7XMo
+quuskn1bk0UKBUxaWTsIWq5cScHa2durbO24m1u8RKG+r9SF7XdJKmz8F9WoEVqd35gqbg7mSbg+
+RfSd2iS1kBziprMum0RGYl42+baZJRT6gLfhoLfFMzfALsySXa8g640ldgvqs6or9+yljrgVqhRN
+gErveZUNVFjbMHpInpBhO/6ifpoIfVyTn+rJdjGJQ/u8/w5uRRDdkxfQE33gVLmWGcQcd3+hqWmW
+Zl6qkKprDGeN48sNUgVlbTK6NhHwRU6aF2U51I15VUbcje65UL1hy7bDus/O9o5iUBfgYeAQnyAW
+5PhKAdmJtAGi/me25z1QCVCgJi7yBnAWkR7Cyb/XaDAparHGUwy95LCEHTc8NpAV0I02hiDsz0Zh
+jn0sRSK5CXInbhoUiZAtHcc1TrSQrPzsWLxmq/EZN4Pl4DMmlkNuypaL9RBEuOgPI65WTW5f9F9W
+Z8daQzmKeG6wjYscKySHiT5ZjdHaYLHV06jo4zmlSdWDhovXrq2XxtYCZl7G+8Hp+wqTMc/IsFzY
+WCTHTUwiXQVlIWFK9bVDhtZGkSNEgjAbLMH+KIKkHXZpguy33T2Tph2AtZzxpqmb9p61KTxHYwYC
+kJzR4N2ztAS7BciidZgKsxYv+ErooDEAvF/FSM4cbQFbX7QFsEsQZOnNcEg9/gMXZfol37eczYzL
+7On0bKUKrDPDANMra/9o+rHP7l7YaxniVFQ2dJETBQBneCgTPG19zAxPdBtQnQ5wBOO+R0ECtG4f
+/Izv7/FqGvsZf8XNxPtlVmM0EW6LLDZ7iHWgYeW4njZg34JBOMQAq8DrmRhI8yWFc2m92mWH4loE
+KTzs5ZBUp1Uxoxn6rPqyFCbXrYhiXBwBdLCf3kP16/uLhEUYxXdfxGyIgJp2Ru8KyTyISt8iMuih
+XlmJzfXaL25uhaW+dflHZa9xzWC+b3GVN/SVhDq97oGwewQFZeLXoh0r/5XmunHtzpklOGLbm4Vg
+BTWuAQ/fSm4zT9xqEfrmq4JXAnvHTQS9PvWOopnqFCIlRShTF05RP+P6m1halcKJRmXC83rZ7Eo8
+6S49I2hQ9vTJMPxi3ws1yoFALd19gRJ6ThfIo1TCzh6+QcAjNz5y9xRgdoMCjzz9RD1n4PlF7kIv
+zYyctmqs7W/AUTCXdJkYGoVFKcPCQRBqtNLTb5S/874zDKlVbSlaAqeaRtFzrOQdlyWDsjPMGU88
+6HjCRHF2m6E+G8OXmEcvHQstnnyTclQ8c7ngQYFHZdpiV/P6MupvxM0epe0qPdCKl7joxI3B+/qd
+jKVf9bbfhdcukFPG22GQSWGzLiQqLeNxyz04N7ax67fDBm82yfmfcRu7dzxcv/O9JjY44/CVJslr
+8rMXTfXASJM+IkE4Jf243ubOxjeccst+AdCoYY4ijH0BuoyMIrn2upGQIrFnUaUNPwpfRftau+x2
+CceYhPjZ1xbE2lucJxrWHRUMgYFvXoWqzG1lWfjV9Aug31j5uNbfN6utZjFulNrK61dBJ6t8KmKI
+aOi0psuoAsairYrTiXfjWq2cpR9f6zUdUjK64rbGLmooLlr2BA6qpvxVvBmEQ1oJNqLzgP4PTIG4
+9t6RSRzxGzNcOiZaWVamS/ZeVcwzqBOv144308ce8BnO04oejLELpIeqoX1Y5dfGWczq6rps3/Wq
+utEkWHJ1L+YyBrrYvXK2nVxqXtH07VvNPZ1yysN/Y6tKD4huytTnQU/KxujV+lc3pRgJTSB7z/QJ
+Bi0q+jTzGlR6MFZ7Sg9lVnOKhjKnNaX/rRvBt7ephNPvm7r6sfEXl+g33c1ffSFPsEi9rjiabSnL
+0D4jzHgqqPyiYrRoNKEwHgf6Rb7+udXVIluz3AlBv0bVE0dvfMg5i5eiO8hZrulCE1KQPZtjaq7J
+dGO9lE8pNZMFemwnoGsSqrnN7iewrkuVeTIAXbxHMedduEIxTyUIf5HUNE/KwNQdszm1yOY3B+m2
+OBNADmHie0FcQ0xcpTcz36WQ8nytNyiQTXpzuoMcsYuKO3A3o13DOkrfqTHrhWU1HbTU8QsMxE6q
+0cPaR/V4zNpFTAYvPrmHLp4NtkmXc/eAmZc2gMGRIqThbODhFHBZo3cozqV3qicEYNhENqNdzN3p
+Nqn0bnmaUH3n5FNTJ/HXmaeVHT3paoMjAxEFUl/8niKZjDS69GWaHxVf9Z2wvujvdb8OqeoB+Bpg
+7xqkBXG+C5jT73V0vFI9fKHablKnckUoj/xPUEsBAhQDFAAAAAgAAAAhAOHFIe3EdAAAdpsBAAYA
+AAAAAAAAAAAAAIABAAAAAGFwcC5qc1BLAQIUAxQAAAAIAAAAIQAYHx3t2wAAAEUBAAALAAAAAAAA
+AAAAAACAAeh0AABmYXZpY29uLnN2Z1BLAQIUAxQAAAAIAAAAIQAj0hTzTQsAAB4qAAAKAAAAAAAA
+AAAAAACAAex1AABpbmRleC5odG1sUEsBAhQDFAAAAAgAAAAhAF77EtfeFAAA+FUAAAkAAAAAAAAA
+AAAAAIABYYEAAHN0eWxlLmNzc1BLBQYAAAAABAAEANwAAABmlgAAAAA=
 """
 
 

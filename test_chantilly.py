@@ -209,19 +209,53 @@ def test_store_group_commit_settles_every_earlier_ticket_in_one_transaction(tmp_
     assert count_rows(crashed / "c.db", "stored_ids") == count_rows(crashed / "c.db", "log") == 5
 
 
+def _framed(data, name=None):
+    return chantilly.sse_message(chantilly.dumps(data), name)
+
+
 def test_event_bus_drops_a_subscriber_that_falls_behind_without_blocking():
-    bus = chantilly.EventBus(max_subscribers=2, backlog=3)
+    size = len(_framed(0))
+    bus = chantilly.EventBus(max_subscribers=2, backlog=3 * size)
     slow, fast = bus.subscribe("t"), bus.subscribe("t")
     for i in range(3):
-        bus.publish("t", b"%d" % i)
-    assert fast.take(0) == [b"0", b"1", b"2"]
-    bus.publish("t", b"3")  # slow is now 4 behind: dropped, the publisher did not wait
-    assert fast.take(0) == [b"3"]
+        bus.publish(("t",), None, i)
+    assert fast.take(0) == [_framed(0), _framed(1), _framed(2)]
+    fast.written(3 * size)
+    bus.publish(("t",), None, 3)  # slow is now 4 behind: dropped, the publisher did not wait
+    assert fast.take(0) == [_framed(3)]
     with pytest.raises(EOFError):
         slow.take(0)
     assert bus.count() == 1
     with pytest.raises(chantilly.Unavailable):
         bus.subscribe("t"), bus.subscribe("t")
+
+
+def test_event_bus_counts_what_a_subscriber_took_until_it_is_written():
+    dropped = []
+    bus = chantilly.EventBus(backlog=3 * len(_framed(0)) - 1)
+    sub = bus.subscribe("t", on_drop=lambda: dropped.append(True))
+    bus.publish(("t",), None, 0)
+    assert sub.take(0) == [_framed(0)]  # taken, stuck in a write that does not end
+    bus.publish(("t",), None, 1)
+    bus.publish(("t",), None, 2)  # 1 held + 2 queued > the backlog: dropped, the connection cut
+    assert dropped == [True] and bus.count() == 0
+    with pytest.raises(EOFError):
+        sub.take(0)
+
+
+def test_event_bus_gives_a_new_subscriber_the_recent_events_it_asks_for_then_live_ones():
+    bus = chantilly.EventBus()
+    for i in range(chantilly.RECENT_EVENTS + 5):
+        bus.publish(("a", "b"), "learn", {"i": i}, keep=True)
+    bus.publish(("a",), None, "not kept", keep=False)
+    sub = bus.subscribe("b", recent=3)
+    bus.publish(("b",), "learn", {"i": "live"}, keep=True)
+    last = chantilly.RECENT_EVENTS + 4
+    assert sub.take(0) == [_framed({"i": i}, "learn") for i in (last - 2, last - 1, last)] + [
+        _framed({"i": "live"}, "learn")]
+    assert bus.subscribe("a", recent=1000).take(0) == [  # at most RECENT_EVENTS are kept
+        _framed({"i": i}, "learn") for i in range(5, last + 1)]
+    assert bus.subscribe("a").take(0) == []  # none unless asked
 
 
 def test_event_bus_close_wakes_a_waiting_subscriber_at_once():
@@ -531,6 +565,23 @@ def test_events_stream_names_predict_learn_and_model_events(server, client):
     # One data line per event, framed as chunked HTTP/1.1 so proxies can pass it through.
     assert sse.response.getheader("Transfer-Encoding") == "chunked"
     sse.close()
+
+
+def test_events_stream_with_recent_first_sends_the_last_events_then_live_ones(server, client):
+    client.upload(creme_regressor(), query="/a")
+    answers = [client.ok("POST", "/api/learn", {"features": {"x": float(i)}, "ground_truth": i, "model": "a"})
+               for i in range(5)]
+    sse = SSEClient(server.port, "/api/stream/events?model=a&recent=3")
+    client.ok("POST", "/api/predict", {"features": {"x": 9.0}, "model": "a"})
+    got = [sse.next_event() for _ in range(4)]
+    assert [name for name, _ in got] == ["learn", "learn", "learn", "predict"]
+    events = [json.loads(data) for _, data in got]
+    assert [e["ground_truth"] for e in events[:3]] == [2, 3, 4]
+    assert [e["prediction"] for e in events[:3]] == [a["prediction"] for a in answers[2:]]
+    assert events[3]["features"] == {"x": 9.0}
+    sse.close()
+    for bad in ("-1", "51", "x"):
+        assert_error(client.request("GET", f"/api/stream/events?recent={bad}"), 400, "?recent=")
 
 
 def test_stream_subscribers_leave_when_clients_disconnect(server, client):

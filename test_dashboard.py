@@ -305,9 +305,9 @@ def wait_selected(page, name):
 def headlines(client):
     """``{model: [its first metric, its value now]}`` from the server."""
     out = {}
-    for m in client.models()["models"]:
+    for name, m in client.models()["descriptions"].items():
         first = m["metrics"][0]["name"]
-        out[m["name"]] = [first, client.metrics(m["name"])[first]]
+        out[name] = [first, client.metrics(name)[first]]
     return out
 
 

@@ -1662,7 +1662,7 @@ def test_a_model_that_cannot_be_rebuilt_answers_503_alone_even_at_start_and_the_
         assert f"`chantilly delete-model flaky --db {db}`" in banner[3], banner
         refused = request_once(server.port, "POST", "/api/predict", {"model": "flaky", "features": {}})
         assert_error(refused, 503, "'flaky' cannot be loaded here (RuntimeError: the feature store timed out)")
-        assert "feature store" in {m["name"]: m for m in client.models()["models"]}["flaky"]["broken"]
+        assert "feature store" in client.models()["descriptions"]["flaky"]["broken"]
         assert client.metrics("good") == good.values()
         assert server.terminate() == 0  # never snapshotted: its rows are as they were
     store.write_text("up")  # a start that can rebuild it serves it, nothing lost
@@ -1672,7 +1672,7 @@ def test_a_model_that_cannot_be_rebuilt_answers_503_alone_even_at_start_and_the_
     deleted = run_cli("delete-model", "flaky", "--db", str(db))
     assert (deleted.returncode, deleted.stdout.strip()) == (0, "deleted flaky"), deleted.stderr
     with ServerProcess(db) as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
-        assert [m["name"] for m in client.models()["models"]] == ["good"]
+        assert client.models()["models"] == ["good"]
         assert client.metrics("good") == good.values()
         probe = [lambda m, x=x: m.predict_one(dict(x)) for x, _ in rows[:5]]
         model = client.download("good")
@@ -1690,14 +1690,14 @@ def test_a_sigterm_never_snapshots_a_broken_model_over_its_acknowledged_learns(t
         store.write_text("down")
         assert_error(request_once(server.port, "POST", "/api/learn",
                                   {"model": "flaky", "features": {}, "ground_truth": 1.0}), 503, "cannot be rebuilt")
-        described = {m["name"]: m for m in client.models()["models"]}["flaky"]
+        described = client.models()["descriptions"]["flaky"]
         assert "cannot be rebuilt" in described["broken"]
         assert_error(request_once(server.port, "GET", "/api/model/flaky"), 503, "cannot be rebuilt")  # no half state
         store.write_text("up")
         assert server.terminate() == 0  # a clean stop must not save the half-rebuilt state
     with ServerProcess(db) as server, chantilly.Client(server.url, timeout=TIMEOUT) as client:
         assert client.predict({}, model="flaky") == 4.5  # rebuilt from its log: nothing lost
-        assert "broken" not in {m["name"]: m for m in client.models()["models"]}["flaky"]
+        assert "broken" not in client.models()["descriptions"]["flaky"]
 
 
 def test_a_broken_challenger_is_never_promoted_and_says_how_to_drop_it(tmp_path, monkeypatch):

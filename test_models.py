@@ -394,7 +394,7 @@ def test_the_originals_named_model_calls_work_as_its_readme_showed(tmp_path):
         assert http.ok("POST", "/api/model/lin-reg", dill.dumps(model), 201)["name"] == "lin-reg"
         assert http.ok("POST", "/api/model/other.v2", dill.dumps(model), 201)["name"] == "other.v2"
         listing = http.ok("GET", "/api/models")
-        assert listing["default"] == "lin-reg" and [m["name"] for m in listing["models"]] == ["lin-reg", "other.v2"]
+        assert listing["default"] == "lin-reg" and listing["models"] == ["lin-reg", "other.v2"]
         http.ok("POST", "/api/predict", {"features": {"x": 1.0}, "model": "other.v2", "id": "a"})
         http.ok("POST", "/api/learn", {"id": "a", "ground_truth": 3.0, "model": "other.v2"})
         assert http.ok("GET", "/api/stats?model=other.v2")["model"]["learns"] == 1
@@ -412,7 +412,7 @@ def test_the_default_model_is_the_first_upload_until_chosen(tmp_path):
     from river import linear_model
     model = dill.dumps(linear_model.LinearRegression())
     with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url) as client:
-        assert client.models() == {"default": None, "models": []}
+        assert client.models() == {"default": None, "models": [], "descriptions": {}}
         assert_error(client_call(client, "POST", "/api/predict", {"features": {}}), 404, "upload one")
         client.upload(model, name="a")
         client.upload(model, name="b")
@@ -443,7 +443,7 @@ def test_metrics_are_chosen_at_upload_from_the_models_library(tmp_path):
             client.upload(model, name="b", metrics=["MAE", "Accuracy", "Bogus"])
         assert refused.value.status == 400
         assert "Accuracy, Bogus" in refused.value.message and "RMSE" in refused.value.message
-        assert [m["name"] for m in client.models()["models"]] == ["a", "quiet"]
+        assert client.models()["models"] == ["a", "quiet"]
 
 
 def applied_calls(db):
@@ -638,7 +638,7 @@ def test_the_command_line_adds_lists_and_deletes_models_on_the_database(tmp_path
         busy = run_cli("models", "--db", db)
         assert busy.returncode == 2 and "in use" in busy.stderr and "/api/models" in busy.stderr
         with chantilly.Client(server.url) as client:
-            assert [m["name"] for m in client.models()["models"]] == ["two"]
+            assert client.models()["models"] == ["two"]
     finally:
         server.close()
 
@@ -746,7 +746,7 @@ def test_the_client_never_sends_a_post_twice_when_its_connection_breaks(tmp_path
                 with pytest.raises(ConnectionError):
                     client.delete()  # deletes the default model, "a"; again would delete "b"
                 assert proxy.forwarded == 2
-                assert [m["name"] for m in direct.models()["models"]] == ["b"]
+                assert direct.models()["models"] == ["b"]
                 with pytest.raises(ConnectionError):
                     client.models()  # a GET is harmless to repeat: it is, once
                 assert proxy.forwarded == 4

@@ -1140,7 +1140,7 @@ def model_routes(name):
 def models_and_versions(client):
     """``(GET /api/models, {name: its versions})``: what a refused call must leave alone."""
     listing = client.ok("GET", "/api/models")
-    return listing, {m["name"]: client.ok("GET", f"/api/model/{m['name']}/versions") for m in listing["models"]}
+    return listing, {name: client.ok("GET", f"/api/model/{name}/versions") for name in listing["models"]}
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)

@@ -113,7 +113,7 @@ def test_a_challenger_sees_every_call_learns_online_and_is_promoted_atomically(t
                     challenger.learn(y, x)
             assert client.metrics("polls") == champion.values()
             assert client.metrics("polls@challenger") == challenger.values()
-            listing = client.models()["models"][0]
+            listing = next(iter(client.models()["descriptions"].values()))
             assert listing["challenger"]["learns"] == 80 and listing["learns"] == 100
             with pytest.raises(chantilly.ClientError) as direct:
                 client.learn(1.0, rows[0][0], model="polls@challenger")
@@ -238,7 +238,7 @@ def test_a_drift_is_detected_after_the_concept_changes_and_not_before(tmp_path, 
         assert all(n > position for n in drifts), drifts  # none before the change
         assert drifts[0] < position + 500, drifts  # and soon after it
         assert client.metrics("agrawal") == reference.sim.values()
-        assert client.models()["models"][0]["drifts"] == len(drifts)
+        assert next(iter(client.models()["descriptions"].values()))["drifts"] == len(drifts)
         text = client._call("GET", "/metrics").decode()
         assert f'chantilly_drifts_total{{model="agrawal"}} {len(drifts)}' in text
         probe = [lambda m, x=x: m.predict_proba_one(dict(x)) for x, _ in rows[-5:]]
@@ -446,7 +446,7 @@ def test_a_promotion_waiting_for_a_long_call_never_stalls_the_other_models(tmp_p
             began = time.monotonic()
             for x, y in trump_approval(20):  # the promotion waits for the long call; they do not
                 assert client.learn(y, x, model="fast") == other.learn(y, x)
-            assert "fast" in {m["name"] for m in client.models()["models"]}
+            assert "fast" in set(client.models()["models"])
             assert time.monotonic() - began < 2.5  # ~0.05 s; the old promote held every model 5 s
         finally:
             GATE.set()

@@ -1,4 +1,5 @@
-"""Anchors for bench/bench.py: the original chantilly (0.2.0) and Vowpal Wabbit's daemon.
+"""Anchors for bench/bench.py: the original chantilly (0.2.0), Vowpal Wabbit's daemon and the
+FastAPI service a user would write instead of chantilly (bench/fastapi_app.py).
 
 Both run from their own virtualenvs under bench/, built on first use and cached (a marker
 file holds what was installed; a change of pins or interpreter rebuilds):
@@ -9,6 +10,8 @@ file holds what was installed; a change of pins or interpreter rebuilds):
   minutes the first time when pip has no cached wheel for it.
 * bench/.venv-vw: the vowpalwabbit wheel.  It ships no `vw` binary, but its Python module
   runs the real C++ daemon (see VW_DAEMON below).
+* bench/.venv-fastapi: creme 0.6.1 (built as above, so it unpickles the bench's model), dill,
+  fastapi and uvicorn[standard] (uvloop, httptools), for bench/fastapi_app.py.
 
 Nothing here is imported by chantilly or its tests; bench.py calls run() and everything
 fails soft: an anchor that cannot be installed or started becomes a table row saying why.
@@ -34,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 ORIGINAL_VENV = os.path.join(HERE, ".venv-original")
 VW_VENV = os.path.join(HERE, ".venv-vw")
+FASTAPI_VENV = os.path.join(HERE, ".venv-fastapi")
 MARKER = ".installed"
 
 ORIGINAL_VERSION = "0.2.0"
@@ -43,6 +47,8 @@ ORIGINAL_VERSION = "0.2.0"
 ORIGINAL_PINS = ["Flask==1.1.4", "Werkzeug==1.0.1", "Jinja2==2.11.3", "itsdangerous==1.1.0",
                  "MarkupSafe==2.0.1", "click==7.1.2", "marshmallow==3.26.2"]
 VW_PIN = "vowpalwabbit==9.11.9"
+# The FastAPI anchor: what `pip install fastapi "uvicorn[standard]"` gave when it was added.
+FASTAPI_PINS = ["fastapi==0.165.0", "uvicorn[standard]==0.55.0"]
 BUILD_STEP_TIMEOUT = 1200  # seconds for one pip command (compiling creme is the slow one)
 
 # pyvw.Workspace("--daemon ...") listens, then forks a child per connection (one at a time
@@ -293,6 +299,70 @@ def vw_venv():
     steps = [[VW_PIN]]
     spec = {"python": os.path.realpath(getattr(sys, "_base_executable", sys.executable)), "steps": steps}
     return ensure_venv(VW_VENV, spec["python"], steps, spec, "Vowpal Wabbit's virtualenv")
+
+
+def fastapi_venv():
+    """bench/.venv-fastapi: creme 0.6.1 built like the project's (numpy/Cython first, then creme
+    without build isolation), the project's dill, and the FastAPI stack; returns its python."""
+    numpy = makefile_pin("NUMPY_VERSION", "2.4.6")
+    dill = makefile_pin("DILL_VERSION", "0.4.1")
+    steps = [
+        ["cython", "numpy==" + numpy, "setuptools", "wheel"],
+        ["--no-build-isolation", "creme==0.6.1"],
+        ["dill==" + dill] + FASTAPI_PINS,
+    ]
+    spec = {"python": os.path.realpath(getattr(sys, "_base_executable", sys.executable)), "steps": steps}
+    return ensure_venv(FASTAPI_VENV, spec["python"], steps, spec, "the FastAPI anchor's virtualenv")
+
+
+# --------------------------------------------------------------------------- FastAPI
+
+
+class FastAPIServer:
+    """bench/fastapi_app.py on uvicorn, one process (--workers 1), uvloop and httptools, no access
+    log, on 127.0.0.1 and a free port.  Has what bench.measure_requests and bench.upload use
+    (name, host, port, pid, conn()).  variant "async" serves the routes as `async def`."""
+
+    def __init__(self, vpy, variant="sync"):
+        self.name = "fastapi" if variant == "sync" else "fastapi-" + variant
+        self.host = "127.0.0.1"
+        env = dict(os.environ, PYTHONUNBUFFERED="1", BENCH_FASTAPI_ASYNC="1" if variant == "async" else "0")
+        for k in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
+            env.pop(k, None)
+        for attempt in range(3):
+            self.port = free_port()
+            self.proc = Proc(self.name, [vpy, "-m", "uvicorn", "fastapi_app:app", "--app-dir", HERE,
+                                         "--host", self.host, "--port", str(self.port), "--workers", "1",
+                                         "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                                         "--log-level", "warning"], env=env, cwd=HERE)
+            try:
+                self.proc.wait_port(self.port, timeout=60)
+                break
+            except Unavailable:
+                self.proc.cleanup()
+                if attempt == 2:
+                    raise
+        self.pid = self.proc.pid
+
+    def conn(self, timeout=60):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def alive(self):
+        return self.proc.proc.poll() is None
+
+    def stop(self):
+        self.proc.cleanup()
+
+
+def fastapi_versions(vpy):
+    """"fastapi X, uvicorn Y, ..." as installed in its virtualenv."""
+    code = ("import importlib.metadata as m\n"
+            "print(', '.join('%s %s' % (p, m.version(p)) for p in "
+            "('fastapi', 'uvicorn', 'uvloop', 'httptools', 'pydantic')))")
+    try:
+        return subprocess.run([vpy, "-c", code], capture_output=True, text=True, timeout=60).stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
 
 
 # --------------------------------------------------------------------------- the original chantilly

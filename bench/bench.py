@@ -18,13 +18,16 @@ id ~50 behind, shuffled -- and features-only learns over POST /api/stream, each 
 in-process loop of the same lines), sync (durability modes), wrk, models (issue 11: learns
 spread over 10 named models, beside one default model and beside chantilly before named
 models, from git), growth (issue 13: undo and restart after 10k, 100k and 1M logged calls,
-memory with 1M stored ids, restart after SIGTERM) and anchors.  Rows with a target (issue
-13's) say whether it was met.
+memory with 1M stored ids, restart after SIGTERM), fastapi and anchors.  Rows with a target
+(issue 13's) say whether it was met.
 
-Two anchors follow (bench/anchors.py, skipped with --no-anchors): the original chantilly
-0.2.0 (Flask 1.1) on the seed's workflow, predict with an id then learn by that id, and
-Vowpal Wabbit's C++ daemon on labelled examples, each beside a fresh chantilly.  They run
-from their own virtualenvs under bench/, built on first use and cached.
+Three anchors follow (bench/anchors.py, skipped with --no-anchors): the FastAPI service a
+user would write instead of chantilly (bench/fastapi_app.py on uvicorn with uvloop and
+httptools; predictions with a new id each and learns with features, 4 and 1 keep-alive
+connections, beside a fresh chantilly and the reference server, median of --repeat rounds),
+the original chantilly 0.2.0 (Flask 1.1) on the seed's workflow, predict with an id then
+learn by that id, and Vowpal Wabbit's C++ daemon on labelled examples, each beside a fresh
+chantilly.  They run from their own virtualenvs under bench/, built on first use and cached.
 
 The HTTP clients are stdlib http.client keep-alive connections, one client PROCESS
 per connection, so that the client's GIL is not shared between connections.  The
@@ -227,9 +230,15 @@ def http_call(server, method, path, body=None, headers=None, timeout=60):
 # --------------------------------------------------------------------------- request/response clients
 
 
-def client_worker(host, port, path, bodies, offset, start_at, seconds, out):
-    """One keep-alive connection, as many requests as possible in [start_at, start_at+seconds)."""
+def client_worker(host, port, path, bodies, offset, start_at, seconds, out, id_prefix=None):
+    """One keep-alive connection, as many requests as possible in [start_at, start_at+seconds).
+
+    With `id_prefix`, the bodies are templates (id_template) and request i sends a new id,
+    id_prefix + "-" + i: predictions with ids that each store their features."""
     res = {"n": 0, "errors": 0, "first_error": None, "lat": [], "cpu": 0.0, "wall": 0.0}
+    if id_prefix is not None:
+        templates = bodies
+        bodies = _IdBodies(templates, id_prefix.encode())
     try:
         conn = http.client.HTTPConnection(host, port, timeout=30)
         conn.request("POST", path, body=bodies[offset % len(bodies)], headers=JSON_HEADERS)
@@ -276,6 +285,25 @@ def client_worker(host, port, path, bodies, offset, start_at, seconds, out):
     out.put(res)
 
 
+def id_template(body):
+    """A JSON object body as a template for request bodies with a new "id" each (see _IdBodies)."""
+    assert body.startswith(b"{")
+    return b'{"id": "%s", ' + body[1:].replace(b"%", b"%%")
+
+
+class _IdBodies:
+    """bodies[i]: templates[i % n] with the id prefix-i (a new id for every request)."""
+
+    def __init__(self, templates, prefix):
+        self.templates, self.prefix, self.n = templates, prefix, len(templates)
+
+    def __len__(self):
+        return 1 << 62  # the client's i % len() keeps i, so every request gets its own id
+
+    def __getitem__(self, i):
+        return self.templates[i % self.n] % (b"%s-%d" % (self.prefix, i))
+
+
 def median(values):
     return percentile(sorted(values), 50)
 
@@ -287,14 +315,16 @@ def percentile(sorted_values, p):
     return sorted_values[k]
 
 
-def measure_requests(server, path, bodies, conns, seconds):
-    """Requests/s with `conns` client processes, one keep-alive connection each."""
+def measure_requests(server, path, bodies, conns, seconds, id_prefix=None):
+    """Requests/s with `conns` client processes, one keep-alive connection each.  With
+    `id_prefix`, bodies are id_template()s and every request carries a new id."""
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     start_at = time.time() + 0.5 + 0.05 * conns
     procs = [
         ctx.Process(target=client_worker, daemon=True,
-                    args=(server.host, server.port, path, bodies, k * 997, start_at, seconds, out))
+                    args=(server.host, server.port, path, bodies, k * 997, start_at, seconds, out,
+                          None if id_prefix is None else "%s-c%d" % (id_prefix, k)))
         for k in range(conns)
     ]
     for p in procs:
@@ -752,7 +782,7 @@ def models_spread(server, names):
     """How the 10-model traffic was spread: the learns each named model counted, if it says."""
     try:
         status, data = http_call(server, "GET", "/api/models")
-        listed = json.loads(data)["models"]
+        listed = list(json.loads(data)["descriptions"].values())
     except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError):
         return None
 
@@ -896,6 +926,8 @@ def render(results):
         if r.get("anchor"):  # anchor rows: the ratio is against the anchor named in the cell
             akey, aname = r["anchor"]
             vs = "(%s)" % aname if akey == r["key"] else "%s vs %s" % (ratio(r["value"], val(akey)), aname)
+            if r.get("ref") and akey != r["key"]:  # both: the reference server's ratio first
+                vs = "%s; %s" % (ratio(r["value"], val(r["ref"])), vs)
         else:
             vs = ratio(r["value"], val(r["ref"])) if r.get("ref") else ""
         out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
@@ -930,6 +962,13 @@ def render(results):
                    "chantilly 0.2.0 on the same workload, \"x vs VW\" is chantilly / Vowpal Wabbit's "
                    "daemon.  A pair is one POST /api/predict with an id plus one POST /api/learn by that "
                    "id (two operations on /api/stream); only pairs whose two answers were 2xx count.")
+    if any(r.get("key", "").startswith("fa_") for r in rows):
+        out.append("")
+        out.append("In the FastAPI section the ratio column is value / the reference server's in the same round "
+                   "set; on chantilly's rows \"x vs FastAPI\" follows: chantilly / the FastAPI service "
+                   "(bench/fastapi_app.py, def routes).  Values are the median of the rounds (the other sections "
+                   "keep their best pass).  Predictions carry a new id each: chantilly and FastAPI store the "
+                   "features, the reference server ignores the id.")
     if any(r.get("anchor") and r["key"].startswith(("models_", "undo_", "restart_")) for r in rows):
         out.append("")
         out.append("In the models and growth sections the ratio column compares a row with the one named in "
@@ -964,11 +1003,11 @@ def default_sync(args):
 
 
 #: The parts of the bench, in the order they run (--only / --skip pick among them).
-PARTS = ("requests", "stream", "batch", "seed", "sync", "wrk", "models", "growth", "anchors")
+PARTS = ("requests", "stream", "batch", "seed", "sync", "wrk", "models", "growth", "fastapi", "anchors")
 PART_ALIASES = {"keepalive": "requests", "keep-alive": "requests", "durability": "sync",
                 "memory": "growth", "undo": "growth", "restart": "growth", "features": "seed"}
 #: Parts whose rows are compared with the in-process loops of json + predict_one [+ fit_one].
-NEEDS_INPROC = {"requests", "stream", "batch", "sync", "models", "growth"}
+NEEDS_INPROC = {"requests", "stream", "batch", "sync", "models", "growth", "fastapi"}
 #: Parts measured on the shared chantilly and reference server started at the beginning.
 NEEDS_SERVERS = {"requests", "stream", "batch", "seed", "wrk"}
 
@@ -989,11 +1028,11 @@ def parse_parts(text):
 def select_parts(args):
     """The parts to run, in PARTS order, from --only, --skip, --no-anchors and --anchors-only."""
     if args.anchors_only:
-        return ["anchors"]
+        return ["fastapi", "anchors"]
     chosen = set(parse_parts(args.only)) if args.only else set(PARTS)
     chosen -= set(parse_parts(args.skip))
     if args.no_anchors:
-        chosen.discard("anchors")
+        chosen -= {"fastapi", "anchors"}
     if not chosen:
         raise ValueError("nothing left to measure")
     return [p for p in PARTS if p in chosen]
@@ -1013,8 +1052,12 @@ def main(argv=None):
     p.add_argument("--chantilly", default=os.path.join(ROOT, "chantilly.py"), help="path of chantilly.py")
     p.add_argument("--python", default=sys.executable, help="interpreter for the servers")
     p.add_argument("--no-anchors", action="store_true",
-                   help="skip the anchors (the original chantilly 0.2.0 and Vowpal Wabbit's daemon)")
-    p.add_argument("--anchors-only", action="store_true", help="measure only the anchors")
+                   help="skip the anchors (the FastAPI service, the original chantilly 0.2.0 and Vowpal "
+                        "Wabbit's daemon: the parts fastapi and anchors)")
+    p.add_argument("--anchors-only", action="store_true", help="measure only the anchors (fastapi, anchors)")
+    p.add_argument("--fastapi-variant", choices=("sync", "async", "both"), default="sync",
+                   help="the FastAPI anchor's routes: def in the thread pool with a threading lock (sync, "
+                        "the default), async def on the event loop, or both")
     p.add_argument("--original-python", default=None,
                    help="interpreter for the original chantilly's virtualenv (default: a Python of this "
                         "minor version whose shelve has gdbm, else this one's base)")
@@ -1570,6 +1613,137 @@ def main(argv=None):
             if state.get("growth") is not None:
                 stop(state.pop("growth"))
 
+    def p_fastapi():
+        """The FastAPI service a user would write instead (bench/fastapi_app.py on uvicorn), a fresh
+        chantilly and the reference server take turns on the same keep-alive workloads, --repeat
+        rounds; the rows give the median round (a shared 2-core machine is noisy)."""
+        import anchors
+
+        variants = {"sync": ["sync"], "async": ["async"], "both": ["sync", "async"]}[args.fastapi_variant]
+        ref = start("reference-fastapi", [args.python, os.path.join(HERE, "reference_server.py"), model_path])
+        ch = start("chantilly-fastapi", chantilly_argv(args, os.path.join(tmp, "fastapi.db")))
+        upload(ch, model_bytes)
+        fas, why, versions = {}, None, "?"
+        try:
+            try:
+                vpy = anchors.fastapi_venv()
+                versions = anchors.fastapi_versions(vpy)
+                for v in variants:
+                    fas[v] = anchors.FastAPIServer(vpy, v)
+                    upload(fas[v], model_bytes)
+                    log("FastAPI (%s routes) at http://%s:%d/: %s" % (
+                        "def" if v == "sync" else "async def", fas[v].host, fas[v].port, versions))
+                # the same model answers the same prediction (a contract check, not a measurement)
+                want = json.loads(http_call(ch, "POST", "/api/predict", predict_bodies[0], JSON_HEADERS)[1])
+                for v, srv in fas.items():
+                    got = json.loads(http_call(srv, "POST", "/api/predict", predict_bodies[0], JSON_HEADERS)[1])
+                    if got.get("prediction") != want.get("prediction"):
+                        results["deviations"].append("FastAPI (%s) predicts %r where chantilly predicts %r" % (
+                            v, got, want))
+            except Exception as e:  # fail soft: chantilly and the reference are still measured
+                why = str(e) if isinstance(e, anchors.Unavailable) else "failed: %r" % (e,)
+                log("FastAPI anchor unavailable: %s" % why)
+                for srv in fas.values():
+                    srv.stop()
+                fas = {}
+            id_templates = [id_template(b) for b in predict_bodies]
+            workloads_ = (("predict_id", "predict with a new id each", "/api/predict", id_templates,
+                           "inproc_json_predict"),
+                          ("learn", "learn with features", "/api/learn", learn_bodies, "inproc_json_learn"))
+            fleet = [("reference", ref), ("chantilly", ch)] + [("fastapi_" + v, srv) for v, srv in fas.items()]
+            passes = collections.defaultdict(list)
+            for rnd in range(args.repeat):
+                for wl, what, path, bodies, _ in workloads_:
+                    for conns in (4, 1):
+                        k = rnd % len(fleet)  # each server goes first in turn
+                        for name, srv in fleet[k:] + fleet[:k]:
+                            if isinstance(srv, anchors.FastAPIServer) and not srv.alive():
+                                continue
+                            log("fastapi part, round %d of %d: %s %s, %d conn" % (rnd + 1, args.repeat, name, wl,
+                                                                                   conns))
+                            r = measure_requests(srv, path, bodies, conns, S,
+                                                 id_prefix="r%d" % rnd if wl == "predict_id" else None)
+                            passes[name, wl, conns].append(r)
+            for v, srv in fas.items():
+                if not srv.alive():
+                    results["deviations"].append("FastAPI (%s) exited during the run: %s" % (
+                        v, srv.proc.output(1500)))
+        finally:
+            for srv in fas.values():
+                srv.stop()
+            stop(ch)
+            stop(ref)
+
+        def mid(name, wl, conns):
+            ps = passes.get((name, wl, conns)) or []
+            if not ps:
+                return None
+            return sorted(ps, key=lambda r: r["rate"])[(len(ps) - 1) // 2]  # the median round (lower of two)
+
+        def round_ratios(wl, conns, other):
+            """chantilly / other, round by round (each round measures both within seconds)."""
+            return [a["rate"] / b["rate"] for a, b in zip(passes.get(("chantilly", wl, conns), []),
+                                                          passes.get((other, wl, conns), [])) if b["rate"]]
+
+        short = {"reference": "reference", "chantilly": "chantilly", "fastapi_sync": "FastAPI",
+                 "fastapi_async": "FastAPI async def"}
+        labels = {"reference": "reference server (stdlib; ignores the id, stores nothing)", "chantilly": "chantilly",
+                  "fastapi_sync": "FastAPI + uvicorn (def routes, thread pool)",
+                  "fastapi_async": "FastAPI + uvicorn (async def routes)"}
+        first_fa = "fastapi_" + variants[0]
+        section("FastAPI anchor: the service a user would write instead (bench/fastapi_app.py: %s; uvicorn, 1 worker, "
+                "uvloop, httptools, no access log), beside a fresh chantilly and the reference server, taking turns; "
+                "median of %d round(s)" % (versions, args.repeat))
+        summary = {}
+        for wl, what, path, bodies, inproc in workloads_:
+            for conns in (4, 1):
+                refkey = "fa_reference_%s_%d" % (wl, conns)
+                fakey = "fa_%s_%s_%d" % (first_fa, wl, conns)
+                for name, _ in fleet:
+                    r = mid(name, wl, conns)
+                    if r is None:
+                        continue
+                    key = "fa_%s_%s_%d" % (name, wl, conns)
+                    rates = [p["rate"] for p in passes[name, wl, conns]]
+                    notes = ["rounds: " + ", ".join("{:,.0f}".format(v) for v in rates),
+                             "p50 %.3f ms, p99 %.3f ms" % (r["p50_ms"], r["p99_ms"])]
+                    extra = {}
+                    if name == "chantilly":
+                        for other, oname in ((first_fa, "FastAPI"), ("reference", "reference")):
+                            per = round_ratios(wl, conns, other)
+                            if per:
+                                notes.append("chantilly / %s by round: %s (median %.2fx)" % (
+                                    oname, ", ".join("%.2fx" % x for x in per), median(per)))
+                        if fas:
+                            extra["anchor"] = (fakey, "FastAPI")
+                    add(key, "%s: %s, %d %sconn" % (labels[name], what, conns, "keep-alive " if conns > 1 else ""),
+                        r["rate"], "req/s", ref=refkey, inproc=inproc, server_cpu=r["server_cpu"],
+                        client_cpu=r["client_cpu"], client_bound=r["client_bound"], errors=r["errors"], notes=notes,
+                        **extra)
+                    summary.setdefault("%s_%d" % (wl, conns), {})[name] = r["rate"]
+        if why:
+            add("fa_unavailable", "FastAPI anchor", None, "req/s", notes=["unavailable: %s" % why[:400]])
+            results["warnings"].append("the FastAPI anchor is unavailable: %s" % why[:600])
+        results["fastapi"] = {"versions": versions, "rounds": args.repeat, "median_req_per_s": summary,
+                              "passes": {"%s %s %d" % k: [p["rate"] for p in v] for k, v in passes.items()}}
+        results["fastapi"]["ratios"] = {}
+        for wl, what, _, _, _ in workloads_:
+            for conns in (4, 1):
+                m = summary.get("%s_%d" % (wl, conns), {})
+                c = m.get("chantilly")
+                parts_ = ["%s %s" % (short[n], fmt_num(m.get(n), "req/s")) for n, _ in fleet if n in m]
+                ratios = []
+                for n, _ in fleet[2:] + fleet[:1]:  # FastAPI first, then the reference
+                    if n not in m:
+                        continue
+                    per = round_ratios(wl, conns, n)
+                    ratios.append("chantilly / %s %s (median of the rounds' ratios %s)" % (
+                        short[n], ratio(c, m[n]), "%.2fx" % median(per) if per else "n/a"))
+                    results["fastapi"]["ratios"]["%s %d chantilly/%s" % (wl, conns, n)] = {
+                        "of_medians": c / m[n] if c and m[n] else None, "by_round": per}
+                results["anchor_notes"].append("FastAPI anchor, %s, %d conn, median of %d round(s): %s; %s." % (
+                    what, conns, args.repeat, ", ".join(parts_), "; ".join(ratios)))
+
     def p_anchors():
         import anchors
 
@@ -1609,6 +1783,8 @@ def main(argv=None):
             phase("models", p_models)
         if "growth" in want:
             phase("growth: undo, restart, memory", p_growth)
+        if "fastapi" in want:
+            phase("fastapi", p_fastapi)
         if "anchors" in want:
             phase("anchors", p_anchors)
         if want & NEEDS_INPROC:

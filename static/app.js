@@ -2207,9 +2207,11 @@
       connection.follow();
     }
 
-    /** GET /api/models' answer: which models have a challenger. */
+    /** GET /api/models' answer: which models have a challenger (in `descriptions`, by name). */
     function applyModels(models) {
-      picker.challengers(models && Array.isArray(models.models) ? models.models : []);
+      const described = models && models.descriptions && typeof models.descriptions === 'object'
+        ? Object.values(models.descriptions) : [];
+      picker.challengers(described);
       followChallenger();
     }
 
