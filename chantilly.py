@@ -6,21 +6,35 @@ events and to a dashboard at ``/``. Standard library only: copy this file anywhe
 Python 3.9+ and run ``python chantilly.py --port 5000``. creme/river and dill are needed
 only to load the models users upload, and are imported lazily.
 
-Endpoints (``python chantilly.py routes`` prints the live table)::
+Endpoints (``python chantilly.py routes`` prints them; a test holds this list to the router).
+``/api/model`` without a name is the default model; a call naming no ``"model"`` goes to it::
 
-    GET    /api/health            liveness probe; no token needed, says nothing else
-    POST   /api/model             upload a model (dill bytes); ?flavor= forces the flavor
-    GET    /api/model             download the model with everything it has learned
-    DELETE /api/model             remove the model, its metrics and its stored ids
-    POST   /api/predict           {"features": {...}, "id": ...} -> {"prediction": ...}
-    POST   /api/learn             {"id" or "features", "ground_truth"} -> progressive validation
-    POST   /api/stream            newline-delimited JSON operations in, one answer line each out
-    GET    /api/metrics           current metrics of the model
-    GET    /api/metrics/history   recent (time, metrics) points for charts
-    GET    /api/stats             counters, throughput and latency
-    GET    /api/stream/metrics    server-sent events: metrics after every learn
-    GET    /api/stream/events     server-sent events: predict, learn, model, delete
-    GET    /  and /static/<file>  the dashboard
+    GET    /api/health                     liveness probe; needs no token, says nothing else
+    POST   /api/model[/<name>]             upload a model (dill bytes): the newest is the default
+    GET    /api/model[/<name>]             download it with everything it has learned
+    DELETE /api/model[/<name>]             remove it, its versions, metrics and stored ids
+    GET    /api/model/<name>/versions      the versions kept: serving, challenger, past
+    POST   /api/model/<name>/rollback      serve a past version again
+    POST   /api/model/<name>/challenger    a challenger that sees every call, scored alike
+    DELETE /api/model/<name>/challenger    drop the challenger
+    POST   /api/model/<name>/promote       the challenger replaces the model
+    GET    /api/models                     the default and every model's description
+    POST   /api/models/default             choose the default model
+    GET    /api/init                       chantilly 0.2's settings: flavor, storage
+    POST   /api/init                       chantilly 0.2's first call: the fallback flavor
+    POST   /api/predict                    {"features", "id"?} -> {"model", "prediction"}
+    POST   /api/learn                      {"id" or "features", "ground_truth"}: scored, then learned
+    POST   /api/forecast                   {"horizon"} -> {"forecast": [...]}
+    POST   /api/rank                       {"user", "items"} -> {"ranking": [...]}
+    POST   /api/stream                     NDJSON operations in, one answer line each out
+    GET    /api/metrics                    a model's metrics now
+    GET    /api/metrics/history            its metrics over time, for charts
+    GET    /api/stats                      counters, throughput and latency
+    GET    /api/stream/metrics             server-sent events: metrics after every learn
+    GET    /api/stream/events              server-sent events: every call and model change
+    GET    /api/openapi.json               the OpenAPI 3.1 contract, from the route table
+    GET    /metrics                        Prometheus metrics
+    GET    /  and /static/<path:name>      the dashboard
 
 Durability: every acknowledged call is in the SQLite file given by ``--db`` before its
 answer is written. The file holds a snapshot of each model (model, metrics and counters,
@@ -29,12 +43,34 @@ snapshot and replays the log, so the model after a crash equals the replay of ev
 that was answered 2xx. A call that makes the model raise is undone from an in-memory copy
 of the model taken at most CHECKPOINT_EVERY calls earlier (see Deployment).
 
-Sections, in dependency order: constants, settings and schema; errors; helpers (JSON,
-SSE); models and flavors; metrics; storage (the write protocol, then what is kept about a
-model); event bus; operations; deployment (one model being served); stats; the service
-(chantilly without HTTP); HTTP (router, what routes see, the dashboard's files, routes,
-who may call, the HTTP/1.1 wire format, handler, server); command line; the embedded
-dashboard. Nothing above the HTTP banners knows about sockets or HTTP.
+Sections, each under a banner, in dependency order (a test holds this list to the banners).
+Nothing above the HTTP banners knows about sockets or HTTP::
+
+    Constants and schema
+    Errors
+    Helpers: JSON and server-sent events
+    Models and flavors
+    Metrics
+    Telemetry: counters and histograms for /metrics
+    Storage
+    Storage: what chantilly keeps about a model
+    Event bus
+    Operations: validated calls
+    Deployment: one model being served
+    Stats
+    Service: chantilly without HTTP
+    HTTP: router
+    HTTP: what routes see and return
+    HTTP: the dashboard's files
+    HTTP: routes
+    HTTP: the OpenAPI contract, written from the routes
+    HTTP: who may call
+    HTTP/1.1 wire format
+    HTTP: handler
+    HTTP: server
+    Client: chantilly from another Python program
+    Command line
+    The embedded dashboard: static/ packed by pack_dashboard (make embed), generated, not edited
 
 Performance tricks, with what each was measured to gain, so a simplifier knows which ones
 matter (2-core machine, creme StandardScaler | LinearRegression):
@@ -58,10 +94,12 @@ import contextlib
 import copy
 import dataclasses
 import email.utils
+import errno
 import hashlib
 import hmac
 import http.client
 import importlib
+import importlib.metadata
 import inspect
 import io
 import ipaddress
@@ -122,8 +160,10 @@ SLICE_SECONDS = 0.01
 #: sampling interval doubles, so a long run keeps its whole shape at a coarser grain.
 HISTORY_POINTS = 1000
 HISTORY_INTERVAL = 1.0
-#: Events of each model (and of all) the event bus remembers for ?recent= on a new stream.
+#: Events of each model the event bus remembers for ?recent= on a new stream, and the bytes
+#: they may take (per model: features of 1 MB each would otherwise keep 50 MB per model).
 RECENT_EVENTS = 50
+RECENT_BYTES = 64 * KiB
 #: Seconds between SSE heartbeat comments, and between checks that a stream's client is there.
 HEARTBEAT_SECONDS = 15.0
 STREAM_CHECK_SECONDS = 0.5
@@ -209,7 +249,8 @@ CREATE TABLE IF NOT EXISTS stored_ids (
     PRIMARY KEY (model, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS stored_ids_order ON stored_ids (model, seq);
--- Settings of the served models as a whole: 'default', the model unnamed calls go to.
+-- Settings of the served models as a whole: 'default', the model unnamed calls go to;
+-- 'flavor', set by POST /api/init; 'hashseed' (see _use_the_databases_hash_seed).
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -608,7 +649,7 @@ class Flavor:
     A flavor turns the calls of the API (predict, learn, and forecast or rank where the
     paradigm has them) into calls of the library's methods, checks labels and answers, and
     names the metrics that score the model by progressive validation. Subclasses override
-    what differs; ``score_kind`` names the :class:`Metrics` that score them.
+    what differs; :data:`_METRICS_OF` names the :class:`Metrics` that score them.
     """
 
     name = None
@@ -658,7 +699,9 @@ class Regression(Flavor):
         return isinstance(est, _base(library).Regressor)
 
     def check_label(self, y):
-        if isinstance(y, (bool, str)) or not isinstance(y, (int, float)):
+        if isinstance(y, bool):
+            return int(y)  # a number to creme and river, as chantilly 0.2 learned it: 1 or 0
+        if isinstance(y, str) or not isinstance(y, (int, float)):
             raise BadRequest(f'"ground_truth" must be a number for a {self.name} model, not {describe_type(y)}')
         return y
 
@@ -855,8 +898,9 @@ def _unservable(model, p, expected):
                          f"{model.paradigm.name} model cannot serve: it must be {expected}; nothing was changed")
 
 
-def detect_flavor(obj, library):
-    """The paradigm of the final estimator, from the library's base classes."""
+def detect_flavor(obj, library, fallback=None):
+    """The paradigm of the final estimator, from the library's base classes; else the one
+    named ``fallback`` (what POST /api/init set), if any."""
     est = final_estimator(obj)
     for flavor in PARADIGMS.values():
         try:
@@ -864,6 +908,8 @@ def detect_flavor(obj, library):
                 return flavor
         except (ImportError, AttributeError):  # a module this library version does not have
             continue
+    if fallback is not None:
+        return PARADIGMS[fallback]
     raise BadRequest(
         f"cannot tell what kind of model {type(est).__name__} is: upload again with "
         f"?flavor= one of {', '.join(sorted(PARADIGMS))}")
@@ -877,8 +923,12 @@ class Model:
     Classifiers answer with ``predict_proba_one`` when they have it.
     """
 
-    def __init__(self, obj, flavor=None, max_classes=None):
-        """``max_classes``: the most probable classes a probability answer keeps (None: all)."""
+    def __init__(self, obj, flavor=None, max_classes=None, fallback=None):
+        """``max_classes``: the most probable classes a probability answer keeps (None: all);
+        ``fallback``: the flavor of a model whose flavor cannot be detected."""
+        if isinstance(obj, type):
+            raise BadRequest(f"this is a class, {obj.__name__}, not a model: upload an instance, "
+                             f"e.g. dill.dumps({obj.__name__}())")
         if not callable(_method(obj, "learn_one", "fit_one")):
             raise BadRequest(f"{type(obj).__name__} has neither learn_one (river) nor fit_one (creme)")
         if _method(obj, "predict_one", "predict_proba_one", "score_one", "forecast") is None:
@@ -889,7 +939,7 @@ class Model:
         self.library = _library_of(obj)
         if self.library == "creme":
             _creme_on_new_scipy()  # at every load: a restart loads models without uploading them
-        self.paradigm = PARADIGMS[flavor] if flavor else detect_flavor(obj, self.library)
+        self.paradigm = PARADIGMS[flavor] if flavor else detect_flavor(obj, self.library, fallback)
         self.flavor = self.paradigm.name
         if _method(obj, *self.paradigm.requires) is None:
             raise BadRequest(f"{type(obj).__name__} has no {' or '.join(self.paradigm.requires)}, "
@@ -944,7 +994,7 @@ def _copy_features(x):
     return dict(x) if isinstance(x, dict) else x
 
 
-def load_model(data, flavor=None):
+def load_model(data, flavor=None, fallback=None):
     """Load uploaded bytes into a :class:`Model`; raises :class:`BadRequest` if they do not fit."""
     if not data:
         raise BadRequest("the body is empty: send the bytes of dill.dumps(model)")
@@ -958,7 +1008,7 @@ def load_model(data, flavor=None):
     except Exception as e:  # unpickling garbage can raise almost anything
         raise BadRequest(f"could not load the model ({type(e).__name__}: {e}); "
                          "send the bytes of dill.dumps(model) or pickle.dumps(model)") from None
-    return Model(obj, flavor)
+    return Model(obj, flavor, fallback=fallback)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1059,19 +1109,25 @@ class Metrics:
         return False
 
     def fresh_memory(self):
-        return {}
+        return {"scored": 0}
 
     def update(self, x, y, prediction, model):
         """Score one prediction: label metrics get the top class, the others the probabilities."""
         label = _top_label(prediction)
         for metric in self.objs:
             metric.update(y, label if getattr(metric, "requires_labels", True) else prediction)
+        self.memory["scored"] = self.memory.get("scored", 0) + 1
 
     def after_learn(self, model):
         """What scoring does once the model learned (forecasters forecast the next values)."""
 
     def get(self):
-        """``{name: value}``, with ``None`` for a value that is not a finite number yet."""
+        """``{name: value}``, with ``None`` for a value that is not a finite number yet, and
+        for every value before the first prediction was scored (the libraries say MAE 0.0:
+        a perfect score for a model that was never tried). Snapshots older than the count
+        have no "scored": they scored before, or would not have been kept."""
+        if self.memory.get("scored", 1) == 0:
+            return {type(m).__name__: None for m in self.objs}
         return {type(m).__name__: _value(m) for m in self.objs}
 
     def describe(self):
@@ -1399,7 +1455,8 @@ class Store:
         self.commit_seconds, self.commit_writes = Histogram(SECONDS_BUCKETS), Histogram(SIZE_BUCKETS)
         self._claim = _claim(self.path)  # held until close: one server per path
         self._conn = self._open(sync)
-        self._identity = _identity(os.stat(self.path))  # the file opened: see _check_file
+        # The files opened (the database and its write-ahead log): see _check_file.
+        self._identity = [_identity(os.stat(self.path + suffix)) for suffix in ("", "-wal")]
         self._refused_because = ""  # why the last writes were refused, for the callers' message
         self._seq = self._conn.execute(  # guarded by _lock: the last log seq handed out
             "SELECT MAX(COALESCE((SELECT MAX(seq) FROM log), 0), "
@@ -1463,8 +1520,8 @@ class Store:
             except (sqlite3.Error, Unavailable):
                 pass  # never acknowledged; every acknowledged call is already in the log
             self._conn.close()
-        if self._claim is not None:
-            self._claim.close()
+        for claim in self._claim or ():
+            claim.close()
 
     # -- writes: each queues its statements and returns a ticket for commit() -----------
 
@@ -1543,17 +1600,19 @@ class Store:
         """Raise :class:`FileLost` when the path no longer names the file this store holds
         open (deleted, or another file moved over it): a commit would then go to a file
         that nobody will ever read again, and the next start would serve another file's models.
-        One stat per commit (about a microsecond), under the commit lock."""
-        try:
-            identity = _identity(os.stat(self.path))
-        except FileNotFoundError:
-            raise FileLost(f"{self.path} was deleted while the server ran; writes are refused "
-                           "from now on: restart the server") from None
-        except OSError:
-            return  # cannot tell (a permission changed on the folder): SQLite will say
-        if identity != self._identity:
-            raise FileLost(f"{self.path} was replaced by another file while the server ran; "
-                           "writes are refused from now on: restart the server to serve the new file")
+        The write-ahead log likewise: deleted, the commits since the last checkpoint would be
+        lost at the next crash. Two stats per commit (a microsecond each), under the commit lock."""
+        for suffix, opened in zip(("", "-wal"), self._identity):
+            try:
+                identity = _identity(os.stat(self.path + suffix))
+            except FileNotFoundError:
+                raise FileLost(f"{self.path + suffix} was deleted while the server ran; writes are "
+                               "refused from now on: restart the server") from None
+            except OSError:
+                return  # cannot tell (a permission changed on the folder): SQLite will say
+            if identity != opened:
+                raise FileLost(f"{self.path + suffix} was replaced by another file while the server ran; "
+                               "writes are refused from now on: restart the server")
 
     def _run(self, queued):
         """Run statements in the open transaction, consecutive same SQL as one executemany."""
@@ -1635,21 +1694,28 @@ def _identity(stat):
 
 
 def _claim(path):
-    """Claim ``path`` for this process: an abstract Unix socket named after the absolute path,
-    which the kernel frees when the process dies (even by kill -9). SQLite's lock is on the
-    file, so a server started on the same path after the file was deleted or replaced would
-    not see it; this claim is on the path. Linux only: elsewhere (None) SQLite's lock alone
-    guards. Raises :class:`StoreError` when another process holds the path."""
+    """Claim ``path`` for this process: abstract Unix sockets named after the absolute path and
+    after the file (device, inode), which the kernel frees when the process dies (even by
+    kill -9). SQLite's lock is on the file and only while it is open, so a server started on
+    the same path after the file was deleted or replaced, or on a hard link of it after a
+    crash, would not see it. Linux only: elsewhere (None) SQLite's lock alone guards. Raises
+    :class:`StoreError` when another process holds either."""
     if not sys.platform.startswith("linux"):
         return None
-    digest = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogateescape")).hexdigest()
-    claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        claim.bind("\0chantilly-db-" + digest)
-    except OSError:
-        claim.close()
-        raise StoreError(f"{path} is in use by another chantilly server") from None
-    return claim
+    names = [os.path.realpath(path)]
+    with contextlib.suppress(OSError):  # and the file itself, whatever hard link names it
+        names.append("%d:%d" % _identity(os.stat(path)))
+    claims = []
+    for name in names:
+        claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        claims.append(claim)
+        try:
+            claim.bind("\0chantilly-db-" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest())
+        except OSError:
+            for held in claims:
+                held.close()
+            raise StoreError(f"{path} is in use by another chantilly server") from None
+    return claims
 
 
 def _check_writable(path):
@@ -1700,9 +1766,15 @@ def _check_database_file(path):
 
 
 def pack_state(model_obj, metrics, predictions, learns):
-    """The bytes of a snapshot."""
-    return serialize({"model": model_obj, "metrics": metrics.objs, "scoring": metrics.memory,
-                      "drift": metrics.detector, "predictions": predictions, "learns": learns})
+    """The bytes of a snapshot: pickle's when it takes the state, else dill's (both load with
+    :func:`deserialize`). dill's pickler is pure Python: a 32 MiB creme pipeline took 32 s
+    under the model's lock, where pickle's C one takes a tenth of that."""
+    state = {"model": model_obj, "metrics": metrics.objs, "scoring": metrics.memory,
+             "drift": metrics.detector, "predictions": predictions, "learns": learns}
+    try:
+        return pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
+    except Exception:  # lambdas, closures, locks: what only dill saves
+        return serialize(state)
 
 
 def unpack_state(data):
@@ -1977,6 +2049,17 @@ def set_default_model(store, name):
     return store.write([("INSERT OR REPLACE INTO meta (key, value) VALUES ('default', ?)", (name,))])[0]
 
 
+def set_flavor(store, flavor):
+    """Queue the flavor set by POST /api/init; returns a ticket."""
+    return store.write([("INSERT OR REPLACE INTO meta (key, value) VALUES ('flavor', ?)", (flavor,))])[0]
+
+
+def stored_flavor(store):
+    """The flavor set by POST /api/init, or None."""
+    rows = store.read("SELECT value FROM meta WHERE key = 'flavor'")
+    return rows[0][0] if rows else None
+
+
 def default_model(store, deployments):
     """The stored default model's name if it is served, else the newest model's (a file
     from schema 1 has one model and no default), else None."""
@@ -2050,10 +2133,17 @@ class Subscription:
             self._bytes -= size
 
     def prepend(self, items):
-        """Queue ``items`` before everything queued (a new subscriber's recent events)."""
+        """Queue ``items`` before everything queued (a new subscriber's recent events), the
+        newest of them that fit in what is left of the backlog."""
         with self._cond:
-            self._items.extendleft(reversed(items))
-            self._bytes += sum(map(len, items))
+            room, kept = self._backlog - self._bytes, []
+            for item in reversed(items):
+                if len(item) > room:
+                    break
+                room -= len(item)
+                kept.append(item)
+            self._items.extendleft(kept)
+            self._bytes = self._backlog - room
             self._cond.notify()
 
     def close(self):
@@ -2072,7 +2162,9 @@ class EventBus:
     def __init__(self, max_subscribers=Settings.max_streams, backlog=Settings.stream_backlog):
         self._lock = threading.Lock()  # guards _topics, _subscribers, _recent and _closed
         self._topics = collections.defaultdict(list)
-        self._recent = {}  # topic -> deque of (event name, data)
+        self._recent = {}  # topic -> deque of (order kept, framed message), at most RECENT_BYTES
+        self._recent_bytes = {}  # topic -> bytes its recent events take
+        self._published = 0  # events kept so far
         self._subscribers = 0  # read without the lock: an int is read whole
         self._closed = False
         self.max_subscribers = max_subscribers
@@ -2091,10 +2183,41 @@ class EventBus:
             self._topics[topic] = self._topics[topic] + [sub]
             self._subscribers += 1
             # Taken with the subscription, under the lock: no event is missed or seen twice.
-            past = list(self._recent.get(topic, ()))[-recent:] if recent > 0 else []
-        if past:  # framed outside the lock; live events queued meanwhile stay after them
-            sub.prepend([sse_message(dumps(data), name) for name, data in past])
+            past = self._past(topic, recent) if recent > 0 else []
+        if past:  # live events queued meanwhile stay after them
+            sub.prepend(past)
         return sub
+
+    def _past(self, topic, recent):
+        """The ``recent`` last kept events of ``topic``; of a topic that kept none but whose
+        subtopics (``events:<model>``) did, each one's last ``recent``, oldest first (so a
+        model that was quiet lately still shows its events beside a busy one). Lock held."""
+        if topic in self._recent:
+            return [message for _, message in list(self._recent[topic])[-recent:]]
+        prefix = topic + ":"
+        merged = [item for key, kept in self._recent.items() if key.startswith(prefix)
+                  for item in list(kept)[-recent:]]
+        return [message for _, message in sorted(merged, key=operator.itemgetter(0))]
+
+    def _keep(self, topic, order, message):
+        """Remember an event among the topic's recent ones, at most RECENT_EVENTS of them and
+        RECENT_BYTES in all (the oldest go first; one bigger than that is not kept). Lock held."""
+        kept = self._recent.get(topic)
+        if kept is None:
+            kept = self._recent[topic] = collections.deque()
+            self._recent_bytes[topic] = 0
+        size = self._recent_bytes[topic] + len(message)
+        kept.append((order, message))
+        while kept and (len(kept) > RECENT_EVENTS or size > RECENT_BYTES):
+            size -= len(kept.popleft()[1])
+        self._recent_bytes[topic] = size
+
+    def forget(self, topic):
+        """Drop the recent events of ``topic`` (its model was deleted: a new one of the same
+        name must not show them)."""
+        with self._lock:
+            self._recent.pop(topic, None)
+            self._recent_bytes.pop(topic, None)
 
     def unsubscribe(self, sub):
         """Remove a subscription (idempotent)."""
@@ -2121,12 +2244,17 @@ class EventBus:
 
     def publish(self, topics, name, data, keep=False):
         """Send event ``name`` with ``data`` to the subscribers of each of ``topics``, framed
-        once; never blocks on them. ``keep``: remember it among the topics' recent events."""
+        once; never blocks on them. ``keep``: remember it among the recent events of the most
+        specific topic (the last; the others give theirs from it, see :meth:`_past`)."""
         message, subs = None, []
         if keep:
+            # Framed now, even with nobody listening (a few microseconds): kept as bytes, the
+            # recent events are bounded in bytes, and every newcomer shares one copy.
+            message = sse_message(dumps(data), name)
             with self._lock:
+                self._published += 1  # orders events across topics (model events have no time)
+                self._keep(topics[-1], self._published, message)
                 for topic in topics:
-                    self._recent.setdefault(topic, collections.deque(maxlen=RECENT_EVENTS)).append((name, data))
                     subs += self._topics.get(topic, ())
         else:
             # Subscriber lists are replaced, never mutated, so reading one needs no lock.
@@ -2168,6 +2296,8 @@ def check_features(x, what='"features"'):
     """Refuse features that are not a flat JSON object of scalars, or a text (for text models)."""
     if isinstance(x, str):
         return x
+    if x is None:
+        raise BadRequest(f'{what} is missing: send {{"features": {{"name": value, ...}}}}')
     if not isinstance(x, dict):
         raise BadRequest(f'{what} must be a JSON object of name: value (or a text), not {describe_type(x)}')
     for name, value in x.items():
@@ -2314,6 +2444,16 @@ class Retired(Exception):
 
 #: What a file that was damaged gives when read back: refused at start, never served broken.
 _CORRUPT = (json.JSONDecodeError, pickle.UnpicklingError, EOFError)
+
+
+def _suspects(x, error):
+    """The features a type error most likely came from: those whose values are not numbers
+    (a model that computes with them raises on a text, a None or a boolean)."""
+    if not isinstance(error, (TypeError, ValueError)) or not isinstance(x, dict):
+        return ""
+    odd = [f"{name!r} ({describe_type(value)})" for name, value in x.items()
+           if not isinstance(value, (int, float)) or isinstance(value, bool)]
+    return f"; features that are not numbers: {', '.join(odd[:5])}" if odd else ""
 
 
 class Deployment:
@@ -2530,7 +2670,7 @@ class Deployment:
                 raise BadRequest('"features" must be a JSON object of name: value: this model does '
                                  f"not take a text ({type(e).__name__}: {e})") from None
             raise Unprocessable(f"the model could not handle this input, nothing was changed "
-                                f"({type(e).__name__}: {e})") from None
+                                f"({type(e).__name__}: {e}){_suspects(x, e)}") from None
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -2687,21 +2827,20 @@ class Deployment:
             raise BadRequest('a learn needs "features", or the "id" of an earlier prediction')
 
     def _stored(self, op, now):
-        """``(features, prediction, key)`` stored under the operation's id, or its features
-        with no stored prediction when the id is unknown. Raises 404 or 410."""
+        """``(features, prediction, key, stored record)`` stored under the operation's id: the
+        id takes precedence over features sent with it, as in chantilly 0.2. Raises 400 for
+        an id with nothing stored, 410 for an expired one."""
         row = self.rows.find_id(op.key)
         if row is None:
-            if op.x is None:
-                raise NotFound(f"no prediction is stored for id {op.id!r}: it was never "
-                               "predicted with this id, or was already learned; "
-                               "send \"features\" with the ground truth instead")
-            return op.x, None, None, None
+            raise BadRequest(f"No information stored for ID {str(op.id)!r}: it was never predicted "
+                             "with this id, or was already learned. To learn from features, send "
+                             'them without the "id"')
         body, created = row
         if not body or now - created > self.settings.id_ttl:
             kept = (f", and only the newest {self.settings.max_ids} are kept (--max-ids)"
                     if self.settings.max_ids else "")
             raise Gone(f"id {op.id!r} expired: stored ids wait at most {self.settings.id_ttl:g} s "
-                       f"for their ground truth (--id-ttl){kept}; send \"features\" instead")
+                       f"for their ground truth (--id-ttl){kept}; send \"features\" without the \"id\" instead")
         stored = json.loads(body)
         return stored["x"], decode_prediction(stored["p"]), op.key, body
 
@@ -2894,6 +3033,7 @@ class Stats:
         self.started = time.time()
         self._seconds = collections.defaultdict(collections.deque)  # (model, kind) -> [second, count]
         self._calls = collections.defaultdict(lambda: collections.deque(maxlen=samples))
+        self._totals = {kind: [0, 0.0, 0.0] for kind in self.KINDS}  # calls, mean and EWM seconds
 
     def record(self, model, kind, count, seconds, now):
         """One call of ``kind`` on ``model`` that handled ``count`` operations in ``seconds``."""
@@ -2907,6 +3047,23 @@ class Stats:
                 while buckets[0][0] <= second - self.window:
                     buckets.popleft()
             self._calls[model, kind].append((now, seconds))
+            totals = self._totals[kind]
+            each = seconds / count
+            totals[0] += count
+            totals[1] += count * (each - totals[1]) / totals[0]
+            totals[2] = 0.3 * each + 0.7 * totals[2] if totals[2] else each  # as creme's EWMean(0.3)
+
+    def since_start(self):
+        """chantilly 0.2's ``{"predict": {...}, "learn": {...}}``: calls since the start and
+        their mean and exponentially weighted mean durations, in ns and for people."""
+        with self._lock:
+            totals = {kind: list(t) for kind, t in self._totals.items()}
+        out = {}
+        for kind, (n, mean, ewm) in totals.items():
+            mean_ns, ewm_ns = int(mean * 1e9), int(ewm * 1e9)
+            out[kind] = {"n_calls": n, "mean_duration": mean_ns, "mean_duration_human": humanize_ns(mean_ns),
+                         "ewm_duration": ewm_ns, "ewm_duration_human": humanize_ns(ewm_ns)}
+        return out
 
     def summary(self, now, model=None):
         """Per-kind operations per second over the window and p50/p99 latency in ms, of one
@@ -2937,6 +3094,30 @@ class Stats:
 
     def _span(self, now):
         return min(self.window, max(now - self.started, 1e-9))
+
+
+def humanize_ns(ns):
+    """A duration in nanoseconds as chantilly 0.2 wrote it.
+
+    >>> humanize_ns(0), humanize_ns(1500), humanize_ns(1234567), humanize_ns(61000000123)
+    ('0ns', '1μs500ns', '1ms234μs567ns', '1m1s123ns')
+    """
+    if ns == 0:
+        return "0ns"
+    text = ""
+    for unit, size in (("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("μs", 1000)):
+        count, ns = divmod(ns, size)
+        if count:
+            text += f"{count}{unit}"
+    return text + (f"{ns}ns" if ns else "")
+
+
+def _installed(package):
+    """The version of an installed package, without importing it; None if it is missing."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _percentile(ordered, q):
@@ -2984,10 +3165,16 @@ class Service:
         self.telemetry = _declare(Telemetry())
         self.expired = 0
         self._lock = threading.Lock()  # guards _deployments, _default and expired
+        # One upload is loaded at a time: two unpickled at once import a library's modules in
+        # different orders, and Python's import deadlock avoidance then hands one of them a
+        # partially initialized module ("cannot import name ... from partially initialized
+        # module 'river.compose.pipeline'", seen with every paradigm uploaded at once).
+        self._loading = threading.Lock()
         self._deployments = {}   # name -> Deployment serving under it
         self._challengers = {}   # name -> Deployment challenging it
         self._retired = weakref.WeakValueDictionary()  # model id -> Deployment replaced, while alive
         self._default = None
+        self.flavor = None  # what POST /api/init set: the flavor of uploads that cannot be detected
         self._closed = threading.Event()
         self._sweeper = None
 
@@ -3002,6 +3189,7 @@ class Service:
         service = cls(store, EventBus(settings.max_streams, settings.stream_backlog), settings)
         try:
             service._deployments, service._challengers, service._default = service._load_models()
+            service.flavor = stored_flavor(store)
             keep_hash_seed(store)  # after the models loaded: a refused file stays untouched
         except BaseException:
             store.close()
@@ -3068,7 +3256,11 @@ class Service:
         (the snapshot loaded back, its copy for undo))``, served as a restart would serve it. A
         model that could not be saved, copied for undo or loaded back is refused here, with
         nothing changed."""
-        model = load_model(data, flavor)
+        with self._loading:
+            return self._load(data, flavor, metrics, horizon, on_drift)
+
+    def _load(self, data, flavor, metrics, horizon, on_drift):
+        model = load_model(data, flavor, self.flavor)
         options = {k: v for k, v in (("horizon", horizon), ("on_drift", on_drift)) if v is not None}
         scores = Metrics.for_model(model, metrics, options)
         info = dict(model.info(), uploaded_at=time.time(), **options)
@@ -3089,16 +3281,21 @@ class Service:
 
     def upload(self, data, name=None, flavor=None, metrics=None, horizon=None, default=None,
                on_drift=None):
-        """Load, check and install a model under ``name`` (None: the default model, "default"
-        if there is none) as its next version; returns its description.
+        """Load, check and install a model under ``name`` (None: the model named "default")
+        as its next version; returns its description.
 
         ``metrics``: names from the model's library (None: the flavor's); ``horizon``: the
-        steps a forecaster is scored on; ``default``: make it the default model (the first
-        model always is); ``on_drift="reset"``: go back to the model as uploaded when a drift
-        is detected. The model it replaces is kept as a past version (``--keep-versions``).
+        steps a forecaster is scored on; ``default``: False keeps the default model as it is
+        (otherwise the newest upload becomes the default, as in chantilly 0.2; the first model
+        always does); ``on_drift="reset"``: go back to the model as uploaded when a drift is
+        detected. The model it replaces is kept as a past version (``--keep-versions``).
         Never waits for a call running on that model: the call finishes on it.
+
+        An upload without a name goes to the name "default", never to whichever model is the
+        default: since the newest upload is the default, that would replace the model uploaded
+        last, whatever its name.
         """
-        name = check_name(name) if name is not None else (self._default or DEFAULT_MODEL)
+        name = check_name(name) if name is not None else DEFAULT_MODEL
         if on_drift not in (None, "reset"):
             raise BadRequest('?on_drift= can only be "reset"')
         info, state, loaded = self._prepare(data, flavor, metrics, horizon, on_drift)
@@ -3109,7 +3306,7 @@ class Service:
             statements = [] if old is None else self._retire(old)
             rows, insert = ModelRows.create(self.store, name, "serving", version, dumps(info), state, data)
             ticket = self.store.write(statements + [insert] + prune_versions(name, self.settings.keep_versions))[0]
-            if default or self._default is None:
+            if default is not False or self._default is None:
                 self._default, ticket = name, set_default_model(self.store, name)
             dep = self._deployments[name] = Deployment(name, rows, self.settings, (info, loaded, version, data))
         return self._announce(ticket, dep, "upload")
@@ -3164,6 +3361,7 @@ class Service:
             ticket = self.store.write(drop_challenger(name))[0]
         self._commit_or_reload(ticket)
         self._publish([("events", "delete", {"name": dep.name, "model": dep.name})])
+        self.bus.forget(f"events:{dep.name}")
         return {"deleted": dep.name}
 
     def promote(self, name):
@@ -3183,6 +3381,9 @@ class Service:
                 raise NotFound(f"{name!r} or its challenger changed meanwhile: GET /api/models and retry")
             if challenger.broken:
                 raise Unprocessable(challenger.broken_message() + "; it cannot be promoted")
+            if challenger.oversized:  # it stopped learning: it no longer saw what the model saw
+                raise Unprocessable(f"{challenger.oversized}; the challenger stopped learning, so it "
+                                    "cannot be promoted")
             statements = self._retire(champion) + [challenger.rows.serve()]
             ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
             challenger.name = name  # the same object serves on: nothing to rebuild, nothing missed
@@ -3238,6 +3439,22 @@ class Service:
                 info = dict(info, **info.pop("final", {}))
             listing.append(dict(info, version=version, role=role, name=name))
         return {"name": name, "versions": listing}
+
+    def init(self, flavor):
+        """chantilly 0.2's first call: the flavor that uploads are served as when it cannot be
+        detected (it can for creme's and river's models). Erases nothing: 0.2 meant to erase
+        every model, which on a server of many models is a trap (DELETE /api/model/<name>
+        removes one)."""
+        if not isinstance(flavor, str) or flavor not in PARADIGMS:
+            raise BadRequest(f"Allowed flavors are {', '.join(repr(f) for f in sorted(PARADIGMS))}.")
+        self.store.commit(set_flavor(self.store, flavor))
+        self.flavor = flavor
+        return self.describe_init()
+
+    def describe_init(self):
+        """What GET /api/init answers: chantilly 0.2's keys, and the libraries installed."""
+        return {"flavor": self.flavor, "storage": "sqlite", "app": {"storage": "sqlite"},
+                "creme_version": _installed("creme"), "river_version": _installed("river")}
 
     def set_default(self, name):
         """Make ``name`` the model that calls without a model name go to."""
@@ -3310,6 +3527,8 @@ class Service:
                 ticket = set_default_model(self.store, self._default)
         self._commit_or_reload(ticket)
         self._publish([("events", "delete", {"name": name, "model": name})])
+        for topic in (f"events:{name}", f"events:{name}@challenger"):
+            self.bus.forget(topic)  # a new model of that name starts with no past events
         return {"deleted": name}
 
     def describe(self, name=None):
@@ -3356,10 +3575,11 @@ class Service:
         return self._single("rank", payload, name)
 
     def _single(self, kind, payload, name):
-        result = self.apply([Operation(kind, payload)], name)[0]
+        op = Operation(kind, payload)
+        result = self.apply([op], name)[0]
         if isinstance(result, ChantillyError):
             raise result
-        return result
+        return self._named(result, op, name)
 
     def batch(self, kind, payloads, name=None):
         """A list of calls of one kind -> a list of answers or errors, in order."""
@@ -3369,7 +3589,14 @@ class Service:
                 ops.append(Operation(kind, payload))
             except ChantillyError as e:
                 ops.append(detached(e))
-        return self.apply(ops, name)
+        return [self._named(r, op, name) for r, op in zip(self.apply(ops, name), ops)]
+
+    def _named(self, result, op, name):
+        """An answer with the name of the model that gave it first, as chantilly 0.2 answered
+        (operation streams answer without it: their lines come back in the order sent)."""
+        if isinstance(result, dict):
+            return {"model": op.model or name or self._default, **result}
+        return result
 
     def apply(self, ops, name=None):
         """Run operations (or errors standing in their place) in order, each on the model it
@@ -3467,7 +3694,7 @@ class Service:
 
     def _publish(self, events):
         for topic, name, data in events:
-            if topic == "events":  # also to the streams that follow one model; kept for newcomers
+            if topic == "events":  # also to the streams that follow one model (kept for newcomers)
                 self.bus.publish((topic, f"events:{data['model']}"), name, data, keep=True)
             else:
                 self.bus.publish((topic,), name, data)
@@ -3479,10 +3706,13 @@ class Service:
         return self._deployment(name).metrics()
 
     def history(self, name=None):
-        """Recent metrics points for charts; empty when there is no model."""
+        """Recent metrics points for charts; empty when there is no model yet (the dashboard
+        asks before the first upload), 404 for a model that does not exist."""
         try:
             dep = self._deployment(name)
         except NotFound:
+            if name is not None:
+                raise
             return {"flavor": None, "points": [], "drifts": []}
         return {"flavor": dep.info["flavor"], "points": dep.metrics_history(), "drifts": dep.drifts()}
 
@@ -3503,7 +3733,7 @@ class Service:
         by_model = self.stats.rates_by_model(now)
         per_model = {n: dict(dep.describe(), rates=by_model[n], values=dep.metrics())
                      for n, dep in sorted(deployments.items())}
-        return {"model": model, "models": per_model, "default": self._default,
+        return {**self.stats.since_start(), "now": now, "model": model, "models": per_model, "default": self._default,
                 "uptime_s": now - self.stats.started, "rates": rates, "latency_ms": latency,
                 "subscribers": self.bus.count(), "expired": expired}
 
@@ -3845,7 +4075,8 @@ def get_health(request):
 @ROUTER.route("POST", "/api/model/<name>", scope="admin", body_limit="max_model", takes="bytes",
                gives="Model", params=_UPLOAD, status=201)
 def post_model(request, name=None):
-    """Upload a model (dill bytes) under a name; ?flavor=, ?metrics=, ?horizon=, ?default=true."""
+    """Upload a model (dill bytes) under a name; ?flavor=, ?metrics=, ?horizon=, ?default=false."""
+    _not_a_form(request)
     q = request.query
     metrics = _metric_names(q)
     described = request.service.upload(
@@ -3853,6 +4084,13 @@ def post_model(request, name=None):
         horizon=None if "horizon" not in q else _integer(q, "horizon", 1, MAX_HORIZON),
         on_drift=q.get("on_drift"))
     return described, HTTPStatus.CREATED
+
+
+def _not_a_form(request):
+    """Refuse a multipart form (requests' ``files=``, curl's ``-F``): the body is the model."""
+    if request.headers.get("Content-Type", "").lower().startswith("multipart/form-data"):
+        raise BadRequest("this is a multipart form upload: send the model's bytes as the whole body "
+                         "(requests: data=dill.dumps(model), not files=; curl: --data-binary @model.dill)")
 
 
 def _metric_names(query):
@@ -3896,6 +4134,7 @@ def post_rollback(request, name):
                takes="bytes", gives="Model", params=("metrics", "horizon"), status=201)
 def post_challenger(request, name):
     """Upload a challenger (dill bytes) that sees every call of the model and is scored alike."""
+    _not_a_form(request)
     q = request.query
     described = request.service.upload_challenger(
         check_name(name), request.body(), metrics=_metric_names(q),
@@ -3915,6 +4154,21 @@ def post_promote(request, name):
     return request.service.promote(check_name(name))
 
 
+@ROUTER.route("GET", "/api/init", gives="Init")
+def get_init(request):
+    """chantilly 0.2's settings: the flavor set by POST /api/init, the storage, the libraries."""
+    return request.service.describe_init()
+
+
+@ROUTER.route("POST", "/api/init", scope="admin", takes="SetFlavor", gives="Init", status=201)
+def post_init(request):
+    """chantilly 0.2's first call: {"flavor"} for uploads whose flavor cannot be detected."""
+    payload = request.json()
+    if not isinstance(payload, dict) or "flavor" not in payload:
+        raise BadRequest('send {"flavor": "regression"} (or binary, multiclass...)')
+    return request.service.init(payload["flavor"]), HTTPStatus.CREATED
+
+
 @ROUTER.route("GET", "/api/models", gives="Models")
 def get_models(request):
     """Every model with its description and counters, and which one is the default."""
@@ -3931,11 +4185,15 @@ def post_default_model(request):
 
 
 def _calls(request, kind):
-    """One call of ``kind`` (a JSON object), or a JSON array of them answered by an array."""
+    """One call of ``kind`` (a JSON object), or a JSON array of them answered by an array.
+    A call that stores something (a learn, a prediction kept under an id) answers 201, as
+    chantilly 0.2 did."""
     payload = request.json()
     if isinstance(payload, list):
         return [batch_item(r) for r in request.service.batch(kind, payload)]
-    return getattr(request.service, kind)(payload)
+    answer = getattr(request.service, kind)(payload)
+    stored = kind == "learn" or (kind == "predict" and isinstance(payload, dict) and payload.get("id") is not None)
+    return (answer, HTTPStatus.CREATED) if stored else answer
 
 
 @ROUTER.route("POST", "/api/predict", takes="Predict", gives="Prediction")
@@ -4002,7 +4260,8 @@ def stream_events(request):
     name = _model(request)
     if name is not None:
         request.service.describe(name)
-    recent = _integer(request.query, "recent", 0, RECENT_EVENTS) if "recent" in request.query else 0
+    # More than the server keeps is not an error: a client asks for what it can show.
+    recent = min(_integer(request.query, "recent", 0, 10**9), RECENT_EVENTS) if "recent" in request.query else 0
     return EventStream("events" if name is None else f"events:{name}", recent)
 
 
@@ -4077,7 +4336,7 @@ SCHEMAS = {
                         features={"type": "array", "items": _FEATURES}, model=_NAME),
     "Rank": _object(["user", "items"], user=_KEY, features=_FEATURES, model=_NAME,
                     items={"type": "array", "items": _KEY, "minItems": 1, "maxItems": MAX_RANK_ITEMS}),
-    "Prediction": _object(["prediction"], prediction={}, anomaly={"type": "boolean"}),
+    "Prediction": _object(["prediction"], model=_NAME, prediction={}, anomaly={"type": "boolean"}),
     "ForecastAnswer": _object(["forecast"], forecast={"type": "array", "items": {"type": ["number", "null"]}}),
     "Ranking": _object(["ranking"], ranking={"type": "array", "items": _KEY}),
     "Refused": _object(["status", "message"], status={"type": "integer"}, message={"type": "string"}),
@@ -4090,6 +4349,8 @@ SCHEMAS = {
                       descriptions={"type": "object", "additionalProperties": _ref("Model")}),
     "Versions": _object(["name", "versions"], name=_NAME, versions={"type": "array", "items": _object(
         ["version", "role"], version={"type": "integer"}, role={"enum": ["serving", "challenger", "version"]})}),
+    "Init": _object(["flavor", "storage"], flavor={"type": ["string", "null"]}, storage={"type": "string"}),
+    "SetFlavor": _object(["flavor"], flavor={"enum": sorted(PARADIGMS)}),
     "Rollback": _object(["version"], version={"type": "integer"}),
     "SetDefault": _object(["name"], name=_NAME),
     "Default": _object(["default"], default=_NAME),
@@ -4106,11 +4367,11 @@ PARAMETERS = {
     "flavor": ({"enum": sorted(PARADIGMS)}, "force the flavor instead of detecting it"),
     "metrics": ({"type": "string"}, "comma-separated metric names of the model's library; empty for none"),
     "horizon": ({"type": "integer", "minimum": 1, "maximum": MAX_HORIZON}, "steps a forecaster is scored on"),
-    "default": ({"enum": ["true", "false"]}, "make this model the default"),
+    "default": ({"enum": ["true", "false"]}, "false: keep the default model as it is (the newest upload becomes it)"),
     "on_drift": ({"enum": ["reset"]}, "go back to the model as uploaded when a drift is detected"),
     "version": ({"type": "integer", "minimum": 1}, "a past version"),
     "model": (_ANY_NAME, "the model (name@challenger for its challenger); the default when absent"),
-    "recent": ({"type": "integer", "minimum": 0, "maximum": RECENT_EVENTS}, "past events sent first"),
+    "recent": ({"type": "integer", "minimum": 0}, f"past events sent first (at most {RECENT_EVENTS} per model)"),
 }
 
 _MEDIA = {"bytes": "application/octet-stream", "events": "text/event-stream", "ndjson": "application/x-ndjson",
@@ -4131,6 +4392,9 @@ def _operation(route):
         str(route.status): {"description": "done", "content": _content(route.gives)},
         "4XX": {"description": "refused; the message says what to fix", "content": _content("Error")},
         "503": {"description": "storage refused the write, or shutting down", "content": _content("Error")}}}
+    if route.takes in ("Predict", "Learn"):  # see _calls
+        operation["responses"]["201"] = {"description": "stored: a learn, or a prediction kept under an id",
+                                         "content": _content(route.gives)}
     if route.takes in _BATCH:
         schema = {"oneOf": [_ref(route.takes), {"type": "array", "items": _ref(route.takes)}]}
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
@@ -4340,8 +4604,11 @@ def read_headers(rfile):
     headers = Headers()
     for _ in range(_MAX_HEADERS + 1):
         raw = rfile.readline(_MAX_LINE + 1)
-        if raw in (b"\r\n", b"\n", b""):
+        if raw in (b"\r\n", b"\n"):
             break
+        if not raw.endswith(b"\n") and len(raw) <= _MAX_LINE:
+            # The connection ended before the blank line: a head cut short is never run.
+            return HTTPStatus.BAD_REQUEST, "the request head ended before its blank line"
         name, colon, value = raw.decode("latin-1").partition(":")
         if len(raw) > _MAX_LINE:
             return HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "a header line is too long"
@@ -4895,15 +5162,9 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128  # listen backlog: a burst of new connections queues, not refused
     allow_reuse_address = True
 
-    def __init__(self, address, service, tokens=None, limits=None, *, static_dir=None, **changes):
+    def __init__(self, address, service, tokens=None, *, static_dir=None, **changes):
         """``tokens``: ``{"client": str, "admin": str}`` (None: no token); ``changes``:
-        :class:`Settings` fields that differ from the service's; ``limits``:
-        ``{"json": bytes, "model": bytes}``, the same as ``max_body`` and ``max_model``."""
-        limits = limits or {}
-        if "json" in limits:
-            changes.setdefault("max_body", limits["json"])
-        if "model" in limits:
-            changes.setdefault("max_model", limits["model"])
+        :class:`Settings` fields that differ from the service's."""
         self.settings = settings = dataclasses.replace(service.settings, **changes)
         self.service = service
         self.tokens = {k: (v.encode() if v else None) for k, v in (tokens or {}).items()}
@@ -5050,6 +5311,27 @@ class Server(ThreadingHTTPServer):
 # ---------------------------------------------------------------------------------------
 
 
+#: The routes the server's messages suggest, and the client calls that do the same.
+_CLIENT_CALLS = [
+    (re.compile(r"DELETE /api/model/([A-Za-z0-9._-]+)(?![/A-Za-z0-9._-])"), r"client.delete('\1')"),
+    (re.compile(r"POST /api/model(/<name>)?(?![/A-Za-z0-9._<-])"), "client.upload(model, name=...)"),
+    (re.compile(r"GET /api/models\b"), "client.models()"),
+    (re.compile(r"POST /api/forecast\b"), "client.forecast(horizon)"),
+    (re.compile(r"\?(flavor|metrics|horizon)="), r"\1="),
+]
+
+
+def as_client_calls(message):
+    """A server's message with the routes it suggests worded as :class:`Client` calls.
+
+    >>> as_client_calls("no model yet: upload one with POST /api/model")
+    'no model yet: upload one with client.upload(model, name=...)'
+    """
+    for pattern, call in _CLIENT_CALLS:
+        message = pattern.sub(call, message)
+    return message
+
+
 class ClientError(Exception):
     """An answer other than 2xx: :attr:`status` and the server's :attr:`message`."""
 
@@ -5080,10 +5362,13 @@ class Client:
 
     # -- models ---------------------------------------------------------------------------
 
-    def upload(self, model, name=None, flavor=None, metrics=None, horizon=None, default=None):
-        """Upload a model (a creme/river object, or its dill bytes); returns its description."""
+    def upload(self, model, name=None, flavor=None, metrics=None, horizon=None, default=None,
+               on_drift=None):
+        """Upload a model (a creme/river object, or its dill bytes); returns its description.
+        It becomes the default model unless ``default=False``; no ``name``: the model named
+        "default"."""
         data = model if isinstance(model, bytes) else serialize(model)
-        query = {"flavor": flavor, "horizon": horizon,
+        query = {"flavor": flavor, "horizon": horizon, "on_drift": on_drift,
                  "metrics": None if metrics is None else ",".join(metrics),
                  "default": None if default is None else str(bool(default)).lower()}
         return self._call("POST", self._model_path(name), data, query)
@@ -5222,6 +5507,11 @@ class Client:
                 response = self._conn.getresponse()
                 data = response.read()
                 break
+            except (ConnectionRefusedError, socket.gaierror) as e:  # nothing listens there
+                self.close()
+                raise ConnectionError(f"cannot reach chantilly at {self.url} ({e}): is the server "
+                                      "running there? (python chantilly.py --port "
+                                      f"{self._parts.port or 80})") from None
             except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
                 self.close()
                 if attempt == 2:
@@ -5231,7 +5521,7 @@ class Client:
         is_json = response.getheader("Content-Type", "").startswith("application/json")
         if response.status >= 300:
             message = json.loads(data).get("message", "") if is_json else data.decode("utf-8", "replace")
-            raise ClientError(response.status, message)
+            raise ClientError(response.status, as_client_calls(message))
         return json.loads(data) if is_json else data
 
     def _connection(self):
@@ -5341,7 +5631,7 @@ def build_parser():
         epilog="Without a command, `run` is assumed: `chantilly --port 5000` starts the server. "
                "`chantilly run --help` lists the server's options.")
     parser.add_argument("--version", action="version", version=f"chantilly {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{run,routes,models,add-model,delete-model}")
+    commands = parser.add_subparsers(dest="command", metavar="{run,routes,models,add-model,delete-model,init}")
     run = commands.add_parser("run", help="start the server", description=(
         "Start the server. It prints the URL it serves and stops cleanly on SIGINT or SIGTERM."))
     _add_run_options(run)
@@ -5358,12 +5648,16 @@ def _add_model_commands(commands):
     models = commands.add_parser("models", help="list the models in the database " + where)
     add = commands.add_parser("add-model", help="add a model from a dill/pickle file " + where)
     add.add_argument("path", help="file holding dill.dumps(model) or pickle.dumps(model)")
-    add.add_argument("--name", help="the model's name (default: the default model's, or 'default')")
+    add.add_argument("--name", help="the model's name (default: 'default')")
     add.add_argument("--flavor", help="force the flavor instead of detecting it")
     add.add_argument("--default", action="store_true", help="make it the default model")
     delete = commands.add_parser("delete-model", help="remove a model " + where)
     delete.add_argument("name")
-    for command, func in ((models, cmd_models), (add, cmd_add_model), (delete, cmd_delete_model)):
+    init = commands.add_parser("init", help="set the flavor of uploads whose flavor cannot be "
+                                            "detected, as chantilly 0.2's init " + where)
+    init.add_argument("flavor", choices=sorted(PARADIGMS))
+    for command, func in ((models, cmd_models), (add, cmd_add_model), (delete, cmd_delete_model),
+                          (init, cmd_init)):
         command.add_argument("--db", default="chantilly.db", help="SQLite file (default: %(default)s)")
         command.set_defaults(func=func)
 
@@ -5406,7 +5700,7 @@ def _add_storage_options(run, d):
                             "full: also a power loss, at an fsync per commit; off: neither "
                             "guaranteed (default: %(default)s)")
     store.add_argument("--id-ttl", type=float, default=d.id_ttl,
-                       help="seconds a stored id waits for its ground truth (default: 7 days)")
+                       help=f"seconds a stored id waits for its ground truth (default: {d.id_ttl / 86400:g} days)")
     store.add_argument("--keep-versions", type=int, default=d.keep_versions,
                        help="past versions of each model kept for a rollback (default: %(default)s)")
     store.add_argument("--max-classes", type=int, default=d.max_classes,
@@ -5419,14 +5713,14 @@ def _add_storage_options(run, d):
 
 def _add_limit_options(run, d):
     lim = run.add_argument_group("limits")
-    lim.add_argument("--max-body", type=int, default=d.max_body, help="largest JSON body in bytes (default: 1 MiB)")
+    lim.add_argument("--max-body", type=int, default=d.max_body, help=f"largest JSON body in bytes (default: {_bytes(d.max_body)})")
     lim.add_argument("--max-model", type=int, default=d.max_model,
-                     help="largest model upload in bytes (default: 100 MiB)")
+                     help=f"largest model upload in bytes (default: {_bytes(d.max_model)})")
     lim.add_argument("--timeout", dest="idle_timeout", type=float, default=d.idle_timeout,
                      help="seconds a connection may stay silent before it is closed (default: %(default)s)")
     lim.add_argument("--max-model-size", type=int, default=d.max_model_size,
                      help="bytes a model may take, pickled (measured every 64 calls): past it, it still "
-                          "answers but calls that would change it get 507 (default: 32 MiB)")
+                          f"answers but calls that would change it get 507 (default: {_bytes(d.max_model_size)})")
     lim.add_argument("--min-body-rate", type=int, default=d.min_body_rate,
                      help="bytes per second a request body must keep up, after --timeout seconds: "
                           "slower bodies get 408 (default: %(default)s)")
@@ -5440,7 +5734,19 @@ def _add_limit_options(run, d):
                      help="open event streams before new ones get 503 (default: %(default)s)")
     lim.add_argument("--stream-backlog", type=int, default=d.stream_backlog,
                      help="bytes an event stream's client may fall behind before it is dropped "
-                          "(default: 4 MiB)")
+                          f"(default: {_bytes(d.stream_backlog)})")
+
+
+def _bytes(n):
+    """A size for people.
+
+    >>> _bytes(1024 * 1024), _bytes(100 * 1024 * 1024), _bytes(1500)
+    ('1 MiB', '100 MiB', '1500 bytes')
+    """
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"
 
 
 def _names(text):
@@ -5519,8 +5825,14 @@ def cmd_add_model(args):
     except OSError as e:
         print(f"chantilly: cannot read {args.path}: {e.strerror}", file=sys.stderr)
         return 2
+    # As chantilly 0.2's add-model: the default model changes only when asked (or when empty).
     return _on_database(args, lambda service: print(
-        f"added {service.upload(data, args.name, flavor=args.flavor, default=args.default or None)['name']}"))
+        f"added {service.upload(data, args.name, flavor=args.flavor, default=args.default)['name']}"))
+
+
+def cmd_init(args):
+    """Set the flavor of uploads whose flavor cannot be detected, as POST /api/init would."""
+    return _on_database(args, lambda service: print(f"flavor: {service.init(args.flavor)['flavor']}"))
 
 
 def cmd_delete_model(args):
@@ -5550,21 +5862,29 @@ def cmd_run(args):
               ", or upload a model, and loading a model runs its code") + ". Set --token (or "
               "CHANTILLY_TOKEN), or pass --insecure if the network is trusted.", file=sys.stderr)
         return 2
-    if "*" in args.allowed_origins and not (args.token or args.admin_token):
+    if "*" in {o.strip().rstrip("/") for o in args.allowed_origins} and not (args.token or args.admin_token):
         print("chantilly: refusing --allowed-origins '*' without a token (--token): every web page "
               "its users open could then call the API on their behalf. Set --token (or "
               "CHANTILLY_TOKEN), or list the origins that may call it.", file=sys.stderr)
         return 2
+    created = not os.path.exists(args.db)
     try:
         service = Service.open(args.db, settings_from(args))
     except StoreError as e:
-        print(f"chantilly: {e}", file=sys.stderr)
+        hint = "; stop that server, or give this one another file with --db" if "in use" in str(e) else ""
+        print(f"chantilly: {e}{hint}", file=sys.stderr)
         return 2
     try:
         server = Server((args.host, args.port), service, tokens, static_dir=find_static_dir())
     except OSError as e:
         service.close()
-        print(f"chantilly: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
+        if created:  # a start that failed leaves nothing behind
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(args.db + suffix)
+        hint = ("; another program uses that port: choose another with --port (0 picks a free one)"
+                if e.errno == errno.EADDRINUSE else "")
+        print(f"chantilly: cannot listen on {args.host}:{args.port}: {e.strerror or e}{hint}", file=sys.stderr)
         return 2
     stopping = threading.Event()
 
@@ -5617,13 +5937,20 @@ def main(argv=None):
     (``argv``: arguments, when another program calls it; it then never re-executes)."""
     program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("run", "routes", "models", "add-model", "delete-model",
+    if not argv or argv[0] not in ("run", "routes", "models", "add-model", "delete-model", "init",
                                    "-h", "--help", "--version"):
         argv.insert(0, "run")
     args = build_parser().parse_args(argv)
     if program and hasattr(args, "db"):
         _use_the_databases_hash_seed(args.db)
-    return args.func(args)
+    try:
+        status = args.func(args)
+        sys.stdout.flush()  # here, not at exit, where a closed pipe could only be reported
+        return status
+    except BrokenPipeError:  # `chantilly routes | head -3`: the reader has what it wanted
+        # Python's advice: point stdout at devnull, so the flush at exit raises nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _use_the_databases_hash_seed(db):
@@ -5651,686 +5978,744 @@ def _use_the_databases_hash_seed(db):
 # ---------------------------------------------------------------------------------------
 
 DASHBOARD = """
-UEsDBBQAAAAIAAAAIQDhxSHtxHQAAHabAQAGAAAAYXBwLmpzzL3LciRHkiB451d4ZmVXuDMdkUDy
-IdWBAnOyMsEit/I1iSyyp1FohiPCAXghIjzK3QNINBgrfVqZc+/K7GVkj/0Be5nLnuZT6ktWX2am
-Zm4RAIsskSnpZgbcze2hpqamb33yaTK5KBZdNZvdJNOivTiti2Y6Spazolok/9tRnizqZFouy8W0
-XEyqsqUHp6tqNk3arlwOP0k+hf9LXhZdkZzN6mv8I0l+f/gheVIsqydtV3RtEvnfsp7NymlSXpXN
-TXL04fmHox9eH43k73k9LWdJ2l2UybKaXJZNlif4R3tRXy94hLv/R50M2mRZLKCzYjGFLpp6dX6x
-XHV5Mis6WNDNPva7oM4vymI6qxZlUp/dd4iymFzIZLuLoktmZdEsYFVttZiUIweFedk11aR9Rk0P
-AhDRwxiMrqvuQgDCYESYjZLri8qM2iYXxVWZFLiHAM7FedmEnfPITy6qtqubG5kBtKgXyawupjn+
-KGQNiAnnJYGqOOvKRgZvykm9WJSTbpS0ZTltEVr3hRB02cDMGfpl1STTpjrrknnRwK62vMXQZr6s
-6sWA2uVJ0d639zfPXx/+J7f2PKlgLPf3oM3i4HBg8GBNWMCAGtEfk1XTlIsuuSpmK0R9XIaAnzui
-Vgy8CzNtf2Of4ByfABxbWKHs8rVBOcJn+b5ugtnLdrQ8FdvDDCbIAx0dHZpD1pTFPLK4YAwAsJm3
-7C/iLyFtkuLaQvDl990IQqIW8QTJAs4mGwGVODsrmxJ3FHa8bjtoVjJGACpXANclzAEaNMV1fEWA
-fwuffCj6gEcbPq4mXfJEFvEkOasBW4sWHzXF4jIX4D4BGjYru3ujLQKDMHWUXJbLDvq6ZgoEvSNC
-wEJamr1QqsID231HWQFRbUIkzvYj23YG545256oqr81puu8wXXE6K/tng4ahd/D7hUK7eraaE5V9
-U3cX1eI8qdoE92jBKy7btjgH6rakk31ZlktAaNjhommqq5LPOp5v7H/eljN8Nq2a7obPD4AO+0Za
-3HWzUvafZ0PNGLgGZXjD3x++fP/8e7ghmF7h/1XzooMDkZw1xbw019A7nFPOeI0d1gu41gCQMO/6
-jCCAlJRJHP4FSDEnFCNCZO8/HB0flHjeq6ak2c2FmAB+KtgiDOvLcrEPl+XbN7CavwClQEgDOG4I
-eN0+nI3Pd/fg0Qwo9mkxueSOhKriIqSj6zo5RJQ/qlfNBEZNzXE9A8pfX4eIIbfiDMCO+G7INI76
-JIIcf/23/4DRp+eAC64tDE60D6dVn8nNRyv6um7m3hLxcM0t6E5XXVfLZVzOl93NEUGW2y/qHT4Z
-dPnCvbGolssSvhI6CxjVls0VoWExnQKEYdcm9fJGupUjxJd//+hzNzgLe2kzpHICxr4QaSQ3OJLj
-GoigvKrPI7RETjaTnBxP/Aj2jc5bDewPnD9kGRpEIMT7s6aeE1Zwx9TLO+I0YmR3WraTploSuBGA
-k3q1gM5kmd7t0P/Yvk4RZrC7eaLvvCWQO40JdHyIasn1JXtqmR/4o4Gl6Fu5hcN8SXCkgzBDCvr6
-+T/98P75h8OjpIX7eVa2QJmEaxoR7Il2qOV/h7Ciy6AkSqFWwR/wHuHOVzJ678JhMoCUF4HWAYbC
-/RHBZaI4+DVMvJhW57AXTYFHxuyLbGSS2huhOAeWFv+ddKtilpsNLxb1vJjdRMZoJ/Bpmxkw4ZEm
-5gdGxqWp3eexPiA8YhtI22IQq0eGi0V7jbzQadlW05J6zYGQrVo81O/LdjVHID/5ZIBPWoRgN9j/
-5JM0zZKDr5LbT4iQwLo+vP3D4Zsf/nD4X5KDZGCZ+h06uvCBaYbb+u7tt28+HEG7vd3d3X1a7JMn
-+mY2CDSrYNI7NK+0nuFtBTM/S87xKOPdAMci83p+//Z77PcL6VV6bmog8NXC4ahsjmCQ/p4QDib2
-1PYA3yvcFVxM0v/9s2ReLVaAx/4MXr39PXz/5W4wA326eXH2+s6RsMXOutfv0Yu37w95baZr6Few
-R3DFrJGYyHO4mLwe3v7u6PD9d4cvoY+n0gf0UJ/iqaa7zH5vcZa2xOvk25cyB7c+6KQCxIQLjtFO
-uCLsMIeDUgPaMHsEtHBRd0J8pnwgbOe/+/YN9vz0833vEEDndjXJaYWUWT6wdzJ+9YXeLnN3f24v
-dyIHxB7az43Mh5uNIFX9fnj/X354/e0bfvmFA5V3a8mFNUrOqga+gn0sgMM4J1TbG37xMVkt4dpi
-Br34GPYOkKTeP9/VQ794++rte3x8PLgqmnRnZ7KXDfLE/PFU//GZ/uNz/ccX2eBELefb756/+oF6
-xoPJbYBTKmbZYJ/B5dMDJo85cSPIPANO8E3VR4aX77/9ms7xU42Tvojl47pb6jfPX706fPP7Q5qV
-4j8HBtpI4oALB8xaAIdlhMSBpl6jkHn9BPp/8mmy8zP+R1xG0REXA1TPTnhx9jnMdAFH9NtFNxu+
-Wc1Py+ZrapsOysXOH49gC25xr6v5an5UnS+qs2oCVPBldQ40dwTYuM72VXef/bzuPgu6g25+Qodf
-w22FaGx62w16+7osup+53DyBC+P3QDiXAEo4JsUMCAGOAsOcrRZ8is7mXXqVw4A42NnnGd0nSVKd
-JelVcnAAD1ezWfLjjwn/hRLLWYVUH1CjWwFNGfz13/4vul34o+5mWQIh4taD07oGyrMY2NZHcH0t
-ztOrLPLFA/xiQevc+gGDYli1b4o38MLNBP5WM3lg231dLaqu1E2vkq8A4s9g8v/1/xkkI/z33/En
-f817UABEXhfdxbA4bb3xC5rpbvLrX+Pv3yZ75c7nCKEi+QpIWbn3VI0z7OrDj0tgiOAyLmbp02zY
-lMsZMCqwh4+RZJQD6Vm+WJwNGf9lyLXFCdipF0i4YVrwDq/+ANgCOpxXf+mwWEJR1zstG/YuQIhl
-MU0XcG0gUQFsCPZhkQ2hwRGywClIxINd+JzmqBHqxayeXKYdyN4t9EJ4Z/CKlzIVzH4Jl2zaAQeF
-bEimgY8fjh/d4mSmQ+A2vgGBqE2zbD1SD1/z9R8+PqJ7hh6PPdjCdJ5hr+166PUym1Wt+SZPPoPP
-ADatgb5e2ctVQxd12uqDItvQehiMGNFDwTaLnZvWYBoc5nQ3T1qFbC0g2Je79iuYPbU8m9V1A92t
-k3bsN/4MOJ9NzYGfhL7WyDclwZt/4Ddhb7/58vOt3dFo6+TC747644m4Ef296HfFQ60BOfp9yTTc
-eOPY7jw/rxHrFvV1ZHe6OH1R2+AwD3pIdpLOB8UX7ps/r5BG19eDcEk+itiz/iT50/Rx0j56Aidm
-ANMvzuvoAr5DNePfkRyHi7fEP9v0RUvH3n1x5a0YNR5DblKd3SiKZRfV1csXIEy26bKpTwuznFnZ
-obRDFxysZ997+A6e7ny7OMMTc8OvkD1PeXuOL0HgPUFe9+3pn4ETHAJlRXZJBjAjeGtZ9ujjEug/
-jYUUTmZyuW+HXzJNS+S/slpuZ/bgGf8zSo7xec7fnvQAULXvcGJIb2/d7fPA9AJz8QFe06pokg+e
-N01xA8SD/kXo+l2DYAg8HpAu5BVWIH2kZxG8P4tv5PHZEDm27gIg8Ztdpotnw3ZWAboCCfoNnLK/
-/tt/ICE8A/HItQVGs98aH7r2J+oOPkNctTN5oFboZjLAe3Bwog+hbCpsRbDLZ/4tQeLOgWnuJvRZ
-BrR0maaILVcndFnCjC/XB3RE1TFD0AG9zxwKduVHxAbqevhnkIXTQZIM1AExg1mQfJbxR4/hykqS
-x49ugxY7yWfmIsIBznDf3Zw3zTOOFs/6Zw5AfgUrkLn+aaHnimP5e5eZ8emVv4PJ4wS+h2306dox
-ri6nDwS/icn/NPkAohUpPXl2KKiMQdob52jLIPQmuXpxw1rkEvnP9LSY8kfVYjJbTYF0DZHN9ziQ
-pi1531PozuB0BxKQOdy8/QAbBgd9QW33pYE9aRsP2DN4MFLkZ51Mim5yAfvbNI6KGK7MNTMAEEad
-aMrb5g0DdTtj5oZUrD7RufKePWxi7VS/am9YMGbbFVLMgmxHSdEyvqYP92Dj4bAkjz9/mLFyHuQ4
-bIk6KFGKdMDCd9Uy3CRLfF5Blyn2m7NSzC7BHbRMk6WAquGXmaIFeH31yIGcSWzbO+M4qEH+3B5U
-gS3D1P8OUF2owx2bZUUPJGpqMf2jZmZPAzm6wHQSJ79GsqDfEk2Afvlo+d89tRQWpr+mA0l0tXf+
-xktgk8asCx+L1Q9F9XGSwtaNf81PxrC1sGtkS5zSpi5qkujDLcV+XuMnKfabUxu9c6QF0DyIfdBn
-Q7CHkDnCZ2v+ZyiHv00HzwaIwINfkxj2bLDmSSMRncCvP77/9kU9ZwGKJiA8vYXB8wXr9Air0V2A
-lPPtRdGUSdWx2vmyQqsy/pqil8JqQfRiCj+6apa09bxEjfWCTNtVRwcBp/5pwgpmZOGMYq5upmxK
-ImNXMRMYIl2XJ3hpKY0STe5wgcQLTgbPhIgaYt5tYh/kaFpfjEgkGgJrmSK3i2JRTpPm452jItX8
-bMu/jJLHj+2wItnzsE4j8xZZSQadXC/4G/bBKYAYpIZqsIGl4N09LWf14hxAW7Oqh/CnZ3Uniw82
-B3iVs7OkhgfNNRAHAQ/P6bQAsu7Phn7B5T5tvwfkS92USF7Fd/bY7riXclTwXFJPHtGjLcYNMoiB
-F+1Nnsie14uJuoRG1AyNV3KH9S4j7O7tGV36N/ow0IMhDWaORJboh941xi9o3+Hc3K69o+G+cpj9
-hNbCJrLkuqnQWsNKQFrUQFAZkP72YfdwNBwO84e0cQ9HD3+LQPnqYQ4P1yO1Ny1p87h3sZIUHSqL
-z6qPdPjrVUezxsuabd2wa+mZcJdwPyIPnCBCAJiee9d61QqAh3a7D787fPPhh9dvXx6+Amg8+Zc/
-0UyPdx4P/zQtD08euwmnx893/rnY+dfdnX8c/rBzcruXf/n5On020kbxZ9nDJ/t6Y+jjcGeE7NdA
-kGBMNYNh+bGcqG1QLBI2dhIR/nW8590+sp8eJngbKBcINhjy6dEsN2CyeuNYjvUvoSt9+fZ1clHO
-lqjo1crSR3jM4CzSKZvWkxVauYd/WQEGHZUzQEkUukvNhxx993vS/w8uum45evLk+vp6eP3ZsG7O
-nyBz+KS9Oh/4mqKLbj57A4tKuwItkijmvQFEy+lS83cEmXQ7iwmgYVcesuUdP1a7YXvJksXQ/gFf
-299KUkWu4IF//SyG+PRFvehK0pThX75+zYLesTJX524ZRdc1SMJv1z9tHW+OUoIgfGUXFIitVzGx
-lcbLcOJt2T2HP6rTFXB12Dz7xZZKF6XwqiI0CRPI12L5sZgIo4gXHaLrDpySJB0MrK9SU7L5aFH2
-aCT2yGxpisa0iP6inAWTDTUP0ABHBRjg8YQGV1rSHiBz4GmCf5HDY4xTxr5rPRImqMCU84Swe0GO
-G2NsPY77n2gXp0kppHo8b8doRcG/YOth6QBtpsPkJALUMoAko9QHcY1J52gFUiIQshnoiYlkVxSr
-Tq4km73wHgZfmxVirDMUk+NlrIPEfA6UhDTEsApmQ8x7nIf5y7+/nKxEq0qd9MTIKwMaGrtvX7qZ
-dM2qdM8BCz5UwJStOrFxS8/PDcy/RpCnsDhgbbXilNbwGPW8O/2FZHYp69ytwhNmfQTIExgTR0S2
-2XgVwAN4WsyXrchJxqQMO9siIzNMXqGB29jqkIsUizqypPbzcmp8WICTq/kqht5uEnLCWC17DomD
-No4sRzRnVrlrPKnPzgCOhBB04wsvgRMA6LBhn/6C8WO7uUBOk8Hf40kBxtx9Lo3Zhl2mPMiHXPr/
-oFGBMRK+Q+0Kt7MT+eA2387b2l7wkx15noF89AVQBHw2Mm0/TXaHv+E50e+nWzb651GM5+++Ndcs
-3kfJ81V3cdg0QOeBuuHuJ/zXrUWr98YfTEzRhqUzu0veGTmek2Jxs5+M68UfFwX0WjfVv5bTMfo3
-NYRqTFI+392Lo8HzZZX632pkYPctuNxFs0O6FPsUcKeYHQGSFeclWkS+7cp5ar1JiGWFD0MNCQKz
-5Y+SadWiJ8cUpubrTM32n5tJpEoPKn5za4NFeO6pDd1EGnfMTOmFwxWtErJqcv7WW1MbrinnnrJ9
-9THxsd5nTTmvr8oAGu6TCDyWKIt1LEM5WCRuiXAQlYMfstTokIGEgzzZgI1DpzP2fgVO4rJslftd
-taDbmri4hLnLoQEdffHHhmV3DToNa1Yr3E8Opw/icji9YiuZk/PVIov2ZjHBLUcRqzchpgOyWqT9
-MrNbOk2Iu0TjR8n4d4D7cFYe3VITGG8NIxrhSV1ypCgurgsgwWcl7IjoL27NIECOislFCeta1DuI
-suVArO0ObRpUH3cg6bTEeMA5yzzU8s9W6mEOeiddk0HT0oN0sFLNBxprvGEf4Lj1pT+WaA6aRsyk
-3KPZuVHyzYcP7wAqbspWgS2Y3DR2LYlr1Z8yNIxNTFAGv/xzWy/SbMMOA3hn3cWNd+GHR1L6SvX2
-DMjFm78mJ4bY9mQAlo1nrT+Ax8sk4cH75W4A5YCk5S10Zvrj0Q8fDv/pAwoPTHiBD4BF4T+DXIii
-89CFN/pP1LrnhnNzTWINNGZBEz4/qL0CRMMWa08fwkoQpg+O1SU3YOE6SmRugc1HJp95EORUcNpD
-vI+GGCaSZmPEB9h19MwWvoavJDg6mYJKegbtLiRghVzBKVAlQwsZurXxLSjTQWc7uvSG4uhMSvxx
-LgPgC6cDeK2bUNf4ntanFGtjums4MIc91YGfsyo/ksQRLjKC8a8Wigu8uZrMOzhusPCBBH7YAAfU
-FvpTsy3R8XhmOifwis8dSTJp3zVUqTgw8OXSuOWhPBGFr1NOnt6IW3gKEtlbdHTvrNIfPckNkKfl
-BP031Q4D2T4ncY5RVGJwbAAR9T6p5+Kje16XG3jPF3ZaKZxodM3XTIclQQqLB05ewdURq2wEEXNB
-kgSFM8vRYoEylVp+W9y0yUN9ch7mBOCH6okdAw/KGzoZehR0uaPwF3LLp89NmAMK5UYxbE9ZmtkO
-Db6I4Vp7qJa+6z4hAiG4XjHKAaHRm/S3QY+2T88zUEbPpXMrlVNIhT9DxEjVJ/R2Ta1t/A9sLA+M
-xgc1SXqov3Zv4NMbFMya+KuX6IEJr7T/JpGiQFXgnGcShyP2djK6YqRPB8mjdPArt/vuHqX3VmXA
-MR2qE37dVRhfcpDwlc6EGHmcIzoYuONWrBPJD3mfgenEH3sHFRiDLNBjKLp/3J6oL+dwhqG1miFN
-RZQY4ipEM7JrYkcTN9VMHxEnIa8DA/irmgR3FtUIvvazZ/4dQ8tTf2bh7kybepm2hMC+I0X4DDaO
-ngzrBWI4wtj8XZIApB4IFfZwRvUAonZbKhZD1uhPTBrZ8ZVmjbtBCenYHg8bw4G4fJJ56zIDuZNs
-j6V3EP1mciDihyOcLZ+ogPH1Zit8naMXSD+HARNvpxrCGpilySVucK+BAf5ZUc0CUzi38SYMRCF9
-X2bYqwQyerdhK77jOBmJRZzuK+kEbze+gPjrFjW1xsmYvdLZ+9hpOBa1uZTp9gHMHfqgw7mYez6E
-3ZLhHt7P+vg8MCsAkZWa4zFTrTUGE1LIO8U++xuu5RuNM3qLe+89pE/Z0qVYHKZbAcZbBGEWg5YZ
-8hceoeB2uD6HlLBq/cJ4GD1gb/Pe4vmxm34M/xMP57lzX3IKBoyJMhbr7QhbsZ97zDyZJkJOHGT7
-PGIAY8HHF0hG2AZ+XtfTBJ3G5jXq9+AJB4gCv1oWC7pfMzGeoe5doq0xAJtZEAowG8YmaM6gr3UN
-aekQbXESMockX0Fj+OLV26PDl7hzAq8DQ06zoL8kStq276cv61llric1Rckank19KH3C7Z1c89CS
-Vjkvg35wr7v/FFFHdp5I+kBiWdC1g2JY8IeJjsHfGOSL/zI/DT94G+kXhkEMTjTMeMhhMZ0SvF/R
-rMpGxAeHUFqoEFS664YyNLlHtqr2LZNte4viPc0nArb4bnR4++7wjUfkFFcLHXD/lpKpR7zaLNAG
-bWLULCIjCxGwJuvg2vhAmqkaNZmWhTrFyBtiU1G+oYEc4RclNrGdIho2pUiUxirfsVSmlNUVR8sa
-8QtjaFmcqvAjDOYDqCGe4GgVn2xkfoJLBW/D1GdoHAhDs0SA1obDSrVrWXNjLSEBGshLbyzFN2OU
-wOaR2dosm+N2yhvY7B2bPapFSj8aNFunqsGnGAIFEqWOdvJXYBh5ZWxhrU5Itzaw/RaSpNhBAm7V
-QZkR2LSajNSrHuxQO8PL9YHJ03Any/S1ifIQUWU5QnHVkZ3zdVM8cavfsHOymqbQjvUgLQnn0KQE
-OGd1fey+pteVBDu7VjQywJxATy6LNXo2xFyrOv700+R1fVXGWbWu7jFGEm3fYyOS1IqPZr6fJk5D
-BOeSADzN3fXnBYvDHS/qAKbarIJIbglIlgz594FTHaJ2ZiZ00vKmTvEqUhpyLe6kqM8RCkddvRR3
-GBbce/L6vkQ7VRjznxQzoq7JRTFVE2/Ks5UnVGyiDKFu0VMq+JbLADMNMd2kCza6edWHU7G61Wik
-7Ss0fgpt753LX1w/qhIFOPv5Bw5pFZmhaC9buuxV7oRxvTgqrtDg1awWLd8HBbGJEsOPvsVAZMYb
-LOYmX4HRQ1FnoVcQTIA1CjToDj7w/UWrBUYY6zb0xG/ECQq8Vvxo4Nw+5n0WY9CuTucV8izCZphN
-LYfLhm7ql+VZsZqpzSGu2NjEaCZDMlsN4VTN00wzTvPhRTWdEpuhsUkAYWmO/MvzjcxxMqsmyE75
-d4Df/wP1p8eWqOcZg3J4Vk9WbTg6nTJYGpuRzGRs/wqrA+IIiOMdBn9ewWnY0i1NwoFT2UXdG2/m
-f4dzwk6HrLjyDwqnq2ItMRNqlJrJecxkzZiOKDgXaP5qibcXHpKcLcwVpYu4EQ4qfloObbYO3AcD
-UcV+n3YL5KrifmPPZ7N0cEw+Qpiw42SgGEz4cAtWxfkL8Qu4tDY87PUD3DqpHR/uDHGz+t3Nt9MU
-RzGKNWzsKeUUecV2vroORnmWDF7US2AWSRvGi5KUHMubwRYnlNtIf9jVDZrG82TvSxvC6FB9HfeT
-wbQ/R5IRJY34SDTVeWUM87hvQ34SGj7xMkCombMEa3uYG6Pnwe3As6cOYLViUP0ttf5qsH7o6TtZ
-4ymZWnYEs9D429N6HivxcVDNl3UDfGtF/sni7jDIdROSETA5ELD03HqCxuS2zMndpWh+kDwMQAlB
-JJ+AiI/6Sa8P/y9xszT9DN9VyxK7Sv1m5GWk+xwC2i+mRTM9mhQzwM0s73+gpzR8RX+8L88xRQ0a
-OjL/A//PsVn/cImc5+DRLe/c2uUDG7BD9wHCazhdzZdtyrl8Ht3ifq7F+kX/O+lFGvR2CZicO7do
-+6ychI3GXkCbagq48vlTFLTF9Rf+vh18hP+CULFeRyZ61xhGdO+NcE6Syw9wZ3UX8Oyz4d76nnCI
-OnG9W4FkOUZIkJ8eGVBm1ZJyOhFPKPmXkFYWidwN2BzORSEWEvzohfmIPH6q1lgLK0KiJOXsiOgp
-y+6A5PAONBktbxfFgt1I8E/glN+XbU05sGBMY4MDKnddN5fWAbAn8ggF1B6oWnphQrkorqrzAkjy
-0C5ySL7i7ttACaysCBExR4Jtis3OugMDK7cPXWFvUeeBSo89h9YBsuCYjYuie/TXbXczKxFrKlo7
-ENWz6iOQ516TellMqg6Z28GufWsnelpPb4bFEn0KX8CtOU2V+o8mM/MYX3KRuwz5AvaLoue2Y/Qc
-f1HP50A34CpDep/1faFUV1bag1HZgygNt8F4Nqx/KW5C5doy3MST5LkJ5aCkhZQuKbkuWuEZ0NBM
-zkbIZPMjtLeyRpTUfWgfbUC6owNTtRbNL8sb5+VPQ/yhpOiWOcd0zNnNaD6kQJMf8ZdksOI/zPg/
-FB0/IF86/nk2K67qhlyL+vFs90uplff9eVdLdHSMM0OvbeKulLw+PQu2xJeKFVVMsnpgNGlCP+jC
-15Q7fLMDZE9vkq5Ch0wlN5j5UXaZX9EqdmbVaVM0dCbkiQGOeiTAU084P5Z6oDL+2PvIjoG012vM
-brcYYhcqr3D6uI23SvuFAJgH1tlG/PHwKuJO+REeDbY132hvR+vmBn+ZCCtGSaCJ09owj9SFEjQA
-k37962Q+5BfO9svt/PvOawoIaH9qDkc2gmK03NQJ/RxJci8Qf3sXqwxEITXPzA89CNuhPK5u1oZ8
-o2XpZbf3/cZiuA55M54Wn5HexAbom68+UPx8RUpSg4AZ9FVNe5+7xAH+cIJsWeCgP9jemICKIoCh
-gYNrZAHuVJH1YSX0AXWnAm30R2UqsP9JH2iqvW/L3wo9Q3roMw0K96U5rD1Waz6UV3lif/4gp/Zk
-eFbNAOrp7zgVjgkeBc7xfkPJqu6Yho/hq6X3haUpFvqrZT8eA7NneMQ5Zzd48Z7Xn8qcJO7J+ygM
-orVpXvxWkvIF5JZXyCqV4heR9Rww+vQt60+d8uLACKpZ5DgLIdzyPbeIfGpI5raxJcqh/7Gh3+HH
-FnzSIATd+EpfnWOTrycwF3CqxIPIGfQb8j3motVhytxQRXjgn5tWuAjb+eRgsSlep/edowxdfX4+
-M5Qhhy6+SnZ7sxFc6/fP6VbM5Na4zAmmOqMPH93yB3um9aAdrG1CST8VIdlrKWM3PWQ0HW/T0vNF
-matL8o/EYZBnE8tndPHtMOMRQxuVJibQbv+hLJcYIjSD91cSMZKkD59S1p7ivH6YwdWBWUCddogt
-auixBytTKm7mQUQzT3d5Zi55/mv/l1ds2WSl2j32/dtXh9Y5NpEsprgp/GuQeznlBsrpLTcdwmNM
-dDoI3FvjmVLzBJNVUnaFBjMTkAJiW17unF2TMSrngp3hPk1Ubu+NubmTlK1H2dAGEOHOmBNtM4eG
-3pWUNZnIDQFCDCKXtPWckZVpEfUQ5Li1WclpVdcSOSQdqxTG1urRsn2slWTYkmQVs106n0ISVIvp
-DopoI+sRSQIxpS2W7jHybYqICHJ7t4Gj/k5gSpkhSB/vMdaMEddNYS4pswc7+CzQtYNQF7TyGyBo
-wm54RQOV04UTFcRcNoUJQ1XlNHCh9D6Q5sFODDg1ogvBg344oO34xKVjNDtkuGHO96rG47zQHKml
-kmgupCUpKxaUGVkscteI2ox4nJu7BrlX9Sf44Z01ThqgjxkR0zUz7LeMbhIX065NcJtNKByICgYQ
-lNfIT8rC6UYOkitjjdQ5WOyzu5IdDa0h8Zn6Sod/iKcIiZ6yY9rpSR4BqsqMnplHIxODC9+2HC/U
-Zse7J4GQTj3rkFvoQVwMmbfM3asTzAMFHxj44e+Tk00uAkSAHdwQ7ZXUI0gkSQ7MpBDgIcvq5sKG
-1oA1WFA2FsXDWQEKVSWSm4x0JTCldDgcmpEpOYrExUdU9TP2SBUsO6aGwwa425NQQX1Fnj/kiHqb
-wADUNBfSxlRPeK7k2TOOvR8aRJQtl1ayh7BWbmUQAiOC6Ek4dIfeCjZCfdA1WvToGsu9WN7Lxheb
-R/H2uE5CbvzRi0Til27YdlkgZzOmF/ifnUe3/Ol6nLtb8ZifneD67DTwifaBc0O8KCmtjVodqQuu
-dvClJ2JJY9GLpdRl2COLw/3OArFYouuMfJORzCX99hYMn0M7vLxt+8wXceXLKyWsSTLKmCB8LO1y
-/GWFraufIGxteuWr1gXBGSVjQAEOOrkSSQLZaXjqmFDNXV8ZYUIvnB8FnLMljWbYeBYi019gsjHp
-BSztOcF5O+rcO5LFbMvChKTYhQVrIj3vM8585y0MM+GYVdk78gBJKF8vqP0hiyEPMGJHAMxQ3EZ4
-kWi3PrBY4xyHFAeA+mDCngKxNdoHZl8rb9ajBM4pvmexqwdvSooQAyO+YNChOH3li9OYmFIBDds6
-DNfBeQYjtsjVY6vFBVHHyNhX95KxZU15bES4+6omPqBcGMGA6oN7j3e/swhEt0deDJgN1WZERUH5
-ygnKWW4JH7Kerblw6IDkBPYeVWPKTVlbRCTJcAK+CaNoqmJHrj2cB1pTou48zgy81dkLZRhkklu/
-wI+wXsyajufjJMXzNvJybzg/OWID530jMjKVgFePHxN36a/XV08mHn+sHnvsrBdyyRzMfi8Mc1OY
-qyjuiD9TWcW2D/PT2NjIyLIsHjz00ldk8u1ZOs+ZqAEbSJnNPEhQJBmx4ptDz4VVNz4MaJM3AdBj
-JXRG46l5gtnaSqPjaJR5LO6VyWvPdT1JKa0Lh36iu3pbZ5SVkYRR58yHwgPIz8rRHdFpwyYSRuEW
-sryC+Y1l1fjT59/5hTmTLu2xAqrd9aCtIQ6Sns9L4RhVlXkn0MdMT7HywcgzVpTUQrblN8e3kSor
-yK5RTGlfUOJUl+pckjAf6aN/RltG0LTIk1O2nRW42lMgt4VmB07NH/CyMLwwv5A/0JBHDwLKhiOo
-ufCJGsoD8hWnFjqZm2mkJt7fvcjZ1EvV5xGn4cs02fZ9YgWYUniJvmuTYmtj538H70ZXhwRxRqrh
-KAeud04DzS1431z5C0PddeW31DyT3CB+cCeRfRMRjTIdufVeSSRvWKnH1glsN+cW4hW8KJqplzHG
-VFYR7QVqBZZwd649XZoOPrw6F9ULVhPaoYw3sZjC4roXE3GbXOfJBdC2A+i1w7pBv6s/ptBhnnyG
-KQ+/3A2016d119XovompM/dCOXfKszaJvAZI1DmxAAoNI3Qzqaby8OPeKIERPj4d4Rxu4C/uG34/
-Nb/h4j7xx1iWxWWQpR3kWYEYC8wsLNsW0yEAD8RZxSfLgaRPbLbPPcpHjd2j9rtPIroS9WTXyZMk
-ddsMMOhx9h93qd1ObwxsnHxKPTkjtiiRuGnS4nUhWqqmOr/oknJ6XoZTmXAM623ycQQXDC33I+YC
-qqR3AOHIZH8VQO5g3vIntD6cQ2of732OGQEE2m4ptJfD5aq9YIXEokSf9Tb1IZ0nPPpxhSBenkBX
-NDlbgkUMQdlA89t/S9+zft90pDf2bHGQwoVzBtY1QeY3yDLC051iMbmoG3TIA0o1QOfBMSEAGTRS
-/ImZ0T4DhgA4gV6cIIwQU97QHIJTIzm9ZIHHfbywWI6dRpjdWXFKHmvYkV0tyAKOigSU6NGtP8ja
-DD6S1WGr4TJb6yJFmjwicVMtZ9CyT0OBCo7tdACMajq2fCeWrcXEjTel9d+Oc+FIoPzoAkohy8FN
-lL+a3V7ERXEsGXaZJ9duJpkXXADQTENe16OwnvXcXSw77aRe9k1G4m9g0rcm//N/MMD3dpOW5Cv7
-lxJWdc42dcmullMU3rgGHKY67JOdZWgtpMbGwNrXmMSb81HxoyEkUaC9Noz7IZyz5R1N2YsQGuqg
-VYNvdPpuk+UI5g78KGaDGyWUpni3l+ynR4QtZc1sf+1FdeYFMEWB2c8hZ3gCKm2WpMsvdgmnl//4
-j1ztFO0mqqSccQriUqBVF97azMy84k7ZjOMbUsx4B3z3D+XvH+atTjWrnEFoBhuCK0+iIfZ/kdZf
-7GJLWIkfVCnyJislH6XjX8EUdh7d0jhr+PEXLz2R0wx7CJPKvI/psxOee3b8lxP9KaoyQ9IXeCqi
-6yMRYJth8jNPU8WVNFyw8sSpR9ltsK/LXC0obGMwbz2iT1/+pKSVOpLSOvKuTtGbDACxxTOBd1Y1
-le6wg/LjEhUwd30szX655JlS2NmxvkfVvwI5GcNNgnlwJnXdTKsFkZiu5oKh9Uc0x7w4OkqW1Uey
-Q47RJRf9C8cmO9CsuAEE2Bci3Sa3yCiuw1MRMo2mm+/dz29ylB++R7Ma/foGfwU2SM3RYeOc7kFO
-Sfh9NeWIetu3b3gMvv1Gf/tNSTyU+vgb+bh/z17xOlCNtQuk6tHt9Rr+c2HPjLmthGP26M1LSl86
-XnZwBaTHnQilRiQ98a3gGeZ8LTi/pPjGscNzYTK/tqxdEVHDpigk32hDn3LNPfJ3VGhuyk59/ISo
-GyaaLD5i6qAxBaKPR8pM7aW14fyYpuCdqYNJwZkusQR25WnC9jEhK/qIQMe3qF2lWodr46pNk8Il
-w90M4iIlupG6wmxgpwmCbCzlRl+jMrqf/hsgjCEALxDbGdeWHZWqndVN7kXY584X5/jER7QWjsYm
-UWfvKfznC/j/z/0KWMboeIADWp3Isa0TooiYl/EVZ/TSfssTfMb/bu8FTZgnvvGdwktkIkP0rym6
-VA+gAroeYGsrgt9u4VUDZ+h+Uhv2eDmg8aU8Ssez7TIzC/EOUoLXdNhlfnEYEVeIUFG4R4vix0VO
-25EnxzaEGrhnGlNnk7XPTrxOrawJ7wnXn3+sQILA3jMSCR0uyRxFfBh+lB+ZKo9jQGvAtklCWdpu
-BPMyBXm9IbGeKFYBcZhb2o5UXUpMlsBnj5ogi8Un/DXVkPSGiH2vp7NlTV6f06A7b13bZBwCM+6N
-An3mkcXvJY6jwsoF5zVeOoUUtwVGZiwjj4XujKREaHNeLcg1pgGSwHQM1Uzw6GOK9ZWx1s7QJKZD
-3gDoznEHB7fbO7GpgYFMVXj5oYqRYIERnSOVmI3VRq0pszvoURyNrhZGhvrnWKjZeKT7NOZ4VkOT
-6sRkSX2P/kmmBw+H7aQPuDe4po6l3fHuCfxfbs78sb+ZJDHCe782S42ywpcB4VDKmi/3pQRwPXdR
-vwZU3rEHYOPRgtntDr8AynginghNMZF6GUI5QLzDYR8rfQL8jQoGbJvbjNanWHiaZMkaG19U0HBW
-kyJiD35Sx8wiCjfvU5BZedbpa57wDibJ08KfTJXgx5AGM0iPI3w5fApj7u1GVk9tW49oI7vA2psv
-o6GvuP0Y4bnMrboKZwePaC9zQVVpjfqZTorb7BFP2mFJmZQW9JiHw1zOT4HmyzNYD0KRiuzhR/Sb
-IMWT26GGWZa7LehpeoCxZvg+cbD2tT64SzHBySJvQfFgbA9jzTaxIVijhWCIhAkFc6xLcg3sEtco
-koLiKt/iflLIUT2bFZ1pQGWri+SU0onwSMiYclB1cA4jh0jpSgGhDhK/SB0+hlVvLV5nigC4HkUg
-+S3BjXq92pdnX0F3GXd5ZaKK8I2AliuP7j2FRVoM3ctd2mz4OAv1roSGB14bypi9+wUJysMvAh8o
-2BcYiwEPwz6mnyf9K1v61ScMOv0yqI5UY4FUqptqu4VFIGbuIiJuGspiye9Fi2tVlUKfyTAj2dRb
-wwOLhy8gbXRn6fK4NT3wWbpOrCbEmHLpuCMKvcYjf5vc5Hx6sSUqCR2fcz/NMw+klM83w67+GuPd
-0r2MVdD6CQyTh0NoxSIdXqAZrHm9Aah9Nvwi87rcpHKkZUjvJ1lPjRHcVsyTsRAgDq1ND7D2Ur61
-ZEkAS5dXqLdAIuip7cOV0arwDnmKE3aFZYEwKSYKiNUDonCZ9HmnIpa63AwZN9CeVR0IPvAAPWAp
-CYmdJhel1fDQH1wXaUTJLLAmA+kyuwZdjpEcgDyzQ1oDpnkhXANGEFaSIyIa7bnhnTR5Yv+bgUq3
-SnN0j7RCaLVQNOn9akHj9GgHiROrBeWQgX9zmoWLp8QRH4O0YJNX4HiPqYrvdP3q0e1H/OgY/j9g
-JjS2rvNHt7wq98Xulkb/PI6E2Tt8wux83mGkyFXgbkY0O9jpCqVJgh6etGTzl3KEpyNaaI6bBxK0
-+9YRKgtTSZmnYEX1t14/ukUgiFyjyz4imxmsk3hO9ciWeXw1oEJotrYLo9wM8Std1LQ8tK9sEfNB
-fJ7M2nFSTKe2OAH74qUiDPR5UydKKES0CJiLK+Fg0K/2HCIXrx8reFB9jx5amXUGFfY2btCYAPDo
-FmawHkt+FNiu/kb1a37wMeQKiTjhcrKiwAup2sE5MB3oJJdzT1EQLNCDAOW0cUp/ypi7WngeN+o8
-LnEmqg+ponKMHHskyWLYE7qMULKtIHsVARtnwvSRPzvW+lXESxYZo+pKkxYeugiwnSTdV3QvAsJP
-DUJPhwA8dtVQ+h7KwOE8BThLH1owXtIvFaVTdGwKYmqMAv5afLkSFfszHS78s+ApfAiwxCDQQCBD
-WFURB5rMlxiblfzozRHuKhh8jIqGbEzONMJNfnS1TV22ABYtJchVygWixAh8w/k5r4NTHS253BJL
-P8Y7AMRTVW2Q/QFTW3eTTQXOGLfvRpRMe8yPkCGh5cKdrHk4ogqdNxGVVk9Dgc6Jt1q6CC9r9tR0
-GKywlTwaJJIsuDE+XjlvS+NQaKaBaIDghU31yrAysn70i1336qh/vOIkc121cMmOZFAY8+OVIpqh
-SZSx1KFsOg2a4GJRNja05twjNIxG9N8dQXF0DhqQeysjs1X7I2qaV97jzj6Gz+EFdZMn2ug6soym
-TUUM8zIukc78ZdkcRBycacDbbWdPeR2KQf3I3OlH5k4JJTy/iEinvcuSO0Xs5ysT77yPeJ1Bd+vZ
-zuf5zhcXv/nXsRO3eW1CmPBnLH0ONQn0PJhNzB4Ghhe5u9VnXO6T0HKUPNwHFlK0s4a6UMWuvaej
-3d3R7h6KxngU9/Ivnn4Ge/PXf/uPh9FzI4cq9RFe0vZQqLxoJo2q1SgnkRI+CCihp2wgpXTrOrBc
-Etah1rEgRMy9Rq74u1fJnqOaMOsR9MB1NHe+yLTOdByhsAYUIYXNxv0qu6a2675u7eYLnUkwpnu2
-JSqTK+RSnA0cKO8jLvo0sG4GnKh9bb4QD+O1cQp4TJUWEJzPgsnxY5iYRIB6dgiKBOWusn6ZwLj2
-MuCBAp0c8XeO/Ynp0+L8zaRqJjM5qiC3BKwhDAZiTMAc5kmDCXSehmytXzKYJYyxGJ4pEnZ8Wi3g
-SfmXFdyZ+NvmdMUwxJosPcwgwt8X1fkF1bs3fBNIObWJlywuqX7gmI7qGK+wUXKLnkRkMcELCuB0
-imWMkot6RrXf6O1xdZL8Fs2nvzV/o+rshOtlGN8TrHiBSXfgw5ZO92qJYlRJhUzqGkuSYhTv+cxw
-a1FtT3iqyV/kvCnmEgiWM53JGRAHye++fXP08xU/V4kJOGiNBYOGyf42DdADqwP66h46oL9ZCYQa
-mQNqbqPQKhTp3BOtA6Kdg37ZERhRKL1NGNFHDE3YUzwo6Q/Gxyqt2GkVXz7DzkkLhMpIpUiqUJ+I
-TXzlrDA8nEucnY6pEVLeWbqbbduDTL4+hi/enqGbAE0+O8HV7QV2Vw9/Iw4fiJRoVrgajzDvC1zh
-3cW8BA6UTKWSGdqUdWFCL7BCZq0tMTeUS5QsUpogPNeaJBTHKiyK5+QeOIzb1uwE4D3hX7incBOG
-2B6sN1DIkLMYvXEE6qnD8cogzdmsruFqI3Uvn1eQ0FHpy39IFUY4v+o16YHNG2svClwqrUUOG+a9
-UvcVBoMikuyaDoyzO/pOol5RURCYUYXouxe0/C0vlBp/deDRG/yihwBVxOJeOLIxwIRiTU8Jydtj
-0xJFd8j8oha5DbCeWvqZcgySXC3rrG/Njpmrv7EUjYzMPQQWCudv/haH3C/JSv0Z/Oc32jM37he7
-R9Y5Hir7iWaimC3oVmw9ubLm8E3OLqVrXOCN8+GVVoPdQbI++eVtOdttNjJSbU6RjSkWl5HKvggO
-mV9vGiUYsa1Y48wmy4pnnNGdUEKuSWCgmURdcdEo4+1LQXwobyLDZ2IodiDgocvxx9SeuLDkiOFm
-mpKczHRGJJYUYCiUO0Yg8aEj8W6ovCYuZ+I9c+Fz6KAz8lDPTkWO8w7OEN2fvU4vyDtnpCCAY8QH
-GcipdcKbXayR4C6q3kse3jQgQLo2E9v9OkiMa9j2Bd2jLBIZOYJzq80l15512uDt4Zc9Ke8TH9jY
-oZHyUunJhwxJfvFXEWnQKdfmQ1YA+kbUmBFfpuR5T0SsMERFmK6KI0R7px2kZy1I0ahI/n9bv6Uj
-dE+7ABw+7VIYXAtcBbdgn2ZSNBWTboUuF6ZixTpMTIIhWrMbtMNP0BxYcCggf0aYoK4Fyj3Hbhqk
-2ZKoEdN3CxgzLVWVvTm7ZI0LjHMbMzMtjlvmG9M71Z07QxWuaLeyZAp7jFwLFUqzgpdaIvLbrAyp
-Wutu1TlXB8PCuC9Y38XN0G5LXVuFWIpeXbpIIJug8CEnq4lddl/LQpR/ltQiRgEfF/7T3bL4wvsy
-fuGhiG9G8MRyScnLO6fa0AFd6qiC5ZBb+Z5FZkvu+ta0C75eYaJWDKajjCjPkuPjBVI+zKr0zHbI
-z05kfNG7ndAZo+94wCs74AKDO8hEcdLzDnP+aegLZRCdkjzwBPkPmtfJds+zYVvD5rkouAKjMHeS
-U+Qbtc4j8Cz6WU5mMe8w55IEiBEkhp+WH59TmbXOuwdpYuRCI3pOC+rdk2HHGh8TQ42NgP30WljV
-jdaAypgaE2Bi029xEoAPzKjwcMthEKiNwUTwDDjbXvLXSoztpFUdGbc04Kq9ou5/u5+bAMn4uRmi
-64xGDjP8iJrJZ9nAuqBRIID9xOBV8MFeNtAmYMay7c5v3GbT0ETsBoH7D59GnsJ9PDApGJGiVu7w
-fZvFgLDnYoqwo4WKe/WRyot9VfXat8cg8XbbixJRfNi3rfvI6YeuLUy0WjgroSqbZnbfuX1MqaMs
-mN/GC1kFQ/fnb+aUZVFbVg9rcG3Z3RPFWV3fd4LJ+PGjW38UmNR6fB8vx1/OUd8kDSuaaeuSA38v
-majneNuifcYmTAKBtoTT0OjgJhNEbl3YTP6dqpN0uKdlyx2n49Pq/LxsfqjaH7ijca4NZouy4hTY
-aHfiOiDtBCfxl1WBZVxKdML+WoahyCvOV8a9m3G5L2jcuglz2eK6bUXyJnUuML4YMCXOYbCM5FWN
-eWQOF8C7Lm+QD6EiPvknknSL+axiNtuZFMuqg2uymDT14mYuXWCpdpDmD9mwSLkD09fPD/Pk/esj
-+O/R6+fv4B/6DU9eHWYuVzLqUptv29/xbOEu4fgwICVPcFI/ypx+pAn9+C/Hz3f++eTx4aMnww5I
-Bze2Zs7xtGqk9C69GMsmSiI8G82OOSo4XQnttAVWLhVy6BXCkTfJOM0hG8gbFXJd3PNLM7rJXu9b
-/AUlpqKeI+cpP0EAZ9dXSb68B8RtZEZYCGQgRYIkrwQn7iDxamC/UpLRMbfL3WchjnIXp5yPZMD5
-g8Mmwi4FLkFuE1O77OFF0crzZw4YmBBCno6SBx4y8OMsMKt/8+2bD0cKhMfHuJtAbkgJ37jNHAAP
-d0z7iZFc2HHwjuMTBoOTEz+jNmcxdDXcpHh0rRh+5TA9slkpSU4oTtt6hrFk9DnWBUUzuK0O/q9l
-Uw+TcQcM/BinM6gvB4xuFYkMhpQYfBxc1gP78BpOLi6Gn5BkUDc6N6MhI9dwou1a+04ZDPoXF+zH
-aZA2TwKXTmGiafXOWrN7cuxrZoQj2OYd7X8g8D2QrpFfYEdc7GjHxOU8cbp4eTJKdAtPOWOIh10M
-9CfDfEV+lPIH8HqeYAI05Zr5XZqRzGTw1//j3wfeR/Twv/1/ZGH763/7fwdRd2Tc1JHfF3C3bkph
-GJzM+hkjwYj22tzfeHeONIB0oPGjW5r4WmKCLZx46IxzDkm09D/omGD9pQIPzOAxL+2//jvaD2Od
-SnfjTRGeZw3SHC7OjrcqiKdw82Au/QWAuasmIFiQIrjg9JQpmebRq3WBdn80kJVcT6FfzQq6+xq7
-198o96qibd9wzpDQyUp69JJSyWQwtIzmKTc8eklJR9ZXSmia9CIFF9qyewcXUtl0N+lgR3J37dBk
-BsbeGUnG6SbApWiQwcbxd/BPYzomcbOX3+niMyoPkbMbDOrqetGYCJGBADOYtekOuvZptDTwdvI5
-7x2Sl9om9BxxmldJbiLad8n8CqjBv1n5QmHv1bzcx8xYlHCEmwt9MjFtgNxNkQELJO5kpyVaPfux
-eoFeiBQ39O2Y84eSR5cXP9dwfQL0SeH4OrQXcGab3EydB12PerZupeihoSSSTnpXTlJryWzrGco9
-AEl1Nva2Pkf2KB3ShHZkEuVHEKGclxPpRJviGv0TOdLPZrsaSPEGC2XMT0RSYTyZCUXmYRoTvt3l
-mFgytOmEuFPG39E9S7ez+9THb4NhJtzXZYi1maXCJrLfqlhJ2IILK29stiUdg80CwPMYe6fQVGNx
-R2daXVHaNHqxQA9YnWuRox/iyf1FV7I6jfUHj/EfzHeFOG2ubqbkEqvvm2AIOyI9yRvGGv7Dpe/F
-v2LV7azTjXE87NMKVxg4C775rgck8w0mQoQGjLwBqOzn33YlGq54cvhHaubh4400NZTJDNyP2Ny+
-hk0+Q/Tp9qWokxgsxn28dfOpWX+9btZhJGF7jfnKdow2Rw2mQeFG9zfaQQpb5+5DP7aTUg9ZER1+
-kISOWfxGWJEM//Sd6cyR8RKDjAPTCxfliyAokdsdek2ArQ05V9lFLMfXdBu7sG0pfELWSkpn6jt+
-nwkZheOWC5Ry7sDkWlLcvKPRQps1Yc6Jb6PqNKoQlZOfqXSVIsY2n4klu3jhvMcdMbGkKv1zeFK5
-6rytBC5r6mf/t7PG3I4PHvhF6dlzmR5pl+e7UPcnkNstpUgY/00UNetBbWVNOe9B1oUxge7RrQia
-/CE5BgbZNJOrR7f2rfFfS8aqe15ftGTEVdgdJbvIwgoR7oyGs3SYEkx1UykKN12vHoWestqU6KSb
-2KSb+KRje7upGzGrNn7KVz0bP+/r9g4oU62YNvBwB2nIjPQV70tlKuy9cMKRzlLe0F9XSuRJtWDX
-JKhmBrkbJLOr0FFaLVFLBuOA7D+6VSqOuFCWiFSWgFi2HuuzJ21ckoAeXB8f6I7SKCnJuPeUpPre
-u3iadCQ1NE4/xTxWNNhwFszcryJ4iJ9tOioxJojb2wwuHnpdObB7xIy4qwfwZRbMRHAw0mcc42Lg
-MGoMX3cRC7sHdHnqJZ5anQbACNrD3u3xnUZbtY2nux/ZvKW7JifpntyK7tbF+EdNAt2jDJFX2hCf
-ewcAB7YvYeGhih0/AB5aSr5o/2cdBJ9Rji3tBe2bH9fCAoy3JheTSyj3CseghVUCqDYmECGYxTJz
-bcwL8pGtUh9Dq1TAyr2jAfy8IMLMjIK8t5szimAnz+zP7bNQlmOT2Muca/9pwFhsvsmtaGXiKfyd
-8ZM9CfOwnRswV0AklcbmadjdMtPwfPLVd8jaOb4oOHmPk8ioqKvq5em3KVfv5gI23WK9YAMaWxnS
-yF/+l+MO0I0/sry1VY/4moRwuFiGduIa3OvoctdjtSQ/f/sdiQ6tZG31O7iEaXT2+73Zy99rWAcB
-GH7Eoka8fGj3yTD0jrIj+dW6ktiVcHd2OtSqkOJL2/zY83jW1nQ/oTqMV8RhyuVSvErYzkWqTfj1
-eA/DZESpg39fZJJKpQTKreBny3F2mNcXBmjnmEma3Aw3pb1j/c43WL26XigVD/Vxl6aH1ndwTx2R
-CGRYO7cvoxTTaTq44FkMYk6SfaUITHAHX5rm+DsshVuTUpbkVF94LLkQEK2SDVj4M+J5OQlLgKjh
-VeU3naLO6qwoEewnG5PYudNCUxchFBuGDiX4LObBSDlwNsEGX5oZ4u/NNUQGst3oi8DhS7iF1i83
-36AsAenW4ezAuqFs6Z/Braw4seF8/QOAcrlpie0OvTaLpD/MKtmnEdcdQzyjEMAvjHAfZyhG3ocB
-e4GBkapwtGbKMMtiywyZtFJXA/YoXXC7Y4TASW6aDjmNiuQcZ5ulaLi/rht7wHjwWOURLgwVw26K
-myklF6QMji9P+v3EUzFLcE2YO953lDWWnjCNY4tOa4fF5CIlPA+dnf20lVLhqfJrFfTPkVxlajH4
-0ckG6TNsFhYwkSHYMMMezAklV/AjZRk4YtxDa6AF0+d54ixdV5nyBN/b3UXjWW8sI7PAIGZaa5PG
-9ypbqw/W/YSwJvaQN5vPE2W7y9zOGzjLAJFTZ+x+FuYqBYILQ9xAZuMXu0cecDkSQiiLVO5AT1Eq
-olhQCTccb79fnxsNN5xIzEBcJKwK5QhuDk3opfZwGtWZUh9TKgX/UqtYBdsnY9zFDr73bxMZPVaP
-Sl5RvgQuZhZaArmF4BtmsDznCLoDnmCkEccbmveuWjZ7LCMMxKWYvypbYn1MyIzXX38bmXsOi65U
-SqHM35rYZz+EB5p5O2W8hqmiCPkZiduYIVI6Vmubf7V1nCDRWHghKrvR7icRf2vnaZ2k794eST1K
-8zZz3tZzCVhi/Sz20pjcc992JmMmOTyZyCLx6SU44992yBSLkNCBDMpiZnGmy7pUI9MkvM/dlrTB
-13aJAjueEJpquQ8UFMzPR7fyy9QG0l6QaFNCs6BZwWCDEU7YvIFt91OMTYOo2UEdx4Gdv3bQzPWJ
-tSMzZpCnOpIWRpFB6GQaGEZyT2/OHQbosrGLmLvqT7eJbNozspF4wQwoVP2NthJ3vKQvEwRAZwfr
-WYh2i4qN/vLGlPuYMAdxw4tnbCEDzHamLGDDbhNgjCalVetElDmW7hxw26F5kPZu1EK8K7gd/ZVu
-UU7YQAQ8/UP2javObtIgtoDuXxOQkG3pT4Un3KtHS9O2zVGWFHTIjzEr5clmLUoQg0HOPZgp5AF9
-7YvXPyFIJBzV8/uyzsXh4LqSgqvtU+HavMoJpF+ROgkuX4LfGfA8+rjsiysese1wFajaCLJpaxde
-pN/aDQiVIbGzHU6eSkG5YJLxPj95dMthIqIHGdkHff6OGXBmFTXHtqGgHkX4vDQKNVTS/GVVNjdH
-gDKTrm6eg1QwYIXbIAsqo96t09lI5rBaRYWsH67Og9NjCa2WKUkaCfXIprbwZt7LbcFxUZJTQutu
-egp5QgvyePPm5EGrx3YKa9j+Z/GdFg24ciz+F3auXv5p+jhwJHZfY+b23pfEhpNLZ/s9sGhwoWC0
-1EB9+J//+PzNh29fHbLlHx1Vj81t9TTrXV3yx+f6jy+ywYlL3LSo58XsRtKBUMVvKkdTTqiKGS6j
-5RTmNvg69+pvhH7kxplpbJ+M816d98yErmE1tM4pq6BHLI3Qsp6MxUqTNCPONx3h6MQ0OU/2u9km
-+iqZVi3jLmZGyvs0AutTHL14+/7wKKic4mpMjaM8FIPtLg5KWv0t/JOfH8qunIkAawRikcNGWAhw
-6LhK/iF8Jsc9KMh0tc3rJfB0Cc17Ee+t7W5QgQymODYRK42NKTXn7QlxFWtMZCMCneHdKArX+Tco
-CeZKecOEjGnlPGBUagpPpckQWfsKObSAuE0xcUl+330QzlcdeWMM+LTwSfn57GYf14nTlKP9M3lM
-6QVj4uI12P4X5DcFlQ2piWGzefn3YlGZs8iZrYyxqEJ/DePJf6abtXvcQJQ8HJc+1MY8lZFljrvl
-JaPoFQ9nrRiHb3gKNwlS7xc9ST1V4lWWxb6KFxXeVFA41MWtQ9a8s+H6KugEgEuDjaLKTVmS8TO1
-MfQ6KZrp/8+r6TnbXhm2RslpwFvIzbnR8GsSER5IV5t66LNW4Y0hp+zAK7bc3m0rVTguX8pM7vyS
-p1bpQWU5m4UDb1a+LZUSK3mTjiVN6WeFKrqfkorBpFDI8ENvcW25PV45IApuy3i2viihOAQDkzWe
-KfXcB7PPPNj8lEgnDZRTliFMh8kTfwJByEW22dJqtjw4ovI40q7vTYNRInaWWB7RZ6BDIGp4+Hu8
-luthTLaC1AD3GXCs6OWBheplFhzo3j+D5hL9wJKRPu1Kjc2n2miti+64OhFM2KS3vkN28Zbhb/5L
-dY+aXBDCN3pfrRNDHxgGorVUsS9SA0VyYwGwutp7zely7Gu95Sgpwbo96IiwpJ8Zf4BHtw701Ej+
-DBP4CTbdzTDcbfGezFYt8u7Exz8kIebNQzF8UwQqBRtwalUm/RjoioFsrflb+H3hEbi/t2cRaYmk
-YBGUNGVz+bduXvDnkuzASxaIiQQxWeCxHSLFJM7ur9PMCy6D2ZXMxz75l51nIOClfxrCf7Nnj56o
-MHJuxJLfR6r46z26scV9Jd0WNtoxv298RfrH5LfJDWzdzh7szkc4kfgH/t71wC5rJO065fQoGnIl
-kJVwFA1BKTUbkttSzG1bnS8oqyAm0Y2LWjIACVuRtItRQUu+oXFbW/Gu1RMbOGZdntwpOdl2PycC
-45eNsqhan4VdkQ5buyRgk21Ex4cVl9vSp22bfzp0naks1/V1qwJYs30VxM0lLXdAMoRWnLRSkpSF
-vo/w3tiX+7kMr73FzipZ7A68cdQB/tgu/YlbFLC4l1E2HHukt4PATRGnvfELfOk+oO8N0PBV0BVn
-itvUF79F4dZb1UYZDr8xG+pICMcZM7t/KeDuy5Xhhlip8m8QLWIyBUfkHyRvT/9cTrrhZXnTCl+c
-GS7LaaUkPYwlnYF/H/VlWD1kxhDnhkRWfvyRRxpi+Zg05VzzD+g9BWjr1JgCT42t/C0rMiQfTs69
-UyB3hv0b1MxOfEGDjlgktwPmU6EuxIcikxpHDefBx3e6o1DSoAMpqOtNLSZiLE5oirs9XqarOzIN
-UG8wy+kKri2VfgfudDjKu/f0vKBedDFkmpt1qFhs9qaIIVpyoEG87+/OVg+LxR2uFYuITwUOLeZr
-SifH3g60zmdJSivD3LSerwRed6G7BM49jLFQzKjpSPkUp7wJ/ij0TA1jA5vjrhYxCdg7DrZesOMF
-hRT4j/uK63HoIH+Xy7vubqueuz9Bl5yZlr8OWYHx/T3SA+cTOf3GOPF0V4Q0i5Njwx2iJ4Slkcbt
-JNy8DSz8XddpuOLgdlUeKF7Lr2C+PQ8U/OeO23kDLyzJ0j0HUJfJxZS1pohiicttdSwYfdiPI7Y6
-duMiZkp9ulBkjH5KdU/yBm3ponxiv7K1H5NMziPsUh0wgYHHmXjR9+2swT1FrUbW9f3WTGTkezfT
-jEcudCs3ahxxO5ZrTQoUi4ecKSXITSJ+ckDZRq68KhkmOTe9NjxukmH4vsRUHLRLaOpgX1qyzxXz
-Gg4GvcKksdY1l51y6cTAL848UDfTfpoM6kyYA0FXn6FeNuVZ9ZGJGgm4j8eeXCAkX/QjfCMttPGI
-OyDp48m/aFOUHE5+73wtTQ6XIDGcSCVF/Csntpxu6LYvHFJSJJc5h2B8NiuuMA88eUXDHV5jnWMB
-rwPiiOPyzyquupEsi6aYVudzk0GH6FN6Fjc95mKr0qKtZdP4YGeSPhpPtzu0IK2YvIqcvolPb2pd
-ublcnsIOyoJOHkUwPtfVbakvkK0OXQ6Lyhzl8a3h5ywn5x9T0RXDKVuPIwWCyFu7TRmIgk3K3zpP
-IvmCeBsOggyDmE5+IfzYUWl1zs5C/UKMSCkhh1iQqC9DQ/8hidmQKPkXzU9qkjh3sEHGk+EcYBGH
-KE5TZNyisniHonAZhNKKtcTYu8lyu9qCawm5s9w4doqz/yFoyDt94djF3sRjFkmvskY474kV3HVi
-OX+iji3/m+akRXe7h2nmz8s4WSMWa+nxHrsXKV9PciZWWdOETSfeZL9Gnr/O3HSMysAYcfQlEOqg
-l5WSXb/J+VXSPuU8lMfU8rf3gaQTBnQeu7uXSSXy/KX1S+dgI56sanTreYZ7u7ghMMNluMoTtbnq
-+Evf2cZSVXdHcGzteD8259sNXvNC4EaJ85gH6Gs3eMPV/ALu8IpzjxTVotluuJ4wYVBT1924l31P
-JeiTe4ruJ6TwdEdxeXNLlDdo015Tb0y2cZwoiVa5nTalgHNqH65KIEXJrCewUvvw1Hl515jJD+e4
-YM9Y20t4KwTsXHuzmKS9M02YTMOjpjOUceiNeWAbUConJRUsXFvk+7Mg0DVx68PPA5TDwEx7C/Jt
-cdddqCJqAfwxtQEjM6dix6vb4qmgchby/ttiQRTNMIIA9Z/FUL/f8QSFrtSLLtbb3YOGDv6Mrm+b
-3PLzUl9SYic/I6LJgAknjPHeWK5VwNoY0x/NQYbBDRtxA6yqVV2VIIEFiZo6GAH+RA+dd28xkdDI
-VMNxzksgMFEFtDOM0mhKSptH+0/OsTM8qdQES5bjKaAseTShU7S9ddvO7RERoVTXqLHxsccn+4Eq
-FUdQeydVMfgDJ3i6xfSvS5qoVwjE//pJ8lQhtJ2KNLKyOHZjlX2uIgz6/zzlAJbMVMrxPqXvepQ0
-Rh9wi98zqrWcrY0qwjOHPCYLb3Mz5lxX87XvGQ9w76R6q6sEafKV27QogPllOU2lqz6o0Br3ARW6
-3MCpAOTBcfBCsuiOwkJCHiDNNz5wDCCN+y3N2+SC5onoy5HRoHe0yQ2P6oGqS4akI+oPqFdbnJeU
-5R0zto/hSkoX7JwQ5ImnaWUKUnQRI6TjYLIYcuxjk+9ZK+/kUu9GtpRLh+WjyO0VLYvy4zHWRvoM
-wInD8vGVfKjr+4FibNO0nVB6VZcnznhbqby2lSk9Tu6CqI0V86ECgqcQuA3yKJjVzbnSNE7aVJnu
-XOZS5kF62UXCUjnSjhKryicmfelWLZGKjFHRLRzRMuIaN6xza4OYmSTlAKEfAMDIBhsNTlBpIBYo
-gaDDEpvKNyFzjpgbI2i2R698QBnVo4rK1x7oInEl0RINHiVw5ZPFV11YGvM17+jaKNPCyRLgYsQJ
-mfvLCj23piH3go95fxnSKqvMdKiBvDHdduK8491R4XZiIeAKlMYN2u/WgaL3kdog7wzxxPsu+XiP
-vP3d0eH77w5fwu4/zfQm2OZSmlA31lIPSwg+ZGyADALHTyw8VaEHHkzMDm6CBm8lQsN0QEdRW1Yy
-YwjzxDFDMsyCRqKQ2LpATWc+9DHHJPBq5Yr2nfaBt8IKsnIf5QwhVZXYLjfdSG3vGcsgaMuwA1g/
-SA3JFSL7Fb/DSgbP5KdM3M8mEo+YDF2+IzTnPr6dUn2Lmk2F0rTFfDlDWjOhcrpc1PL0hvqrJP2B
-6w1v8gV5hCbXhXiST7l50XmESbonLkI5int+4q5MmxpBUitscR7/HvC7vvaIlvW3I5Kl/of05yo3
-rj1yr/0oSb1/JNBHKJlV5+KkvPTc2T52SaGCQsuqaQ/iCKS83+v9aZulYwouYY2MXrFfj+70hTFx
-zaYq48OKCQSmleB0IJiW2DyV5FdS/yKIOsJW4p+wR6j1cO8hiGpnZ6xxjZBnmVVAennHDOG9GnmL
-1RtmQGG8s8IM5O4Nn6QIxYV1PYhUBCdWyezxEMSfEovn+Yon3QIVVBVmB2yU/7mqPO4aolWdyfq3
-L0E26A3iHpBNPxuisgb+8V3bfct2lMCLY4u3qGDFxN5GVtnHkPtvSg/OPf1U0ut97eseeCTvCuTI
-Db4A7YGWhupukACPiCQ/Id0V3yobv9ti9DO2CbheZjM08ElaSKaxXknzhbUPYNgxHKDFRprFLBYr
-N8xObVfOGmVXjFO7S5PufeuRS98UJXeOBcFbpQMg+wcR6quqvOZkz6KVMrYNfCR3sQhAubJE2lrF
-pmL7QnIVg3QktSAodTKlGTBcLNmJMIICpU9sLiIcwbfdcB/ATEWDiInTNlg0qYGxJ0IzW+eMFjOK
-6gls2DGpNMUmae8UxcTa5bN6p1A6u4EwJ0a2KxdTcvZzffldedIjJWtqCujypgRYrRaAnS1DVJC9
-IiZqN3dXne6A65AUWJ+E0uWYVKaFhWuxaKUEAkkgcFywZLG1SMBHqvdE6n6Yr7oaft1YBYBZAWwf
-ZaNu6uXSTtbYcO0lmmNfC3JqIzQIjqTdZLgiKWQwRYzMUdZb6BMkd0OkfhS/6F+a2I8kJDO+TQZZ
-iCWQfA2qFVkl0HiOg3vxQl4rR/Ffvv/2a1QI6ddCdfWjzYRf5mMyOPtEyqSKOK05oz5SKSNy4+mN
-HFY8XLnLkyD8FR1hlyXdJcRNVdbTMXfHOQmXfAkY54PoeceTzhUnrM+DO/Q5H3ESYQ2lJRupBB1R
-QVgitWhlwaz86MiCb8ZM28c8JuYNqWzcotSwlw+JP2XEd8I1q4WT54SAHKVlql7jEyRyVFkYjhyp
-vpizMxnqm/KqqletWL4nBdXnu4SVkuttyzFF7b505oCnh6Cdj2snsVesq8dKcMS0YlmhkbtGz0O4
-fYEG5HK55br7tW95YN2yIousVGfiGFoedD7FfXW+e7XeceKf+J6fpR2GryStvPfDxESz3TefPEoH
-vxK6ibkiwtn9ZVWuXLA/ZlDkgB6+zCVTIs2Xdt0gBJFM+oTS29nuplVD4XEuJzqZTWZ1S4Oog8+I
-QhYTDG/3SJ92XkC1zrVYozhITlQ0SBJ5YaFCubgsX8FJEEo29w2PD+YhN0YIIy40B8ncM0Di7Yy3
-PhZ71FPWbqJzp8akrsQGx7ZJRK3hAnkCnIlp1weTKIwL7F3l4oHjQwiGHYeme7w2oI/Hj2lUukR8
-711zcf2OAXbA0zNPXVRnZ64p/UgSBzpP4RvFcho1sc2WiEECBTrEJe+AiFRtOYTppMda17Gs0BaL
-Ik6KkiodxnRA2WYEP59Ir5gFDWcqnsE/rRP/YwBLh1ZsKYeEuWmA3IEADnTn+aq7oLpWgPVm1k2J
-+5qWJrGxHl7pKRPqNkkjOtMw9yyiEe0U3o9up/CGlGMBvxjRHjCioRRh/+ZcoSHKitBsFPBG399X
-PRnVPDfNnKLfJVh1Va1UXStR2itFX7yso6mW5XpQKTdYywcfkunKNtbxhPrAkOVCJrrf95kgBcnd
-K5WclGqlcm9yEFUg/WOBW5/xmeJ0p8NFFk8iTKwbElrJs+kAZJOhIpBqog8oM5vHvu7JMjXmNNJn
-/oHVcwWi+Kb2mVaXNqApgYpjNqhrHKhedeIIBu9ukrMSM1tNDevJzOPQGUo94serQ4T0bR7PNptC
-hnP0SHG99OAGU//gnALgPr9CvdnKcvPW0Q2ue7xVzlDES1/V51iAjpRa2Fhk4x+WTX1a/ABMVTb6
-xL9K6YJgaTKsByieCEMFfF6pOWl3kXhqnW0h34lwD0PZizTbkDO7xJQvcuenWo7iaREk/lDeyCuc
-V2q8Q+079ujkFoZMRVjrxLIe2BRR0TEsjvF4e6a4l8zIdn1slaTF9kbyiyLcHyI9plt7frlpZXby
-95q1+pC5FZwnq0vx1zdMCtIs2A4mDWl4s5rcERgagd4ZIkcEARJTQ+Sw9ixVJhpRWP58iSkzNJVT
-8OMoTeINTOwF7+ZPGsIwjThICFcaYVtwDLsQKJZVngOmjxySMaNo3jHLab4S75HAXuAxs+T6lb55
-/vrwP+lNZdGoY/OkCEcxU8G5YZzRrw/3xyzCzxJOowiu+obSI/L0jTPZ7MeAV8sYsZ0sxjMS50hi
-Q/USYJEqRgnoQkmNp56dXZ1kq8HQuKbItz01SGSiycA3nKv1BqOMIW40836FclYcZEZQ4tuI10KX
-Ai9HrcaoXsRMhB5J7GHr1+3QjVJ/K+QOEXrkme/NvcVTlvsL4zBnN1qhoWqtF0I8WL9RwHTcVOWS
-TLFelwIxzlm0PhiwU1zve6/sPfv4INnTxqQ4jVrfvQBjlHDo1Z+k5I/3Z6oLyISaW0l+H18Hv/x5
-KyE6I7Ic+5mwKMxWK5BzaVWVEcHrxsjd/TVSV+m0b8/jKxWYKO5DLlc+rM+IwzUhD1iERLVSh1rQ
-qlcAwEpl8Gmcc+OVBJbW2P20DWoRWypbB5UYfOPDSkGG2qTUprfxJDT3N57lcL4Y+EN/zfLeU+K/
-evt71uBbIV5aKU08tJEbUVJRINmb1aQarbluZAtYtrg/HlUL2JdqCsed6LIHWdfqbIYr2eDjZ5Te
-hoIcU0wL/UXJDuDPk76hhZhMczQ2GZkC4Z8UuczJed9ngVHJ6zt0G/RMQ5t3xZ+KWq5FFm6emYSJ
-0ylv9VBMk0VXAF/Du+/Nz+7vsZdwJo7U/gypTfwseKyiU8mYEAsPPuZ+cDcDRxvlPhRFyY+txHrh
-bw4ln/Qe3RUBhRd0EAbFp80+M1PT11Bup6Kjn3oBT7Gwp9RTOKy3UQSS331/BqPo8reEASteqn83
-11KCi7gnLKvJJRogRCvLRGtWnytfU+Qm0DmCa4faeCNWQzMbYUJ5VB1mJ8nZIuu5rQTqDPBoiLJy
-V0ZJLY5ZPcrOa6ghltAO1dXUinuWvwHuf14O2sz0ZTTRyDvQzeRHHpItyyyKRd6q8b3eLPNv2sGZ
-I0uVWJA21w0PvHoQM1W1cP33T6wPrurRGM0dLpYGFdeVZ15kupmp+44LLpmy3oYgCdN8bN9g4QK1
-D9ivJDLvNUFKbJ0WglGGG0J0cJ1mbmZsl5Ait+uKxe704qFs43A15gXM1KxDPzvxnfOP7Uoxz6jR
-EkqOZ3+B1v7DUWjMmFB+x644zU1e8FakIVsX1iKc8cQka015VqxmneRyzJWVg42X5HFIuUTL6X4y
-rhcvLmokJyTQjrHPRhxdJ3CbX1J184XUzAYcGCbf8bIm9ZzLnSsfbx7BBrdWIAJQBEKaZWyhMlEb
-FLFn0u/8/lCSfwuMnlEHB9QYnZmMvyRBhZyQTN5kp4oiV6ymJH0JUMa0q1cT/MESNcb8ZXj0uQ+u
-SN0zjOG5lQyYKeUNd+UYc0lc//AKlvXmYXJaTM9RVvP5cNhdZUazljcDKLVQopha7dAKiKzTF1AP
-LqA4dvYyT4eTZVuMTe+IDKdkZTI77NOXRYFJ5chIgx/sMOGO5k9xjfDBQBlxjFGml9bE5jPRBC5n
-bPbchtdhedW254hl+vLlgYFnsnR2IMZ+SeHq2ClyIBOs77/oCqru4KIrRb8n+3R9AeCzV4OI5A75
-bjhuRxSebipk2KfMmb6zmsS+8GFuXYC3HFzxLgBYid0JsfcTl60G2LdDxAjMPFAuYJcHdFCBqIi1
-wdcpQT8wiXLYFQ2GTxCnAPz14BjTUx48hNcPTwaexggeZRZr8C+XL0YZ8dY6g05/TkAqpkAMtszK
-KLqog36KY39+QcpTSjOIfQyBgy0/4k1aT1aciQcOw1V5KMFAel3w0W+T3bhJo6vJHfY5krn3WFFk
-hGM8TvZyfvaSOEDv0avyjFvt2Ed/XLoH39So7drNk8PFdMRzddrrZH1c4o164sG99h32wpmW6KiF
-UH7JmJIGSXN4p3GkY+zrsR40S/5B/2nHxd09A9C1rrN77Xxo+TzFML9A8DSZTUgLjNlM6H1szi5l
-z+mq6+qFLVa9A+9V1iCYEHIzeKikoX4VryzV6yGSngIDvKA95cKSY77Tshuu/60HDlFwDyPJk+pl
-NHkRdLED71Sf9XJz2iJsjX0PcjeOr9u1jwlxFO3r60bwYts4J/kS/zQ/lfyBn9oKOIMPmsdgxp0N
-i3Qz02SQ3SEAndecu0ylJVErxn43WLuMDp6vBK5Hb0EQ2xB3VbvcmLECyr36yfeAjleV+V5FAJFL
-iJYBVF1tAvDY3vFUkoc7oVQzVJ2m0HfgGn1hJKKLzfLEGlqn7WJWXZb7dHOyZpbrpJAQ05QTDIyd
-joN53LviTGQ3Y3XI2mYHx8NU3spcQhYSA74eqLINaEHM7qZt4oPrZscqDpvibNtHfMyCLzen1cYP
-TdCTykGGszPQ0IPDF5i6RvXqobB8AaDMN4zFnIIhAyIEUKkiTBxTLcpg5vYisFYyYEW40Kiv4jMW
-MdNy3TNT+d8FpN1I1uiEoYRangRzfmrRbXRnIimRItsQJk4NPNufYYImSgyE6aS8gBaV9Vj393Oy
-Hnvz8gtq36uHGJR7pkCTFw45JGGzxZ/whFPBhDWCLwq6GANX/mN1KeRJNI2b6Z3TjA0VjuWB6de0
-yU6yE4+q8uCoGiWmV9NXwwVTkyBRVCS6uzdDxVq4SWZ9AqHUnoKWtE0nKMrKx5GaMyZynaPcjVTs
-chSb4xSjiqY5nEvZ5drLUeE+hv//FtlUjDVasNuNFUWUB7+dCAEB6y5L4bqdvXC1IL25FM8GNuSg
-SvHCcTxbrrrA8q/VxAceIvRvWzIi9EwLdmz9TS5Mnwsk6wUTkMhFmuj+SL1AA89BwVGXjDDO91xA
-ywDKWOwBilcgJhsaYVgDJwnC1krPqulTRP++bZpa4+0mJUyhb0SxqJBtJMV3hW9rzZBShqLdONVK
-h8xqh+Tka9MxupewTAt3ydms25yO0ojC3NrP5x2mF4kkXolQrb5dRRLlqTQr5hPxpd4I7l7ifJpl
-Rhg+1wWFPW0Arrh3cUgEFL7zKyVttGTyHvx5BYNbLKOYXU9fowO+Df5oENjDeOeoTTmvr8pepPR2
-WAm9jr9krI6/27J0hYIDrYrJo9qtgbCcCg5a3WW27DaccmCt2LzZITrdoezGt/Oh0vbp1uqxdqPL
-zKSQvM2Nn/VQO/1EsHMLCG3SOl/riKU4NruEbHL+iATFaMHQm7xqGqTg34opG5ai/aFGKvW35hLo
-2Y8/enYvvvZ6qKwVc4r/2zg8QEaPak6CJSQ6Dkjoom6f9j4AOuAxGGQXIGoeuJWc+ypG7SCkHmtz
-NBqmrOeKd1M/28LbweUf92hh4iP6777ZyThdFiZi56PVirM1zdoABqzBN3FLlKfPBGig4l5jHSvT
-w10zGYfZwdhsIZyqHngzdY/6N33oZeQbEHyfI30M0KagzUn9iyzG1ATI7TgairUVJgB++kzBwUFg
-WgpZPMs98I+ffvVrKHxdckHYIO1Iqa9/3I6N1g9975BTv7OKbLrsEQ9ph07CxJXb9zYL7xTFOGzp
-U/Pauou+H7+TBngp7gz3MygL8xU/x14+6rLr7VQYZ+AylNj4gvuFAIS80SaffYt/KXkUUXm5bsXY
-9vnu55EjQ2wtU+kpYEaxIJfGkQuMStriBgMCfTeHXvzvuge5exwVhct0j8aY8YONzDh6V/sMuVuA
-N9s7ztM2VUbgLZPdXQ1DElKJdc0/Y+Q4IPAYSYwsWkLhHGMihWWJzCO6fDQJp3a1drt53CrH1pH6
-PPWtcLP6PFYUgI65sXvJNO5ONkA+XEr29RxBS3bDOKAhN1JDeJlxC8c08GdeKVB4tNljDF/G3cX6
-HYceY1sivt317a9A6pSGPeVOL+Ca3vIUPF7nl/eHEYxiXGG/F2cpmaYTlL5QnwX/Re1RkP/V0zh2
-UypZIB/ozA1OhhklKjkd2ZG414lTTuG/nm/CpB+HK8k7XpRAd+vL/qRg5oPJDlcUrC9J5fbf/09y
-Z/jrf/+/rd1YJUVH0sUN60tqd1m7ZltyhPM3k7ppKJIFE543NXqr3LUCl8aAFsHObeWVjiaOpc0B
-/HGPm2Jx2ctVe8y7hSnrUNUZ6+RZ0q7mc1hHW+Li0/LKps7JE1UBNtBNclZ7VA72PseZoMNgqKtV
-2+CmFUkZi9BAon6l0jt4kZslRfG5/hQGwUc6FQclw6APRFlNGruIxQrrU1GtQ5OqQPX5oGrfYQwN
-JcZQXrKq2xQgxLSd23jGUYkGa0Rp5pI9UQcG1UUTR98HkMN2fTCxqQ7++wIRV3/IXrP1Mpiqr4n2
-CgNsGqj/GXQLLP7+JwEANsGVgo/QgmLqJSyP90786mPWZuKBQ3y35Arh1bEy5/gSFfemWNclFTC+
-cmn9/7QIz1upk0k8AVGkKc+BrwR5BSNlG5uuiVwzOAGEhH5hZu+CWNVauFWqMIUORljX4KyiT6Bx
-g4Z37h6+plM/RNdnr2iXeOIY/7uL4qrkxBxeWnwc36MCxt+iRw0eqPRiKAakA50BbEDR7ld0y8SS
-cYTPvbTRkSMb1Lu84ROqR9Svl/EDTNlfzGnKQmoVYnSPgsD7Zx65l0PDSMmMnDy6IdrkLUAVa1qH
-WRqWvUhNeXHTeyFAI+ifVouiuek9noM4XRGO9ChyadJuFqdtepPsJMttdBLPDAZryaLKfubvpbta
-YUOXcT+MjXCQ1xGQLkNo9rjQM+AOV5LRqzBe/gV7/qDeOpF7AE7IqsXoIeT+elULsPHX0tPmi++B
-uuFkznhPyXd+ZmEabYTv8QfXClSN1d7qp0EMqn41whoRMTYcy9Bydgta/CgZ42THSBAE8SVKRBV3
-BxTBdQBFLK/GNujUKMVb9AMKC2Vg3+/r640EwSQ/QEWx8SUS3p19iYAbs/5xXWMtiMwNEFOgj24l
-l69kaXLsGkp79rEwcwYx8bkfA9lLbaVGpiGq6X54CqEbF9rifH3Vl8Z9xbTUE8eFvNC8AT4w6zYv
-t99XtIHUdgeuFvhnPc7pT79s8jHihmOrLAdkEXkDWrs9ELbBqKloupiO1flpwAq70CaL5WwwPQLC
-u5NUX6bGj5UbzEpzr/MK+XE/hRp9Bp9j1rDgDT/O/C5w0UiT7Nrt+038q/89k59eZkxalgjG/oXC
-pmfby5arsTdQMtkhlS5fXGHuGj9basU+QGXiFNTMY2IdETjkY3a7tWdVacDZUIBmFDzOuVNpZCPr
-069Tojpf4sJQBvqEmA74P1NXlcaRXEZAUimjH1zn5NuLsUYBicAKWBQ4R9ChelzbiQUI5Fyjy3df
-TAdDA7cswnFv2mbFvvlC1CDaG6/2YNt+KoYeG2keNLxQbV3l/mGmsXd4uEe33BNN8I2u9q45nCGQ
-nHmarcfyI0/642vent+ebxIJgQeRurtbpMY7+7DeG2j0kP6sz5W/On6MiuBw2mvrLaXFFu4tIoMJ
-7m0SGZWQCGc0EEL5vdz+ySgqyOEcfE8WM2LoHjPoZ3k0sbp9qWHci6rmtrl1GstJp8eUoJw+ulWf
-P0vGf1roJ7agLY8Eh8YgDdVDwoZZPwnWsqgam6JhYFScNhJCzy4sxcVOccQPoAqNvBNzUYyaQAV8
-QQC3yUvpEWZDbXIbDURh4valZWUo2yqiVU/XB0NZtahmvyTcrrxxjJd5os80Je7U0Xg9jmIaZSim
-AT8x/tWj21hOT9kKKV1qZsDFrFxE4PrHR7cVpYfpORNZdi7vZUqeCqM4NRWBsEqcd2N4S/Z4wKjZ
-BzV5799+f2RTM9pw7YR85Wjn3hUwavIkeV8C+1BSGSfKT9+YoJfLctlhNDNtGqfXY/9HCkoXLpvK
-FixQ/0v+kRKvXq9a+Ag7ayj1PWEW7MV0KH0f0bRF3VfM2prS8GElPeAuxoojhUUhWzIE1JY0BKLj
-vaAgH21KN2Ep+hatZ6v5QhLBSXo1d2eKUG1RnX0R3MRyOkoS4qaOgIE2LbYgNtwEvY/wBBlkzrYo
-tNsPqONMb/1MZi5rGcWIMHgO4vm87K7OCpVh3EaCmG966RTu0YnnEqxiTvGdEdmDQJAlYlOk+WpB
-OefQs0pyJBJKTCWtBH/Wy0UWdCJEz3Uv2RaVY5JZGJC01uJWfxBRDhDqc3gO/fb5A+jXvOU+d/DJ
-wPju0xfbYkk8M5sFzAP+ta+fx67lJaqGtG8cf+euYf7S14rJKHBd8XEm5S+d8MGdAxo+IOzDla7Q
-annX84b3dp5q643vHYBx48T518DzFyVFoqxfe0ZGo6g3hsH7oReAOe/ohoyfjFbda8bib1KDmzIt
-mA5c1/ArTMeRg0auAqqwhcFWE89nqc8wcDmEObIYFzKcpohpz/hFNAxvpZ2vzCGQKDNzKxfUbcQe
-Fg9+D4bXF7JEA4QlwKwoTHejf6kHBjNZBtnD8XrPzMLIzgVPct9yZt6e89ssZkbTGdzsAOgyEjog
-qNUyETGBCb0yUPR6yBfB5vVSuD+sWE/SrJ56yHp1kCkQi797xv8OgSuZkrtravgg8dG5AZj8Jfkt
-zxV/Z55vqx+ktWmOx+LWK6MO2yXZ/VCY3us535owEhpR5WVR0OgdQIUd9XUWCIX2RS6deBkUGEaB
-+BW4drpK7pzuwO1UND1C79IInL45IyifeW0CRcYp8BCXO9JU8/Lqf+lKB+TXw21VuQ1eIT/PAp1K
-xvf/UOonSCuSTFDBIn8iHfXEPndBZ5pQ7Lv8as8NW3K6qmZMsYgN40AySxg4psVSJROsyyzWZYml
-E1309NAPNOI65wwMjK5rMLMCm0jKq8DVhB2GrhgxtC8HPzMbgVpGeOIn17jq44WytgkhCpDtijHN
-vA97lK8i/a7DohXclUVI29RxByC1R9zxETyRxjvlfNndwCfWB50KlVur/wYHdITyC2Jm0VXeXQia
-UasXkeHkTo5U3MY7weqo6kW2f4cbtaTnokRcHAYe8F8qxN44iBgm0zhWh0WfE1P4meZxyM3HvVTy
-UYdOYJPKLrVD0Cy+luAL3V3SzzpjGWvrVbjh+CeOn069PvueEyRvfeqVLVOb5n1sVdLKU9dw1WoZ
-7m2fkxLbi3BGEb7KsFOaPbL08J58U669Y/rxC0w5NzqzyHvPn8UCSW3BdgLsL1QA4afR+oncYDQ5
-lCQG86XpaAotXC/nCOtBRHx4N0JE3scg8nnmMM34Hm/FrQ2c8S+WNivQLSTnNZmOZsj++ic5PL2o
-L0b2is5nFvNh905DH4B/98P2NyJMPz+WpDzhY4XBSdwzVjgyQptlVmIIjS0ZpaNneCyt/uf/SMh7
-4UW9WnSpfLBG5mD8d8tM5GfSZ1csvve/+/bw+x8+HP4T1iS8NeWDTXmOUXI8MCU5WNtHimAKDycR
-StefUtG2Utdc13prucybre6WS7W3G/6XqkQNpNi9Lb1yPKCiHjSeKp15V+mn/eT92xfP//iCNGQo
-1dJTjsumKll84bHq0gzqHBZw3BcuZc5APkd+Sxq5SnTuK+ekbIqGcs+0iQzr14cf3n/74siA+3jw
-uvcJ+7iQPwmK4pLojfz22SuTa1Y5WKvMk3y0SedLBUh4dftav+jCpv74/hXQRLiJL8T7OeXUJgeS
-z1Xu7F7KJviAHX59C5ApmP3kX6SbdPg4e/RkWH4sJynwxLQGFA4vtFMR174Oy7T4Psg2qmAC/f4R
-4FfPl8A7wNGhr4/3jFQZ8y/u9bz29OtVI/rxJecqrc+pbMiob0hHj+LzGlvX9gNGKNZGVhvqsb40
-hy6AF8kJLrcujcK22MxPQzVlc4bUILho6q4Ddu/94cv3z7//4fVRznTM+6hYVvaL58sqxZIyH+pL
-K3TIDOrFwlZvljrs9hEnzLlVSVVH4kSfBqKACKPotW3YtnZDLnrtOM7u4vQVxm73X0nsVKZ1BsVy
-Obsh7LNhU8HLI+wwlckEpas4sc/QRgGYzPS8oHX/hpAD/a7oLkzgSujv3nYAuLlyeyf/6Gf0j86N
-m/UDhnS3KX2GqbvwO5t2Fzq614DuiywcTxrCQJQDFVdKR48iW+Rjlc51Pxba9Prefbhsq6ojcWap
-F6Rgzb2cOaKhQiEKt85V2zi0jxAVvdYdojLcSnN3LMwTRlsfRV3nkljxaFEtl2XXeoHjgvfDYtWR
-1cYWn/JnKln9DjalmJpwgql937Pdrco6v+sWhMrvikU5CzrGR1zAwmsv2SFctZHv5AF5zLqCKj7U
-gHSszi+Wq86jJvzoBREob0ucVcOf/UZLh9PvXxcLjmFTl4Wq+G6vIHLjmlBKqZSsU1KBDK4m9AdG
-iRGorUooL5Flfkn5P5Q3+zoNvaTNBSEbZl0uVAo9fVcKXdfJmlsZE7ldlE7tMHQ4deF6ExqWR7Jp
-269oHodGLtrVAQ3IPLDrva3kI9WrCpNpS8zXXAcc7hlOV4fXPkbDBOqEkJV1h9PRaTqm0rBHEymM
-zNIsISqcyDPVqk40DxhkS3tqWoUz/kiihbCCCMAeGSbB44HL/OUp3IXtSm31TykiPZtJbLfQtk+s
-3sG25MXLVW2PC6VaMAKMq/DircmvVMP9xNJkSZCVwE/FVzowBlpHo4KVT7xM+v1vzKSpaHcq5QNu
-BSYjzn9i6pya3ALerkVSrdqMz71bxnUsOVxjPasM5Kr7DVtMsiYdHFtesGsjojjITn14ZCOTNh3d
-DurG7vCCHkigEXYopdI4S9yMYzlRaMz7O2+1VnyFEs/dxwaerc4ueF+M+Gn7azsb+pHM8Woz+mQF
-cjeWNq/PhywZpRtGzfzN0ugFrF26FYtjtyRDKXK8N4S+I0NdAWsuxI1c1QsPC4D0j3X2hnFO1RIp
-brG3SRE+MDCq6aSxMqiJ1mv1OrX7buytduO158hmgpVaEZEPdWLYpI8SrcsUqwrthJgX1x1bbj5A
-TbU9wOKuUHufOV5pWLSXm3oUzkzc5rxc+X6oEB9fP06I7zGvKqu++XzdnmxO0RVkK3aZwYlljATl
-ihsQ7lKqDDCRpAbP1IsR/9ap+gLP4EgGYK11wxOl4+VCQ4WN9j4tWkz0JIfMj2ols43CcRv4eVpS
-+nVLEEeeJZmIphUq/eq8clt7FENPQbvDymYxXMLzvx3lttTg5V7Dpd5NAXtgVDpU3N1+GjnaQnlg
-4meXcMHXHcf7m6AaiRGtr73OvT3szySYygbQMjMUAdw6ti2U3AQmHVnmA1JnIqe7SHt4ctc+aI7O
-3t5eiqTsbnoeW/W6v9lBzvmfAEIrXbscLUGCfwWCuzL7i4zO0vxGQX1TwbcgmBsJEaqPbxSB2/8k
-QmkIkwKPQ3XeD2zogT+sf0Aoh/0gVCubvdOHlRMq2HuWf0pJjw2FCOLrtUHIOuQ5PjtTQlt2S+Wz
-2P/kfpgWSBS60MZ+YExifiXm1+EoywbFR2y8sFNttol6GARKz5pQkIktClMkeS5crdjyI3CJOpe+
-iJthdv0+PzIRtLaTjSWCYqk4dyKDzZJysjGZiC1pzt+oPCKi2Nx00jeUziNp1xJo+rNXFUwaOR9a
-SQwVGYqa9pnAI7q8WJ4jEHNoDenjjEtp0dn00UZg68NVk4xQpYvvWLdgoL+Bu5morO62E6ui6Kes
-JZX4QTIWPTb6A/c0z9SZc4HnYH+l46bNI2W3rYEohiVWaXFNbEx/rzTiMRK5tk5u72nZrQdEg9oG
-kim7e5gyv3hDRkqMZ8M+lBmS85CNZr8vV5HMpyolBzMaLUy8Ap5RcV2x1yTNC6NL5/hfR2AogR0n
-EHaaHLGOiMBmBEnK5wMNFdBweAwuKG/2eyoQGkMKhcQltjlWV4zwLJLgLaiAJNqguS3np4oaby9o
-PNKS2rxfOM8UYVmHQ1rmhJJG4chzT7kcExPZn2Lui4duRccnecIdia+CKdR+l1A5v5dE6WMK7X6m
-VJBqdvGVmHQDGDYBAv/qFE0KnNjMGiyPzdxPKChZG9e054xJY019YUiOH3/uMkL4zWHMXmN4FvE4
-PMaAt2XRXVCKzePjwa9m1eJyh20bcMqVpQOAbl47Db6fOUc1ccV440V6T7yL41FaTbPhBbBO6Lho
-zQY4MbPVMUivtZMRqspp4qV2aXrwYB6FkMkLrlrOIz5LW9s53bcpezTPNpxhr7TfNqXEBgLi1SYl
-UPTVjj+9cGZEM+EZoQDTbxb/f2/HrpswDNz7FdkgEkUsXUCqVImxCAmoOiIglWoVEgShEQP/3tzD
-se/shHbpwiuOHXwP3/t2XfYJHDh0VgpWUcXPKp1Y2h/8kVHDA5a7dL1p/tYaZ8BPwgKLIlF0wiip
-vtF4mlMFFDzcByvqdYG0CyW8a7DA2xGc5rwBF/yydj5Bj99cjtgu7UC1D09gxESKoE9j/ov4zQM2
-LA4Gz3x3pTXSrlbhUmlRAN/aDuCecUQxu39woTb1Y61fAkwY3Oo45lylNBWU1aE0/BWT3b5ySlQn
-QcMzcNg29DFfLMoEXoHw0I8Q31Qw9+sdVdYumMxnhLqAGW2jhM4kuK69w15AVUvdMlu1LNbQHFFe
-lTRLU8GtNmYfDdvSiriH8qVx8QHizJUXbq5G5qqmiOJS9pttHCTL1ctquZ4tW8RlYn3zfPFxRi+o
-CwIAz57Jyk+RAlJjAI2cU8jzqd9vikxH4gQqW64CM+bsUGh4taNTdgF8DZdRhrsKkZWuBMXc7HNV
-k0DrZk7j90y8HyQmeIeqvZk20d31GXfYmLyXBsK6y247Qp9Sc+bejxA3ZA4ULsWdH7OCMkgvmMwN
-HSO4LzzEcm/qm7Ix886hBhT8+F5rAph9pyBF6y2xMKKs5uz6wwQpT9/mbLZmb8oraRRB9hPXVLUz
-0CKSKuTCU3C750UlKU6DTzZM9GeoycdNkTyK2Z+Tp9FoZE8UeA+YQvshk3Ts0K0zeBq9TyJu8BcR
-BnclJxm82C09hWkaPUmDWKunMnlWoK9KErSP/QqDfIKCmyMoAvpqK3Ikcdf/wz0j4E3a/i0M+aM/
-8lcsLRI/yVkiADpQJPC5gwCtIYMW7hJ4Xg/MbHwKWtFIqe6lXcQ0nc9Yc3hFs3+PHZc4PfL4Zrlb
-Cq8/UEsDBBQAAAAIAAAAIQAYHx3t2wAAAEUBAAALAAAAZmF2aWNvbi5zdmdVkEFuwyAQRfc5xWiy
-Njhg07gyWXTfVU9gYbBpXbAwDentC00dqRJC8DTz5kO/XSe4fS5ukzjHuD5TmlIiiRMfJsrquqa5
-AuFqdXrxN4k11MBZXng5APRBqwjJjnGWmBnM2k5zvJ9DLj8jGLssEo+NaYRukf62rUOcYZT4KoCd
-FCesWElXtfBUtRsnAjiIsr+xjKEDJqDbVc47jbDF4D90Fhtj9lv1l4QR8UCLdVoNq8Tgv9z4D797
-63Z+z6VsUIsGlZOzrFDfEvPYUIzN4yVm1OI8lI6+fM7l8ANQSwMEFAAAAAgAAAAhACPSFPNNCwAA
-HioAAAoAAABpbmRleC5odG1s3Rrbrty28d1fwerBTdCjXV/QoLZ3BQSuUxhwWiM5bZ65EnfFHEpU
-SWrX+5aP6Df0F/reT8mXdIakJFLi2rtxgwINkOMlOTMczp1DbX5TydKcO0Zq04ji0Qb/IYK2h23G
-2gwnGK2KR4RsGmYoKWuqNDPbrDf7/A/ZtNDShm2zI2enTiqTkVK2hrUAeOKVqbcVO/KS5XZwR3jL
-Daci1yUVbPt0QaaUQipYrVnDAlKCH2pDKqoeFhgH1jJFjVQBOPDaGi7E2UEbbgQrxsnN2k3gkuDt
-A1FMbDMO2BlBgcDvhh7YWh8Pv/vQiIzUiu232Vobani53tMjwq5gOZvR0OYsmK4ZM3Mku7IqtXYo
-ulS8M0SrcgKhXbf6UWekYnumis3awYAe1k4Rm52szhYbx0yRUlCtt5mR3Y4qSxfWKn4cFnaKtpWf
-hxXeHOINw4MQKkBuGXE6y559BQdgKHT7e6ShO9pG5HNUQhbKFkE+Aq/7XVbIFmTGSCMrJkCrut5J
-qqoQd7OGgyyP5M6aK+Rs4mrXGyNbrzs3yAivEPyBtfkwM/BhWgL/54daatATVZzmgu5Qf98zQ75+
-/5ZYPJAAryrWFvc42qwdmXFT5Ar3AAm2rDQ82CGcqqihOQqcTfMtyFtJsP8MF3o9MMGPMNVJwQ0b
-DzcTYiUHlh1zcEbVA3Qs9wEp5i837ANIbeLi55/+OdNXIPXhpzM/sMhHONhL1QSixWE2KWea8qJL
-KBBhOHCgslCUIedGyfZQ3NdcE83UESy9ZazShDq9rIBnB5IWUdMbBmb/1pATBQqGKhiDYZuabEqw
-uCLPjdOoHa3Ifc0cZQI7PjDwSw7GhNvvlDwBC7/VREgIWEBMKogMq4tSQzdru94EIrLjIbB0wOFJ
-qgp02BtZyqYTDC1D7vcZ0R0TAiJf+bDN9lRoCICdoCWrpQD5b7PAMkOjDaYV+3vPFavSngGu13Cz
-8INOQbhT55kn0OMgFPBaIOytJiteux+xPwTWgvp3ttJQ7kwQItsQnlrqvMa6ft7x8oGpkaNhGDLy
-LQLq2KAC73N0BNdmRsXPOTczdOeGS8p3hNGydubBjSZo7C44MaN4iZ4V+ASwb8+GJuecatj1oHgF
-dtVNVg12x0vBxqAAEc5FvBx/hrwIVu3Ow1lsbgrdP472iJvjVAASu5iF8FQ29bNATH7SHhzc+lkx
-RQkHYIP56EfT1BBeIkuPw4yD3gt6lKFChciKn3/6xyI8jUElOsFEyBKYseLn7CkgVxWt9BlESKBV
-zZjbdAE5cGTrIBG9YdLZCNQjWL14O9usu5A3MWA+HBdyLzaVKd5xSG8K0h/83lRVZJt2xYuhqhJC
-HIj8tRtPMqfS+6VryPyNKQ2WmaBydCujHNq+uYLgIHHw/BKjY6X4HjylgshVYmi10dJncwyVkMYI
-UwrsoPijBU1w4mhEjLhUqegJdfvpU76HOMetC6bod9Pqjact3jGqkjSFXbiV3NcnyjHZEuvqKVZZ
-W9mS4Da637vU2HeGNywi65Jm7lauIgtDkXBFby46PynajYRms3FgtvgYbtkcPBHwRkol7Wy1FFIB
-On465mWAHehrlUM5Cf7lzV4TuXfZu3FxziPMaJvhdhPPqvmUBSW6lJ27nUxiGL1pcjhT34COYScr
-voO/NyK6ODiE8ZtQrREMBn4zZqyIIUF+a/+9kdypxjvmFPCWyDA3UwZCLZS2MXgtijjDdGWGy1KA
-jFYZ2XxQta19tvbZ/UL6hnsmu5S9Ta1kf6ih2PuFKdyn6iWd+3HGJu1k+g2wrLyzqBomuqGYiWHK
-kKdPiL4yH3sa9thQCl8sORBg7rxz/CMVPSOjGdk5H6VToT+Oegl6VvZZEZX++kQNFHPun4n65ftS
-kCbIGsUyj7ap8Pu5p7Z55Fc6s6d9+cQuiV1z2PkwYAYoqQcX/2NzPB6mY2LDaKrKLcpQa/HmENfi
-k4lDPsFb1vklgfIORUTOzFjuj4fPc14BTLXl+ZL/Dsuf5bwzIu/cMO22KQf1qVvzit2R5ho3jXKt
-3z5mLRk0VTELzTOjGpLqdxLYG6t/iNJztO73T9LzL164+VkYTwTxzSJYLzi0wcc7q9+uGgQ++HkO
-rCSqHVOlgV+8uAC8zDsJXqwbLTixs9fx4UGv5WKR0Zb5LPDPvZSmlQZq8tC4kolD9ztsNO4gd4Y3
-NVfFB4vk3/8KsNiHDvsMEYafg3X9ST91Q3+Fnt+o7QZNZ86ub5ZFXmwXhqpz6cUOL/bhUDJuHUWZ
-pUXnAHhrlEx6eLTBn+MbKIaqha93U3MU+0t9Zxsqw6VgLxWhjsiKQEnPqeCaAch5bISVimGB70cE
-EIYVBTpSy24Y/ufYCppeFTDgO16WAQ23DsINkUBiFd12Lc+2+9bRAyPYTtEICZzvztgjYWJ/h9FZ
-MTy2bc6x6uV0BwS8Fv7uYUdAbO+IezwwhHYdWL22h8auS8yxLSOxeMc2jGsk3FlWGbB4JlOqtpPW
-f4iu5cnK1N9BrdVax1gRV1wCS4qRvoWoGW2HfQ1NvnDCWdOOry3v68fCvMK1xwfzysvrS7shyoHQ
-BiSNOzWEGrujkd1SfIMxDVqO3PCWfi52rVg7GkpLXB/ANm67y6lajv0KQO90bMiCz8Jb/bx424Kr
-CWFPVArOWkMwB4ExP79ckuiWg0JNtqjclzDLjPnJTFgzNNg4/41oyY7/rK/pCLkyCyL3eWKGu9PG
-JchrALHn96uklE1jH1BwZd7+v1ggOgMAk7PBdbZh4cyt4924i/Vhgt5pu7dMY7vEQoGGFZvfgJY1
-YpcU3zdBmJgFkCerr1ZP78ip5lA21lSjK8N1jAnnmO/PpgbRPl+9cH4GERj8cNdzgfFidlJ6oHgQ
-LHBBegj/2qHjLKj8JVmeuHQQDkUz03dGStjc8kAe06Z7Zf+QAGm2bZ63Mrcs5VxLYNE2YvGY2609
-XlKgd6heYK3Bd0qyV7Lx3HkBueeAuTOvY39Juo8PNXRoOfzPvMYp71dyGxd7LniNWyTj6T7fafx2
-3mducIqrVObbh94mXDax6RIPoyEBAC//t4rEp6WkFn2SDTPsf1Ghmv0CbV4McW/w3cYxiS+FpcTi
-cwhIwWEwNjRQntnohrUFr8iO7bEsmEoWzaAasBUESuRudhQtHagrUWwxgy9FQAELEAKagjBzBxvK
-g2JaQ0jHiz+vXGDqmMJHMdqW7OPRZbOWIvkU+5FC2fGkcz08OI8vXrYKSz0zeYzLRbKnNbfa8TEp
-JuD6f9pWksQ1o8MSOHgiGljtd+n2VCA/MsnvpS8A56pO6xAV7Dvtl99ox7cmx1EWPeINk8W1KgD2
-WhNoILquuLULPQe/OtPEpxsO42Ukwn9nH17s1EwF4f3Go2DKvXAl9CB4gUzqKfW1wjJSXf4qo6M2
-AE3hylPsUPesGh+/wwj1HnGmEt+x6Cp9CJa4uIxNs8tn3DqJPkpAMvN2VtxZcRtmkdTd5le0Wh5d
-1RQvc/teU9xbF0o0xC+hPXCsUt8gVzfhcfxKoroJZc8opIJv4G8PyroJ1bY3pke723H/pCRc4wjc
-j0x9O/YbfJC8FY2UOdTnVIyPzj/U/toHOQCcuD0wvJXpE8OAZORUPJSw/NJ+NqHgcgzXZYxhMAa5
-tdg3eT3iL3m6umUWWGPizSPdIQoM2LdS4sBgJ4n/huaHoEsRtsrH8kDbm2jkZqmYiQP8GmT4hggi
-iwp7VYk+1dQ0wcYTdX0z3j7YnpAeP6/Di7ubKabfmzUt5mhjqA8Qx0gfjlLIviedQl4Pa0VqNiAW
-orpvWoK2Q3JXsMkWIKJd/dzqR40Pj/jpD370qCjUbF/8BdZg5svlptNBg0P6r3VQF/iRoTMeCJP2
-a9D/AFBLAwQUAAAACAAAACEAXvsS194UAAD4VQAACQAAAHN0eWxlLmNzc8U8a4/bOJLf+1fwMgi2
-e9DySPJL7cYM9jB3iztgd3HY3N2XwX7Qg7I1LUuGJPdjg/z3rSo+REqUrU4CbBpJbIosFutdxVL/
-9CNLD3HVFWX5xrK4PSR13GQL9j9lXFTs10+f7llZ7A8di6sMnjdPrDs09Xl/YKeG57xpvbQu68Zr
-0wM/8gX78aebm11T1x37fMOY5yX7HfshX+XrPHqkgRTA4xD96Ye8EAej/CFPxGBSNxlvYJAv+Yan
-YnDfFLiYp5znoRjq+GsHQ8EmiENfDB3PHcdpa76JtlsxlsNxcF4UPyzjQIzFacppcJWvNnxtDnpt
-ncOTZp/Et9uHe7b171kYwgd/Efh3YiYQICtSXO/zeM0fxGjJ46bCjZJ1mm8k2nWN+ATryF9m/ZC5
-SRjes2CzhJ1WtEkoN0liXJmGq8BP9Yi1cAkLoghWh9bCF4FGslovfYlae4iz+mXHfBacXlkIfwlC
-sIGzAZCVjwD89d29nLGcmLGSWzRxVpzbHQv806vkZDCgZops9bOHVaTYv4SB7GG79SVt0hUOJOFW
-cSpd45IwWqVyoCme4xLhbtfrzcMjY+ynH1mMYluWvNrz5g8ta3lTcEAFJZhnrC3jjrOEt0XGQWA5
-O9YZL2EeCuu5QSlFyFlTIB1/yNJwE24kZBpkRxB1kG4181hX9Y6dC/rQnuKU37MPn/7E/gJfP9yz
-T3/CD97f+P5cxs09+wuvyvqe/VpXbV3GLcz9c5HwJu6KulJrPvwH/z3+/zP7FFetGtPQ8eSmYu2E
-Fj7efLm5+eMR5C5mty4F3JGO3pHy9WqoFdHPAj8g1hiqGKyDB6E6ljIGcZCHWzWs1REolS43algq
-ZOjDcK4GpUryLX/gXA0qpXyI4jAJ1ahSy02yXUV6VCtmlESpMBxu1QyWoJIBimW4ikj8hWza6rmM
-kqyHohQ03kZJHuuDCBVdxRmPfHPQsgQrtAKoqWFkKFuvp3nyEC5TY8zS1HWAyIIubUiPgqVeLZU1
-T5I8XKlBpa5VXWkqkoLZVCEVC7NslWgGkJLZwEjN8tU2TDTvSNFs2ihVS5NszQM1qtQkj7bBVo6O
-hQ7Hv6B8/sg+s6R+9driH0UFUidEByTo9REm3By6Y3kPg9kbzAM12xdwdJ8eiUGAk8Tp0x7cTAVE
-fY6bWxTfO60TagzljEbzGsQij49F+bZj7Vvb8aN3Lu6ZF59OJffECCos39ec/d9/g6b9rU7qDlT0
-w3/x8pl3RRqzv/IzR738Kzwgrfxg660c+vemiOEALXzz0OzkGgM4MNAiWAlrWBYV9w4c1RYGFyth
-EV948lQAsjT/CAp6IBqhB47LIm55Rjq+qM6AcBcnJRiaBTDljP8DItyjL0A6AgGEKGCtB9MBlXSH
-S9AE4UBLNE3B8t2js1ZLFJ0EDdHi3D2a+PuLh5Afce2uqju0MnfsF4ZgJlgjLAYxQlkJ9B5g+YpM
-cY/GjSnad0hineIsI0L4YgQQjwFhi91C/QFZ5LuX8bQWjJEaAgjHu0P9zBtYOJoC+PIGWSJkMKSz
-9NI3YOFSYEVDL5KFG5+mlbzrAH+00gJh8IdALnhCe3YNyEVeN0fY8nTiTQosHQku2cI7wWj6PDyq
-nACoLtojuDnFO4keuG7xrPHqqhQqc6rbQhw1ToD0AOCRvRRZdyBuPDItifilJ/ejJoIXiEMjBfMS
-Dc+hyDJePbK0LE5gw3ja3fqMfgC1l0MBwkjOChnw0sSnR81/H8/2m1j/d0A+K9pTGb8JTrF/K46n
-uulAbokZ4HM9/Yd19QlkrDGHMKZcwDgO20dtQXGf3oj49Uny8R9eAbx+3TFSOL1zXnI6HmjZvvIA
-9yNIHwoUb3D49zPAyt/AmcII+h46mZfw7oUDDWDGPoYdgo0gkqLmejOS31CKtKkowloei9dbCKpb
-8Ab3vVmD4O0jqDrKzSluSMLl6qypT15elB2SNCnPzW10ejWVCExYVx8vqBvISNJg5P55QAgnGeQR
-MZpjx6LypPiQbZZwiuPehJWUdfr0ONTprRRPWuJV8VHbHqVLW9AlS6JpyVC1PNCtQJgiCas9J1Oq
-MlRft4COhZu0th/mJQh7W5DtlDIHXhEToHeTELUbxKkCvUH38dmUxqIi93BFKAlYZEvcUgbbBoOC
-pZTCkRD3oAwBJfMxtsQPDw/m+GUj7nQCd3PM6FqYUac9ZE6moRQbdFxkMqqVp49M60ZfBgdb+x/d
-OFPwKZAu0WCIQMva7bcs7mKv7cDx/vyhLJ75h78PBRCDxDu9qXw0qfA0my3XH+9tqgpjf3ljcXLH
-QTQKr0aOJ36sCXFVHKU/PJ3LlrOwBUnMi6ro+KX9wfTLB9V+TAAMXucTgGZDJvkuAgwQmCSERMU4
-ZwJ69sQCyBA7fmpvIXYHkE13N+vc5yo+d4e6AWnOxueG8P7uHasnkVZwbv74xN/yBsxlK9mDUu5/
-VOH0gLNXRGy9HnoV2IKB5XXDAwtizhaTA39y98HcLybyguYQhNXwz3PRFklRFt1bb3O/wIphFgvZ
-2jnlGQSkgnHiu8hkx+pvstgRU4yiiuQMnhLybPRhGJ21o/gi6b7KRF8wuWS9N1et9zYchRC2hX5P
-OL0dxx4D+zydQeGRD5BFdO8x4+emRXCnuhDH/kKU1HH4dLbA5My8Ts+tR1KCuU5Rnc6dPQhg6nOH
-zNhR0cqkhM4J5AyvzvOWdzRRbfEb5khYDmghu/r5Q9echRUf42YUGEYGbbCfe1RsCHuBcDZvF/aY
-CR7LpEOoTtpOGgMJUQSZP/i+32O5P9Tt0CIN1JrmqQxEyXC4GQSIGwp3HAkKRlBPvPJQ40TyODNu
-ZW4zKTlz80UBLsAsNLbaKn3F/z2MH3ZMRBGXoyylcsf4VYdVka+0VeWJDCx6bSkrrpMh/wCrXwCn
-Zwx8KbYI4GcZyrjQmkcST2cYGgmJR7jxxxbC/xdbiJGFBeKDDg7N6hFvET5/BV2RVERXFf+6GZwV
-jfALpALnY5+pEa0RTURB++WSawOwwAOjbcF0A72Tv9iGj0IDZHopH8GTJSUEk6D48dS9mbACGf7T
-FpfJ/X4Wiufim3zeO2jxUHy7s0UVfXwQjRyQL2JetMsHHmdudfrGtDk0Gd7rf9gjY1kXqoxgbdnD
-coCFEI4SXHoKhMdSvyeYD6gBKBC1W/+eBYtt3tyZA+OvI2kBmf5fdV3AiHvgTVq6Qmjqlz+0UkfZ
-bQGjYIbbAqOKsgBDCux9gXCaClQwvYZ/Ggw7G96lB7oY60/0i5Y+6+jCbo5z1EHiOSH5aFioQkig
-F2jGn8gCWkZoEyrrrbaVI6Cguka0VoYKiVulbxJkXtddVXdcF249KruQ8io5E0NUBGXGZYWp/z5S
-W0Z2PZNncNTBQIpTLcIS7zxJXnogQOHxf2JeIMPVMV6b1dejJfFQRSrLVEtSoPSjMTQUUj+xyhtW
-sUxGs4tWMHuuhiZxy6naOdRAh1vsrTD6ssC39O/Iu6ZI23fpYMNPPO5uUSy8vOjuFa3CCGALeo01
-b+BOhAaeivSJj2uBYtgjtfvs1A7jhHZJRopHFycXwganV7HoS9Mok+wpPK7LrP1RUDF25hESHR3d
-w9e69LE/uORtLriKmbkBlcyIHDtW8rybSgQ0qWemA/387xf/a5giCwCtAM7aacClONwkV1EBZJn+
-InOGU6+kExj2xYk0KrNLiZGyzdp4+h81LFdpdbP2v0/tE+BnPI/PpQhOzRKZFYpu31tNvJqrrBzV
-saF0KrIPUtVg6uJGnkg3DWTf7VCy5UAqIV6gXrupvIbrdBkUj5CX8XPdzCmDKx3AVcKOu+6RnGCc
-AiRBWReQEtJaZ4CWHDqIMPfe0uUOhn6AjEdXdGQjLqmUdocXrziErXAqlT9xmG9XNPRmmF47Sk/i
-dsXKioZuwiGal83QTD0K3y+bMu4q41ZEC5OXzYOt1tNbuXXIiYDj3lJ5KgfdHamISuHFMZIGM3Tr
-ktjD9MnX1/u2//bfbexkHdxt6gbMlUVER9XdXalTJ5ZhUFy9vYDzFncbT89fnU8tL+ZT/uLhQoJF
-dRJ1e2rcuwuMsu499gwXZBZvQmKN/w7R+h5ChMpLuCyQGcMTUNeMKOwvVKao0jGFN1HFw5wcTZDk
-ukigBoEOsufOmaX1mIk87Eu/HexkhQ19qFPGp5ZTdEufHkWriSeKOGBCi1eeDYi/WEvya+jdAXtT
-9DfBEq0XRu3GFTB+Hy2+UlAUVLuxkd7lRdN2EAoUZWYfwHzSJ2oeorwTlZPB+Xdg7dyQ+gcGoEYy
-zgEJ07ru4G5vMJob5pbt+htVK+JYrKdK+SY2i2dPfu4FaBuNPbzv26eAdU1NvlhL3WZ4UpgDLt6A
-S0ptCggRabQIDJiBTbSZjFyugOoyACad1Lx+KG12THTKIhmuVwmSGy3pbqQEjMjSNaKuiPT7+YMc
-hvSku9QaJIntDhuG0aw7YBgFpG4W407Y7PYMAKfuv5230kbyQzD6pt0hGBlQXYusNaReQp3kuZhp
-DluOREc7luF/YrLiNYo1qbLW1C8mwcl3TnlOcH/499Gov+gKnSOEDiN3CO1qiqH+vEF/YdBDL+OE
-l7Md6uxUVFz7GHU/3Yb2EnfpwVR7syVj6RA+e2NbbjVA1cHrrBvIZ3fmfOrsdc6mJ3KuWRYdlkD7
-s/U9djjf0fNkOVbNBvrWuypZwRBBgJKs+U65L8AKX6u/ZGYZEbSbmiZdpm+Wf7T3UZ7ogviYnsNp
-KjU06uglaKMYwAFqytBZ5zZ1xh/rTOgPlyzOVdHNznzHWEmxEFGAOuFEKVzXvQfpq8i+0QSNOw9U
-am7cAIaqo+sd9UkVZGheWzmJQG854L/YWtS+BlUYETZJ3MzboWHmpCttYuphabd1Dzuj3Q5G7XMo
-quuskn1bk0UKBUxaWTsIWq5cScHa2durbO24m1u8RKG+r9SF7XdJKmz8F9WoEVqd35gqbg7mSbg+
-RfSd2iS1kBziprMum0RGYl42+baZJRT6gLfhoLfFMzfALsySXa8g640ldgvqs6or9+yljrgVqhRN
-gErveZUNVFjbMHpInpBhO/6ifpoIfVyTn+rJdjGJQ/u8/w5uRRDdkxfQE33gVLmWGcQcd3+hqWmW
-Zl6qkKprDGeN48sNUgVlbTK6NhHwRU6aF2U51I15VUbcje65UL1hy7bDus/O9o5iUBfgYeAQnyAW
-5PhKAdmJtAGi/me25z1QCVCgJi7yBnAWkR7Cyb/XaDAparHGUwy95LCEHTc8NpAV0I02hiDsz0Zh
-jn0sRSK5CXInbhoUiZAtHcc1TrSQrPzsWLxmq/EZN4Pl4DMmlkNuypaL9RBEuOgPI65WTW5f9F9W
-Z8daQzmKeG6wjYscKySHiT5ZjdHaYLHV06jo4zmlSdWDhovXrq2XxtYCZl7G+8Hp+wqTMc/IsFzY
-WCTHTUwiXQVlIWFK9bVDhtZGkSNEgjAbLMH+KIKkHXZpguy33T2Tph2AtZzxpqmb9p61KTxHYwYC
-kJzR4N2ztAS7BciidZgKsxYv+ErooDEAvF/FSM4cbQFbX7QFsEsQZOnNcEg9/gMXZfol37eczYzL
-7On0bKUKrDPDANMra/9o+rHP7l7YaxniVFQ2dJETBQBneCgTPG19zAxPdBtQnQ5wBOO+R0ECtG4f
-/Izv7/FqGvsZf8XNxPtlVmM0EW6LLDZ7iHWgYeW4njZg34JBOMQAq8DrmRhI8yWFc2m92mWH4loE
-KTzs5ZBUp1Uxoxn6rPqyFCbXrYhiXBwBdLCf3kP16/uLhEUYxXdfxGyIgJp2Ru8KyTyISt8iMuih
-XlmJzfXaL25uhaW+dflHZa9xzWC+b3GVN/SVhDq97oGwewQFZeLXoh0r/5XmunHtzpklOGLbm4Vg
-BTWuAQ/fSm4zT9xqEfrmq4JXAnvHTQS9PvWOopnqFCIlRShTF05RP+P6m1halcKJRmXC83rZ7Eo8
-6S49I2hQ9vTJMPxi3ws1yoFALd19gRJ6ThfIo1TCzh6+QcAjNz5y9xRgdoMCjzz9RD1n4PlF7kIv
-zYyctmqs7W/AUTCXdJkYGoVFKcPCQRBqtNLTb5S/874zDKlVbSlaAqeaRtFzrOQdlyWDsjPMGU88
-6HjCRHF2m6E+G8OXmEcvHQstnnyTclQ8c7ngQYFHZdpiV/P6MupvxM0epe0qPdCKl7joxI3B+/qd
-jKVf9bbfhdcukFPG22GQSWGzLiQqLeNxyz04N7ax67fDBm82yfmfcRu7dzxcv/O9JjY44/CVJslr
-8rMXTfXASJM+IkE4Jf243ubOxjeccst+AdCoYY4ijH0BuoyMIrn2upGQIrFnUaUNPwpfRftau+x2
-CceYhPjZ1xbE2lucJxrWHRUMgYFvXoWqzG1lWfjV9Aug31j5uNbfN6utZjFulNrK61dBJ6t8KmKI
-aOi0psuoAsairYrTiXfjWq2cpR9f6zUdUjK64rbGLmooLlr2BA6qpvxVvBmEQ1oJNqLzgP4PTIG4
-9t6RSRzxGzNcOiZaWVamS/ZeVcwzqBOv144308ce8BnO04oejLELpIeqoX1Y5dfGWczq6rps3/Wq
-utEkWHJ1L+YyBrrYvXK2nVxqXtH07VvNPZ1yysN/Y6tKD4huytTnQU/KxujV+lc3pRgJTSB7z/QJ
-Bi0q+jTzGlR6MFZ7Sg9lVnOKhjKnNaX/rRvBt7ephNPvm7r6sfEXl+g33c1ffSFPsEi9rjiabSnL
-0D4jzHgqqPyiYrRoNKEwHgf6Rb7+udXVIluz3AlBv0bVE0dvfMg5i5eiO8hZrulCE1KQPZtjaq7J
-dGO9lE8pNZMFemwnoGsSqrnN7iewrkuVeTIAXbxHMedduEIxTyUIf5HUNE/KwNQdszm1yOY3B+m2
-OBNADmHie0FcQ0xcpTcz36WQ8nytNyiQTXpzuoMcsYuKO3A3o13DOkrfqTHrhWU1HbTU8QsMxE6q
-0cPaR/V4zNpFTAYvPrmHLp4NtkmXc/eAmZc2gMGRIqThbODhFHBZo3cozqV3qicEYNhENqNdzN3p
-Nqn0bnmaUH3n5FNTJ/HXmaeVHT3paoMjAxEFUl/8niKZjDS69GWaHxVf9Z2wvujvdb8OqeoB+Bpg
-7xqkBXG+C5jT73V0vFI9fKHablKnckUoj/xPUEsBAhQDFAAAAAgAAAAhAOHFIe3EdAAAdpsBAAYA
-AAAAAAAAAAAAAIABAAAAAGFwcC5qc1BLAQIUAxQAAAAIAAAAIQAYHx3t2wAAAEUBAAALAAAAAAAA
-AAAAAACAAeh0AABmYXZpY29uLnN2Z1BLAQIUAxQAAAAIAAAAIQAj0hTzTQsAAB4qAAAKAAAAAAAA
-AAAAAACAAex1AABpbmRleC5odG1sUEsBAhQDFAAAAAgAAAAhAF77EtfeFAAA+FUAAAkAAAAAAAAA
-AAAAAIABYYEAAHN0eWxlLmNzc1BLBQYAAAAABAAEANwAAABmlgAAAAA=
+UEsDBBQAAAAIAAAAIQD5kzW2e38AAEC9AQAGAAAAYXBwLmpzzL3LdtxIliC4j6+AVKpyIAW6SMVj
+spzJUCslRkZU6dWiMrOrmKxw0B0kkXJ3eDpAUiyG96lVn17XzOnZ9JllfcBsZjOr+ZT8krlPs2sG
+uJOREXlO56kKOQGDPa5du3bf98kvkslFsWir2ewmmRbNxWldrKajZDkrqkXyD0d5sqiTabksF9Ny
+ManKhh6cXlazadK05XL4WfIL+L/kZdEWydmsvsY/kuQ3hx+SJ8WyetK0Rds8m9fTcnaQ2P8t69ms
+nCblVbm6SY4+PP9w9P1rGK1YTJPirC1X8oa+xN+LdsSPeIC7/8dfpu1FmSyrycdyleUJ/tFc1NcL
+fjtokmWxKGf4YlVfnl8sL1ucwX2HmBUtAOUmSWWBIzNAvSgHzT4/KFcwcRjs+qKalQC/RZnt33cM
+6GBBvVyUxXRWLcqkPkvKYnIhC2wvijaZlcVqAdBsqsWkHN23a7dJ87JdVRPdpmgH6WHT8/l11V7I
+LtEu05aOcJE6uSa5KK7KpEAUg91enJeruHMe+clF1bT16sYjSr1IZnUxzfFHIUtFRD0vOyiyKif1
+YlFOAEGaspw2CK37ggC6XMHMsUv4qlol01V11ibzYgUI0zD2QJv5sqoXA2oHKNrct/c3z18f/ie/
+9jypYCz/96DJ+sHRPS8Ea8ICBhRj2uRytYKDkVwVs0s8mbgMAT93RK0YeBc67XBjn+AcnwAcG1ih
+7PK1opw5Kkm9imYv29HwVFwPM5ggD3R0dKg0YFUW857FdY+jzlv2F9GccDtJcW0x+PL7bgQhUYN4
+glQLZ5ONgIidnZWrEncUdrxuWjyzjBGAyhXAdQlzgAar4rp/RUSWmmeAgPAvrcgQLSQu8HE1aZMn
+sognyVkNjYsGH62KxcdcgPsESOysbO+NtggMwlQmaTPs8f3hi8M3H74//B389yg5q1bwLC2AwMGR
+qYF+A3lYKHm++3+4LYw+7ao4O6smyWmJk4c92JfdKfzJg53HmdQNErtyce9lzACM05ukgH6nq3q5
+LKewLx/LZQvQuea1MXBxaxraDyHrxY844Q5fkku4xVbxscz2exDxDCgJ4tt9h7mqymslI0lbnM7K
+7mn37+D3i4gk3mMl9exyvth35BBOJGMNX49Alz7yEEyNi3O4wbHvN3V7US3Ok6pJEJUXDMayaQAz
+4KInAvixLJdw7uEgFKtVdVUySUQyiD3Om3KGz6bVqr1hMgP7gX3jvdm2s1KOCY9PzXjH9GTxuXh/
++PL989/TPY8nEv+vmheIPcnZqpiXyky8wznlfPyxw3oBzAnsDswbLj8EKy6RbwL8C6Awx5PI9Npx
+MTg6PiiRLFarkmY3F5oLxzi4ZJO2/lgCdP/h6O0bWM2fgKDi9gE4bgh4iPbJF7t78GgGF9tpMfnI
+HfkjIB0d4m4c1ZerCYyYKkU7g8uxvo4xTXiSGYAcSYI7TzDikx68+PO//QeMPD0H5LJnj68HnFJ9
+dsaftRXssH6m9yTwKzgQvpNJpA+fJnNg9Irz+iHM5WxVz4kK4rnESQC4Aw5mMqt13QSvb+rVPAAg
+Uri525jTy7athRyU82V7c0T7xu0X9Q4jMvFgcHkvKqAA8JVcdoCvbtxiOoX9A5yY1Msb6VbOJjN3
+wUq5W+oGZ+E4J96LnMDNgJ+WZ8XlrGVyuS+XJwIAB0cIydxxS1/V50mXxgt94qsgR7o1AkQhciBU
+F7nEFWIsHjSCMKIhd7wqgdG+cfcujs49AZrBJgnNDSmtcJl0BQGEFszxzP2BF973HYK195adls1k
+VS0JdXCrJvXlAuYoAA2Yge7H7nWKuwNIkieWxVnCXWSxmsgAkXThVgR7PMPdN8gKYGbZsgbI1Efa
+w9RdeK+f/5fv3z//cHiUNMCgzUrlppQr3zD/5Ze7cNSWf//3fL3Xl20ZsenN5SnC5xQ5QJxC+WkJ
+1AMwetoY8P4Ot5h4i5J6MqOMCO0Y27DbStbS4V8YB/Eix01pYX+BHek590SZ8WsAAxzM8zneykhe
+FJ0Ua1LHYBA24L+T9rKY5YqnxaKeF7M+IaqZwKdN5i4xIH2EWTAyLs0gLY/1AS+yPgDTtut56NyB
+xaK5RsCelk01LanXHAj+ZYME8H3ZXM7xYnny2QCfNAjBdrD/2WdpmiUHXye3nxHBhXV9ePuPh2++
+/8fDf0oOkoETYXeICMEH2gyR5N3b75AlOkj2dnd392mxT55YRk8RdFbBpHdoXmk9Q1YBZn6WnCNR
+wjsUTnMW9Pz+7e+x3y+lV+l5haxTtfBnQDaHrn73fcivuU7ge21uTjkTD6JoqfKbFmvpAvfX7Ze7
+mRnn3avn/4QjPHXLD8ZZweU5P2VOuK2JERNerkNnCKl62b8QLHQqAd5P3XgwnDnycmCT9L9+jtcP
+HMEmBOyrt7+B77/ajQBraS3vmWMJc7x5+ihv0O/Ri7fvDxna2jX0K4dCjoBuHYla58CXBD28/fXR
+4fvfHb5keOqW1ae4D8TKuO/dUSRMCzr57qXMIdgPoC944fJpEtkBO8zh/ON2sBABN9OiboVmT5Xq
+S+e//u4N7fQX+8HZhs7dapLTCq9Ohx3CkuFXX9rtUlz6wvF2ROVIiHKfq+IGNxtB6l68ePX2xT9+
+/w+/ff3ue1qqBbbwq3TDnxUrT8RCNgMY2gSYMOQQYZ3zGjnQqsV51YsJ3N+w3QgI5FlnMzfw89+8
+lfnsdrDH8D+Aew/3niYNcz7UO/KkAKISZrLKaQwnNBpwfXj/T9+//u4Nj/Glx4CAHxNWbCRiGKBn
+AXzzORGGveGXn5LLJR41ks6LT3HvgCDU+xe7AUTfvnr7Hh8fD66KVbqzM9nLBnmifzy1f3xu//jC
+/vFlNjjxfb7/7nfPX31PPSMZ5TbA/xezbLDPuxVSb77McuKxkV5UC2GHujj+8v1333w4MseE+gv1
+K+ER9kv99vmrV4dvfnNIszKi2kChjRcS8qhwFpBPKtzl49uOYjnvM+j/yS+SnZ/wP+Jui5b4c7ij
+3IQXZ1/ATBdAeb5btLPhm0ukp99Q23RQLnZ+ewRbcIt7Xc0v50fV+aICkRrurJfVOdyQIzhk62zf
+dPf5T+vu86g76OZHdPgN8BaIxtrbbtTbN2XR/sTl5glc77+B+2AJoIRjUsyAvuEoMMzZ5YJP0dm8
+Ta9yGBAHO/sio9s/SaqzJL1KDg7g4eVslvzwQ8J/oXB/VuEdDajRXgKpHPz53/4P4gX4o/ZmWQJ9
+5daD07oGgroYuNZHwGwsztOrrOeLB/jFgta59QMGxbBq3hRv4IWfCfxtZvLAtfumWlRtaZteJV8D
+xJ/B5P/7/zVIRvjvv+NP/pr3oACIvC7ai2Fx2gTjFzTT3eTv/g5//yrZK3e+QAgVyddAEcu9p2ac
+YVsffloC+wqsUzFLn2ZDkkYmJezhYyQZ5UB6li8WZ0PGfxly7XACduoF3kcwLXiHjFoEbAEdzqu7
+dFgsoajvnZYNexchxLKYpgu4DZGoADZE+7DIhtDgCFml9Bqmvwuf0xwtQr3AmyVt82TeQC+Ed4pX
+vJSpYPZLuHXSFvhdvEcyC3z8cPzoFiczHcJ18S2I+k2aZeuRefiauZr48RFdJ/R4HMAWpvMMe23W
+w6CX2axq9Js8+Rw+A9g0Cn27speXK+I/0sYeFNmGJsBgxIgOCjZZ37lpFNPgMKe7edIYZGsAwb7a
+dV/B7Knl2ayuV9DdOmnGYePPgaHb1By4f+hrTdqI6M3f8pu4t19+9cXW7mi0dXIRdkf98UT8iOFe
+dLviodaAHN2+ZBp+vHHf7jw/rxHrFvV1z+60/fTFbIPHPOgh2UnaEBRf+m/+eIk0ur4exEsKUcSd
+9SfJH6aPk+bREzgxA5g+8EO9C/gd2hj+iuQ4Xrwj/tmmLxo69v6Lq2DFqMcbcpPq7MZQLLeotl6+
+mBVNky5X9Wmhy5mVLcqmdMHBevaDh+/g6c53izM8MTf8CqWOlLfn+GOeLE+QhX97+kfgBIdAWZFd
+kgF0hGAtyw59XAL9p7GQwslMPu674ZdM0xL5r6yW2+kePON/RskxPs/525MOAKrmHU4M6e2tv30e
+aC8wlxDgNa2KJvng+WpV3ADxoH8RumHXIMYDjwekC3mFSxCq0rMevD/r38jjsyFybCDrfp38cpfp
+4tmwmVWArkCCfgmn7M//9h9ICM9A6vNtUb7ttMaHvv2JuYPPEFfdTB6YFfqZDPAeHJzYQyibClsR
+7fJZeEuQFHegzf2EPs+Ali7TFLHl6oQuS5jxx/UBHVFzzBB0QO8zj4Jt+Qmxgboe/rGuFukgSQbm
+gOhgDiSfZ/zRY7iykuTxo9uoxU7yuV5EOMAZ7ruf86Z59qPFs+6ZA5BfwQpkrn9Y2LniWOHeZTo+
+vQp3MHmcwPewjSFdO8bV5fSB4Dcx+b9IPoBoRap8nh0KKmMQYscsNuIwpC5Y3LBtpET+Mz0tpvxR
+tZjMLqdAuobI5gccyKoped9T6E5xugUJSA83bz/AhsFBX1DbfWngTtrGA/YMHowM+Vknk6KdXMD+
+rlaeiihX5pspAIRRJ5rydvWGgbqdMfNDGlaf6Fx5zx42sXamX7M3LBiz4RopZkGGYxT5CV9BOIeN
+h8OSPP4CDRNk84dJsD1iLrqeFlj4tlrGm+SIzyvoMsV+c1ZhuiX4g5ZZshRRNfwyM7QAr68OOZAz
+iW07ZxwHVeTP3UEV2DJMw+8A1YU63LFZTvRAomYW0z1qOnsayNMFppM4+TWSBfuWaAL0y0cr/O6p
+o7Aw/TUdSKKrnfM3XgKbNGaN5VhM/iiqj5MUtm78d/xkDFsLu0aOBFPa1EVNEn28pdjPa/wkxX5z
+amN3jrQAlgdxD7psCPYQM0f4bM3/DOXwN+ng2QARePB3JIY9G6x50khEJ/Drt++/e1HPWYCiCQhP
+72DwfOEss6TqYVNrc1GQGZ2NBB8rdCnBX1P0oLpcEL2Ywo+2miVNPS/RvrAgv5aqzdk7KUE1PJkD
+kIVTfWO9mrKBlEy4xUxgiHRdnuClZTRKNLnDBRIvOBk8EyJqiHm3iXuQk1F/RCLREFjLFLldFIty
+mjQf7xzV3vqzKf80Sh4/dsOKZM/Deo3MW2QlGXRyveBv2AevAGKQKtVgw17Bu3tazurFOYC2ZlUP
+4U/H5YYsjdgc4FXOzpIa1XvXQBwEPDyn0wLIejgb+jVEtffvAflSPyWSV/GdO7Y7/qUcFTyX1FNA
+9GiLcYMUMfCivckT2XNSObpLaETN0Ggqd1jnMsLu3p7RpX9jDwM9GNJgeiSyxD4MrjF+QfsO5+Z2
+HRwN/5XH7Ce0FrE7XK8qtNSxEpAWNRBUBqS/fdg+HA2Hw/whbdzD0cNfIVC+fpjDw/XI7E1D2jzu
+XdTBRYs68LPqEx3++rKlWeNlzW4h6N5yJtwl3I/IAyeIEACm58G1XjUC4KHbbjK6fP/67cvDVwCN
+J//yB5rp8c7j4R+m5eHJYz/h9Pj5zj8XO/+6u/P3w+93Tm738q++WKfPRtZ/5Fn28Mm+3Rj6ON4Z
+Ifs1ECQY08xgWH4qJ2YbDIuEjb1EhH8d7wW3j+xngAnBBsoFgg2GfHosyw2YbN54lmP9c+hKX759
+nVyUsyUqeq2y9BEeMziLdMqm9eQSfTeGf7oEDDoqZ4CSKHSXlg85+t1vyKwxuGjb5ejJk+vr6+H1
+58N6df4EmcMnzdX5INQUXbTz2RtYVNoWaJ9GMe8NIFpOl1q4I8iku1lMAA3b8pD9SfBjsxuulyxZ
+DN0f8LX7bSRV5AoehNfPYohPX9SLtiRNGf4V6tcc6D0rc3Xul1G07QpJ+O36x63jzVFKEISv3IIi
+sfWqT2yl8TKceFO2z+GP6vQSuDpsnv1sS6WLUnhVEZqECeRrsfxUTIRRxIsO0XUHTkmSDgbOUXFV
+slVsUXZoJPbIbGmKNsIe/UU5iyYbax6gAY4KMMDjCQ2urKQ9QOYg0AT/LIdHbW5qjY9MY3yeEHYv
+yB1pjK3H/V5V1r9xUgqpHs+bMVpR8C/Yelg62taIDpPrE1DLCJKMUh/E4SudoxXIiEDIZqCXOJJd
+Uax6uZL8NYT3UHxdXSLGerM+OYX3dZDo50BJSEMMq2A2RN/jPPSv8P7yshKtKvXSEyOvDKg0dt+9
+9DNpV5elfw5Y8KECpuyyFY8E6fm5wvwbBHkKiwPW1ipOaQ2PUc+7011I5payzv0qAmE2RIDcWEad
++ZTsmm0xXzbqtyWWcthZst8Pk1do/1RbHXKR4v+ALKn7vJyq7xRwcjVfxdDbTUIOOJfLjjfyQHyP
+1cIqfaud9XKJrtzQq/E1oxHxzufpV+3QscvoKIkeatfCNsdWYel9XiNtUxcpt1pxYJyOyDGnQN8v
+Bw0BWZ8tGT1/Z+TzUDv+Go749Lx0fDc1mvNgcMoCC/dpCfzGNGnQl2sh/pYpNKpnU55WLt5d5JtO
+/fc4VhA9g3HRfaEZJerokfUfxSOCCxs07Cmsz84AS+m4ET8lnBrBdEecXOgv2N2+s7JAPp6Ru8Px
+AwZz97k0ZseHMuVBPuTS/wd70Pi8w3eou+J2biIf9oPziI2+1hU8DmCc+YXBD/8Z83jxtztbvsUf
+v0h2h7/k1dDvp1sP4GGPA2W9EKHuvLQ4/rn1p/QILgiG+Nuy86xBYuCEK9pER/WNqkNdEvypa5Dt
+GMO2jD1e8s15WrbX5H8t52/ysUFDq7hx0SeoNBkaYYqcL901E7jx46dT9FOgZZBPGLt/Uu/knStu
+aTg2z1388yoyQqhzhgt84YMh0Sqi1nH9DhrtOTyndCrUK7JGaWHBh5thzrN7uLcrzhzIJdDRh74f
+/m/+oQIFJWWEJxMc5pDE3b0QwkOzhXOI3r8VUwplPaCzJDUnCi1i/cfzvWALXhdNSiu0p3RB+ih6
+bC8zPivLomJjqnDJt71cCtqUHG/jeBSYYcaGpv0NlyFi9BEteNyOg9XgMhunIlUjLClPy9kYGbOH
+6IKMEM0Dp87k9EZwWIChMQTEdbXxtevsXndpENvMfhrwYrgTB8p5tdm+aUXgS0WEkGPNdML2pc7z
+QZf74WAhzI0By1tgHMlI9BT7QTZscsSAl3TY+yWh57NZOjhW1DsZADw6q+shWT+N+Xz+7juV2FC0
+SZ5ftheHqxXMGMBB9xX/desI5Ht1mBevJtUOKMkit8wc975Y3Own43rx20UBvdar6l/L6RhdtFfE
+tTB3+sXuXv+her6s0vBbe6bYAx32STaJ1PLuKexCMTsCmALFRuP6d205T50bKWk/4MNY2Y7AbPij
+ZFo16MI5hamF5jfd8XOdRGpMahJY4LAEWUhqQ0KNRRedKb3wqGKtC87iyt8Ga2riNeXcUxYiNXoS
+2s9WJdLZCBr25HTgsUS1Xss3iIeFOQjAdZgoCNTO4GWArA4548Mlg07ywgG1xceyMREE1YLuFDoG
+CSsqhgo6+uK3K1YDW9BZWLOG+n4qXfqgX6VLr9jhwquMzSKL5mYxwS1HbV1nQny0ZbUoRsjMbuk0
+Ie4W7Mw//jXgPpyVR7fUBMZbw4iqhzPyEtkci+sCbqOzEnZEVOG3OgjwXnAll7CuRb2DKFsOxHHL
+o80KLZFt0V42RHrhnIX0NTxbaYA56L97Tb4xjh6kg0vTfJB1aaMYVnDc+mM4lhC/1Uo8brhH3blR
+8u2HD+8AKn7KzhYqmLxaubUkvlV3ytCwb2KCMvjlH5t6kWYbdhjAO2svbgLCHh9J6Su12zOgUEH+
+mvzh+rYnA7BsPGvdAQKxuHMD/Xw3gPFltao7dPf97dH3Hw7/ywfUQzHhBR4HFoX/DHIhij6MCd7Y
+P9GAmyuj45v0NbCYBU34/KAhBBANW6wD1TrLfkwfvNaEYqVEgC1RTwK8JPHSJM6iCIrTHuJ9NERe
+Ms3GiA+w6+hLr+woXUlwdDIDlfQM2l1oqB3GylHAc5ZbgVSng/IcXXpDiQYje/A4lwHwhVcnv7ZN
+qGt8T+szNpox3TUcB86hfBTeKJYEUuoiXFTMkCA0obhVYyfzDo4bLFyFeBcoi0x0ODXXkllkx1EX
+rXqlk1Is7caEGG05BlB/VMd1FBB64evtXMBZcuwc8pZvMRKwdfbj9rp2QJ6WEwzcMDvMslnVCIpK
+LLeLuqTeUaDgDTyvgRD0Mh0v3LRSONGoLLBMhyNBBosHXvWFqyOti+q09IIkZRxHohVwIaNhzC+f
+FAkP7cl5mBOAH5onbgw8KG/oZNhR0HtbIjWAzudO/AKAoH5XbYzulKWZ61DxRXygbAxHFN/IshIi
+uF0ximqx/xSZAqMeXZ+Bk7mMnkvnTsErYrOdIWKk6RN6u6bWLo4ctVI0MIqkZpL00H7t38CnNyi0
+rfpfvURnfnhlQwGIFEVaZ++HmXgccbeTmh2RPh0kj9LB3/jd9/covXfiCQe9mk74dVthAO5Bwlc6
+E2LkcY7oYOCOxwEWyPs4OSYcewclnkEWCT6G7h83J+bLOZxhaG1mSFMRqUy8TmlGbk3ss+inmtkj
+4pWt68iX6lVNOmDWS7FkqZ89C+8YWp75M4t3ByOc0oYQOPTJi5/BxtGTYb1ADEcY698lCUDmgVDh
+AGdMD6RcNCyGrDGcmDRy4xsZkbtBCenYHQ8Xc4q4fJIF69KB/El2xzI4iGEzORD9hyOeLZ+oiPEN
+Zit8nacXSD+HERPvphrDGpilyUfc4E4DBf5ZUc0irypuE0wYiEL6vsxIqcohN8Ft2Eh0FU5GclpM
+9410grcbX0CN175pvArHbXEgi1eWL2q9lOn2AcwdhqDDueg9H8NuyXCP72d7fB7oCkBkpeZ4zExr
+i8GEFPLOsM/hhlv5xuKM3eLO+wDpU3aaMCwO060I4x2CMItBy4z5i4BQcDtcn0dKWLV9oc6qDzhw
+qbN4fuyn34f/SYDz3HkoOUUD9okyDuvdCFuxn3vMApmmh5x4yHZ5xAjGgo8vkIywO9V5XU8T9D+e
+12gqcikjgF8tiwXdr5n4YaAZV7L2YCIfZkHIaDHsm6CewdCAF9PSISX44Kh/JPkGGsMXr94eHb7E
+nRN4HSg5zaL+kl7Stn0/Q1nP2QUDqamXrOHZtIcyJNzByd336o4PGpUuZJb4U08ROnlYtiVYUXg7
+ii3HcLw598yj2yCc2EjK5g5B6YFukIEEl6JTIinj8YeGq+JvzE2D/zL7Dj8Ya+gXBvANTuwW8VSG
+xXRK2/uKZluuRFrx+GtlGMHcuy5EvQI6VLJq3vIt4S5tZAv4AAJG3Y19b98dvgloqmGioQPu3xFO
+84hXm0XKp018oc2nk0ac0Dq6pT6QIqxGxanj2E4xZpS4YraxkL+YYpWYX4nLFUmUrKoowKo/mRgc
+jSGw4uwlKu1hThOW3ir8CJMGiM0UR6uYkCCvFd1hePmmIf/kQRgb1KNTpAxdap2iVzfOhh+hgbwM
+xjJsOsa3bR6Z/aRkc/xOBQPr3rHBvlqk9GOFDlepafALDN4FAdbG6YYrULnBuAmwEikmkxukDAdJ
+0iPhfeG0T5nKh1YrR9rcAHaoDOLlhsDkafiTpX1tInREw1lsMUx8z86FqjCeuFOnuDk5xVZsCnqQ
+loRz6AwBOOdUi+x4bdeVRDu7NiQ5wpxILS+LVbUeYm5ubGGvyczYxxm2dYcPE4trh2tJUiet6nyd
+kZ/PJQF4mvvbNkjgAyyFMZ2pxiO5JSA5MhReP15TicqgmdBJxwp7Pa8Ihcgk+ZNiPieLYFsvxZGT
+9QQd9cC+xOlWZ+Q7Icm7LoqpmfiqPLsMZJhNlCFWZQY6jNDnJsJMJaabVM9qCjB9eI2uX41F2q7+
+5MfQ9s65/NnVsSa1kvf8+sA5JkREoexfeNmbXFbjenFUXKF9bXW5aDSlAXKlkuIIDbtAZMYbfL00
+w5Oqvaiz2J8VJsAKDBp0Bx+EkQ7VAlN+2Db0JGzEKZ2CVvxo4B0W510WY9Bcns4r5FmEzdBNLYfL
+Fd3ULznDk98cYsLVBEczGZKVbAinap5mlnGaDy+q6ZTYDItNAghHc+Rfnm/PHCezaoLsVHgHhP0/
+MH8GbIl5njEoh2f15LKJR6dTBktjq5VOxvVvsDoijoA4wWEI5xWdhi3d0iQ8OI0Z1r8JZv5XOCfs
+Ls96svCgsJsLK6XVG0U8YDTP2HREaSWA5otjCRySnA3aFaW9uhEOqv+0HLr8ZrgPClHDfp+2i3vZ
++THFGRn6dU/gwy1Y1c9fiM/VR2cyxF4/wK2TuvHhzhAH4V/ffDdNcRTV42HjQAdoyCu2C7WDMMqz
+ZPCiXgKzSMo3XpSkFlveDLa4T9729Idd3aAlPk/2vnLB9x7V1/0enpjb8UhyyKU9/mer6rxSPwDc
+tyE/ie2seBkg1PQswdoe5mpjPbgdBObbAaxW7Le/otZfD9YPA/UqK1glt92OYBbamjtK1mMjrQ6q
++bJeAd9aUWSNeFcMctuEZAT0dQSWnltP0HbdlDk5ahar7yUxElDC5aqelA1GT4R9hH9JgID2M3xX
+LUvsKg2bkYuN7XMIaL+YFqvp0aSYAW5mefcDO6XhK/rjfXmOSf3QrpKFH4R/jnX9wyVynoNHt7xz
+a5/GdsChSAcIr+H0cr5sUs6v+OgW93Mtxjb630knRq6zS8Dk3LlF22flJWy0LQPaVFPAlS+eoqAt
+QSvw9+3gE/wXhIr1umeid42hontnhHOSXL6HO6u9gGefD/fW94RDr/fju8sWXcUAEmP1egTis6Qc
+m8QTSj5MpJVFIncDNodzUYhBBj96oR+Rg1Gl7n7zipAoSTnnOMZ4sCM7uekBTUZDH3rcktcK/gmc
+8vuyqSknKYypJj+gctf16qNzXe+IPEIBbeyElV6YUC6Kq+q8AJI8dIscUpST/zbSORujRY+YI2Gi
+xeYwk4HCyu9DW7hb1MdO0OMgFGOALDhmR6W4VPt1097MSsSaitYORPWs+gTkudOkXhaTqkXmdrDr
+3rqJntbTm2GxRG/4F3BrTlOjbaTJzALGl9yPP8Z8Abth0XPXMcY8vajnc6AbcJUhvc+6rlemKyft
+wajssJTG26COFOufi5uwDrLCTTxJnmsQIuXaJv9X8lR3DsAF+TYhk82P0LzLCljSLlLiPJDu6MBU
+jUPzj+WNj0+jIf6xpLjMOUcjztmraT6kEMkf8Jc46/IfOv73RcsPyHWPf57Niqt6RZ5M3Ujs+6UG
+zbuRKJdLdBntZ4ZeuwSkKUUBhEKDdkrJzP6Ght6ZVaerYkWILE90ReaRrNg84eSZ5oHJm+cuETcG
+EsygMUd5YER3rHFCbgJhHx7j05W46OF1wX3wI0RfNj/fWAdI5/kGf7k4AkIbzLRYK4NHXRhhAHYb
+ZPX5kF94czC3C++koCkgiftpuRCBO0UA+6kTiniy4V8gjnUuPxmIAjaf6Q87CJumAs5r1sS8nWO7
+ZXP3w8Ziy475J54W43FnYgOM/Br0utZWpMhUfMugr2qabffqJXwdkorBj+xwEV2rNUlCPD3BxSwK
+F+tfi2tMm4BsvdK1wTVe63eqvbqwlTOP+lDZHXRp5ZO9/1kXyKZ96A6wFdpKTugzCzr/pZ7lDvs0
+H8qrPHE/v5dDfTI8q2awS+mvOTGbpjIAbvB+Q8mq7phGeCIul8EXfpvd3eWx4XKJszZ01jW6XLrR
+xbM9aBcnb3DpxcJWkmoMpI5XyOiU4kSRdbw1uoQu6wYHUD42GME06znoQhG3fM8tej5V2rltbImu
+636shDz+2IFPGsSgG1/Zi2+seeIiZT8nVD7oOW1hwwXp3n2WFJgyNzSRhfjnphUu4nbhwV9sihPt
+fOdpQFufn8+UBgCtwWSAndkIrnX75zRfOrk1LnOCURr04aNb/mBPWw+awdqlnQ4TFpNxl6rJ0ENG
+0/E2HTvfmLkx8PyW+ANyg2Lpiq7EHWYb+tDGpCfb//l1Qy60yTq0vn/76tC5syaS0Bwhw78GeZBQ
+dGDc1HLtEB5jzvNB5JDanzQ9x8NfNq3ah0mG31qRJeW4QTQBNz6EaY6Rha4fzNyPLscYuKm1W+6o
+2pKkbKABUeoNzUj6Zr/K03JCGbldLBcwhTWKeeixSZnB8Vo9RSmzRJf+6vyijR0slWHUcEeGqEIi
+l8IOGpuGN19OZhLOzMacEgKWG/EEKOfH9dAFxEKH0r3SCxdR5udBtS2IjNHeipmEE2ZzdnmmcfRt
+VCtAvUQlyom261riYW2hCWcLadhq1khlF0nxjkmpvWMjFxyp1AXVxw5qbJUGvvkCSywjhAGIwlmj
+LFxMd1AKHDkfT5S5de4kn2NY+BQjEynhfT/T/jvBOUqbRCr/Ht79elXonak4uoPPInU+yI1Rq7AB
+xeVG3TB4BibhGWfx6XNCFR4StaHTyCk0+ECaR9s64LzBPj4d+uFo7+MTn6vYbbQw85y63ozHoOVA
+28QmuOaWpA9ZULkKMfrR0eeDx+VYqOaN70/QLKBFnFHHkiGi+GuWN24ZdyXSp1lrrLOrvRAJNgoI
+SvoXZizjXFwHyZUaPG2CMvfsrkyAQ2erfGa+sgEt4oxC0q3smHXjkkeAqjKjZ/popAkq4NuGI6Ca
+7Hj3JNIDUM82HwX0IE6TzOrm/tUJJkmEDxR++PvkZJMXAsmEHm6I9kZoEySSDEA6KQR4zEH7ubAt
+1/EvpG6RzJykb4Ex0+FwqF1TajDJCtOj7p+xE62g0TE1HALdLE9iJfcVeRWR7+xtAgNQ01wIIdNI
+4fySZ88488xQMU32VFrJJsFiuJXuOAYx0ZN46BY9Hlx+lkG7sqJOu3I8lOMAXXYNfdTfHtdJ2Is/
+OsFT/NIP2ywL5K/G9AL/s/Polj9dj3PPFhzzsxNcn5sGPrFue36IFyUldTOrI+3F1Q6+DEQ6aSy6
+tZS6jHtkcb3bWSS2S0CgylMZyXjSb2fB8Dm0Q+7FtYeHiaovCqy0MilHorXFTFsrDKGa4MIQ35tA
+XJdRrowgKWmb+4T6Y2mX4y8nCF79CEFw06tQlS+HgdG3D4DA8ydXIvugAABPPdts5YErFX/sdvOj
+iNd3dFKH7c/Xp/1FJiJNxOMI0QnO25PqzvEtZlsWJvTFLSxaE+mVn3GO2GBhmDNOV+UuzAOkp4wc
+qMkiCyUPMBLOrVhJ3bGQy+ntNgQWa7j7IcXxrSGYsKdI0O7tA/OUljfrUQJnGt+zoNiBN/HKfWDE
+FwFV8koAfIU426cG4MqJHt1tIKKixxa1wNjxgSCpqYrg6l4qAllg3jci3IpYvahvQLlpogHNB/ce
+734HE6h1hy4pzJXcM9ainH/l5XxMpSEUEzOMNHpT0WnJCewdcsgkn5KdiTCX4QRC+0mxqooduS9x
+HmjK6fUl8jborZ5mKP0h+9yE2TSEKWOmdTwfJynnV7Apq7yTHjGI864FG9lNwKvHj4nvDNcb6l2T
+gHM2jwNGNwgvZd5mvxNyuimkVzSMxLmZZJzbh/lxDG7PyLIsHjyOSDA08+1ZOhdNLTCIlBA0gARF
+zRGTvjnMXph4daBAhwAN9h4bcb03dpwnmK2dHD/ujajvi/FlWttx009SyobGYa7omt9gmg/x9zKe
+hChW1NcL49SP6LRhEwmjcAtZksGyALJq/Bly9vxCz6SvFmCA6nY9aqvEQbLaBpmPezV92bCpV22a
+FnlySp+cumY7SdHDB8b4G3g2flB5yImiVuJ37Oz4tqegHXKDFGXbFbQ4SYo5vaRZ6Omje5IbRmO/
+vrRAmJwCUS4sB3Gqf8DLQlltfiF/oK2RHkT0D0cwc+FzN5QH5M5OLWymVG1kJt7d454TbJdqTy1O
+I5SJsk379DN6SgaFvF0tQO8M9s7rw7kFA9jXtnI1L03x4zSogxnHpRIV12BujO0gF+ErCUKOaxW6
+UtnN5gx7vIIXxWoaZPbSsmmipkDxfwlX4TpQBtq4yatz0bFgPcUdyvvWFw5ZXHfiK26T6zy5AFJ1
+AL22WOvw1/WnFDrMk88x8e9Xu5Eu/bRu2xpdQTGB9F6kZwcg0qw1neUAaTTnRECBYIQuK9VUHn7a
+GyUwwqenI5zDDfzFfcPvp/ob7uGTcIxlWXyMapWAXCsQY8GZhWbXYjoE4IFYa3hgOTn0ict5vUdV
+GbB71MV3z3JbokLsOnmSpH6bAQYdrv3TLrXb6YyBjZNfUE/7TmUl2iJumjRI/UUdtUJ1a1JOz8t4
+KhMOv71NPo3gvqDlfsKcbZX0DiAcaQ50AeQOVu94QuvDOaTu8d4XmMxAoL1vUhrBXg6Xl80FKyYW
+Jfq/N2kI6Tzh0Y8rBPHyBLqiyblCZGKWygZWAPlL+p51+6YjvbFnh4MU6ZwzsK4JMr9EDhCe7hSL
+yUW9Quc+oFcDdEQcEwKQeSXFn5gf9HO43+Fi74Q4wgh9ShyaQ3RqJLOlLPC4ixcOy7HTHt51VpyS
+9xt25FYLrL2nIhElenQbDrLWwUeyOmw1XGZrW4HQkkckbqblDFp2aShmmnPTATCa6bgK9oua0xff
+lM4XvJ+pRgIVRipQInUOlKIqDqweF3fHseSZZxbbuqxkQaACQDONWdeAwgZWe3+x7DSTetk1YIlf
+hCYxT/6//4cBjonpSFxCXksCLO07I5baPKaGh7lcTlEy45q4mP63S4SWsSWTGqvxt6sb6W/OByeM
+s5AEc+4SUcdGOHXLO5qyfyI0tO4Sin10Fm+T5QjmDswmZkgdJZS6f7eTtahDkh2dzVx/zUV1FoRG
+9QKzm1dVOQQqzjqi6sBkebL1gaMjhLuW97IJaDEQPsAZ9ejClwoIWv12X7++vkApNWArFrb8NAKv
++lgaO5phcKSErroVUV10RE2ASeXsuWisG3ANbLabOecrVIKT02SxKk1yRDslzQkDAgfIG/38yisG
+YJdZoak4W0xgt5F6pgp6mSbHxOa+PIs/u335NeTz3nQJsm29sa4nUbSDfvMnaf/lLrYFBAhbOimc
+dbyP0vHfwAx2Ht3SWGv48acoQZVXtQdnLdWZc7797Jg6ONG//nQSdoJa4vg2iRxJ0TOV7jSXuvrz
+LIwr5yJdPnh94nXP7NfZVRRfLiiuZjBvBll3Rj8qI/aWsOu+1JR/MXnfZ/WzRK5VFIZ9zvUBauep
+uIX4K8YGugUkZ7Jhfz3KbwehE2tyqphZha5aEggX+KMFgu9zl58KqY4mXtKTJdqo+swBMzxzGVco
+UWRVkmSiG9HmLNGAVaTkcme6oqi0fVFTCOlBN4LFDTRo7K7IPSf28/osDiKsuV4YASSTHDvYdihT
+/H7exA79vpL7Zj8l7sM0jTqR8u93dSDN/nqiLYlvjRFlj6p/BdQeA2eIKbkmdb2aVgtiEtqatu60
+/oSgfnF0lCyrT+SNMEZ3ffQ9Hmu+gVlxA/RnX05ik9yi4LeOaX0sBGo3v/c/v80x9fHv0R5Ov77F
+X5HzgJXQsHFOfC2ngv59NeXkHq7v0GMg+vZb++235IJiP/5WPu7yzVe8DtQy7wKz8ej2eg3/uXDE
+W0mSSMABx/CS0jOPly0c7PS4FW2Q6oJO8tAtBxPmFpw1XXxy1awm9QwaVn7K7euypVLchF7PuZUG
++Tsqnzzlq5mfkNsLOoUUnzCL2ZhyYoxHhm8IMmxx1nct4+wZCQ3vIP0UdhUoqvexzAB6oEHHt1jM
+kgqTrzWMgyaFSwba0VYTyrmFrjsstVaSYThtypL90V6j4ahb1AYgjOFBLxDbGdeWONVJPatXeZDs
+I/eefscnIaI1cDQ2qS72nsJ/voT//yKs66reAgc4oFNZHrvqd+b+DOoY4Ixeum95gs/43+29oO/B
+Seg1Q6FnMpEheu8VbWoHMMGeD7C1U6zdbpE9o0CJbn4tTtR/QONL0b+WZ9tmOgvxPTSKlOmwzcKS
+h6J+IEJFoWANqhMuctqOPDl26RVAGmbXIlMjwT07CTp1uiN4T7j+/FPVpDRURioej0syR1EHDD/J
+j8wUfVTQKtg2aRyWrhvBvMxA3m5IX08Ux4Q4zC1dR6baOiZS4bNHTcitnE74a6qMHgzR972dzpY1
+BX1Oo+6CdW3TWRCYcW8M6LOALP5eYrwqrMd1XoubIKIBcgVjGXksdGckhe9X59WCHORWQBKYjlHK
++jz5lKJPI1aQHGqOTGRLge4ct3Bw270TV/ACyFSFlx/q9gkWGO09MjkiWQ2MMjINPuimazfo6mCk
+1D9Hh4hFEiZ9EnP9rIYm1YkmbH6PjpXaQ4DDbtIH3BtcU8fS7nj3BP4v1zN/HG4maYDgfVhxsEZp
+/6uIcBjl61csbq3qeu4zAiiogmOP9QHgaMHsdodfAmU8EQ+jVTGRKnBCOW5GNOxjox+Ev1FhiG1z
+V6fltJxRQcJ0VmPjiwoazmpSLO7BT+qY5RPhjkIKMivPWnvNE97BJHla+JOpEvwY0mCK9DjCV8On
+MObebs/qqW0TEG1kF1gb+1VvWDxuf86eqKp+xtnBI9rLXFBVWqO+tZWSjXvEpbZYKDGlBT3m4bCG
+xlOg+fIM1oNQpNLR+BH9Jkjx5HaoYZblfgs6mluQ6Ri+TzysQy0u7lKf6sMhb0GxomyuZpMSsSFY
+eZBgiIQJJTHyvAV2iStvgoRQqesuJw/ad4VZzoAd1wbnJYofySmlGuKRkDHlhAvROew5REadMMNs
+/2HpZXwMq95akllLW/keRRb+FcGNer3al2dfQ3cZd3mlEYf4RkAL3+yVO3tPYZEOQ/fkBitOG2iW
+ZbEdhdDwIGhD9UZ2vyRV1/DLyHkR9gXGYsDDsI/p50n3ypZ+7QmDTr+Kan7WydfAg6P9wnULi0DM
+3EVE3DSUw5LfiFXGmR6EPpNFVGoENcoDS/wAIG3vztLlcas98Fm6TpwuUz0t6LgjCr3GI3+b3OR8
+erElKv09n3M/SxIPZIxJN8O2/gZjYdO9jE1K9gkMk8dDWEMBHV6gGWxJuQGofT78Mgu63GRCoGVI
+7ydZRxEZ3VbMk7EQIA7tqw5g3aV868iSAJYur/C+YiIYmOHildGq8A55ihNGAZeqCyFhMkwUEKsH
+ROEy6fNOwwp1uRkyfqA9p7cSfOABOsAyEhJ7O0vBF/cHV/vkOjFYaYxsE+0KoySQHIA8s0PqKqZ5
+MVwjRhBWkiMiqjVMeSdLnthXbmAyP9Mc/SOrnbxcGJr0/nJB43RoB4kTlwvKLwX/5jQLH2uNIz4G
+acEltsHxsND3o9vp+tWj20/40TH8f8RMWGxd549ueVX+i90tjf553JOCw+MTJgoNDiNFtQN3M6LZ
+wU5XKE0S9PCkJZu/lCM8HdFCc9w8kKD9t55QOZhK9k4DK6oq+/rRLQJB5BpbzBzZzGidxHOaR654
++asBlfd1FQsZ5WaIX+mipuWhvXSLmA/i82TWjJNiOnV1UthvNhVhoMubelHCIKJDwFxchAeD8KRP
+vRDpkIvXj3XpqGpdB610nVHd6I0bNCYAPLqFGazHkjsJtqu7Ud1KdnwMue43TricXFJUi9SiY+OA
+B52kle8oCqIFBhCgfFfeiEfJuy8XgUOcOY9LnInpQ2oDHiPH3pPvNe6pp7oQF71AYONMmD7yZ8dW
+vY94ySJjJymkrVABXUTYTpLuK7oXAeGnitDTIQCPPamMvoey83gXHc7giXrpl/TLxAAWLZt2mRqj
+gL8WV8vERBZOh4vwLAQKHwIsMQg0EMgQTlXEEXTzJUZ+Jj8Ec4S7CiuUoaIhG5Ovm3CTn1w5KpNJ
+hEVLCa6XItgUBTcrzs95HZwGbclFRFn6UW8fXwyM36G7buqqyXOGP29c3/cjShZO5kdImd1wMB5r
+Ho6o7vxNj0qro6Eo2pwqEy39pRIiMHtVeww22EoeShKnGt0Yn668Z7T6++o0EA0QvLCpptKvIuun
+q6B8+oO4ENenK05A2VYLnwhNBoUxP10Zohm7ODCWepRNp1ETXCzKxkprzgNCw2hE/90RFEevvAG5
+ojMyO3sToqa+Ch637jF8Di+omzyxThQjx2i6rOgwL/VY9jYXx+Yg4uBMI95uO3vK6zAM6ifmTj8x
+d0ooEfg59XTauSy5U8R+vjLxzvuE1xl0t57tfJHvfHnxy38de3Gb1yaECX/2pdaiJpGeh3IZ62Fg
+eJE3an3GRewJLUfJw31gIUU7q9SF6tDuPR3t7o5291A0xqO4l3/59HPYmz//23887D03cqjSEOEl
+pdf1QhHLK2xVOYmU8EFECQNlAymlG9+B45Kg2yCIi4h50MglsVTmTuOvMBwRM6JBD1wdfufLzOpM
+xz0UVkERU9jM8R55Et3K433b2s8XOpNQb/9sS8z3o1uZ8bMEDlTw0dfJl/iJ83ngmhFr/UICANbq
+5POYir4gOJ9Fk+PHMDH1R7B2CIoz566ybvHrfu1lxANFOjni7zz706dP6+dvJtVqMpOjCnJLxBrC
+YCDGRMxhnqwwudbTmK0NjsyYJYyxGD/JL2N8Wi3gSfmnS7gz8bfL94zByDVZephBhL8vqnPgldrc
+8U1TX6MWS6dRh3RUqbbnKLlFz0CymOAFBXA6xYpqyUU9o4rG9Pa4Okl+hXb7X+nfqDo7keqdhQsH
+x0/xw4ZO9+USxaiSairVNdxzzzFHwPlMubVebU98qsn/63xVzCWCM2c6kzMgDpJff/fm6Kcrfq4S
+DQ5q1IJBw2R/mQbogdMBfX0PHdBfrARCjcwBNXfhoxWKdP6J1QHRzkG/7KePKJTeJozoI4Ym7Cke
+lPR79ZlMK/YWx5fPsHPSAqEy0iiSKtQnYpNQOSsMD5c14JgAaoSUd5buZtv2IJOvj+GLt2foo0KT
+z05wdXuR3TXA3x6XLURKNCtcjUdYHQqu8PZiXgIHSqZSyRqvFaaY0AuskFlrSswbZ1Pz0xQ/U5cG
+jN8mFMeCUIbn5B5S9vfScrAAvCf8C/cUbsIY26P1RgoZcv6kN55APfU4XinSnM3qGq42UvfyeQUJ
+HZW+/IfUFofza16THljfOHtR5CLtLHLYMO+UX60wihuRZFc70FgU9IVGvaKhIDCjCtF3L2r5K14o
+Nf76IKA3+EUHAaoei3vhycYAkw2uOkpI3h6Xsqx3h/QXtVCrO1VYE/qZcrygXC3rrGvN7jNXf+so
+GhmZOwgsFC7c/C0O9l+Rlfpz+M8vrad9v5/7HlnneKjsR5qJ+mxBt2LryY01h29ydhFf4wJvvE++
+tBrsDpL1yc9vy9lus5GRaj1FLhmAuIxU7kV0yPaCdijBiG3FGWc2WVYC44zthJL1TSIDzaTXtR6N
+MsG+FMSH8iYyfCZKsSMBD0MIPqXuxMXVj5SbWZXk8WgzsbGkAEOh3DECiQ8DA3Zj5TVxOZPgmY9u
+RQedUYB6bipynHdwhhjOEHSqCWI8BHCM/kEGcmq98OYWqxLcRdV5ycNrAwKkbzNx3a+jpNnKti/o
+HmWRSOUIzrs4lzyczmmDt4dfdqS8z0JgY4cq5aXSUwgZkvz6X/VIg165Nh+yAjA0ovYZ8WVKgfdE
+jxWGqAjTVXGEaO60g3SsBSkaFcn5dOu3dITuaReAw2f9WaNroT5FV8WCYxRI0VRM2kt0udBqNuvQ
+JYuLps1uOM3BlAg8eVzRZ4QJ5lrQJD/AS5BmSzwcte8GMGZamoKfc3bJGhfobT1mZlrzPck32rt6
+YjrtVpZMYY+Ra6GajU7wMktEfpuVIVXj3K1a7+qgLIz/gvVd3AztttS1U4il5Gpu6pWyCQofsvN5
+32X3jSzE+GfxgCTg48J/vFsWX3hf9V94KOLrCIFYLum6eedMGzqgSxsltBxyq9CzSLfkrm+1XfT1
+JSZxxlhXSmX0LDk+xuBUrLMJf2iH/OxExhe92wmdMfqOB7xyAy4wWItMFCcd7zDvn4a+UIrolLyF
+J8h/0LxOtnuexeG1BQZJ7ySnyDdanUfkWfSTnMz6vMO8SxIgRlQ0Ylp+ek4VH9vgHqSJkQuN6Dkd
+qHdPhi1rfDTFATYC9jNo4VQ3VgMqY1pMgIlNv8NJAD4wo8LDLYdRHgUMDoRnwNl2EkNXYmwnrepI
+3dKAq97/zJQk+8v93ARI6uemRNcbjTxmhBFyk8+zgXNBo1Ae94niVfTBXjawJmDGsu3Ob9xm09BE
+7AaR+w+fRp7CfTwwKcSYotDu8H2b9QFhz8cIYkcLE5YeIlUQmu4w8a6YQt5ud1Eiig+7tvUQOcNQ
+1IVGn8azEqqyaWb3ndunlDrKovltvJBNEEh3/jqnLOu1ZXWwBteW3T1RnNX1fSeYjB8/ug1HgUmt
+x/fxcsx+Nkd9yUaB4Q+NTxz+e8lSP8fbFu0zLtMZCLQlnIaVjWbRHA8+WkPyalWt5Og+LRvuOB2f
+Vufn5er7qvmeOxrn1mC2KCtOj492J64R1ExwEn+6LDBQhnIIfiPDUKgNZy3k3nVc7gsaN37CXEG9
+bhqRvEmdC4wvhqqIcxhGjr2qMefT4QJ41+UN8iFU4Cv/TLLlMZ9VzGY7k2JZtXBNFpNVvbiZSxfl
+gpSmh2xYpMyk6evnh3ny/vUR/Pfo9fN38A/9hievDjOfRx11qavvml/zbOEu4ZAfICVPcFI/yJx+
+oAn98C/Hz3f++eTx4aMnwxZIBzd2Zs7xtFpJFXB6MZZNlAyfLo0EppDh1EK00w5YuVTPolcIR94k
+dZpDNpA3Kua6uOeXOrpWtggt/oISU1HPkfNUmL+DK2+Y7HzBA+I2MhUWIhnIkCBJ+8J5dUi8Griv
+jGR0zO1y/1mMo9zFKacLGnDe8riJsEuRS5DfxNQte3hRNPL8mQcG5muRp6PkQYAM/DiLzOrffvfm
+w5EB4fEx7iaQG1LCr/xmDoCHO6b9xLBC7Dh6x/EJg8HJSZhtn9Ov+vqOUse+Ngy/cZgeuZSfJCcU
+p009w8BG+hxLFKMZ3IWc/mu5qofJuAUGfozTGdQfB4xuHKClpETxcfCxHriH13BycTH8hCSDekVf
+a2ILISPXxY1fa9cpg0H/4oL9OBVp8yRy6RQmmlbvrTW7J8ehZkY4gm3e0eEHAt8D6Rr5BXbExY52
+NC7nidfFy5NRYlsEyhklHm4x0J8M8zX5UcofwOsFggklzjtwM5KZDP783/59EHxED//H/0sWtj//
+j/970OuOjJs6CvsC7tZPKY6/lFk/YyQY0V7r/Y1358gCyCYOeHRLE19LjL+DEw+dcUowyX7wtzbG
+335pwAMzeMxL++//jvbDvk6lu/GmGO2zFdIczoQrgcJw82CdjQWAua0mIFiQIrjgvLIpmebRq3WB
+dn80kJVca6Vb6Q66+wa7t98Y96qiad5wsp7YyUp6DBLIyWQwtIzmKTc8eklJR85XSmia9CLFWJqy
+fQcXUrlqb9LBjuTZ26HJDNTe2ZNF10+Ay1Qhg43j7+CfajomcbOTfu3icyodk7MbDOrqOoHACJGB
+ADOatXYHXYc0WhoEO/mc9w7JS+0y8XKMqWYVEu27pKwG1ODfrHyhGPxqXu5j4jpKI8TNhT5pTBsg
+96rIgAUSd7LTEq2e3Vi9SC9Eihv6dsyJf8mjK4ifA1pLEeojja9De4Gms5ap86DrUcfWbRQ9NJRE
+0knvxklqnQ31pvCG8gBAUrmRva3PkT1KhzShHZlE+QlEKO/lRDrRVXGN/okc6efidDXA30EZ04eR
+VLgh2B8j8zDSn293OSaODG06If6U8Xd0z9Lt7D8N8VsxTKOgfWpnF5wdN5H9NoWM4hZc431jsy3p
+VVxsN89jHJxCrdTkj860uqKshvRigR6wNi8qRz/0FwkRXcnlaV9/8Bj/wXR0iNN6dTMll2wboQmG
+sKOnJ3nDWMN/+Lzb+Fdf5UvndKOOh11a4YuGZ9E3v+sASb/BpKXQgJE3ApX7/Lu2RMMVTw7/SHUe
+Id5IU6VMOnA3YnP7Gjb5DNGn25diTmK0GP/x1s2nZt31+lnHkYTNNaYT3FFtjhnMgsKPHm60hxS2
+zv2HYWwnpRJzIjr8IAkdk2yOsFoh/hk60+mRCRL9jCPTCxfs7EFQIrc79JoAWys5N9mCHMe3ajd2
+4dpS+ISslZTO1Hf/fSZkFI5bLlDKuQPNnWa4eU+jhTZbwpwT3zZFLwVTpM7Lz1TWzhBjlwwhyHTy
+HndEY0lN3vb4pD6gJqp80TV1a4u4WWPq1Qf8VaB3kkfW5fku1P0R5HZLSSPGf42iZj2oq7or5z3K
+wjAm0D26FUGTPyTHwCjZbXL16Na9Vf+1ZGy65/X1FqS5irujTCtZXH/Gn9F4lh5ToqluKnTjpxtU
+u7FTNpvSO+lV36RX/ZPu29tN3YhZdRWmZ7azCXM0b++AskqLaQMPd5RWUKWv/r5MItHOCy8c2fIC
+K/rryog8qRXsVgmqmUHuBsnsKnaUNku0ksE4IvuPbo2Ko18oS0QqS0AsW4/t2ZM2PklAB66PD2xH
+aS8pybj3lKT6zrv++gZIamicbm0IrGuy4Szo3K968BA/23RU+pggbu9SBwXodeXBHhAz4q4ewJdZ
+NBPBwZ4++zGuDxyqxgh1F31h94AuT4NcQpenETCi9rB3e3yn0VZt4+nuRzZv6a7JSbont6K7dTHh
+UZNA916GKCh7is+DA4ADu5ew8FjFjh8ADy0Fpaz/sw2CzyhzkvWCDs2Pa2EBxluTBcollAdlqdDC
+KgFUGxOIEMz6cuttzAvyia1Sn2KrVMTKvaMBwrwgwsyMorTUmzOKYCfP3M/tszCWY00Spec6fBox
+FptvcidaaTxFuDNhtj5hHrZzA3oF9KTS2DwNt1s6jcAn33yHrJ3ni6KT9zjpGRV1VZ36Gy7X8d1c
+wKZbrBNsQGMbQxr5y/983AG68fcsb+3UI6EmIR6ur5oCcQ3+de9y12OzpLDWwh2JS51k7fQ7uIRp
+7+z3O7OXv9ewDgIw/OiLGgkS890nw9A7yo4U1gJM+q6Eu/NLolZFK6Y5mx97Hs+amu4nVIfxijhM
+uVyKVwnbuUi1Cb8e72GYjCh18O+LTFKplEC5Dfxcqd4Wa5zBAM0cU9CRm6GmlerX73yLle3rhVHx
+UB93aXpofQf31BGJQIZ1tbsySjGdpoMLnsWgz0myqxSBCe7gS22Ov+My2TUpZUlODYXHkit40SrZ
+gIU/ezwvJ3FpHzO8qStpcyM6nRUldv5sY/ZEf1po6iKEYsPYoQSf9XkwUg6cTbDBlzpD/L25NtBA
+tht9ETh8CbfQ+eXmG5QlIN16nB04N5Qt/TO4jRWnb7hQ/wCgXG5aYrNDr3WR9Ieukn0acd19iKcK
+AfxChft+hmIUfBixFxgYaYrKW6YMcxM2zJBJK3M1YI/SBbc7Rgic5Np0yGlUJNk/2yxFw/1NvXIH
+jAfvqxLEFd36sJviZkpJSSqD48uTbj/9qdUluCYu7RA6yqqlJ+gUzxw6rR0Wk4uU8Dx2dg6zp0pp
+turkjiykcpWZxeBHJxukz7hZXGxIhmDDDHswJ5RcIYyUZeCIcQ+tgQ5MX+SJt3RdZcYTfG93F41n
+nbFUZoFBdFprTct9la3NB+tuSmeNPeTN5vNE2e4yv/MKZxmg59Sp3c/B3KRA8GGIG8hs/8UekAdc
+joQQyiKNO9BTlIooFlTCDcfb79fnquGGE4kZxYuEVaEcwc2hCZ3UHl6jOjPqY0qlEF5qFatgu2SM
+u9jB9+FtIqP31ZmTV5QvgbO4xpZAbiH4hhkszzmC7oAn2NOI4w31vUuxLB7LCANxKeavyoZYHw2Z
+CfrrbiNzz3FNpMoolPlbjX0OQ3igWbBT6jVMBX/Iz0jcxpRI2Vitbf7VznGCRGPhhagqTrOf9Phb
+m5y36bu3R5KTW99m3tt6LgFLrJ/FXlaae+67VjNmksOTRhaJTy/BGf92Q6ZYI4gr9kYJQfuZLudS
+jUyT8D53W9IG37glCux4Qmiq5T5QUNCfj27ll5busl6QaFNCs6CuYLDBCCds3sC1+zHGpkGv2cEc
+x4Gbv3XQzO2JdSMzZpCnOpIWRpFB7GQaGUbyQG/OHUbosrGLPnfVH28T2bRnZCMJghlQqPoLbSX+
+eElfGgRAZwfr04h2i6oE//zGlPuYMAf9hpfA2EIGmO1MWcSG3SbAGE1Kp9bpUeY4unPAbYf6IO3c
+qIV4V3A7+ivdopxwgQh4+ofsG1ed3aRRbAHdvxqQkG3pz4Qn3KtHR9O2zVGWFHXIjzEr5clmLUoU
+g0HOPZgp5AF9HYrXPyJIJB418PtyzsXx4LYyii+qVeHagkoopF+Ruic+X0LYGfA89rjsiysese1w
+FZhaJ7Jpax9eZN+6DYiVIX1nO548VWrzwSTjfX7y6JbDREQPMnIPuvwdM+DMKlqObUPxS4rweakK
+NVTS/OmyXN0cAcpM2nr1HKSCASvcBllU0vhunc5GMofVZypk/XB1AZweS2i1TEnSSJhHLrVFMPNO
+bguOi5KcElZ301HIE1qQx1swpwBaHbZTWMPmP4vvtGjAjWPxv7Bz9fIP08eRI7H/GjO3d74kNpxc
+OpvfA4sGFwpGSw3Mh//5t8/ffPju1SFb/tFR9Vhvq6dZ5+qSP76wf3yZDU584qZFPS9mN5IOBFCT
+WTPYOioyiMtoOIW5C77Og4ILsR+5OjON3ZNxLkp//IwrmWYauobFCluvrIIesU5Hw3oyFis1aUY/
+33SEoxPT5D3Z72ab6KtkWjWMu5gZKe/SCKwwc/Ti7fvDo6gSkq8ZN+7loRhsd3FQ0uov4Z/C/FBu
+5UwEWCPQFzmswkKEQ8dV8rfxMznuUYG1q21eL5GnS2ze6/He2u4GFclghmMTsVJtTKmetyfEVawx
+kY0IdMq7URSu928wEsyV8YaJGdPKe8CY1BSBSpMhsg4VcmgB8ZuicUlh310Qzi9b8sYY8Gnhk/LT
+2c0urhOnKUf7J/KY0gvGxPXXVPxfkN8UVFZS04fN+vKvxaIyZ5EzW9nHogr9VcaT/0w3a/e4gSh5
+OC59aI15JiPLHHcrSEYR69pEK8bhG4HCTYLUu0VQ0kCVeBUWC9Kv+guAbyr+Hevi1jFr3rpwfRN0
+AsClwUa9yk1ZkvqZuhh6mxRN+//j5fScba8MW1VyKngLuTk3Gn41EeGBdLWphy5rFd8YcsoOgsLo
+zd22UoPj8qXM5M4veWqVHVSWs1k4CGYV2lIpsVIw6b6kKd2sUEX7Y1IxaAqFDD8MFteU2+OVI6Lg
+t4xnG4oShkNQmKzxTJnnIZhD5sHlp0Q6qVBOWYbQDpMn4QSikItss6VVtzw6ovK4p13XmwajRNws
+sdxpyEDHQLTwCPd4LdfDmGwFqQL3GXCs6OUBo+gsONC9ewb1Ev3AkpE97UaNzadatdZFe1ydCCZs
+0lvfIbsEywg3/6W5RzUXhPCNwVfrROkDw0C0lib2RWqgSG4sAFZbB685XY57bbccJSVYdwAdEZbs
+M/UHeHTrQU+N5M84gZ9g090Mw90W78nsskHenfj4hyTEvHkohm+KQOWqYpRalUk/BrpiIFujfwu/
+LzwC9/f2rEdaIilYBCVL2Xz+rZsX/LkkOwiSBWIiQUwWeOyGSDGJs//rNAuCy2B2JfOxT/5l5xkI
+eOkfhvDf7NmjJyaMnBux5PeJSm0Hj25cVW1Jt4WNdvT3TahI/5T8KrmBrdvZg935BCcS/8DfuwHY
+ZY2kXaecHsWKXAlkJRxFQ1BKdUNyVwO9aarzBWUVxCS6/aKWDEDCVk/axV5BS76hcRtXfrGxExt4
+Zl2e3Ck5uXY/JQLj542yqJqQhb0kHbZ1ScAm24hOCCsut2VP2zb/dOg6M1mu6+vGBLBm+yaIm0sI
+7oBkCK04aaUkKYt9H+G92pe7uQyvg8XOKlnsDrzx1AH+2C79iVsUsLgfe9lw7JHeDiI3RZz2xi/w
+pf+Avleg4auoK84Ut6kvfovCbbCqjTIcfqMb6kkIxxkzu/9RwN2VK+MNcVLlXyBa9MkUHJF/kLw9
+/WM5aYcfy5tG+OJMuSyvlZL0MI50Rv591JeyesiMIc4Niaz88AOPNMTyMWnKueYf0HsK0LapMQWe
+Flv5W1ZkSD6cnHunQO4M+1fUzE5CQYOOWE9uB8ynQl2ID0UmNY5WnAcf32XZZkmDDqSgbjC1PhFj
+cUJT3O3wMm3dkmmAeoNZTi/h2jLpd+BOh6O8e0/PC+rFFjenuTmHisVmb4o+REsOLIj3w93Z6mGx
+uMO1YtHjU4FDi/ma0smxtwOt81mS0sowN23gK4HXXewugXOPYywMM6odGZ/ilDchHIWemWFcYHO/
+q0WfBBwcB1cF1vOCQgrCx13F9Th2kL/L5d12t1XP3Z2gT85My1/HrMD4/h7pkfOJnH41TjzdFSHN
+4eRYuUP0hHA0Ut1O4s3bwMLfdZ3GK45uV+OBErT8Gubb8UDBf+64nTfwwpIsPXAA9ZlctI4xRRRL
+XG5jY8How24csdOxq4uYlvr0ocgY/ZTanuQN2tJF+cR+ZeswJpmcR9ilOmICI48z8aLv2lmje4pa
+jZzr+61OZBR6N9OMRz50K1c1jrgdy7Um9bHFQ05LCXKTHj85oGwjX16VDJOcm94aHjfJMHxfYioO
+2iU0dbAvLdnninkNB4NeYdJY55rLTrl0YuAXZx6oV9NumgzqTJgDQdeQoV6uyrPqExM1EnAfjwO5
+QEi+6Ef4RlpY4xF3QNLHk3+xpig5nPze+1pqDpcoMZxIJUX/V15sOd3QbVc4pKRIPnMOwfhsVlxh
+HnjyioY7vMY6xwJeD8QRx+WfVVx1I1kWq2Janc81gw7Rp/Ss3/SYi63KiraOTeODnUn6aDzd/tCC
+tKJ5FTl9E5/e1Llyc7k8gx2UBZ08imB8rqvbUF8gWx36HBaVHuXxrfJzjpMLj6noiuGUrcc9BYLI
+W7tJGYiCTcbfOk968gXxNhxEGQYxnfxC+LGj0umcvYX6hRiRUkIOsSBRX0pD/zbpsyFR8i+an9Qk
+8e5gg4wnwznAehyiOE2RukVl/R2KwmUQSyvOEuPuJsftWguuI+TecuPZKc7+h6Ah7/SFZxc7E++z
+SAaVNeJ5T5zgbhPLhRP1bPlfNCcrurs9TLNwXupkjVhspcd77J7O2pgZSM7EKmuWsNnEm+zXyPO3
+mZuOURnYRxxDCYQ66GSlZNdvcn6VtE85DxUwtfztfSDphQGbx+7uZVKJvHBp3dI52IgnaxrdBp7h
+wS5uCMzwGa7yxGyuOf7Sd7axVNXdERxbO97vm/PtBq95IXCjxHvMA/StG7xyNT+DO7zh3HuKatFs
+N1xPmDBoVdftuJN9zyTok3uK7iek8HRHcXlzR5Q3aNNeU29MtnGcXhJtcjttSgHn1T5clUCKkjlP
+YKP24anz8q4xkx/OccGesa6X+FaI2LnmZjFJO2eaMJmGR01nLOPQG33gGlAqJyMVLHxb5PuzKNA1
+8evDzyOUw8BMdwvybXHXXWgiagH8fWoDRmZOxY5Xt8NTQeUs5v23xYIYmqGCAPWf9aF+t+MJCl1p
+EF1st7sDDRv82bu+bXLLT0t9SYmdwoyImgETThjjvVquTcDaGNMfzUGGwQ0bcQOsqlVdlSCBRYma
+WhgB/kQPnXdvMZHQSKvheOclEJioAtoZRmmsSkqbR/tPzrEzPKnUBEuW4ymgLHk0oVO0vbXbzu0R
+EaHU1qhx8bHHJ/uRKhVHMHsnVTH4Ay94+sV0r0uaaFAIJPz6SfLUILSbijRysjh245R9viIM+v88
+5QCWTCvlBJ/Sdx1K2kcfcIvfM6o1nK2NKsIzhzwmC+/qZsy5rubr0DMe4N5K9VZfCVLzlbu0KID5
+ZTlNpasuqNAa9wEVutzAqwDkwXH0QrLojuJCQgEg9ZsQOApIdb+leWsuaJ6IvRwZDTpHm9zwqB6o
+uWRIOqL+gHo1xXlJWd4xY/sYrqR0wc4JUZ54mlZmIEUXMUK6H0wOQ45DbAo9a+WdXOrtyJVyabF8
+FLm9omVRfjzG2kifAzhxWD6+kg91fT9QjF2athNKr+rzxKm3lclrW2npcXIXRG2smA8NEAKFwG2U
+R0FXN+dK0zhprTLd+sylzIN0sovEpXKkHSVWlU80felWLZGJjDHRLRzRMuIaN6xza6KYmSTlAKHv
+AcDIBqsGJ6o00BcogaDDEpvGNyHzjpgbI2i2R698QBk1oIrG1x7oInElvSUaAkrgyyeLr7qwNPo1
+7+halWnxZAlwfcQJmfuPFXpuTWPuBR/z/jKkTVaZ6dACeWO67cR7x/ujwu3EQsAVKNUNOuzWg6Lz
+kdmg4AzxxLsu+XiPvP310eH73x2+hN1/mtlNcM2lNKFtbKUelhBCyLgAGQROmFh4akIPApjoDm6C
+Bm8lQkM7oKNoLSuZGsICcUxJhi5oJAqJrQu0dOZDF3M0gVcjV3TotA+8FVaQlfsoZwiZqsRuuelG
+anvPWAZBW4YdwPpBqiRXiOzX/A4rGTyTnzLxMJtIf8Rk7PLdQ3Pu49sp1beo2VQoTVPMlzOkNRMq
+p8tFLU9vqL9K0h/43vAmX5BHaHJdiCf5lJsXbUCYpHviIoyjeOAn7su0mREktcIW5/HfA37X1wHR
+cv52RLLM/5D+XOXq2iP32g+S1PsHAn0PJXPqXJxUkJ4728cuKVRQaFk17UAcgZR3e70/bXN0zMAl
+rpHRKfYb0J2uMCau2VRlfFgxgcC0EpwOBNMS61NJfiX1L6KoI2wl/gl7hFoP9x6CqHZ2xhrXHvIs
+s4pIL++YEt6rUbBYu2EKCvXOijOQ+zd8knooLqzrQU9FcGKVdI+HIP6UWDwvVDzZFqigqjA74Mr4
+n5vK474hWtWZrH/3EmSDziD+Adn0syEqa+Cf0LU9tGz3EnhxbAkWFa2Y2NueVXYx5P6b0oFzRz+V
+dHpfh7oHHim4Ajlygy9Ad6ClobkbJMCjR5KfkO6Kb5WN320x+qltAq6X2QwNfJIWkmlsUNJ84ewD
+GHYMB2ixkWYxi8XKDd2p7cpZVXb1cWp3adKDbwNyGZqi5M5xIHhrdABk/yBCfVWV15zsWbRSatvA
+R3IXiwCUG0ukq1WsFdsXkqsYpCOpBUGpkynNgHKxZCfCCAqUPrG5iHAE32bDfQAzFQ0iJk7bYNGk
+BmpPhGauzhktZtSrJ3Bhx6TSFJuku1MME+uWz+qdwujsBsKcqGxXLqbk7Of7CrsKpEdK1rQqoMub
+EmB1uQDsbBiiguwVMVG7ub/qbAdch6TA+iSULkdTmRYOrsWikRIIJIHAccGSxc4iAR+Z3hOp+6Ff
+tTX8unEKAF0BbB9lo17Vy6WbrNpw3SWaY18LcmojNIiOpNtkuCIpZDBFjMxR1lvYEyR3Q0/9KH7R
+vTSxH0lIpr5NiizEEki+BtOKrBJoPMfBg3ihoJWn+C/ff/cNKoTsa6G69tFmwi/z0QzOIZHSVBGn
+NWfURyqlIjee3p7Diocr93kShL+iI+yzpPuEuKnJejrm7jgn4ZIvAXU+6D3veNK54oTzefCHPucj
+TiKsUlqykUrQERWEJVKLVhbMyo+OLPhmzLR9zGNi3pDKxS1KDXv5kPhTRnwvXLNaOHlOCMhRWlr1
+Gp8gkaPKwnDkSPXFnJ1mqF+VV1V92Yjle1JQfb6PsFJyvW04pqjZl8488OwQtPP92knsFevqsRIc
+Ma1YVmjkrtHzEG5foAG5XG657X4dWh5Yt2zIIivVmTjGlgebT3HfnO9OrXecuPuKg58OgnvNqu7D
+IDHRa3eNJ4/Swd8I1cRMEfHc/nRZXvpQf8yfyOE8fJVLnkSaLe25ogMRTPqEktv5pZLFp5wGqw1M
+LY2lYELenJ3IG2DU9lIoxfuEEUPAKrmhptWK4vB88nWyz8zqhoY3FIYxkkwzGEcf0FjrJYH6o2sx
+e3E0nuiCkPby7GPNdfGxfAVHTkjmPLRwPpjHbB9hpvjqHCTzwNKJbACyF1hV0k7Z+qPOvb6UuhJj
+HxtBEYeHC2Q+cCbargsm0UwX2LtJ+gPnlDAZO459BPB+gj4eP6ZR6bYK3YT1hvw1A+yAp6dPffho
+q/ehfSQZCr1L8o3hbVUf7dIyYjRCgZ53yTugVlVTDmE66bFVqiwrNPqiLJWiSEynPh1QWhtBwifS
+K6Zbw5mKC/KP6yT8GMDSorlc6i5hEhygqyDpA4F7ftleUAEtOGA661WJ+5qWmkHZDm8Uogl1m6Q9
+ytk4yS2iEe0UXsR+p/AqlmMBvxjRHjCiobji/uakpDHKinSumn41LHR1XGoD4KaZtyj4TK6+fJYp
+oCXWAaNR7K8fqWW5fA8mtwerE+FDspG5xjZw0R4YMpHIRPe7zhmkibl7pZL80qxULmiO1orUDFhJ
+N+Swpjjd6XCR9WcrJh4Rabok9PQAcllXEUg10QcUzvVxqORy3JOeRvosPLB2rkAU39Qhd+zzE6xK
+uDAw7dQ1DlRftuJxBu9ukrMSU2hNlcdlGj/0FtmA+PHqECFD48qzzTaX4RxdX3wvHbjB1D947wNg
+HK5QQXfpxAbnUQd8BV5gZyhLpq/qc6x0R9ozbCxC+PfLVX1afA/cWzb6LLyz6YJgsTUuPChXGdWn
+uaFcWO4mQ2c7ZNnoGkMiTUWefdc+iRd/SPLIyH2P6rucuR4aPwXeiGPRTeoJZo90Kb5vPZTQsKa0
+Enzvwd5eog+Wv2OVBarIb25SOkN8UsyAt5je8LSGBrl4J5WSuCvMsAL2CqPWW26nRKYwFFRLsw25
+x0tMnSO8U2rlUZ4VbfQ/ljfyCqeVqpete8eesdxCqXCPiJI4Fg6b4knzjJ9n4N6eGS4wUxm5exgl
++bO7cMPiEveHSEd4sR50flqZm/y9Zm0+ZL4P58lqZ/z1LVO6NIu2gylfGjMOmoMDQ0zQy0XksSjQ
+ZKo0HGv4UoWnEaU3mC8x9Ygl4gZ+HO1KrI/GsPBu/qghlPnGQWK40gjbgozYFcOw/vIcEH3kkYxZ
+bn3HzLt+JV44kd0lEArIhS598/z14X+ym8oiZstmXhEy+0wu5yqAoH8k7o8uIsy2TqMIroYG5yPy
+mO4XVtgfBG/OMWI7Wd5nJBaT5ItqOsAiU9QT0IWSQ08DfwVzkp0myOKauZ3cqUEa05tUfcO5Wm8w
+bintppl3K72zhJKpwMmXLa+FCDUvx6xGVVhibkPPLvZUDuuf2EZpuBVyRQo9Ctwg9FrmKcv1jPGs
+sxsrVpma9YUQD9YTIeX2UxUeIMW6ZwbEOGfRnmHgU3G9H7xybMTjg2TPGuX6adT67gWoccejV3eS
+koc/nKktxBNrwKWIQP86+OVPWwnRGZGK2V+HVQps/VtnvKpKVRn1SvUX3TVSV+m0axflGxV4RO5D
+7lY+rM+IgdfQESzmYlqZQy1o1Smk4IRO+LSfMeWVRBbrvvtpG9R6bNJsZTUKhZsQVgYy1CalNp2N
+J/VDd+NZo8EXA38YrlneB8aQV29/w5YQpw6RVsaiAW3kRpSUHkj2ZjWpmGuuv9kAli1+HB4JdWU6
+Sto30bCM2f1kVmNiQGS/lXdlsMHg53VrDCbeb8Wxq2QSVj2mtJLsj2EsEyksQcic1GjBJz7VmZJV
+tLEnkvSFqUzU7ss9dVZ+m4ziSboLNU8B5ZGbXXw99++6E/ox9c5dqRZwWqopzJ9uy6AX30qY+Agn
+lefFD0OWPrQWKMCLFdPslY3b9Kof11140EIV251nc93nZKtWJ716jimojP6ibCPw50nX0knCl9LU
+TVbeSClGlhSWAILvs8iqG/TdXdt6g20zOM7hVMxyHZXh5plmLJ1OmUYMxTegaAtgiJlsBPNz6Hp8
+8mMgToI/tuknooGM4TdfY5wC+Chj4VkKDvfLQyiKlQ1bifkw3Bw6/8Gju0IQkbOL4hD5TLtnOjXL
+v+RuKjb8sBNx2Bd3mAaKuPW2q4T0WqFDkSqAwy1hwEak42f37Sa4iH/Qspp8RAugUFom20DOjbM3
+sqHoncTFe13AH9uBmP/UWDpTCN1rOLR8VZO7UrzeAwYtwU4fkVFWmWO2T7D3KJpoJLbKdDV1ahDH
+GAMxn5eDRiV6ZwpCppNYmjD0l4zJuihWBVWr0O3USY3aDs4cmYrFhBtFebipHcRudYiZqheUqvb6
+d5wZy6jPOCESa8/Y12ZgrxvVaDsyK75jzwI9hs7Uf8cVz2SujiCJtHXs3mDlELMP2K9UEug0QUrs
+vIaiUYYbYuRwnTo3HdtnhMnduvqC5zoBia5xvBp9ATPVddhnJ2F0zLFbKSb6Ve25JFkPF+gMsBwG
+yiwPJVhti9NcE/M3Ika7wswO4dQVmpib8qy4nLWaTBXahnGwrUhxHLaKGq7lRXFathWqzW9y9S54
+f/j85evDpCluJP5VnA/IY5hyAYuFAwNV68WLixppEqlTxjixlbirT4Cx+ZjQpBMqA496Ai5kzXSD
++S/iAn9zKGn4gdVyJy4lpgCPMjlZlgZCTF3aus6Gye8Y2L4zP2UX7V6BLEshSSnHNUPvZLjWYC6G
+SB5NRnbuGXVzQI3Jx5HnQF6JmkjdqYzVMF3QmSLtH9DrtK0vJ/iDFUQYCpwhQeKepFC9Mb+iaMC7
+mFIhAV+fNffTx1xaV7C4Nw+T02J6jqqHUKwEnDPW9V54804owM2nAKgtNuV3ROxTMiYrCoRUbFFg
+7kiyxuIHO3w99KZJ8o3wwcBYa9X62sle5NIWWTKa85kJogPWcRXlpuNvqX2F4uog8EzwVlg+Y5Kp
+2TNt5Ccqh6P7oi2oiIsPohY1tZyD6wsAn7uARGPkUeqGw/PE3OCnQv47lCA39EmVEDcmGY2XfYQ8
+yDEHWInVF7HxM5+UCpjEQzxemGCkXMAuD+gkA+kSW1+o8oR+YBLlEGQkjJIifgQEjcExZqE9eAiv
+H54MAoUmPMoc1uBfPi2UsdavbaKs7pyAlkzhiG+ZlephqYNuJvNwflFmY8omin0MgU8uP+F9XU8u
+OeEWHIar8lBi/uy64KNfJbv9BsW2Jq/350gH36MdZIRjPE72cn72kvjM4NGr8oxb7bhHv136B9/W
+qIzdzZPDxXTEc/W2o2R9XOK9fRLAvQ79cuOZluiPiVB+yZiSRrmxeKdxpGPs67EdNEv+1v7pxsXd
+PQPQNb6ze+187HdwitG8kV5EExiRkQKTFtH7vjn7zFynl21bL1xN+h14b5KDwYSQZ8JDJQ3tq/4C
+cp0eerLQYBwntKeUd3LMdxr2tg+/DcAh9pdhT460etmbowy62IF3ps96uTk7GbbGvge5Hyc0PbjH
+hDiG9nVVd3hdbZyTfIl/6k8j5eCnrtDV4IPlZFg8YLM+3bc0GWSqCEDnNacoNNmHzIqx3w22ZjUR
+8ZVAIfMeBH0b4i9gnwK3r056p0z6PaATFF+/V61PvPV7q32arjYBeOyMD1R5izuhjFJUhMqyIYM1
+urxJ4CY7xRAD6mIziln1sdynm5MNB1wOiUSlVTnB+PfpOJrHvQtL9exmX7nBZrWD42HGfmPNIwOe
+gq8DqmwDWhBLvWmb+OD62bEixWUy3PYRH7Poy83Z8/FDjW00qQZxdgoNOzh8gRmqTK8BCssXAMp8
+w1jMKSgZEFGDKpJhfqhqUUYzdxeBM+ICK8L1hEMNtBpsteW6Y0UNv4tIu8rv6AJlRGeeBHN+ZtFN
+7870ZD7r2YY4P3IUwPIM87BR/i/MGhfErZnk5ra/n5LcPJiXnNof04NAOUxcJdEGeEcPNHmS5QpF
+RuSoqS0EVzRRGNxV+9xkHH8PU8RwLwqMA7oMtEMTKG2UOp2e3eEEza1jWF8Vi49Bst+071qSeot7
+MQIiG6j6dvaNPpG0Vpjvl9M+wgCcdpd+3VDaxnRzst0s24zSndlrrk1ZW1Rk/aIgliOKhTo268qT
+3jyYuiTO0zg0pzePfD60TXaSnQT3FQ+Oqm0SJ+zNpfIFNYky7fWkx+jM0DBtfpJZl/QatbUceDoA
+J6hF6LG5iEOypv7gNCFWLRESqr77RpsDxZPzUwdJfvzH8P/foQCAe7dgd0In5JkQKDcRAgIWrhdM
+3NmLVwtysc+R72xA6OFPCRf6kWp52UYuP1bNfxAgQpePIethx6boxrbf5MJO+0jcTjQWCbNkSeiO
+1InUCjyTPN3OCONClyW1IbELvTqQjTAujLOsYWujJ7eUv8d+sm2a1mLhJyXsdmg9daiQbbzk7sp/
+YTV7RpmNDiOpVc9kTrsnJ9/6jKAmjLUFcEufzdrN+XxVycCtw4IIcX6mnsxVPaSyaxeTTKMmT5V+
+IsEoG8HdqTxCs8wIw+fWmBnoWXDFnStZQkjxXVhqboPp2ezDwGp68l6V2EA4WrMJVjum874NfSx6
+rLWbVhzD9A6NPb6dD42K0LY2j62PbKaTwjM+12iNoXV569miDSC0LnQjcxHb+4We/fBDYPFigtnJ
+t2GVZYYn2zg84JodVfHNoaANwZMTZdunnQ+MCd7NnelA5Il0Hqr9rE+ZeWxt5chKOWengMY/UxYA
+7oh+jyemE6JW7lqX1OfYxomImpmNZk5XP2B9b2OcI1wgFOrDbWIY1k7HW6SZvdm/XvcL8K4Dy8yQ
+2/BCiL3QQr186JNm6R2q6q3VqEvv+u6+iOz4i49i2uWugJ/h3XFwEFmQYk7AXTL848ffEBYK35Rc
+eDlK72OtG7QdVgMcmBNsfgmKafFmhk13AhJ12qGTOEHs9r3N4nvf3C9b+rQsme2iG8bimUZeij+w
+3Uzlckf3H9og73vZdnYqDrPxmYBceM39ImDiK3RTyIrDv5Q8zqiMY3vJ2PbF7hc9R4a4H74/p4AZ
+xYJcXkc+AJFMciB2hd4MnTj7dQdy9zgqBpfppunj2Q428mwYXBDybX4BwWzvOE/bdAmRU0x2d9UZ
+SfwmnmDhGSNrp8BjJLHoaKuEc4wJS5Yl8hjo2bFKOIWyMy3O+81ibJ6oz9PQDDarz/uKb9AxV8OT
+TOPupB7k42dEpMBRuGRviwMaciM1hJcZt/AZUfmzoOQuPNrsUYgv+90Jux3HHoVbMiv4uzpcgdQD
+jnvKvfjom97yFAIudFMqdnRIUy9BjQ5BpvwC2PAZKTcpAIQt1hoB3MKzuaAEJR4knNJQ53qx0Bw6
+zqGQSPf7wxeHbz58f/g7+O+RHVWEgY/lsk3SZwyLg2wkJu9COkZdqu+6JXMh+ZzDHYEoLn533p+R
+PR5RF6urQZ/KoXdDdammPy7wQj5l1xbK/aHV69khk5LMVQ1nWQCe4a36XptjVaxmFVVm1Tm62G9M
+3p9bMLx79fyfjsQBep6kZwUKduQyWLCWSCFcLjAGB9cC0Giva9Y1y6g+8wM6JfhxgQWClqy94vbS
+5BQptHohNhcFOylWnGwyI0Cd1pi0m3KT9h5wSmN48w1fdTY90KnGgFrzLhzyEJi2OJgHHQGyH3w2
+VDTMPQR9q/+wRYu7qAfzlxRQ5b4aGYdZmQaAy5+BqvFh9awhlLmvyiUAxbAip+V5kNUy6cIFOQZ+
+SDVLNL5VD7YgR5A/2C6/l5miUIszdjJhzNapO1/UAExJigcBKT4Td0QOwRRiRy1XzFwVe0pGnvhM
+3EE+5nz82Gb9h8WjW2i2HofUkuehJAk+2RBy5VbLhBcbhh3pa0d69TQR6fWg0nYRWDv5xKzD4M/u
+Gagkjq5T9gD01txpOkE9Burc4b+o4Y5S0QdWkXZK1ZPkA5tEymsDRonJk0u2bu514hXo+G/gpTXp
+pgSRPGIvSmBN64/dScHMB5MdLm5cfySzwP/838mx68//8/90vi2mPgtyd9yw/kjtPta+2ZZyJfzN
+pF6tKNYVa6+savTb27ACZXkkwQD6X8l5GJm8GD7f1wRWyAk+grp6/DmX1WO8L7mGfG/aPxCgr1ye
+Ppijb4MqdHmPP9HDeYR/mBxi+0GObZwOTNoRI/GDo+mUU75BZG1wQ1OGNKDs5BqFgS78i4Cn5g71
+CfVp4Cb17HK+aAYkT7OhEvlWlkjTIllecE7MYvKxYT8vLF/W0OS6abv9UghbPLQCnCkpjwDPPGxn
+/aBkZQcO/p1m8GlkUtJvYjvVoJtVTWO6ul0xxA6S/t01f/Rt7kC2ltDTg2MQomhpUkH51Ds9ADGp
+d/qmA0xgNIWOtZDpCeZ3Ptm4puZyPoeT1pR4PFODv3mSMqr3WPi4BBSa2DqfCww6Fk9DKPy0euor
+INxQMrNnY7+LQb4/Q+PgI5u3jjLH8f6yyZesMz1+H1jMlQqDa14v0+eDqnmHceCURc6EQpluU4AQ
+C2jcJnAxkowGKzGQ+Myo1IESY7G60PcR5BRhQjCxwwv89wWSVvshh0bVy2iqoT03qKK1aaDuZ9Dt
+8e6JOTfb4UoB9OiHoMXFlsd7J2GpXud5EIBD/KxFDuTVseL++COav7Wy7cc1emxc+RpYf1jEN4I9
+bsAnPocX58DGNDU6NNYrl9uUHBw5W5qkL8AyOAXpm2rhVKkcK/rxYhGws4o+gcYaxo9s6Cqhe4kE
+i6DCrfinqq/8RXFVcha7oIYUjh9QAfVa7FCDByYXL+ry0oFNlzug1FBXJCr2Za6Lnwc1VnqObFQc
+/oZPqB3Rvl72H2BKlainKYupVYzRHQoC758FDIkcGkZK1sbIoxuiTcECTGXTdZzSbNnJNiIvbjov
+BGgE/dNqUaxuOo/nl7O2IhzpUORSc9QXp016k+wky210Es8MOgzIospumZylZ/5gQ5f93owb4SCv
+e0C6jKHZ4avOQNi5lPS3TtIo2H8WbZSJ3oVNctlgaCPKSp0SX9j4G+lp88X3wNxwMme8p+S7sAwH
+jUasFf7gwtqmsdlb+zTKo2JfjbCgWp8urb7WVHDCVo5xsmMkCIL4EgrsU1cjecB1AEUsr8aeuROd
+B2ouOlXlsO/39fVGgqA1YtEoqB65ooBjj1yQF5yXebtynA5zA8QU2KNbyeUrKU09J4UqW/dYxA1F
+THweJrro5IE1I9MQ1XQ/PoXQjY9f9nE55kt1AtWWduK4kBeWN8AHum59uf2+og2ktjsiwY5z+jML
+iN8x4oZnqxwH5BB5A1oHnUiudH82k8kOU+486eRaf5Y4DiOiuuzl5HYXnkRccV/e9qiPaKOfxdxy
+75B9IyrzPOCF2OXyxXqw7YKTKs7YIJIXAUD0eBC06YzKbfY/6zq1WiDTM3ujSYxj3Jtx+nRnR9g9
+tRFSr6gv816qAKs29kjDmp2Ymg0B2Uo+Yy1k6pS2iqF50HmFkn6YJ5o+g88xNXL0hh9nYReIrHiX
+OJx17zcJbO57yruvLniUUtKmsIjzZ4YVGyr2lysTn9nDCbVjoJ1j1gc7EmgM9irkJilSydybe7KR
+C2sMZHcXuFQowaVPCOXg/+R+279DZo4pL1bhpaQTBB2qCbydBtezKdcJDmMr0sFQsS7rEWQ27YLh
+ijunoae3ex8wkpPoABnWPuZT/sjlU3pcccc0Np9HYL3NcUWbv7rBBYzjECjJPM3WY/mRJ93xrcjE
+b8836YKAtePpbVMX3dmHcy1Fdan05xzCw9XxYzSSx9P2mk0rDXJvWUeUupvEBDLQuJMIiHE3d47k
+Oalr+ACW00e35vNnyRi1r/4Je8MPdMaAq7pXVAoVG2bd/LfLolq5pGkDtbq6GEw7u7gKLzvKE3eD
+Vj0yQeRiq5U6VPSCLihnG6JHWAhhlbs4ZMps5F46xowKLSAoO9YJGMpZai0zKYH+5Y1nI/WJPUqU
+s9/mAejwR9Ne9mgacUfjv3l025fOX7ZC7jKdAevNfS6C9Q+PbitK2Nhxg3XMad4pkjIVtneqxUCx
+QHRAqIMlBxxtrycKGhffv/39kcvK7jIMJeQ/Tzv3roBRkyfJ+xKYoZIquFJpqpUGf5I1DxkS3DTO
+rM0xEZRHSWQG8pheoPmQVJGSYqm+bAqyfK1WVPWKMAv2YjqUvo9o2qJeL2bohI2UdUzpUMeGvx6w
+7W6Ilk7OnCVa1QsKL7b+b2pmtJcXKUslB7RokP1VJSoCh+psKvQTy+koSXC9OQIKbVpsQUKF5mka
+4QlSZM622NibD2hTSG/DJMY+YTHFjTJ4DvqT+bpdnRWmuJCLDtVvOhnA7tFJECZkzDv4ThUQUXDo
+ErGpp/nlgtJNo0+wpEcnlJhKJjT+rJMdOOpEiJ7vXhKtG5daXRiQtMbhVncQUXUQ6nPILv0Or2Xo
+V99ynzv4ZKDxfPTFtvjSwPPHAeYB/9q3z/tuwyUquqxXN3/nbz/+MtTxySjAT/JxJm02nfDBnQPq
+9Rv34RPgWDOY73nDezdPs/XqNQ5g3Dhx/jUIYkhILSrrtz79Py5HUBiOCZjzjm7I/pPRmHtNnRC1
+KpBWaETjqy3fXWjHPQeNvBdNTTvFVo3Zd9RnGDnLwxxZKI35PHTzkmw7oT8O0TC8lXa+1kMgked6
+KxfUbY+RvT/tTjS8vZAlQjCu/hvalMNLPfLhkWWQix7bk/UJut7Akzx05tG35/w26/PssTmV3QDo
+shr7RJrVMhHRYMVOBVh6PeSLYPN6KdEQrNhOUldPPQT+AD44m797xv8OgSuZUqBGqnyQ+AjfAEz+
+lPyK54q/syAqIwzc3jTHYwlIkVGHzZJM6yhi7nXCRlQKpxFNQi8Djc4BNNhRX2eRLOZe5NJJkLuJ
+YRRJPVFQgjsakmjJ71RvYqbOpRGFK3ExAD7z1isLGacotknuSC3kG5T+tUXOyNWY25pKe7xCfp5F
+moaM7/+hlE6TViR1oNpB/kQ6Gkhb/oLOLKHY96mDnytbcnpZzZhiERvGweWOMHCcq6NK4nAlLNbH
+Equm+7wtwzCWDXkqrYOMEfcrzOnEBh+xt0ep/9DQWF+H7qX8TDcCdabwJEzrddXFC2M7FEIUIdsV
+Y5q+j3uUr3r6Xcf+JdyVQ0jX1HMHICz3BJIheHoa71DyZ/jERU9hQ+8NsyF0CqH8gphZDPLyF4Jl
+1OpFz3ByJxt1RFufnwPnOcA7wSnW6kW2f0cAkM15yKleIv7LJPdRn1VlMjUkyN6PxqM/ZQXFoeRQ
+7FSR8mlpw4SGpUtnKJGC30jYoO0u6ea7c4x1mL2we/wTz0+nQZ9dZ06St34RVCw2mxZ87BTsJrxG
+uWqzDP+2y0mJJUk4ox6+Stkpyx45evgjcyuai7YDxM3+tfI+cLF1QDJbsJ0AhwsVQISZX//CjJFB
+PlNxYgyl6d6sr7heTmvbgYjEEG2EiLzvg8gXmcc0jXbailsbOOOfLdNrpFtIMG0pZU5t2ugkx6cX
+1bTIXtH5zPoCz4LT0AXgX/2w/YUIszF5KB8rDKvlnrG4qQptjlnpQ2hsySjde4bH/39t19bbtpGF
+3/MrWGwBkVhVyT70RYY3MBxjEWyMFLaTFBC8MS3LMTeiKJhSXCH179r3/WWdc5s5Z2YouwvsSxtT
+c+NwLuf6fVzqv/8pMBbjGOKQS67wCMLB1f8t8tGSaFHoI937H9+efPp8cfIr0JHTVChmvmkxGwkb
+H1n70P6KkDGoQmnqWYXAARHSjJJ466sjw7MHyB0z0fOO/o8EsaNLem/PujgbIZ8f9rcJyRNPsb4e
+FGfvj48+HAvHAj0l6ADEAWBsM1KVudMQfgH9HgewvhFXB3mLCwXs3lAr5E3BlYouKWwZPyLN9enJ
+xdnb43OZ7tnoNKlCETsYHQOqOKPgYlA0JYoQXW2Ya4VuS1sbbb6IWkxvZ2IaQ8Lvh7N3Iwip7u84
+OLEkuLNDpiDgOzsBi3QVKAfJOl5uwQLq3unlv7iZcvLX6seXk8Vvi3npZGJ8B1AO73SIFNaqYoZG
+mxblsxrnrt0Pbv66du1kB7d1sPbsb6JV5lKekpYfjX29uV9IngXC63dfkDFwmoYFQJLTlw5Kd74C
+LSiyRjabvHXwjWy6aL5QTwh0ENgLeSgrC4B5Qz5kBnO+u+82GyfunZ28OTv69Pn0fEznmI3cXDe+
+xtG6KYFN8qL76pUOHkEIP5fCx/4Rgeh9VzwAU87rKyNVAA/MXT/hUPtES50heKJbT7eXLNX1A+RR
+mEV6DqURXlElvo10CnSlrQj1er3c4Xr02c/Rj9QgDwKuCBhKdHxjnpU7vN2BAvcL/ElZ6ZLFyKMS
+dimagscqmGStpAFR/Kv5DmwCoKn5vghucOJTI5P24juKj5Rf6s2dpO7GSYCUmqJyAfFlXoeXiDN6
+w1Wvm/VzgPU8V4Vr6FkdhhpV3B8XdB1hugK8qZ/0iisrDoSDXHL36bPbCBQFqiEODupWaOIdGyQ/
+tpGBGgdfOQCnn/hHsBls4AhsJncvtmFjyhPaOHaThMYZVPp81azXi01vQFd4503q7Qb9Rp751o6U
+EY0Ph4Av5wR7GaHowhb1dWzS0IFNDAzv73MHzas3lLwrLbml7mb9Ap4S+Z0pjRvil3q1WEYDhkcl
+tmXKMxZW6OAjP8DIZny/tNLGHYrbL3fr7cack/ToGI9e8468OaXsO/o7LbgIjh07KYPOnuDieKhX
+BCOg7stwWoRbGOPy5pg6V6KDjhGR3O0MAd6gNLsLR7FccXJ/QPGEg+efi50leSSyi5WTEe6dcKnw
+i7W4wFebpljpuU8Q+EFB993g6eDpJF03krA/znDg+Fo4jhNRDV/pNFNMQcPsI5/FyNy9tQCQStrI
+8gZt7TUlzYHkAznKkUUllubD6RCuKjwnuOBBfChjcr8/NPlUIxT1Ult7wUMiq7JMLNVqzdieIvgr
+mHuQGXnBjwIgqvE5sORZegRhzNRbd5D7gTX4cPXwV6EkvTxLK35fIU5Sgm5l38nSZ1I7OfRQTn3n
++VMQF2EaI8OrWKG5iuG/SuvIoCcwvJJJv77znEwJFo7+CMBA5qtlcO49T0tyzYWGGUA/17LiDVLN
+D3xiFAlw43hy9U2fsUY49TGdD8i2JbIjiLzo7v0XXuEDTv+GBpkommDUloSwAXrzOP3y3nDH+ayg
+dqSrgUareN2evSL+3Pf1jU0sjVyeAlPvrMj04L4eJHWTclgO9FrZj6WXl5Nuy72rOHdN0yxltvcA
+ZM+U83z5cMPcA4OuXbqj/0pDL12NkSs+4NAAtDlVv8LPyQyPqL3VS2NPDUlNqYAc+R81sj8PTrAW
++olB6lbgPplfdfy2328erp+Z4DIVLclMsnT6AOevWELjFZo3s3vFJ1rC6jM6WXwLjo4qCHWTuv+a
++a5HBuUdiB8JXGIcx60UToFvO0p/hnCS5fK6dnIRgs7znTdVyer+2zKtN/Xi7STk07m15nmyP7gb
+s8YyEUS4mNkf6tC4QHi4QdDwgP0N6TGRoZMuF6A5kntIHV/4CMUgPHYCT9ILQ3DUwH11u5kE2na5
+yDGp8YEDyECVoruLfsVcaDflZGZ0ijZCBu182/XNzVis3eyNaLtvBBpJ1zQ1p5ZMpeYXpmexdEvW
+NXwNDYBAEeYcD1PMm0CAELfhBO/A88sRCAOhbyBperNhOPTe86cTVIHrJwMduTr1YlAub1sLSdoS
+zrsT0vQPDX8PKjcJkiMHzMEmLZWrMoPZ9Vr9MKV/a6BrafRLh7CzIXidltBIbs8QZqexBv2hyZD4
+XaGJCsDs5x4xnVWaopehBBlElJOi13UP+Kukr8PbpyP+/Xd6zTkFCsFPvAlGgLjFAI/m4sDmkIQJ
+OUDy6HQFD7lHkJGJgH4MWBcIVqjv2oUFJQqaOoCUhUdBpU5x2aitZjVfbt3xqK4qtFbDp/NqMfGE
+qQsyc6/FFyw547J1xiJGk2sukaPiSqlhIOOq8NY6ZW2ht8ibSOKDnjX73PYiekI2UsXgCV7IIEo5
+C9JQRwgn+WNCdRMWHgl5Nj2YF6MhecwfDQdPUIxH+ElQG9wju0wT5nzAUUURtQpQ7dAnCtlu7ash
+O9QodpvIGjeb8dDa0vCfzLI4QPGVf1+P+6NRhvKjowSbSsQIBSF38CIdbdh5ApOaqIua+/DgRW6v
+5OKWKKQ96Srsk1x/caPaLZmNoImM+h3e2XT1IQINmBUkaNLdWYvfQGZULFVsS4h5q9IrjFpSQlQO
+opNMHuOgD3oUwstB/D65PriOgu5jw31GLLdQfpasHU0ZXv/APxOiZi4UYsQZsjPTFRZNJcFztPiT
+so5TTIlwaF0WqaHeeMoU0cbTeUUnZzy3PEz4jQxHMvsDZ99cUR35Rrz9KaVpQJfPYXHFfhqId088
+K9hYyKwgfC3lw8GPh84cT03JEhoZTFHpRmIp5fEpzPvaWYW4dXjt3kyiLG2ZyZLCmUAtxn0FEqeT
+wEEAQ0hKGko1SWeZZrKNdR+Kawwk0fZUWVDqsZjY8gg5Yuj8RlHBOC7IBW/hv+GAQWhhJRhpoEXW
+xsVKIEqdmjToHmSxxe4gsW9hH0zBl1fHW7fIcyo5Q+9GpLRs6ms9wzrO3Uf3tGwBiZmszNryOfZw
+aeryb1Muc6E3fIy7FBMcgbJCz61xXeRsACSitFbiCG80A28TNsSxOGwJKp6yGLTPMhfYlYJf31Cw
+evuzGmf+nQoxSD9Z8jECFoGUIieVbK/Bn0ZIvd6ZP5P3vkT4Ae141lFlQvuCbUGWmEWaCOhEtrjr
+MynsnmWicWeQIrmuN3cInD6bjf6ybFZff0IlEHzdgV5t5D6Y/Bx8SxboUhXhvR4XeSnPL82l82PZ
+3FSTOydfQlCvd2jBwGSZ7JtxDMADJw4OfKHD/X74oc3OkPDoqJJtJp5vb7ngPREy0rYa2P+GqX2f
+tWrg8Om1jwGnIrVHv9gfWJMAeOVsYqT9+2B5FZFUsp5I0KL3YGPl9DLcHRWlo6EssyI/QOB8uEPe
+XGX2KP69RcsW2TzKq37u1PebKzq50RKDEbQNGi1Q0S1rAECdSh1MX/UdCDqhxJM81Lsq0PSRH2UC
+mVfd8huFCMxCnutYXWTUIUAWUHTFpZcJyLkebLDBF05jLwRK53tOshcpk8um3t9E2M/xBsdgtMJT
+8TQSrexnOjrp/0pnHgKj3Q9FC4foQ7HYpy4OjU+Piv1olxmDntii6DPVPVAbylelD3bV3V4VKM5M
+TRbbkKXVRBu4A919VIw32GNzxcKTYHllU4h5HGFjWJuqLpk1piJOfyBF/XOcrGMeCcvzkYiBHnAj
+0fFXNUKX64HmQjShfafWvlNP/QYdfFiDN5gnYIt/fA4BIOoS3q6RSrwlvHo6XF77f035FfGvQGzE
+1zLX9WEsGctw/7VXtk1/3EwzcaisbMkPuJwqf9iKwRSMDENHgzGS7D0cPNalMjHaz/e/RedQp8+M
+0fFkG+IHBpMdDqzKRu9QZuSSsGTBaAv51YAHS/ytiBQanCa7hSQ8pdsPD3sT7ZPz3fJ3jCYZXKwc
+9DPkOYDG9p2eNIc2gOgg+T0OCXr+oQkRlgCN5ablaLu5O4HATDL/2RO1qowgUDfLco8JzomgEMzR
+bTeln4NxcX5xdHH++fR8QAUlkeD9yt2AGLcSAscgFKK5QZSVkDboPiGVfE9pMvdl6Sl1TGwZJ8gJ
+YBNmWUtRoGeek/R5BochdhNZXh9wtdEvCSa5jOshtdby8dSsOPxyUVZPBxabAyfii6h8RpCT/Vq3
+uUdVogCHjGj0NzSgz4JICC6ZpqUQ29t7tH7fdIQ6sEXcDbCor7uGs73BXwIcDXTgTuIPBQ8/OUEJ
+M7ajL0X9nSO+v+WuCTyjSZrst6Zvrptls9mRlp5kzDJpo7RAndglbTt+A4FSq+7Bbpf48z2a5nUL
+bu2HJoqfTOt/L35+9eqVd2G4/yc7evhmKvbM0OPehBuywRtj39MxYU9qFDbgfb9Wkab2jeweRLS6
+h2Z106Fz325ovfqjFaQ3FFTOLBGwAQ0ujiIfK6VJkxKrkU3dMooO/1OXfNaRxgXfuqHcg9kVw8wm
+mwasHEf/eK8LJsH5nIKIvtFDfsEk+nfCawBqmQ2BeO4ceogmbLJojap9u+7N+1NWvd8hv8GIQ0Kw
+ebw9fXePFfz3D1BLAwQUAAAACAAAACEAGB8d7dsAAABFAQAACwAAAGZhdmljb24uc3ZnVZBBbsMg
+EEX3OcVosjY4YNO4Mll031VPYGGwaV2wMA3p7QtNHakSQvA08+ZDv10nuH0ubpM4x7g+U5pSIokT
+HybK6rqmuQLhanV68TeJNdTAWV54OQD0QasIyY5xlpgZzNpOc7yfQy4/Ixi7LBKPjWmEbpH+tq1D
+nGGU+CqAnRQnrFhJV7XwVLUbJwI4iLK/sYyhAyag21XOO42wxeA/dBYbY/Zb9ZeEEfFAi3VaDavE
+4L/c+A+/e+t2fs+lbFCLBpWTs6xQ3xLz2FCMzeMlZtTiPJSOvnzO5fADUEsDBBQAAAAIAAAAIQD7
+OkVWaQsAAHUqAAAKAAAAaW5kZXguaHRtbN0a267ctvHdX8HqwU3Qo13bQYP6eFdA4DqFAac1Erd5
+5krcFXMkUSWpXe9bPqLf0F/oez8lX9IZDiWRktbedWoUaIAcLy8zHM59htr8plC5PbeClbauskcb
+/IdVvDlsE9EkOCF4kT1ibFMLy1lecm2E3Sad3ad/SMaFhtdimxylOLVK24TlqrGigY0nWdhyW4ij
+zEXqBndMNtJKXqUm55XYPp2hyVWlNKyWohYBqkoeSssKrh9mEAfRCM2t0sF2oLWxsqrOtNtKW4ls
+mNysaQKXKtk8MC2qbSIBOmHIEPhd84NYm+Phd+/rKmGlFvttsjaWW5mv9/yIe1ewnExwGHuuhCmF
+sFMgt7LKjSEQk2vZWmZ0Pm7hbbv6ySSsEHuhs82a9oAc1iSIzU4VZweNY6FZXnFjtolV7Y5rhxfW
+CnnsF3aaN4WfhxVZH+IDw4swXgHfEkYyS559DRcQyHT3e8BhWt5E6FMUQhLyFrd8YL/pdkmmGuCZ
+YLUqRAVSNeVOcV2EsJs1XGR+JbprqpGykapdZ61qvOxokDBZ4PYH0aT9TE+HbRj8nx5KZUBOXEue
+VnyH8vtBWPbN29fMwQEHZFGIJnuHo82a0AyHIlV4BnCwEbmVwQnhVMEtT5HhYpxvgN9agf4nuNCZ
+ngh5hKlWVdKK4XITJhaqJ5mIgzvqDnbHfO+BYvpSK94D10Yqfvn5nxN5BVzvf5L6gUY+wsFe6Tpg
+LQ6TUTjjlGfdggBxjwQKdBKyMqTcatUcsnelNMwIfQRNb4QoDOMklxXQTFuWWVR3VoDav7bsxAGD
+5RrGoNi2ZJscNC5LU0sSdaMVe1cKwszgxAcBdilBmfD4nVYnIOG3hlUKHBYgUxo8w+oi19DMmraz
+AYvcuHcsLVB4UroAGXZW5apuK4Gaofb7hJlWVBV4vvxhm+x5ZcABthXPRakq4P82CTQzVNpgWou/
+d1KLYtkywPRqaWd20Gpwd/o8sQR+7JkCVguIvdYk2Uv6EdtDoC0of9KVmktSQfBsvXtqOFmNM/20
+lfmD0ANF/TAk5DvcaGKFCqyP8FTS2AkWP0dmZvmOhnPMd0zwvCT1kNYwVHZyTsJqmaNlBTYB5Lu7
+ocqRUfWnHrQsQK/aUatB72ReicEpgIcjj5fiz5CWShS7c38XF5tC84+9PcKmOBVsiU3M7fBYNuWz
+gE1+0l0czPpZNnoJ2uCc+WBH41TvXiJNj90M7d5X/KhCgVZVkv3y8z9m7mlwKtENRkQOwYQUP+du
+AbEqa5SPIJUCXMWEuE0boANDdgYS4esnSUcgH8HsxevZZt2GtFU95MNxxvdsU9jsjYTwpiH8we9N
+UUS66VY8G4pigYk9kr+2w02mWDq/dA2avwltQDMXsBxpZeBD09VXIOw5Dpafo3cstNyDpRTguXJ0
+rc5b+miOrhLCGBNagx5kf3RbFyghHBEhFCo1P6FsP37Lt+DnpDPBJfztuHrjbbM3gutFnJVbuBXd
+NycuMdgyZ+pLpIqmcCnBbXh/oNDYtVbWIkJLQTOllavQwrBaMEWvLiY9ad4OiCazsWN28OhuxXT7
+gsMbMOW8ddlSiAXw+OmYln5vj9/oFNJJsC+v9oapPUXvmvycB5jgtn11E8/q6ZTbykyuWqpORjYM
+1jQanC1vAEe3k2Tfw98bAckP9m78JlCnBL2C3wwZC6IPkN+5f29Edyqxxhwd3hwY5ibCwF0zoW0s
+lkURZRiubF8sBcColZHOB1nb2kdrH90vhG+oM8Wl6G1LrbpDCcneJ4ZwH6rneN4NMy5oL4bfAMrx
+O4myYWZqjpEY/pBVGPbvf4FDMpY9fcLMldHZY3RMgMT4YgKCG6amPIU/8qoTbFAqN+d99lIgiH3g
+Aj4niSSLCgFz4hZSO/pnxH65egqCBlsjW6a+d8kZ/9pbu6jyme7scV++MYW0ay47HQbEACb9QNEg
+Vs7jYbwmto/GHN2B9JmXrA9xZj4qPEQXrLnO9wySPWQROwvrqD8ebjdlJKYCYpr87K04NO54ZWbf
+/TIZpa/rybV9qqnHKLM3NLxs5P3+z2LhUdD2J8VUL3pfnU18/EQf++j8vQIyhzIC3P0UrP39k+X5
+589pfhIPFqLBZub1ZxQ6v+Xt3B9X9LztXUQKpCykTbZY3vz8+YXN8wC2QIuzwBklbvY6OvzWa6mY
+hcZ5YAxMe6+UbZSF5D5UsgDdqQQT9m2a+0BVTbfD/uUOQnJYAFJxECyilo5Q4n2L7YsIws/Buvmo
+wdPQV+bTQt0dULf2TO242PjdQp/Mzo2f4OK4HvKJ1pGxyTIjaYNsrFaLriA64M9xYYs+b+YU2rHn
+im2rrnV9mr7W2CvNOCFZMagUJK+kEbDlPPTXci2wbvAjBgD9igYZ6XmTDf8jsoJeWgEE+EaaI8BA
+McOkZQpQrKIi2tHsmnotPwiGXRqDO4Hy3RlbL6La36Gb1wKv7Xp+orgfS0uAa+DvHk4EwOaO0ZuE
+ZbxtwQaMuzQ2c2KKXXaKNQF2d6g/cedIFUDimY0x3006a2KmVCfHU1/aOq11ZrJilLMCSVqwrgEf
+Gh2H7RLDviDmrHkr14729ePKvsC1xwf7wvPrS3cg8oHxGjiNJ9WMW3eiVe2cfb0y9VKOjPKWNjE2
+w0QzKErDqL3g+sHt5ZivhjYIgLcmVuRKTpxd+VX2ugFTg4iEN8orKRrLjCxA62DtYm5jGgkCtcms
+IJjvmYfWS/3gnkumFKiwcTQcwBYfEibtUkJE8R/8+HkkRtJt41zmJWxx9/erLFd17d5lcGX6qnAx
+0yQF0JTDTA/MSN1a2Q6nOBtmaJ2uKSwMdmHcLpCwFtPCap5stovs+zZwExMH8mT19erpHQQECfln
+yQ2aMlR5mImgkr092xJY+9XqOdkZeGCww10nK/QXk5vyA8eLYKYM3MP9LwkcZ0Hk92x+45x2EIgR
+tmutUnC4o4E95nX7wv1hAdDk2DRtVOpISqVRQKLr7+I1t1t3vUWG3qF4gbQanz/ZXqvaU+cZRK8M
+U2Nex/ayaD7e1fC+k/E/sxoS3mcyG/I9F6yGFtlwu19vNP44bzM3GMVVIvNdSa8TFE1cuMTLGAgA
+QMv/rSDxxWpRij7IhhH2vyhQIz5Bmhdd3Ct8DiIi8QEyV5h89g4puAz6hhrSM+fdMLeQBduJPaYF
+Y8piBGQDLoNAjtxNrmIUbaUUxSUz+AAFGDABYSApcDN3cKA6aGEMuHTsIMiCHFMrNL618SYXH/Yu
+m7WqFl94P5AoE00mNf079vCQ5rKwpdcrD3E5Sfa4plo7vFHFCKitaFwmyajHHabAwctTT2q3W66J
+A/6xkX/3PgGcinpZhihg38C//PQ7PGERRUn0NthPZteKAMhrbCCBqFyhtQutCr86kcTHOxNDMRLB
+v3HvOW5qIoKwvvEgGHKT5e6F34Ll5KKclj6CmHuqyx97tNw5oNFdeYwtyl4Uw5t66KHeIsyY4hOJ
+lOmDs8TFuW+aFJ9xIyX61gHRTPticZ+FDkwirtPhVzReHl3Va89T9wyUvXMmtNBnvwT2IDFLfYVU
+3QQn8eOL4iaQveAQCr6Fvx0I6yZQ1+wY3wJvh/2TVlDGMaiPbHk79Ct857wVjOUp5Oe8Gt6yfyx9
+2QcxAIy4OQisysxJoEOyakwecli+d19jaCiOoVxGHwZj4FuDfZOXA/ycpqsbaIE2LjylLPeLAgX2
+rZTYMbhJ5j/N+THoUoQ99yE9MK4SjcxsyWfiAD8y6T9NAs+iw87VQtdqbJpg44lTF002D64nZIav
+9rBwp5ls/L1Z82wKNrj6AHDw9OFoCdg3t5eA1/1atjQbIAtB6VOZoO2weCroZAM7olP93Oong++Z
++EURfkupOeRsX/wF1mDmy/mh40WDS/qPgFAW+O0iKQ+4SfeR6X8AUEsDBBQAAAAIAAAAIQCqZf2a
+/xYAAGNeAAAJAAAAc3R5bGUuY3NzxTzbjus2ku/9FdwOgnQHliPJ13YjwQxmd7AL7ASLye6+BHnQ
+hWorLVuGJPdlDs6/b1XxIpKibPU5WcwEk7RpslisexWL/uF7lu2TY1dW1TvLk3af1kmTz9l/VUl5
+ZH/55ZcZq8qnfceSYw7fN8+s2zf1+WnPTg0veNMGWV3VTdBme37gc/b9Dzc3u6auO/bphrEgSJ92
+7JtiWayK7SMNZAAeh+h//VAQ4+C2eChSMZjWTc4bGOQLvuaZGHxqSlzMM86LWAx1/K2DoWgdJXEo
+hg7njuO0FV9vNxsxVsBxcN42eVgkkRhLsozT4LJYrvnKHAzauoBvmqc0uds8zNgmnLE4hj/CeRTe
+i5lAgLzMcH3IkxV/EKMVT5ojbpSusmIt0a5rxCdabcNF3g+Zm8TxjEXrBey0pE1iuUma4MosXkZh
+pkeshQtYsN3C6tha+CrQSJerRShRa/dJXr/uWMii0xuL4f8EIVrD2QDIMkQA4ep+JmcsRmYs5RZN
+kpfndsei8PQmORk51MyQrWH+sNwq9i9gIH/YbEJJm2yJA2m8UZzKVrgk3i4zOdCUL0mFcDer1frh
+kTH2w/csQbGtKn584s13LWt5U3JABSWY56ytko6zlLdlzkFgOTvUOa9gHgrruUEpRch5UyIdv8mz
+eB2vJWQaZAcQdZBuNfNQH+sdO5f0R3tKMj5jt7/8lf0NPt7O2C9/xT+Cv/Onc5U0M/Y3fqzqGftL
+fWzrKmlh7n+WKW+SrqyPas3tv/Lfk/89s1+SY6vGNHQ8ualYO6GFjzefb27+dAC5S9idTwF3pKP3
+pHy9GmpFDPMojIg1hipGq+hBqI6ljFESFfFGDWt1BEpli7UalgoZhzBcqEGpknzDHzhXg0opH7ZJ
+nMZqVKnlOt0st3pUK+Y23WbCcPhVM1qASkYolvFyS+IvZNNWz8U2zXsoSkGTzTYtEn0QoaLLJOfb
+0By0LMESrQBqarw1lK3X0yJ9iBeZMWZp6ipCZEGX1qRH0UKvlspapGkRL9WgUtdjfdRUJAWzqUIq
+Fuf5MtUMICWzgZGaFctNnGrekaLZtFGqlqX5ikdqVKlJsd1EGzk6FDoc/4zy+T37xNL6LWjLf5RH
+kDohOiBBb48w4WbfHaoZDObvMA/U7KmEo4f0lRgEOGmSPT+BmzkCUV+S5g7F917rhBpDOaPRogax
+KJJDWb3vWPvedvwQnMsZC5LTqeKBGEGF5U81Z//zH6Bpf6/TugMVvf13Xr3wrswS9jM/c9TLn+EL
+0spbW2/l0J+bMoEDtPApQLNTaAzgwECLaCmsYVUeebDnqLYwOF8Ki/jK0+cSkKX5B1DQPdEIPXBS
+lUnLc9Lx+fEMCHdJWoGhmQNTzvhfQIQH9AFIRyCAECWsDWA6oJLtcAmaIBxoiaYZWL4ZOmu1RNFJ
+0BAtzv2jiX84f4j5AdfujnWHVuae/cQQzAhrhMUgRigrgd4DLF+ZK+7RuDFF+w5JrFOS50SIUIwA
+4gkgbLFbqD8gi3wPcp7VgjFSQwDhZLevX3gDCwdTAF/eIEuEDMZ0ll76HBYuBFY09CpZuA5pWsW7
+DvBHKy0QBn8I5IJvaM+uAbko6uYAW55OvMmApQPBJVt4LxhNf7tHlRMA1Xl7ADeneCfRA9ctvmuC
++lgJlTnVbSmOmqRAegDwyF7LvNsTNx6ZlkT80JP7URMhiMShkYJFhYZnX+Y5Pz6yrCpPYMN41t2F
+jP4B1F73JQgjOStkwGuTnB41/0M8269i/W+AfF62pyp5F5xi/1IeTnXTgdwSM8DnBvp/rKtPIGON
+OYQx5RzGcdg+aguK+/xOxK9Pko//CErg9duOkcLpnYuK0/FAy56OAeB+AOlDgeINDv9+BljFOzhT
+GEHfQycLUt69cqABzHhKYIdoLYikqLlaD+Q3liJtKoqwlofy7Q6C6ha8waw3axC8fQuqjnJzShqS
+cLk6b+pTUJRVhyRNq3Nztz29mUoEJqyrDxfUDWQkbTBy/+QQwksGeUSM5tihPAZSfMg2Szjl4cmE
+lVZ19vzo6vRGiictCY7JQdsepUsb0CVLommJq1oB6FYkTJGE1Z7TMVVx1dcvoEPhJq3th3kFwt6W
+ZDulzIFXxATowyRE7QZxOoLeoPv4ZEpjeST3cEUoCdjWlriFDLYNBkULKYUDIe5BGQJK5mNoiR8e
+Hszxy0bc6wTup5jRlTCjXnvIvExDKTboOM9lVCtPvzWtG31wDrYKv/XjTMGnQLpCgyECLWu3X/Ok
+S4K2A8f7421VvvDb31wBxCDxXm8qvxpVeJrNFqtvZzZVhbG/vLE4uecgGoU3I8cT/1gTkmN5kP7w
+dK5azuIWJLEoj2XHL+0Ppl9+cXwaEgCD1+kEoNmQSX6IAA4Co4SQqBjnTEHPnlkEGWLHT+0dxO4A
+sunuJ537fEzO3b5uQJrz4bkhvL//wOpRpBWcmz898/eiAXPZSvaglIffqnDa4ewVEVutXK8CWzCw
+vH54YEHM2WJyFI7u7sz9bCIvaA5BWA3/einbMi2rsnvvbe5nWOFmsZCtnTOeQ0AqGCc+i0x2qP4m
+iz0xxSCqSM/gKSHPRh+G0Vk7iC/S7otM9AWTS9Z7fdV6b+JBCGFb6I+E05th7OHY5/EMCo+8hyyi
++4gZPzctgjvVpTj2Z6KkjsPHswUmZxZ1dm4DkhLMdcrj6dzZgwCmPnfIjB0VrUxK6JxAzgjqomh5
+RxPVFr9ijoTlgBayqx9vu+YsrPgQN6PAMDBozn7+UbEh7AXC2bxf2GMieCyTulC9tB01BhKiCDK/
+CcOwx/JpX7euRXLUmuapDETJcLx2AsQ1hTueBAUjqGd+DFDjRPI4MW5lfjMpOXPzWQEuwSw0ttoq
+fcX/Bhg/7JiIIi5HWUrlDsmbDqu2odJWlScysOi1pay4Tob8DlY/AU4vGPhSbBHBP4tYxoXWPJJ4
+OoNrJCQe8TocWojwn2whBhYWiA866JrVA94ifPoCuiKpiK4q/vUzOC8b4RdIBc6HPlMjWiOaiIL2
+yxXXBmCOB0bbgukGeqdwvokfhQbI9FJ+Bd8sKCEYBcUPp+7dhBXJ8J+2uEzuj7NQfC8+ye97By2+
+FJ/ubVFFHx9tBw4oFDEv2uU9T3K/On1l2hybDO/1P+6RsawLVUawthxgOcBCCEcJLn0LhMdSfyCY
+D6gBKBC1u3DGovmmaO7NgeHHgbSATP+3ui5gxD3wJi1dITT163et1FF2V8IomOG2xKiiKsGQAntf
+IZymAhVMr+FfDYadDe+yPV2M9Sf6SUufdXRhN4c5qpN4jkg+GhaqEBLoOZrxZ7KAlhFax8p6q23l
+CCiorhGtlKFC4h6zdwmyqOvuWHdcF24DKruQ8io5E0NUBGXGZYWp/yFSW0Z2PZMncNTDQIpTLcIS
+7wJJXvpCgMLj/8CCSIarQ7zWyy9HS+KhilSWqZakQOlHY2gopP7GKm9YxTIZzc5bweypGpomLadq
+p6uBHrfYW2H0ZVFo6d+Bd02ZtR/SwYafeNLdoVgERdnNFK3iLcAW9BpqnuNOhAaeyuyZD2uBYjgg
+tfvk1Q7jhHZJRopHl6QXwgavV7HoS9Mok+wpPKzLrMJBUDF05lskOjq6hy916UN/cMnbXHAVE3MD
+KpkROXas4kU3lghoUk9MB/r5f1z8r2GKLAC0AjhrpwGX4nCTXOURIMv0F5njTr2STmDYl6TSqEwu
+JW6VbdbGM/xWw/KVVter0K3eKocitSI5vr8CL9G0yKv0qj4+MQKGM9oZWJ4OONqR08KNcl4k50pE
+qWatzIpJNx8tK15NWpaeMpkrpor+Ts4ajd3gSNLp7oH8DzuU7D2Q2og3qdeuLK/hOl4PxSMUVfJS
+N1Pq4UoZcJUw6L4LJS8YbxVdgrJuIiWklU4FLYH0EGHqBabPL7gOgaxIV3ZkLC7plvaLF+86hNHw
+alc4cphxHSN/hQm0p7gk7k+svMd1BB6Zu2xoJipI/HGhk5FVlbQiHhi9Tna2Wo1v5VeOUWIa5upU
+noiTwmQhnnSVzuoCYnBWtsp+DZMOlayL46QN5uLWdXCAiVKoL/JtTx1+2JrJirffljlMluVCT33d
+X5MboxSe7/nlizOnxcXMKZw/XEilqCKi7kmNG3aBUd59xGDhgtziTUysCT8gYheFiYSHQdYEQ5C2
+JUcSm4QJ0wbig+pLWMyRDS7u1BkjivdzlQ2qlEthTPQIMO9G6yL5LZIkJ5hBxtx7M7E+JRS51ud+
+O9jJCg36cKaCo3GKYOmvR9FOEohCDVjH8o3nDtnnK0l4Db3bY/+J/iSYoTXCqM/4gkKvIfF0GKjl
+nmvY60VDQbUbG+ldUTZtB16+rHL7AOY3fTIWIMo7UR1xzr8De+eH1H9hAGok4zyQMHXr9v4WBqOB
+YWpprr81tYKJ+WqsXG9iM38J5N+9AG3XQ+cdhvYpYF1Tk5uVix6W7kFhCjjvfgZdcFjyQTQaLAK1
+HCDjtRRXQHU5AJNealrLk7A3jrQ2h6Qa+PW04clz8AoSqaJnT8RsHqoqUxcLlUmNtvz0J2lEtREp
+/uOtHIakpbvUMCTZ4w813NDWH2QMolO/UOBO2AL3gn535Fbce1dtpEQEo2/ldcHI6OpamK0h9TLt
+Jc/F/NNtRBJ97lic/4HJOtgg8KR6W1O/mgQnPzvmZcFV4v8fjaqMrtt54ul464+nfa0y1LXndB1G
+PfQqSXk12flOTlDFZZBRDdTNaa9Jl+1N92Q2aiw8wmdvbMutBqj6er3VBPndvTmf+n29s+kbOdcs
+lrqF0f5sfecdzvd0QlmuWLOBPvXOTdY1RNigJGu6G+/LssI76w+5WVwE7aZWSp+1nORR7X2U77og
+Pqav8UZzGhr1+RK0QdTgATVm6KxzmzoTDnUmDt0l8/Ox7CanwUOspFiIuEGdcKRArqvhTi4rUnE0
+QcN+BJWnG/eCserz+kDVUoUlmtdW/iLQWzj8F1uLiphTkhGBlsTNvDNysyxdfxNT9wu72dvtl/Y7
+GLUPJHbXWSW7uUYrFgqYtLJ22LRY+hKIlbfjV9naYY+3eFqhPi/VNe4fEAW7+M+Pg/ZodX5jqrhP
+mCbh+hTbP6h5UgvJPmk66wpK5DDmFVRom1lCoQ+RGw56W75wA+zcrN/1CkLtuMYs6r6qj/7ZCx2j
+K1QpmgCVfuLH3FFhbcPoS/KEDJv05/XzSOjjm/xcjzaRSRzal6c/wK0IogfyWnqkO5zq2TLnmOLu
+L7Q6TdLMS+VSdbnhrYd8vkGqoKyNhtImAqHIYouyqlzdmFZyxN3o9ovqS5/wDrd+5jvbO4pBXZaH
+gX1ygliQ40MDshNZA0T9t/yJ90AlQIGauN5z4My3eggn/16jwaSoxRrPMPSSwxJ2AqmJgayAbjQ3
+RHF/Ngpz7GMpEslNkDtJ06BIxGzhOa5xorlk5SfP4hVbDs+4dpaDzxhZDtksW8xXLoh43h9GXLia
+3L7ov6x+j5WGchDxnLONjxxLJIeJPlmNwdpovtHTqEwUeKVJVZDcxSvf1gtjawGzqJIn5/R9TcqY
+Z2RYPmwskuMmJpGugrKQMKX62iFja6OtJ0SCMBsswdNBBEk77N0E2W+7GZOmHYC1nPGmqRvIwtsM
+vkdjBgKQntHgzVhWgd0CZNE6jIVZ81d8KOq0C4D3OzKSM0+zwCYUzQLsEgRZrDMcUo+/46JMvxSG
+lrOZcMU9np4tVTF2YhhgemXtH00/9snfIXstQxyLylwXOVIA8IaHMsHT1sfM8EQPAlX2AEcw7k8o
+SIDW3UOY86cZXlhjl+NfcDPx6sxqlybCbZDFZmexDjSsHDfQBuxrMIhdDLBuvJqIgTRfUjgX1oMv
+OxTXIkjhYS+HpDqtihnN0Mco8GFy3YooxscRQAe77ANUv77rSFiEQXz3WcyGCKhpJ3S0kMyDqPSN
+I05n9dJKbK5Xi3FzKyy1782p7DWsGUz3Lb7yhr6+UKfXnRF256CgTPJWtkPlv9JyN6zdebMET2x7
+MxesoHY24OF7xW3miRswQt98QHglsPfcXdCjqg8UzVT/ECkpQhm7nNr2M66/z9KqFI+0LxOe18tm
+V+JJf7UaQYOyZ8+G4Rf7XqhROgK18HcLSugFXToPUgk7e/gKAd/68ZG7ZwCzcwo88vQj9RzH84vc
+hZ7SDJy2arftb81RMBd08RgbhUUpw8JBEGq0MtDvzD94NxrH1MC2EI2CY62k6DmW8lbMkkHZL+aN
+Jx50PGGiOLn5UJ+N4dPmwVNkocWj7ysHxTOfC3YKPCrTFruaF57b/vbc7FzaLLM9rXhNyk7cGHys
+C8pY+kVvAC88xkBOGW/GIJPCFl5IVFrGk5YHcG5sbtdvxpz3TnL+J9zG7iiPVx987cScM7oPnSSv
+yc9eNNWOkSZ9RIJwSvpxvc2ddWg45Zb9BKBRwzxFGPvKdLE1iuTa626FFIk9y2PW8IPwVbSvtctu
+l3KMSYiffW1BrL3DeaKN3VPBEBiE5uWpytyWloVfjj8L/crKx7Wuv0mtOPNh19RGXtgKOlnlUxFD
+bF2nNV5GFTDm7bE8nXg3rNXKWfrrax2oLiW3V9zW0EW54qJlT+CgaspfxBsnHNJKsBa9CvTfyBSI
+a6+RTOKI39Hw6Zhoe1maLjl4UzGPUyderTzv1Yce8AXO04qujaELpC9Vm7tb5dfGWczq6rpqP/SA
+3egYrLi6F/MZA13sXnobVS61u2j69g3ogU455eG/srmlB0Q3Zepvp4tlbfR1/bPbWIyEJpJ9avoE
+TlOLPs20lpYejNXQ0kOZ1M6ioUxpZul/iyP6+saWePwVqq9LG3/ORL9/N38QQ55gngVdeTAaWaJF
+bJ8RZjyXVH5RMdp2MKE0vo70877+e6sRRjZz+ROCfo2qJw7egcg589ey28tZvulCEzKQPZtjaq7J
+dGO9lE8pNaMFemwnoGsSqrlN7iewrkuVeTIAXbxHMedduEIxTyUIf5HUNE/KwNgdszm1zKf3E+lG
+OhNAAWHiR0FcQ0xcpTcTX1hIeb7WGxTJtr4p3UGe2EXFHbib0a5hHaXv1Jj0jFlNBy31/KyB2Ek1
+elj7qB6PSbuIyeDFR/fQxTNnm2wxdQ+YeWkDGBwoQhZPBh6PAZc1eo/iXHppPSIAbhPZhHYxqf/S
+nSgDMKr0fnkaUX3v5FNTp8mXmaelHT3paoMnAxEF0lD8epFMRhpd+jLNj4qv+t7ZUHQEi7jv5wSs
+2ytG3ZhJUvgiuzha1u6b8vg8g3ABW5Q7MQNsyRkLts+cn/DXMGkuPTO9UF3Ap4aj/i/snyOOecCt
+b0p5bYLtBNU24tx/Zqd9jS+7EhnoYl0wr+Fg2FFZlB1LsqZuWzo9T7K9CItn9Ese9Fm2/M2w5z8R
+VS5WF/gjhfhGt349QvxWt1y0dLfywuRV0VHS+DuGAQ2QOikhKKKmS1H4u6sb8QOiVBb7rqVnUvcI
+vU3e8ddzWNGAMOGzA4ENdWewn+VrBPEOYYwt5otT7Nb/4iewCGDYf/5mPKoONV/UPKuZWZab3GKh
+tUAGfZ7AxJrUfPS+ynmT01fxrF62SSmb7lxj7Bu3aZ2NdVVYz5d3fZM+/XmxKdjouRh9ZeBLKFz8
+zH5lXUyX7R0yFX/0LSJ/BYx0hvUTL7k49i6W7daW5ROk8EZNI5v31Zu+dnMrvmK33nUCO9+6pOua
+O9I9FDQUiXt2OwLF3n02YRN/0RkfbZs5rv5hvzh0LJkRNl/SFitB8uuKmvK1mrIYasr2SzTFTouv
+6Iki0CWtISj/f5ozCMo/IMO+eNxRucE88F87CgJm9vhooqZ5bKZqw6X0+6oC8v2IOPWLfu2d0m+X
+lYfmSM25Gv344velCKHwRrCgn5D2/HqL+9sttgjSHUgsHf3/AVBLAQIUAxQAAAAIAAAAIQD5kzW2
+e38AAEC9AQAGAAAAAAAAAAAAAACAAQAAAABhcHAuanNQSwECFAMUAAAACAAAACEAGB8d7dsAAABF
+AQAACwAAAAAAAAAAAAAAgAGffwAAZmF2aWNvbi5zdmdQSwECFAMUAAAACAAAACEA+zpFVmkLAAB1
+KgAACgAAAAAAAAAAAAAAgAGjgAAAaW5kZXguaHRtbFBLAQIUAxQAAAAIAAAAIQCqZf2a/xYAAGNe
+AAAJAAAAAAAAAAAAAACAATSMAABzdHlsZS5jc3NQSwUGAAAAAAQABADcAAAAWqMAAAAA
 """
 
 

@@ -25,7 +25,9 @@ In the order of a test's life:
 """
 
 import contextlib
+import functools
 import http.client
+import http.server
 import ipaddress
 import itertools
 import json
@@ -181,6 +183,24 @@ def replay(model, rows, flavor):
     predictions = [sim.learn(y, x) for x, y in rows]
     return predictions, sim.values()
 
+
+
+def river_dummy():
+    """A river regressor that ignores its features (it answers the mean of the labels it
+    learned): it takes any features, predictions cost nothing, and river predictions are
+    not logged."""
+    from river import dummy, stats
+    return dummy.StatisticRegressor(stats.Mean())
+
+
+class CreatesAFile:
+    """Unpickling this creates a file: the stand-in for arbitrary code in an upload."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
 
 # ---------------------------------------------------------------------------------------
 # Servers
@@ -440,10 +460,12 @@ class Client:
             data = json.loads(data)
         return response.status, response, data
 
-    def ok(self, method, path, body=None, status=200, headers=None):
-        """The data of a request that must answer ``status``."""
+    def ok(self, method, path, body=None, status=None, headers=None):
+        """The data of a request that must answer ``status`` (by default, what the call
+        succeeds with: see :func:`success_status`)."""
         got, response, data = self.request(method, path, body, headers)
-        assert got == status, (method, path, got, data)
+        expected = success_status(method, path, body) if status is None else status
+        assert got == expected, (method, path, got, data)
         return data
 
     def upload(self, model, status=201, query=""):
@@ -539,6 +561,28 @@ class SSEClient:
     def __exit__(self, *exc):
         self.close()
 
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves another origin's pages without logging them."""
+
+    def log_message(self, format, *args):
+        pass  # not the server under test: its log is not what the tests read
+
+
+@contextlib.contextmanager
+def site(folder):
+    """A plain static web server on another port: another origin's (an attacker's) pages."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            functools.partial(QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(TIMEOUT)
 
 # ---------------------------------------------------------------------------------------
 # Raw sockets
@@ -694,6 +738,22 @@ def count_rows(db, table):
 # ---------------------------------------------------------------------------------------
 # Assertions, named after what they check
 # ---------------------------------------------------------------------------------------
+
+
+def success_status(method, path, body=None):
+    """What a call that succeeds answers: 201 for one that stores something (an upload, a
+    learn, a prediction kept under an id, chantilly 0.2's init), else 200. A batch (a JSON
+    array) answers 200."""
+    path = path.partition("?")[0]
+    if method != "POST" or isinstance(body, list):
+        return 200
+    parts = path.split("/")  # "", "api", "model", name, ...
+    upload = parts[1:3] == ["api", "model"] and (len(parts) <= 4 or parts[4:] == ["challenger"])
+    if upload or path in ("/api/learn", "/api/init"):
+        return 201
+    if path == "/api/predict" and isinstance(body, dict) and body.get("id") is not None:
+        return 201
+    return 200
 
 
 def assert_error(result, status=None, fragment=""):

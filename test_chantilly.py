@@ -14,6 +14,7 @@ import os
 import pathlib
 import queue
 import random
+import re
 import shutil
 import socket
 import sqlite3
@@ -48,6 +49,20 @@ def test_sse_message_frames_each_line_as_its_own_data_field():
     assert chantilly.sse_message("x\r\ny\rz\nw", event="learn") == (
         b"event: learn\ndata: x\ndata: y\ndata: z\ndata: w\n\n")
     assert chantilly.sse_message("") == b"data: \n\n"
+
+
+def test_the_module_docstring_lists_every_route_and_every_banner():
+    doc = chantilly.__doc__
+    listed = set()  # "POST /api/model[/<name>]" stands for both; "GET / and /static/..." for two
+    for method, first, second in re.findall(r"^    (GET|POST|DELETE) +(/\S*)(?: +and (/\S+))?", doc, re.M):
+        for pattern in filter(None, (first, second)):
+            listed |= {(method, pattern.replace("[/<name>]", "")), (method, pattern.replace("[/<name>]", "/<name>"))}
+    routes = {(route.method, route.pattern) for route in chantilly.ROUTER.routes}
+    assert listed == routes, (sorted(listed - routes), sorted(routes - listed))
+    source = pathlib.Path(chantilly.__file__).read_text(encoding="utf-8")
+    banners = re.findall(r"^# -{80,}\n# (.+)\n# -{80,}$", source, re.M)
+    sections = doc.split("knows about sockets or HTTP::")[1].split("\n\n")[1]
+    assert [line.strip() for line in sections.splitlines()] == banners
 
 
 def test_router_tells_404_from_405_and_sends_allow():
@@ -245,17 +260,36 @@ def test_event_bus_counts_what_a_subscriber_took_until_it_is_written():
 
 def test_event_bus_gives_a_new_subscriber_the_recent_events_it_asks_for_then_live_ones():
     bus = chantilly.EventBus()
-    for i in range(chantilly.RECENT_EVENTS + 5):
-        bus.publish(("a", "b"), "learn", {"i": i}, keep=True)
-    bus.publish(("a",), None, "not kept", keep=False)
-    sub = bus.subscribe("b", recent=3)
-    bus.publish(("b",), "learn", {"i": "live"}, keep=True)
     last = chantilly.RECENT_EVENTS + 4
-    assert sub.take(0) == [_framed({"i": i}, "learn") for i in (last - 2, last - 1, last)] + [
-        _framed({"i": "live"}, "learn")]
-    assert bus.subscribe("a", recent=1000).take(0) == [  # at most RECENT_EVENTS are kept
-        _framed({"i": i}, "learn") for i in range(5, last + 1)]
-    assert bus.subscribe("a").take(0) == []  # none unless asked
+    for t in range(last + 1):  # model a is busy; b spoke once, early
+        bus.publish(("ev", "ev:a"), "learn", {"t": t, "m": "a"}, keep=True)
+        if t == 1:
+            bus.publish(("ev", "ev:b"), "learn", {"t": 1.5, "m": "b"}, keep=True)
+    bus.publish(("ev",), None, {"t": 0, "m": "not kept"})
+    sub = bus.subscribe("ev:a", recent=3)
+    bus.publish(("ev", "ev:a"), "learn", {"t": last + 1, "m": "a"}, keep=True)
+    assert sub.take(0) == [_framed({"t": t, "m": "a"}, "learn") for t in range(last - 2, last + 2)]
+    # Every model's last ones, oldest first: b's stays in sight beside a's many.
+    assert bus.subscribe("ev", recent=2).take(0) == [
+        _framed({"t": 1.5, "m": "b"}, "learn"), _framed({"t": last, "m": "a"}, "learn"),
+        _framed({"t": last + 1, "m": "a"}, "learn")]
+    assert len(bus.subscribe("ev:a", recent=1000).take(0)) == chantilly.RECENT_EVENTS  # at most this many
+    assert bus.subscribe("ev:a").take(0) == []  # none unless asked
+
+
+def test_event_bus_keeps_recent_events_within_their_bytes_and_a_newcomer_within_its_backlog():
+    bus = chantilly.EventBus()
+    big = {"t": 0, "x": "a" * 20_000}
+    for t in range(10):
+        bus.publish(("ev", "ev:a"), "learn", dict(big, t=t), keep=True)
+    kept = bus.subscribe("ev:a", recent=50).take(0)
+    assert sum(map(len, kept)) <= chantilly.RECENT_BYTES and len(kept) == chantilly.RECENT_BYTES // 20_100
+    bus = chantilly.EventBus(backlog=10 * 1024)
+    small = [{"t": 100 + t, "x": "b" * 3000} for t in range(20)]
+    for event in small:
+        bus.publish(("ev", "ev:a"), "learn", event, keep=True)
+    newcomer = bus.subscribe("ev:a", recent=50).take(0)  # the newest that fit in 10 KiB
+    assert newcomer == [_framed(e, "learn") for e in small[-3:]]
 
 
 def test_event_bus_close_wakes_a_waiting_subscriber_at_once():
@@ -281,7 +315,7 @@ def test_service_works_without_http(tmp_path):
     service = chantilly.Service.open(tmp_path / "c.db")
     try:
         service.upload(dill.dumps(creme_regressor()))
-        assert service.predict({"features": {"x": 1.0}, "id": "a"}) == {"prediction": 0.0}
+        assert service.predict({"features": {"x": 1.0}, "id": "a"}) == {"model": "default", "prediction": 0.0}
         service.learn({"id": "a", "ground_truth": 2.0})
         assert service.metrics()["MAE"] == 2.0
     finally:
@@ -325,8 +359,9 @@ def test_upload_describes_the_model_and_replaces_the_previous_one(client):
     assert client.ok("GET", "/api/metrics")["MAE"] == 5.0
     second = client.upload(river_binary())
     assert (second["flavor"], second["library"], second["learns"]) == ("binary", "river", 0)
-    assert client.ok("GET", "/api/metrics") == {"Accuracy": 0.0, "LogLoss": 0.0, "Precision": 0.0,
-                                                "Recall": 0.0, "F1": 0.0}
+    # Nothing scored yet: no value, not a perfect 0.0 (what the libraries report).
+    assert client.ok("GET", "/api/metrics") == {"Accuracy": None, "LogLoss": None, "Precision": None,
+                                                "Recall": None, "F1": None}
     assert client.upload(river_multiclass(), query="?flavor=binary")["flavor"] == "binary"
 
 
@@ -387,19 +422,21 @@ def test_learn_by_id_uses_the_stored_prediction_and_forgets_the_id(client):
     assert model_stats(client)["pending"] == 2
     # The id wins over features given alongside it: the stored x=1 prediction (0) is scored.
     assert client.ok("POST", "/api/learn", {"id": "a", "features": {"x": 9.0}, "ground_truth": 4.0}) == {
-        "prediction": 0.0}
+        "model": "default", "prediction": 0.0}
     assert client.ok("GET", "/api/metrics")["MAE"] == 4.0
-    assert_error(client.request("POST", "/api/learn", {"id": "a", "ground_truth": 4.0}), 404, "already learned")
-    assert_error(client.request("POST", "/api/learn", {"id": "1", "ground_truth": 4.0}), 404, "never predicted")
+    assert_error(client.request("POST", "/api/learn", {"id": "a", "ground_truth": 4.0}), 400, "already learned")
+    assert_error(client.request("POST", "/api/learn", {"id": "1", "ground_truth": 4.0}), 400, "never predicted")
     client.ok("POST", "/api/learn", {"id": 1, "ground_truth": 4.0})  # 1 and "1" are different ids
     assert model_stats(client)["pending"] == 0
 
 
-def test_unknown_id_with_features_learns_from_the_features(client):
+def test_an_id_with_nothing_stored_is_refused_even_with_features(client):
+    # The id takes precedence over features (as in chantilly 0.2): learning from the features
+    # instead would score a prediction the client never got.
     client.upload(creme_regressor())
-    assert client.ok("POST", "/api/learn", {"id": "new", "features": {"x": 1}, "ground_truth": 3}) == {
-        "prediction": 0.0}
-    assert model_stats(client)["learns"] == 1
+    assert_error(client.request("POST", "/api/learn", {"id": 42, "features": {"x": 1}, "ground_truth": 3}),
+                 400, "No information stored for ID '42'")
+    assert model_stats(client)["learns"] == 0
 
 
 BAD_PREDICTS = [
@@ -413,7 +450,7 @@ BAD_PREDICTS = [
     (b'{"features": {"x": 1}, "id": 1.5}', 400, "string or an integer"),
     (b'{"features": {"x": 1}, "id": true}', 400, "string or an integer"),
     (b'{"features": {"x": 1}, "id": "' + b"i" * 300 + b'"}', 400, "too long"),
-    (b'{"nofeatures": 1}', 400, "JSON object"),
+    (b'{"nofeatures": 1}', 400, '"features" is missing'),
     (b'"just a string"', 400, "JSON object"),
     (b'{"features": {"x": "a string"}}', 422, "could not handle"),
 ]
@@ -424,7 +461,7 @@ BAD_LEARNS = [
     (b'{"features": {"x": 1}, "ground_truth": [1]}', 400, "number, string or boolean"),
     (b'{"features": {"x": 1}, "ground_truth": -1e400}', 400, "too large"),
     (b'{"ground_truth": 1}', 400, "needs"),
-    (b'{"id": "nobody", "ground_truth": 1}', 404, "never predicted"),
+    (b'{"id": "nobody", "ground_truth": 1}', 400, "never predicted"),
     (b'{"features": {"x": "a string"}, "ground_truth": 1}', 422, "could not handle"),
     (b'{"features": {"x": 1, "y": "oops"}, "ground_truth": 1}', 422, "nothing was changed"),
 ]
@@ -469,12 +506,12 @@ def test_batches_answer_each_item_in_order(client):
     client.upload(creme_regressor())
     answers = client.ok("POST", "/api/predict", [
         {"id": 1, "features": {"x": 1}}, {"features": 5}, {"id": 2, "features": {"x": 2}}])
-    assert answers[0] == {"prediction": 0.0} and answers[2] == {"prediction": 0.0}
+    assert answers[0] == answers[2] == {"model": "default", "prediction": 0.0}
     assert answers[1]["status"] == 400 and "JSON object" in answers[1]["message"]
     answers = client.ok("POST", "/api/learn", [
         {"id": 1, "ground_truth": 1}, {"id": 1, "ground_truth": 1}, {"id": 2, "ground_truth": 2},
         {"features": {"x": "s"}, "ground_truth": 1}])
-    assert [a.get("status") for a in answers] == [None, 404, None, 422]
+    assert [a.get("status") for a in answers] == [None, 400, None, 422]
     stats = model_stats(client)
     assert (stats["learns"], stats["pending"]) == (2, 0)
     assert client.ok("POST", "/api/predict", []) == []
@@ -580,7 +617,7 @@ def test_events_stream_with_recent_first_sends_the_last_events_then_live_ones(se
     assert [e["prediction"] for e in events[:3]] == [a["prediction"] for a in answers[2:]]
     assert events[3]["features"] == {"x": 9.0}
     sse.close()
-    for bad in ("-1", "51", "x"):
+    for bad in ("-1", "x", "1.5"):
         assert_error(client.request("GET", f"/api/stream/events?recent={bad}"), 400, "?recent=")
 
 
@@ -663,7 +700,7 @@ def test_operation_stream_answers_each_chunk_before_the_next_is_sent(server, cli
         send_chunk(["not json\n", {"op": "fly"}, "\n", {"op": "learn", "id": 1, "ground_truth": 2.0},
                     {"op": "learn", "features": {"x": 2.0}, "ground_truth": 3.0}])
         answers = read_chunk_lines(reader)
-        assert [a.get("status") for a in answers] == [400, 400, 404, None]
+        assert [a.get("status") for a in answers] == [400, 400, 400, None]
         assert "not valid JSON" in answers[0]["message"] and '"op"' in answers[1]["message"]
         sock.sendall(b"0\r\n\r\n")
         assert reader.readline() == b"0\r\n"

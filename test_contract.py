@@ -68,7 +68,7 @@ def live(tmp_path):
     try:
         with chantilly.Client(server.url, token=ADMIN) as admin:
             admin.upload(creme_regressor())
-            admin.upload(river_binary(), name="spam")
+            admin.upload(river_binary(), name="spam", default=False)
             admin._call("POST", "/api/model/spam/challenger", dill.dumps(river_binary()))
             for i in range(20):
                 admin.learn(float(i), {"x": float(i)})

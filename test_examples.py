@@ -9,7 +9,8 @@ virtualenv's Python, from a folder that is not the repository.
   one line, without a traceback, that the server cannot be reached;
 - ndjson_client imports from anywhere once its folder is on sys.path;
 - every ```python block of README.md runs as pasted, top to bottom, each in a fresh namespace
-  (so a block that leans on a name from an earlier one fails).
+  (so a block that leans on a name from an earlier one fails);
+- the README's route table and option table list exactly the routes and options the code has.
 
 The servers are ``chantilly.py run`` subprocesses on 127.0.0.1:0 (harness.ServerProcess, through
 conftest's start_server), and every file written goes to the test's temporary folder.
@@ -23,7 +24,8 @@ import socket
 import pytest
 
 from examples import taxi
-from harness import ROOT, river_regressor, run_python
+import chantilly
+from harness import ROOT, creme_regressor, river_regressor, run_python
 
 TRIPS = 600
 HEAVY = ("creme", "river", "dill", "numpy", "scipy", "pandas", "requests")
@@ -76,9 +78,16 @@ def replay_taxi(n, seed):
 
 def test_taxi_example_serves_exactly_what_a_replay_learns(start_server, tmp_path):
     server = start_server(tmp_path / "c.db")
+    with server.client() as client:
+        client.upload(creme_regressor(), query="/mine")  # the user's own model stays as it is
     done = run_python(ROOT / "examples" / "taxi.py", "--url", server.url, "--trips", str(TRIPS),
                       "--seed", "3", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "as 'taxis'" in done.stdout
+    with server.client() as client:
+        listing = client.ok("GET", "/api/models")
+        assert listing["models"] == ["mine", "taxis"] and listing["default"] == "taxis"
+        assert client.ok("GET", "/api/stats?model=mine")["model"]["learns"] == 0
 
     replayed, expected = replay_taxi(TRIPS, seed=3)
     assert f"final MAE: {expected['MAE']!r} s" in done.stdout
@@ -92,7 +101,7 @@ def test_taxi_example_serves_exactly_what_a_replay_learns(start_server, tmp_path
             server.kill()
             server = start_server(tmp_path / "c.db")
         with server.client() as client:
-            assert client.ok("GET", "/api/metrics") == expected
+            assert client.ok("GET", "/api/metrics?model=taxis") == expected
             served = client.download()
         assert [served.predict_one(dict(x)) for x in fresh] == expected_predictions
 
@@ -265,3 +274,42 @@ def test_every_readme_python_block_runs_as_pasted(start_server, tmp_path):
                       cwd=cwd)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("--- README.md line") == len(blocks)
+
+
+# ---------------------------------------------------------------------------------------
+# README.md's tables, held to the code they describe
+# ---------------------------------------------------------------------------------------
+
+
+def test_the_readme_route_table_lists_exactly_the_routes_the_server_has():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## The API", 1)[1].split("\n\n| ", 1)[1].split("\n\n", 1)[0]
+    listed = set()
+    for first_cell in (row.split(" | ", 1)[0] for row in ("| " + table).splitlines()[2:]):
+        for method, path in re.findall(r"`(GET|POST|DELETE) (/[^`]*)`", first_cell):
+            listed.add((method, path.replace("<file>", "<path:name>")))
+    routes = {(route.method, route.pattern) for route in chantilly.ROUTER.routes}
+    assert listed == routes, (sorted(listed - routes), sorted(routes - listed))
+
+
+def test_the_readme_option_table_lists_every_option_with_its_default():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [row for row in readme.splitlines() if row.startswith("| `--")]
+    parser = chantilly.build_parser()
+    run = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "run")[1]
+    options = {a.option_strings[0]: a for a in run._actions if a.option_strings and a.dest != "help"}
+    documented = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split(" | ")]
+        documented[re.match(r"`(--[a-z-]+)`", cells[0]).group(1)] = cells[1].strip("`")
+    assert set(documented) == set(options), (set(documented) ^ set(options))
+    for flag, shown in documented.items():
+        default = options[flag].default
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            continue  # off, none, names: words
+        forms = {str(default), f"{default:g} s", f"{default} bytes/s", f"{default / 86400:g} days"}
+        if isinstance(default, int):
+            forms.add(chantilly._bytes(default))
+        if flag == "--max-ids" and default == 0:
+            forms.add("no cap")
+        assert shown in forms, (flag, shown, default)

@@ -1,5 +1,5 @@
-"""A newcomer's first hour, held by tests: what issue 9 found rough, checked the way a user
-meets it.
+"""A newcomer's first hour, held by tests: what a new user found rough, checked the way a
+user meets it.
 
 - a lone copy of chantilly.py serves the whole dashboard (the embedded copy of static/, which
   must not go stale);
@@ -9,14 +9,20 @@ meets it.
 - common SSE client libraries (sseclient-py, httpx-sse) see only events that carry data;
 - labels the server emits are accepted back; labels a binary model cannot have are refused;
 - uploads that need a missing package say which one, and where to install it;
-- the start-up banner says where things are.
+- the start-up banner says where things are;
+- mistakes a newcomer makes get a message that says what to do: a class uploaded instead of
+  a model, a multipart form, a feature of the wrong type, a missing field, a port or a
+  database in use, a server the client cannot reach; a model that scored nothing reports
+  no value (not a perfect 0); every read of an unknown model is a 404.
 
 Real servers on 127.0.0.1:0, real clients, files only under tmp_path.
 """
 
 import json
+import os
 import pickle
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -26,7 +32,7 @@ import pytest
 import chantilly
 from harness import (
     ROOT, TIMEOUT, ServerProcess, ServerThread, Simulator, assert_error, creme_regressor, model_stats,
-    river_binary, trump_approval,
+    river_binary, river_regressor, run_cli, trump_approval,
 )
 
 
@@ -294,3 +300,94 @@ def test_the_start_banner_says_where_the_database_dashboard_and_access_are(tmp_p
         assert str(tmp_path / "c.db") in lines[0] and "0 models" in lines[0]
         assert "dashboard:" in lines[1] and str(ROOT / "static") in lines[1]
         assert "token required" in lines[2] and "s3cret" not in "".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# Mistakes a newcomer makes, and what they are told
+# ---------------------------------------------------------------------------------------
+
+
+def test_a_class_uploaded_instead_of_a_model_says_to_upload_an_instance(tmp_path):
+    import dill
+    from river import linear_model
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+        for query in ("", "?flavor=regression"):  # following the old advice did not help either
+            assert_error(client.request("POST", "/api/model" + query, dill.dumps(linear_model.LinearRegression)),
+                         400, "upload an instance, e.g. dill.dumps(LinearRegression())")
+        assert client.ok("GET", "/api/models")["models"] == []
+
+
+def test_a_model_that_scored_nothing_yet_reports_no_metric_values(tmp_path):
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+        client.upload(creme_regressor())
+        client.ok("POST", "/api/predict", {"features": {"x": 1.0}})
+        assert client.ok("GET", "/api/metrics") == {"MAE": None, "RMSE": None, "SMAPE": None}
+        client.ok("POST", "/api/learn", {"features": {"x": 1.0}, "ground_truth": 2.0})
+        assert client.ok("GET", "/api/metrics")["MAE"] == 2.0
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:  # and after a restart
+        assert client.ok("GET", "/api/metrics")["MAE"] == 2.0
+
+
+def test_uploads_and_calls_a_newcomer_gets_wrong_are_told_how_to_fix_them(tmp_path):
+    import dill
+    import requests
+    with ServerThread(tmp_path / "c.db") as running:
+        url = running.url
+        form = requests.post(url + "/api/model", files={"model": dill.dumps(creme_regressor())}, timeout=TIMEOUT)
+        assert form.status_code == 400 and "data=dill.dumps(model)" in form.json()["message"]
+        assert requests.post(url + "/api/model", data=dill.dumps(river_regressor()), timeout=TIMEOUT).status_code == 201
+        missing = requests.post(url + "/api/predict", json={"id": 1}, timeout=TIMEOUT)
+        assert missing.status_code == 400 and '"features" is missing' in missing.json()["message"]
+        wrong = requests.post(url + "/api/learn", json={"features": {"x": 1.0, "city": "Lyon"}, "ground_truth": 1.0},
+                              timeout=TIMEOUT)
+        assert wrong.status_code == 422 and "'city' (a string)" in wrong.json()["message"], wrong.json()
+        assert requests.get(url + "/api/stats", timeout=TIMEOUT).json()["model"]["learns"] == 0
+
+
+def test_every_read_of_an_unknown_model_is_a_404(tmp_path):
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+        assert client.ok("GET", "/api/metrics/history") == {"flavor": None, "points": [], "drifts": []}
+        client.upload(creme_regressor())
+        for path in ("/api/metrics", "/api/metrics/history", "/api/stats", "/api/stream/metrics",
+                     "/api/stream/events", "/api/model/nope/versions"):
+            query = "" if "versions" in path else "?model=nope"
+            assert_error(client.request("GET", path + query), 404, "nope")
+
+
+def test_a_port_in_use_says_to_choose_another_and_leaves_no_database_behind(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("run", "--port", str(port), "--db", str(tmp_path / "new.db"), cwd=tmp_path)
+    assert done.returncode == 2 and "--port" in done.stderr and "in use" in done.stderr, done.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_database_in_use_says_to_stop_that_server_or_use_another_file(tmp_path):
+    with ServerProcess(tmp_path / "c.db"):
+        done = run_cli("run", "--port", "0", "--db", str(tmp_path / "c.db"), cwd=tmp_path)
+    assert done.returncode == 2 and "in use" in done.stderr and "--db" in done.stderr, done.stderr
+
+
+def test_the_python_client_names_the_url_it_cannot_reach_and_words_hints_as_its_calls(tmp_path):
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]  # closed again: nothing listens there
+    with pytest.raises(ConnectionError, match=f"cannot reach chantilly at http://127.0.0.1:{port}"):
+        chantilly.Client(f"http://127.0.0.1:{port}", timeout=TIMEOUT).models()
+    with ServerThread(tmp_path / "c.db") as running, chantilly.Client(running.url, timeout=TIMEOUT) as client:
+        with pytest.raises(chantilly.ClientError) as refused:
+            client.predict({"x": 1.0})
+        assert refused.value.status == 404 and "client.upload(model, name=...)" in refused.value.message
+
+
+def test_the_route_table_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    import subprocess
+    # `chantilly routes | head -3`, with the reader gone before anything is written.
+    proc = subprocess.Popen([sys.executable, str(ROOT / "chantilly.py"), "routes"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(TIMEOUT) == 0 and b"BrokenPipeError" not in err, err

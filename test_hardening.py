@@ -36,6 +36,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import chantilly
+import harness
 from harness import (
     PROBES, SLACK, TIMEOUT, Client, Ledger, ServerProcess, ServerThread, Simulator, SSEClient,
     assert_error, assert_json_answer, chunked, counters, creme_regressor, exchange, health_once,
@@ -58,7 +59,7 @@ VALID_CALLS = {
     ("GET", "/api/model"): ("/api/model", None, 200),
     ("DELETE", "/api/model"): ("/api/model", None, 200),
     ("POST", "/api/predict"): ("/api/predict", b'{"features": {"x": 1.0}}', 200),
-    ("POST", "/api/learn"): ("/api/learn", b'{"features": {"x": 1.0}, "ground_truth": 2.0}', 200),
+    ("POST", "/api/learn"): ("/api/learn", b'{"features": {"x": 1.0}, "ground_truth": 2.0}', 201),
     ("POST", "/api/stream"): ("/api/stream", b'{"op": "learn", "features": {"x": 1}, "ground_truth": 2}\n', 200),
     ("GET", "/api/metrics"): ("/api/metrics", None, 200),
     ("GET", "/api/metrics/history"): ("/api/metrics/history", None, 200),
@@ -83,6 +84,8 @@ VALID_CALLS = {
     ("DELETE", "/api/model/<name>/challenger"): ("/api/model/nobody/challenger", None, 404),
     ("POST", "/api/model/<name>/promote"): ("/api/model/nobody/promote", None, 404),
     ("GET", "/api/openapi.json"): ("/api/openapi.json", None, 200),
+    ("GET", "/api/init"): ("/api/init", None, 200),
+    ("POST", "/api/init"): ("/api/init", b'{"flavor": "regression"}', 201),
 }
 
 OK = "ok"
@@ -256,7 +259,7 @@ def test_json_bodies_at_the_limit_pass_and_one_byte_more_does_not(limited):
     body = b'{"features": {"x": 1.0}, "ground_truth": 2.0}'
     at_limit = body + b" " * (LIMITS["max_body"] - len(body))
     learns = counters(client)[0]
-    assert set(client.ok("POST", "/api/learn", at_limit)) == {"prediction"}
+    assert set(client.ok("POST", "/api/learn", at_limit)) == {"model", "prediction"}
     assert counters(client)[0] == learns + 1
     before = observed_state(client)
     assert_error(client.request("POST", "/api/learn", at_limit + b" "), 413, "limit is 1000")
@@ -593,10 +596,12 @@ def successes(answers):
     return sum(1 for a in answers if "prediction" in a)
 
 
-def assert_batch_answers(answers, n):
+def assert_batch_answers(answers, n, named=True):
+    """``n`` answers, each a prediction (with the model's name, except on stream lines) or a 4xx."""
     assert isinstance(answers, list) and len(answers) == n, answers
     for a in answers:
-        assert set(a) == {"prediction"} or (set(a) == {"status", "message"} and 400 <= a["status"] < 500
+        assert set(a) == ({"model", "prediction"} if named else {"prediction"}) or (
+            set(a) == {"status", "message"} and 400 <= a["status"] < 500
                                             and isinstance(a["message"], str)), a
 
 
@@ -613,8 +618,9 @@ def test_fuzz_json_calls_never_5xx_and_refusals_change_nothing(tmp_path, path):
                 assert status == 200
                 assert_batch_answers(data, len(payload))
                 done = successes(data)
-            elif status == 200:
-                assert set(data) == {"prediction"}, data
+            elif status < 300:
+                assert status == harness.success_status("POST", path, payload), (status, payload)
+                assert set(data) == {"model", "prediction"}, data
                 done = 1
             if kind == "learn":
                 target.check(learns=done)
@@ -682,7 +688,7 @@ def test_fuzz_operation_stream_lines_never_5xx_and_refusals_change_nothing(tmp_p
             status, data = target.post("/api/stream", b"\n".join(lines))
             assert status == 200
             answers = [json.loads(line) for line in data.splitlines()]
-            assert_batch_answers(answers, sum(1 for line in lines if line.strip()))
+            assert_batch_answers(answers, sum(1 for line in lines if line.strip()), named=False)
             sent = [json.loads(line).get("op") if line.strip() and is_json_object(line) else None
                     for line in lines if line.strip()]
             ok = [op for op, a in zip(sent, answers) if "prediction" in a]
@@ -737,8 +743,8 @@ def test_extreme_values_a_later_rollback_still_answers_422_and_keeps_every_learn
         client.ok("POST", "/api/learn", {"features": {"x": 0.5}, "ground_truth": 1.0})
         # Refused (422: the squared error overflows) or accepted, but the same live and on replay.
         status = client.request("POST", "/api/learn", {"features": {"x": 1.0}, "ground_truth": y})[0]
-        assert status in (200, 422)
-        acknowledged = 1 + (status == 200)
+        assert status in (201, 422)
+        acknowledged = 1 + (status == 201)
         assert_error(client.request("POST", "/api/learn", {"features": {"x": "oops"}, "ground_truth": 1.0}),
                      422, "nothing was changed")
         assert counters(client)[0] == acknowledged
@@ -751,11 +757,11 @@ def test_extreme_values_survive_kill_9(tmp_path):
         client.upload(creme_regressor())
         client.ok("POST", "/api/learn", {"features": {"x": 0.5}, "ground_truth": 1.0})
         status = client.request("POST", "/api/learn", {"features": {"x": 1.0}, "ground_truth": 1e200})[0]
-        assert status in (200, 422)
+        assert status in (201, 422)
     finally:
         proc.close()  # SIGKILL: the log, not a snapshot, must bring the learns back
     with ServerProcess(tmp_path / "c.db") as server, server.client() as client:
-        assert model_stats(client)["learns"] == 1 + (status == 200)
+        assert model_stats(client)["learns"] == 1 + (status == 201)
 
 
 # ---------------------------------------------------------------------------------------
@@ -959,15 +965,15 @@ def mixed_worker(port, t, until, tally, uploads, model_bytes):
             x = {"x": rng.uniform(-5, 5), "t": float(t)}
             if roll < 0.25:
                 status, _, data = client.request("POST", "/api/predict", {"id": f"{t}-{i}", "features": x})
-                tally.add(status, predictions=status == 200)
-                if status == 200:
+                tally.add(status, predictions=status == 201)
+                if status == 201:
                     pending.append(f"{t}-{i}")
             elif roll < 0.45 and pending:
                 status, _, data = client.request("POST", "/api/learn", {"id": pending.pop(), "ground_truth": 1.0})
-                tally.add(status, learns=status == 200)
+                tally.add(status, learns=status == 201)
             elif roll < 0.6:
                 status, _, data = client.request("POST", "/api/learn", {"features": x, "ground_truth": x["x"]})
-                tally.add(status, learns=status == 200, fresh=True)
+                tally.add(status, learns=status == 201, fresh=True)
             elif roll < 0.7:
                 status, _, data = client.request("POST", "/api/learn", [
                     {"features": x, "ground_truth": 1.0}, {"features": {"x": "bad"}, "ground_truth": 1.0},
@@ -1040,12 +1046,12 @@ def test_sixteen_threads_of_mixed_traffic_no_5xx_no_lost_update_no_leak(tmp_path
         first = run_workers(running.port, 16, 2.0, True, model_bytes)
         assert not first.errors, first.errors[:3]
         assert not [s for s in first.statuses if s >= 500], first.statuses
-        assert set(first.statuses) <= {200, 201, 404}, first.statuses
+        assert set(first.statuses) <= {200, 201, 400, 404}, first.statuses  # ids of a replaced model: 400
         # Phase 2: one last upload, then every acknowledged learn and predict must be counted.
         admin.upload(creme_regressor())
         second = run_workers(running.port, 16, 2.5, False, model_bytes)
         assert not second.errors, second.errors[:3]
-        assert set(second.statuses) == {200}, second.statuses
+        assert set(second.statuses) == {200, 201}, second.statuses  # predictions, learns
         assert second.learns > 100 and second.events > 0
         learns, predictions, _ = counters(admin)
         assert (learns, predictions) == (second.learns, second.predictions)
@@ -1083,7 +1089,7 @@ def id_worker(port, t, ledger, stop):
         except (OSError, http.client.HTTPException):
             ledger.cut(kind, ident)  # cut off by the kill: applied or not, we cannot know
             break
-        if status != 200:
+        if status != harness.success_status("POST", f"/api/{kind}", body):
             ledger.surprises.append((kind, ident, status, data))
             break
         ledger.ack(kind, ident)
@@ -1121,7 +1127,7 @@ def test_kill_9_under_concurrent_ids_keeps_every_acknowledged_id(tmp_path, seed)
         assert all("prediction" in a for a in answers), [(i, a) for i, a in zip(waiting, answers) if "status" in a][:5]
         done = sorted(ledger.learned - ledger.uncertain)  # learned once: must not come back
         answers = client.ok("POST", "/api/learn", [{"id": i, "ground_truth": 1.0} for i in done])
-        assert all(a.get("status") == 404 for a in answers)
+        assert all(a.get("status") == 400 for a in answers)
         assert counters(client)[2] <= len(ledger.uncertain)
         assert len(waiting) > 0 and len(done) > 0
     finally:
@@ -1202,7 +1208,7 @@ def learn_worker(port, t, ledger, stop):
         except (OSError, http.client.HTTPException):
             ledger.cut("learn", None)
             break
-        if status != 200:
+        if status != 201:
             break  # 503 while shutting down: refused, so not applied
         ledger.ack("learn", None)
     client.close()
@@ -1263,7 +1269,7 @@ def learn_until_refused(client, sim, start=0, limit=20_000):
     for i in range(start, start + limit):
         x, y = wide_row(i)
         status, response, data = client.request("POST", "/api/learn", {"features": x, "ground_truth": y})
-        if status != 200:
+        if status != 201:
             return acked, (status, response, data)
         sim.learn(y, x)
         acked += 1
@@ -1322,7 +1328,7 @@ def test_a_full_disk_refuses_writes_with_503_loses_nothing_and_recovers_without_
     try:
         assert counters(client)[0] == acked
         assert client.ok("GET", "/api/metrics") == sim.values()
-        assert_error(client.request("POST", "/api/learn", {"id": "p", "ground_truth": 1}), 404, "never predicted")
+        assert_error(client.request("POST", "/api/learn", {"id": "p", "ground_truth": 1}), 400, "never predicted")
         model = client.download()
         assert [model.predict_one(p) for p in PROBES] == [sim.model.predict_one(p) for p in PROBES]
     finally:

@@ -394,7 +394,7 @@ def test_the_originals_named_model_calls_work_as_its_readme_showed(tmp_path):
         assert http.ok("POST", "/api/model/lin-reg", dill.dumps(model), 201)["name"] == "lin-reg"
         assert http.ok("POST", "/api/model/other.v2", dill.dumps(model), 201)["name"] == "other.v2"
         listing = http.ok("GET", "/api/models")
-        assert listing["default"] == "lin-reg" and listing["models"] == ["lin-reg", "other.v2"]
+        assert listing["default"] == "other.v2" and listing["models"] == ["lin-reg", "other.v2"]
         http.ok("POST", "/api/predict", {"features": {"x": 1.0}, "model": "other.v2", "id": "a"})
         http.ok("POST", "/api/learn", {"id": "a", "ground_truth": 3.0, "model": "other.v2"})
         assert http.ok("GET", "/api/stats?model=other.v2")["model"]["learns"] == 1
@@ -408,23 +408,27 @@ def test_the_originals_named_model_calls_work_as_its_readme_showed(tmp_path):
         http.close()
 
 
-def test_the_default_model_is_the_first_upload_until_chosen(tmp_path):
+def test_the_default_model_follows_the_newest_upload_unless_it_says_otherwise(tmp_path):
     from river import linear_model
     model = dill.dumps(linear_model.LinearRegression())
     with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url) as client:
         assert client.models() == {"default": None, "models": [], "descriptions": {}}
         assert_error(client_call(client, "POST", "/api/predict", {"features": {}}), 404, "upload one")
-        client.upload(model, name="a")
+        client.upload(model, name="a", default=False)  # the first model is the default all the same
         client.upload(model, name="b")
-        assert client.models()["default"] == "a"
+        assert client.models()["default"] == "b"  # as in chantilly 0.2: the newest upload
         client.learn(1.0, {"x": 1.0})  # no name: the default
-        assert client.stats("a")["model"]["learns"] == 1 and client.stats("b")["model"]["learns"] == 0
-        client.upload(model, name="c", default=True)
-        assert client.models()["default"] == "c"
-        client._call("POST", "/api/models/default", {"name": "b"})
+        assert client.stats("b")["model"]["learns"] == 1 and client.stats("a")["model"]["learns"] == 0
+        client.upload(model, name="c", default=False)
         assert client.models()["default"] == "b"
-        assert client.upload(model)["name"] == "b"  # POST /api/model replaces the default model
-        client.delete("b")
+        client._call("POST", "/api/models/default", {"name": "a"})
+        assert client.models()["default"] == "a"
+        # No name: the model named "default", never whichever model is the default.
+        described = client.upload(model)
+        assert (described["name"], described["version"]) == ("default", 1)
+        assert client.models()["default"] == "default" and client.stats("a")["model"]["version"] == 1
+        assert client.upload(model)["version"] == 2  # again: a new version of it, kept for rollback
+        client.delete("default")
         assert client.models()["default"] == "c"  # the newest model left
     with ServerThread(tmp_path / "c.db") as server, chantilly.Client(server.url) as client:
         assert client.models()["default"] == "c"  # the choice survives a restart
@@ -611,9 +615,13 @@ def test_stats_break_down_by_model(tmp_path):
             client.learn(1.0, {"x": float(i)}, model="b")
         client.predict({"x": 1.0}, model="a")
         stats = client.stats()
-        assert stats["default"] == "a" and set(stats["models"]) == {"a", "b"}
+        assert stats["default"] == "b" and set(stats["models"]) == {"a", "b"}
         assert stats["models"]["b"]["learns"] == 5 and stats["models"]["a"]["predictions"] == 1
         assert stats["models"]["b"]["rates"]["learn"] > 0 and stats["models"]["a"]["rates"]["learn"] == 0
+        # chantilly 0.2's keys: calls since the start, server-wide, and their durations.
+        assert (stats["learn"]["n_calls"], stats["predict"]["n_calls"]) == (5, 1)
+        assert stats["learn"]["mean_duration"] > 0 and stats["learn"]["ewm_duration"] > 0
+        assert stats["learn"]["mean_duration_human"] == chantilly.humanize_ns(stats["learn"]["mean_duration"])
 
 
 # ---------------------------------------------------------------------------------------
@@ -742,7 +750,7 @@ def test_the_client_never_sends_a_post_twice_when_its_connection_breaks(tmp_path
                 with pytest.raises(ConnectionError):
                     client.learn(2.0, {"x": 1.0}, model="a")
                 assert proxy.forwarded == 1 and direct.stats("a")["model"]["learns"] == 1
-                direct.upload(linear_model.LinearRegression(), name="b")
+                direct.upload(linear_model.LinearRegression(), name="b", default=False)
                 with pytest.raises(ConnectionError):
                     client.delete()  # deletes the default model, "a"; again would delete "b"
                 assert proxy.forwarded == 2

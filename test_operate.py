@@ -73,7 +73,7 @@ def tool(name):
 class Traffic:
     """Five models on one server (a river regressor, a creme classifier, river anomaly
     detection, forecasting and clustering), and rounds of calls that touch each of them,
-    leave ids stored without their label, and get refused (404, 401) now and then."""
+    leave ids stored without their label, and get refused (400, 401) now and then."""
 
     MODELS = ("reg", "clf", "hst", "snarimax", "km")
 
@@ -108,7 +108,7 @@ class Traffic:
         if i % 25 == 0:
             with pytest.raises(chantilly.ClientError) as unknown:
                 client.learn(1.0, id=f"never-{i}", model="reg")
-            assert unknown.value.status == 404
+            assert unknown.value.status == 400
             assert request_once(self.server.port, "GET", "/api/stats")[0] == 401  # no token
 
     def answers(self):

@@ -15,8 +15,6 @@ counters; upper bounds on wall time are the time a step should take plus SLACK.
 """
 
 import contextlib
-import functools
-import http.server
 import json
 import os
 import pickle
@@ -36,9 +34,9 @@ import dill
 import pytest
 
 from harness import (
-    ROOT, SLACK, START_TIMEOUT, TIMEOUT, ServerThread, Simulator, assert_error, counters, creme_regressor,
-    exchange, health_once, model_stats, parse_responses, read_until_closed, request_once, river_regressor,
-    trump_approval, wait_until,
+    ROOT, SLACK, START_TIMEOUT, TIMEOUT, CreatesAFile, ServerThread, Simulator, assert_error,
+    counters, creme_regressor, exchange, health_once, model_stats, parse_responses,
+    read_until_closed, request_once, river_dummy, river_regressor, site, trump_approval, wait_until,
 )
 
 MiB = 1024 * 1024
@@ -48,11 +46,6 @@ MiB = 1024 * 1024
 # ---------------------------------------------------------------------------------------
 
 
-def river_dummy():
-    """A river regressor that ignores its features (it answers the mean of the labels it
-    learned): it takes any features, and river predictions are not logged."""
-    from river import dummy, stats
-    return dummy.StatisticRegressor(stats.Mean())
 
 
 def refused_start(db, *args, cwd=ROOT, env=None, prefix=()):
@@ -80,37 +73,6 @@ def refused_start(db, *args, cwd=ROOT, env=None, prefix=()):
             proc.wait(TIMEOUT)
     return proc.returncode, err
 
-
-class CreatesAFile:
-    """Unpickling this creates a file: the stand-in for arbitrary code in an upload."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves another origin's pages without logging them."""
-
-    def log_message(self, format, *args):
-        pass  # not the server under test: its log is not what the test reads
-
-
-@contextlib.contextmanager
-def site(folder):
-    """A plain static web server on another port: another origin's pages."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                            functools.partial(QuietHandler, directory=str(folder)))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(TIMEOUT)
 
 
 def raw_answers(port, data, shut_write=True):
@@ -170,20 +132,20 @@ def test_a_challenger_never_sees_the_calls_its_model_refused_and_is_promoted_as_
         assert_error(client.request("POST", "/api/learn", {"model": "polls", "features": BOOM,
                                                            "ground_truth": 1000.0}), 422)
         assert challenger_learns(client) == learns, "a learn the model refused (422) reached the challenger"
-        # A predict by id the model refused (422), then a learn by that id (404 for the model).
+        # A predict by id the model refused (422), then a learn by that id (400: nothing stored).
         assert_error(client.request("POST", "/api/predict", {"model": "polls", "id": "k", "features": BOOM}), 422)
         assert_error(client.request("POST", "/api/learn", {"model": "polls", "id": "k",
-                                                           "ground_truth": 500.0}), 404)
+                                                           "ground_truth": 500.0}), 400, "No information stored")
         assert challenger_learns(client) == learns, \
-            "a learn by an id the model does not have (404) reached the challenger"
-        assert_error(client.request("POST", "/api/learn", {"model": "polls", "id": "never", "ground_truth": 9.0}), 404)
+            "a learn by an id the model does not have (400) reached the challenger"
+        assert_error(client.request("POST", "/api/learn", {"model": "polls", "id": "never", "ground_truth": 9.0}), 400)
         # The same refusals inside a batch, between acknowledged calls.
         batch = [{"model": "polls", "features": rows[20][0], "ground_truth": rows[20][1]},
                  {"model": "polls", "features": BOOM, "ground_truth": 2000.0},
                  {"model": "polls", "id": "k", "ground_truth": 3000.0},
                  {"model": "polls", "features": rows[21][0], "ground_truth": rows[21][1]}]
         answers = client.ok("POST", "/api/learn", batch)
-        assert [a.get("status", 200) for a in answers] == [200, 422, 404, 200], answers
+        assert [a.get("status", 200) for a in answers] == [200, 422, 400, 200], answers
         for x, y in rows[20:22]:
             challenger.learn(y, x)
         assert challenger_learns(client) == learns + 2, "refused items of a batch reached the challenger"
@@ -207,8 +169,9 @@ def test_a_challenger_never_sees_the_calls_its_model_refused_and_is_promoted_as_
 # ---------------------------------------------------------------------------------------
 
 
-def test_allowed_origins_star_without_any_token_refuses_to_start(tmp_path):
-    code, stderr = refused_start(tmp_path / "c.db", "--allowed-origins", "*")
+@pytest.mark.parametrize("origins", ["*", "*/", "http://a.example,*/"])
+def test_allowed_origins_star_without_any_token_refuses_to_start(tmp_path, origins):
+    code, stderr = refused_start(tmp_path / "c.db", "--allowed-origins", origins)
     assert code != 0, stderr
     assert "--token" in stderr, stderr
 
@@ -233,7 +196,7 @@ def test_an_allowed_origin_cannot_upload_download_or_delete_models_without_an_ad
         assert status == 200 and response.getheader("Access-Control-Allow-Origin") == app, data
         status, response, data = request_once(running.port, "POST", "/api/learn",
                                               {"features": {"x": 1.0}, "ground_truth": 2.0}, cors)
-        assert status == 200 and response.getheader("Access-Control-Allow-Origin") == app, data
+        assert status == 201 and response.getheader("Access-Control-Allow-Origin") == app, data
 
 
 # ---------------------------------------------------------------------------------------
@@ -277,6 +240,28 @@ def test_a_database_replaced_under_a_running_server_refuses_writes_with_503(tmp_
         assert_error(client.request("POST", "/api/learn", {"features": {"x": 1.0}, "ground_truth": 2.0}),
                      503, "replaced")
         assert client.request("GET", "/api/metrics")[0] == 200
+
+
+def test_a_write_ahead_log_deleted_under_a_running_server_refuses_writes(tmp_path, start_server):
+    db = tmp_path / "c.db"
+    server = start_server(db)
+    with server.client() as client:
+        upload(client, creme_regressor())
+        learn_ok(client, 5)
+        os.remove(tmp_path / "c.db-wal")  # acknowledged commits since the last checkpoint live there
+        assert_error(client.request("POST", "/api/learn", {"features": {"x": 1.0}, "ground_truth": 2.0}),
+                     503, "c.db-wal was deleted")
+        assert client.request("GET", "/api/metrics")[0] == 200
+
+
+def test_a_hard_link_of_a_database_in_use_cannot_be_served_beside_it(tmp_path, start_server):
+    db = tmp_path / "c.db"
+    server = start_server(db)
+    with server.client() as client:
+        upload(client, creme_regressor())
+    os.link(db, tmp_path / "link.db")
+    code, stderr = refused_start(tmp_path / "link.db")
+    assert code != 0 and "in use" in stderr, stderr
 
 
 # ---------------------------------------------------------------------------------------
@@ -446,7 +431,7 @@ def test_min_body_rate_flag_lets_a_slower_body_through(tmp_path, start_server):
                           f"Content-Length: {len(body)}", "Connection: close"))
         trickle(sock, body, 10, 0.5, time.monotonic() + 2 * (3 + SLACK))
         received = read_until_closed(sock)
-    assert parse_responses(received)[0][0] == 200, received[:300]
+    assert parse_responses(received)[0][0] == 201, received[:300]
 
 
 # The head's own bound (a head trickling in is cut after --timeout) is tested by
@@ -544,7 +529,7 @@ def test_a_model_grown_over_max_model_size_refuses_learns_with_507_and_the_other
         for i in range(400):  # 1,000 new features each: ~100 bytes of model apiece
             x = {f"f{i}_{j}": 1.0 for j in range(1000)}
             result = client.request("POST", "/api/learn", {"model": "a", "features": x, "ground_truth": 1.0})
-            if result[0] != 200:
+            if result[0] != 201:
                 refused = result
                 break
         assert refused is not None, "400 learns of 1,000 new features each were all taken"
@@ -765,7 +750,7 @@ def test_an_origin_with_another_scheme_is_another_origin(tmp_path):
                                   {"Origin": f"https://127.0.0.1:{running.port}"}), 403, "--allowed-origins")
         assert counters(client)[0] == learns
         assert request_once(running.port, "POST", "/api/learn", learn,
-                            {"Origin": f"http://127.0.0.1:{running.port}"})[0] == 200
+                            {"Origin": f"http://127.0.0.1:{running.port}"})[0] == 201
 
 
 def test_an_absolute_form_target_is_served_and_its_authority_is_the_host(tmp_path):
@@ -787,3 +772,52 @@ def test_an_expectation_other_than_100_continue_is_417_and_the_body_is_not_proce
             f"Content-Length: {len(LEARN)}") + LEARN)
         assert answers and answers[0][0] == 417, raw[:300]
         assert counters(client)[0] == learns
+
+
+# ---------------------------------------------------------------------------------------
+# Found by attacking the fixes again
+# ---------------------------------------------------------------------------------------
+
+
+def test_a_request_head_cut_short_is_never_run(tmp_path):
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+        upload(client, river_dummy())
+        learns = counters(client)[0]
+        body = b'{"features": {"x": 1.0}, "ground_truth": 2.0}'
+        # The head ends with the connection, before its blank line (a client half-closing).
+        cut = (b"POST /api/learn HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n" % len(body))
+        with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as sock:
+            sock.sendall(cut)
+            sock.shutdown(socket.SHUT_WR)
+            answer = read_until_closed(sock)
+        assert parse_responses(answer)[0][0] == 400, answer[:200]
+        assert counters(client)[0] == learns
+
+
+def test_init_with_a_flavor_that_is_not_a_string_is_a_400(tmp_path):
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+        for flavor in (["regression"], {"x": 1}, 3, None):
+            assert_error(client.request("POST", "/api/init", {"flavor": flavor}), 400, "Allowed flavors")
+        assert client.ok("GET", "/api/init")["flavor"] is None
+
+
+def test_a_challenger_that_outgrew_its_size_cannot_be_promoted(tmp_path):
+    from river import linear_model
+    with ServerThread(tmp_path / "c.db", max_model_size=200_000) as running, running.client() as client:
+        upload(client, river_dummy(), "m")
+        client.ok("POST", "/api/model/m/challenger", dill.dumps(linear_model.LinearRegression()))
+        for i in range(80):  # the champion takes any features; the challenger grows a weight each
+            x = {f"f{i}_{j}": 1.0 for j in range(300)}
+            client.ok("POST", "/api/learn", {"model": "m", "features": x, "ground_truth": 1.0})
+        assert_error(client.request("POST", "/api/model/m/promote"), 422, "stopped learning")
+        assert client.ok("GET", "/api/models")["descriptions"]["m"]["class"] == "StatisticRegressor"
+
+
+def test_past_events_of_a_deleted_model_are_not_shown_for_a_new_one_of_that_name(tmp_path):
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+        upload(client, river_dummy(), "m")
+        client.ok("POST", "/api/learn", {"model": "m", "features": {"secret": 1.0}, "ground_truth": 1.0})
+        client.ok("DELETE", "/api/model/m")
+        upload(client, river_dummy(), "m")
+        past = running.service.bus.subscribe("events:m", recent=50).take(0)
+        assert past and not [m for m in past if b"secret" in m], past  # its own upload event only

@@ -8,9 +8,6 @@ Expected values come from in-process replays (harness.Simulator).
 """
 
 import base64
-import contextlib
-import functools
-import http.server
 import json
 import os
 import pickle
@@ -32,10 +29,10 @@ import pytest
 
 import chantilly
 from harness import (
-    PROBES, SLACK, TIMEOUT, Client, ServerProcess, ServerThread, Simulator, SSEClient, assert_error,
-    assert_json_answer, count_rows, counters, creme_regressor, exchange, model_stats, non_loopback_address,
-    observed_state, parse_responses, read_until_closed, request_once, run_cli, running_with_model,
-    trump_approval, wait_until,
+    PROBES, SLACK, TIMEOUT, Client, CreatesAFile, SSEClient, ServerProcess, ServerThread, Simulator,
+    assert_error, assert_json_answer, count_rows, counters, creme_regressor, exchange, model_stats,
+    non_loopback_address, observed_state, parse_responses, read_until_closed, request_once,
+    river_dummy, run_cli, running_with_model, site, trump_approval, wait_until,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -73,11 +70,6 @@ def closed_one(sockets, timeout=TIMEOUT):
     return readable[0]
 
 
-def river_dummy():
-    """A river regressor that ignores its features: predictions cost nothing, and river
-    predictions are not logged, so big bodies cost the server only what it keeps for streams."""
-    from river import dummy, stats
-    return dummy.StatisticRegressor(stats.Mean())
 
 
 BAD_ITEM = {"features": {"gallup": 40.0, "ipsos": "boom"}, "ground_truth": 1.0}  # creme raises
@@ -216,7 +208,7 @@ def test_own_origin_and_programs_without_browser_headers_are_served(tmp_path):
         learns = counters(client)[0]
         for headers in own:
             status, _, data = request_once(port, "POST", "/api/learn", learn, headers)
-            assert status == 200, (headers, data)
+            assert status == 201, (headers, data)
         assert counters(client)[0] == learns + len(own)
 
 
@@ -298,14 +290,14 @@ def test_the_readme_snippets_still_work_without_a_content_type(tmp_path):
         assert uploaded.status_code == 201, uploaded.text
         answer = requests.post(f"{base}/api/predict", json={"id": 42, "features": {"gallup": 43.8, "ipsos": 46.2}},
                                timeout=TIMEOUT)
-        assert answer.status_code == 200 and answer.json() == {"prediction": 0.0}
+        assert answer.status_code == 201 and answer.json() == {"model": "default", "prediction": 0.0}
         if shutil.which("curl") is None:
             pytest.skip("curl is not installed")
         curl = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", f"localhost:{running.port}/api/learn",
                                "-d", '{"id": 42, "ground_truth": 43.75}'],
                               capture_output=True, text=True, timeout=TIMEOUT)
         body, code = curl.stdout.rsplit("\n", 1)
-        assert code == "200" and json.loads(body) == {"prediction": 0.0}, curl.stdout
+        assert code == "201" and json.loads(body) == {"model": "default", "prediction": 0.0}, curl.stdout
         assert requests.get(f"{base}/api/metrics", timeout=TIMEOUT).json()["MAE"] == 43.75
         assert requests.get(f"{base}/api/model", timeout=TIMEOUT).status_code == 200
     finally:
@@ -330,36 +322,7 @@ def chromium(launch_chromium):
     return launch_chromium("--host-resolver-rules=MAP evil.example 127.0.0.1")
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the attacker's pages without logging them."""
 
-    def log_message(self, format, *args):
-        pass  # the attacker's server: its log is not what the test reads
-
-
-@contextlib.contextmanager
-def site(folder):
-    """A plain static web server on another port: the attacker's origin."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                            functools.partial(QuietHandler, directory=str(folder)))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(TIMEOUT)
-
-
-class CreatesAFile:
-    """Unpickling this creates a file: the stand-in for arbitrary code."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
 
 
 ATTACK_PAGE = """<!doctype html><meta charset="utf-8"><title>cute cats</title>
@@ -1059,8 +1022,8 @@ def test_a_prediction_that_cannot_be_encoded_is_a_422_and_commits_nothing(tmp_pa
         answers = client.ok("POST", "/api/predict", [{"id": "b", "features": {"x": 1.0}}])
         assert answers[0]["status"] == 422, answers
         assert counters(client) == (0, 0, 0)
-        assert_error(client.request("POST", "/api/learn", {"id": "a", "ground_truth": y}), 404, "")
-        assert_error(client.request("POST", "/api/learn", {"id": "b", "ground_truth": y}), 404, "")
+        assert_error(client.request("POST", "/api/learn", {"id": "a", "ground_truth": y}), 400, "No information stored")
+        assert_error(client.request("POST", "/api/learn", {"id": "b", "ground_truth": y}), 400, "No information stored")
     finally:
         client.close()
         running.stop()
@@ -1090,8 +1053,8 @@ def test_expired_ids_are_410_before_and_after_the_sweep(tmp_path):
         assert answers[0]["status"] == 410, answers
         status, _, data = client.request("POST", "/api/stream", b'{"op": "learn", "id": "a3", "ground_truth": 1}\n')
         assert status == 200 and json.loads(data)["status"] == 410, data
-        # An id never predicted is still a 404.
-        assert_error(client.request("POST", "/api/learn", {"id": "never", "ground_truth": 1.0}), 404, "")
+        # An id never predicted is still a 400 (nothing is stored under it, as chantilly 0.2 says).
+        assert_error(client.request("POST", "/api/learn", {"id": "never", "ground_truth": 1.0}), 400, "never predicted")
 
 
 LEARN_51 = b'{"features": {"x": 1.0}, "ground_truth": 1.0}'.ljust(0x33)

@@ -452,5 +452,5 @@ def test_a_promotion_waiting_for_a_long_call_never_stalls_the_other_models(tmp_p
             GATE.set()
             for thread in threads:
                 thread.join(TIMEOUT)
-        assert answers["learn"][0] == 200 and answers["promote"][0] == 200, answers
+        assert answers["learn"][0] == 201 and answers["promote"][0] == 200, answers
         assert client.predict({}, model="slow") == -1.0  # the challenger saw the long learn too

@@ -18,8 +18,9 @@ id ~50 behind, shuffled -- and features-only learns over POST /api/stream, each 
 in-process loop of the same lines), sync (durability modes), wrk, models (issue 11: learns
 spread over 10 named models, beside one default model and beside chantilly before named
 models, from git), growth (issue 13: undo and restart after 10k, 100k and 1M logged calls,
-memory with 1M stored ids, restart after SIGTERM), fastapi and anchors.  Rows with a target
-(issue 13's) say whether it was met.
+memory with 1M stored ids, restart after SIGTERM), fastapi, anchors and budget (bench/budget.py:
+what each step of one request costs, in microseconds, beside the whole request).  Rows with a
+target (issue 13's) say whether it was met.
 
 Three anchors follow (bench/anchors.py, skipped with --no-anchors): the FastAPI service a
 user would write instead of chantilly (bench/fastapi_app.py on uvicorn with uvloop and
@@ -975,6 +976,11 @@ def render(results):
                    "the cell: \"x vs before\" is this chantilly / chantilly before named models, \"x vs "
                    "1 model\" is 10 models / the default model alone, \"x vs 10k\" is the value after more "
                    "logged calls / after the first step (above 1.00x is slower for times).")
+    if results.get("budget"):  # the budget part: its own table (bench/budget.py)
+        import budget
+
+        out.append("")
+        out.append(budget.render(results["budget"]))
     if results.get("phase_seconds"):
         out.append("")
         out.append("Time by part: " + ", ".join("%s %.0f s" % kv for kv in results["phase_seconds"].items()))
@@ -1003,7 +1009,7 @@ def default_sync(args):
 
 
 #: The parts of the bench, in the order they run (--only / --skip pick among them).
-PARTS = ("requests", "stream", "batch", "seed", "sync", "wrk", "models", "growth", "fastapi", "anchors")
+PARTS = ("requests", "stream", "batch", "seed", "sync", "wrk", "models", "growth", "fastapi", "anchors", "budget")
 PART_ALIASES = {"keepalive": "requests", "keep-alive": "requests", "durability": "sync",
                 "memory": "growth", "undo": "growth", "restart": "growth", "features": "seed"}
 #: Parts whose rows are compared with the in-process loops of json + predict_one [+ fit_one].
@@ -1758,6 +1764,14 @@ def main(argv=None):
             tmp=tmp, original_python=args.original_python, chunk=STREAM_CHUNK)
         anchors.run(ctx)
 
+    def p_budget():
+        log("per-request budget (bench/budget.py, about 30 s)")
+        proc = subprocess.run([args.python, os.path.join(HERE, "budget.py"), "--json", "--chantilly", args.chantilly],
+                              cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, timeout=600)
+        if proc.returncode != 0:  # its progress and traceback went to stderr, as they came
+            raise RuntimeError("bench/budget.py exited with status %s" % proc.returncode)
+        results["budget"] = json.loads(proc.stdout)
+
     def run_all():
         want = set(parts)
         if want & NEEDS_INPROC:
@@ -1791,6 +1805,8 @@ def main(argv=None):
             phase("in-process loops, second pass", p_inprocess)
         if "inproc" in state:
             phase("in-process rows", p_inproc_rows)
+        if "budget" in want:
+            phase("budget", p_budget)
 
     try:
         run_all()

@@ -31,12 +31,32 @@ their databases in a temporary folder:
              32): a newcomer still gets /api/health, predict and learn answered, no 5xx but
              the documented 503, at most the cap stays open (the longest-idle connections are
              closed to make room), and the server's threads and fds come back down.
+* slow-body  --timeout 3: 256 connections (128 from 127.0.0.1, 128 over 127.0.0.2-4), each
+             sending a learn's head at once and its body one byte a second, reopened when
+             closed: each must get 408 and be closed within --timeout + length/--min-body-rate
+             (+1 s), never before --timeout; a client at 127.0.0.5 gets every call answered.
+* trailer    chunked learns whose trailer section never ends (short lines, 3,000-byte lines,
+             one endless line: paced, 512 B per 20 ms; and blasted): 400 after 8 KiB of
+             trailer (+8 KiB for what a paced sender adds meanwhile) and the connection closed,
+             a trailer under 8 KiB still taken, no refused learn counted, every call of a
+             well-behaved client answered.
+* noisy-neighbour  models A and B (creme StandardScaler | LinearRegression); A takes learns
+             of 30,000 new features each while another client times B's predictions: A gets
+             507 at most two learns after crossing --max-model-size (32 MiB), and 507 again
+             after; B's latencies (quiet, during, after) and the server's RSS are reported.
+             Then, if the phase has 30 s left, the same with --max-model-size 256 MiB for
+             comparison (stopped after 60 s).
+* label-amplification  river's PriorClassifier learns 5,000 distinct labels through the
+             server, then 300 predictions with an id: every answer (and learn answer) carries at
+             most --max-classes (100) classes; answer bytes, latency and bytes written per
+             prediction are reported, beside the same model (uploaded trained) under
+             --max-classes 50000.
 
 Only the standard library, hypothesis and the repository's harness.py (servers, clients and
-the Ledger it shares with the tests; standard library only) are imported here; the model that
-is uploaded is built by a child process of the same interpreter (which needs creme and dill,
-as the server does), and so is the bad-items phase's replay (with harness.py's Simulator). The report goes
-to stdout; the exit status is 1 when anything broke.
+the Ledger it shares with the tests; standard library only) are imported here; the models that
+are uploaded are built by child processes of the same interpreter (which need creme, river and
+dill, as the server does), and so is the bad-items phase's replay (with harness.py's Simulator).
+The report goes to stdout; the exit status is 1 when anything broke.
 """
 
 import argparse
@@ -51,7 +71,10 @@ import pathlib
 import queue
 import random
 import re
+import select
+import selectors
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -68,7 +91,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # harness.py, shared with the tests
 from harness import (  # noqa: E402
     TIMEOUT, Client, Ledger, NotAStream, ServerProcess, SSEClient, StillOpen, exchange, model_stats,
-    observed_state,
+    observed_state, read_until_closed,
 )
 
 MODEL_SNIPPET = ("import sys, dill\nfrom creme import linear_model, preprocessing\n"
@@ -77,6 +100,7 @@ MODEL_SNIPPET = ("import sys, dill\nfrom creme import linear_model, preprocessin
 PHASES = {  # share of the time budget
     "fuzz": 0.16, "garbage": 0.07, "concurrency": 0.14, "kill -9": 0.17, "SIGTERM": 0.08, "disk full": 0.06,
     "bad items": 0.11, "stalled streams": 0.11, "idle sockets": 0.10,
+    "slow-body": 0.08, "trailer": 0.05, "noisy-neighbour": 0.12, "label-amplification": 0.07,
 }
 
 
@@ -112,6 +136,17 @@ def answer_of(client, method, path, body=None):
     below look at."""
     status, response, data = client.request(method, path, body)
     return status, response.getheader("Content-Type", ""), data
+
+
+def succeeded(status):
+    """A 2xx: a learn and a prediction kept under an id answer 201, other calls 200."""
+    return status is not None and 200 <= status < 300
+
+
+def nothing_stored(answer):
+    """A batch item answering a learn by an id that has nothing stored: 400 "No information
+    stored for ID ..." (as chantilly 0.2; 404 before)."""
+    return "prediction" not in answer and answer.get("status") in (400, 404)
 
 
 def model_bytes():
@@ -399,17 +434,17 @@ def mixed_worker(port, t, until, report, uploads, model, acked):
                 action = "predict with an id"
                 ident = f"{t}-{rng.random()}"
                 status, kind, data = answer_of(client, "POST", "/api/predict", {"id": ident, "features": x})
-                if status == 200:
+                if succeeded(status):
                     pending.append(ident)
                 learned = 0
             elif roll < 0.45 and pending:
                 action = "learn by id"
                 status, kind, data = answer_of(client, "POST", "/api/learn", {"id": pending.pop(), "ground_truth": 1.0})
-                learned = status == 200
+                learned = succeeded(status)
             elif roll < 0.6:
                 action = "learn"
                 status, kind, data = answer_of(client, "POST", "/api/learn", {"features": x, "ground_truth": 1.0})
-                learned = status == 200
+                learned = succeeded(status)
             elif roll < 0.7:
                 action = "batch of learns"
                 status, kind, data = answer_of(client, "POST", "/api/learn", [{"features": x, "ground_truth": 1.0}] * 3)
@@ -434,7 +469,7 @@ def mixed_worker(port, t, until, report, uploads, model, acked):
                 learned = 0
             report.count("requests")
             check_answer(report, f"worker {t}", status, kind, data)
-            if not uploads and status != 200:  # no upload replaces the model: everything must work
+            if not uploads and not succeeded(status):  # no upload replaces the model: everything must work
                 report.broke(f"{status} without uploads: worker {t} -> {data!r:.200}")
             if learned:
                 acked.put(learned)
@@ -531,7 +566,7 @@ def id_worker(port, t, ledger):
         except (OSError, http.client.HTTPException):
             ledger.cut(kind, ident)
             return
-        if status != 200:
+        if not succeeded(status):
             ledger.surprises.append(f"{kind} {ident}: {status} {data}")
             return
         ledger.ack(kind, ident)
@@ -592,7 +627,7 @@ def kill_trial(report, tmp, model, rng, trial, tear):
             report.broke(f"kill -9 lost {len(lost)} acknowledged ids, e.g. {lost[:3]}")
         done = sorted(ledger.learned - ledger.uncertain)
         answers = client.ok("POST", "/api/learn", [{"id": i, "ground_truth": 1.0} for i in done])
-        back = [i for i, a in zip(done, answers) if a.get("status") != 404]
+        back = [i for i, a in zip(done, answers) if not nothing_stored(a)]
         if back:
             report.broke(f"kill -9 resurrected {len(back)} learned ids, e.g. {back[:3]}")
     finally:
@@ -620,7 +655,7 @@ def learn_worker(port, t, ledger):
         except (OSError, http.client.HTTPException):
             ledger.cut("learn", None)
             return
-        if status != 200:
+        if not succeeded(status):
             return
         ledger.ack("learn", None)
 
@@ -710,7 +745,7 @@ def disk_trial(report, mount, model):
             status, kind, data = answer_of(client, "POST", "/api/learn", {"features": dict(row, i=float(i)),
                                                                        "ground_truth": 1.0})
             report.status(status)
-            if status == 200:
+            if succeeded(status):
                 acked += 1
                 continue
             refused = (status, kind, data)
@@ -728,7 +763,7 @@ def disk_trial(report, mount, model):
         subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
         status, kind, data = answer_of(client, "POST", "/api/learn", {"features": row, "ground_truth": 1.0})
         report.status(status)
-        if status == 200:
+        if succeeded(status):
             acked += 1
             report.count("recovered without restart")
         else:
@@ -924,7 +959,7 @@ def well_behaved(client, until, stage, rng, calls, latency, report):
             return False
         latency[stage[0]].append(time.perf_counter() - started)
         report.count("well-behaved calls")
-        if status != 200:
+        if not succeeded(status):
             report.broke(f"well-behaved call refused: {kind} {body} -> {status} {data!r:.200}")
             return False
         calls.append(call)
@@ -981,7 +1016,7 @@ def phase_bad_items(report, until, tmp, model, rng):
             check_replay(report, client, tmp, model, calls)
         if bad_ids:
             answers = client.ok("POST", "/api/learn", [{"id": i, "ground_truth": 1.0} for i in bad_ids[-500:]])
-            stored = [i for i, a in zip(bad_ids[-500:], answers) if a.get("status") != 404]
+            stored = [i for i, a in zip(bad_ids[-500:], answers) if not nothing_stored(a)]
             if stored:
                 report.broke(f"refused predictions stored their ids: {len(stored)}, e.g. {stored[:3]}")
         client.close()
@@ -1027,7 +1062,7 @@ def check_replay(report, client, tmp, model, calls):
 # Phase: stalled streams
 # ---------------------------------------------------------------------------------------
 
-MiB = 1024 * 1024
+KiB, MiB = 1024, 1024 * 1024
 RSS_LIMIT = 600 * MiB
 #: Events a stalled stream must have been sent before it must be gone: the --stream-backlog
 #: default (4 MiB) plus what the kernel buffers on both sides of a loopback socket.
@@ -1077,7 +1112,7 @@ def small_client(port, until, report, latency):
                 latency.append(time.perf_counter() - started)
                 report.count("small calls")
                 check_answer(report, f"small {path}", status, kind, data)
-                if status != 200:
+                if not succeeded(status):
                     report.broke(f"well-behaved call refused: {path} -> {status} {data!r:.200}")
     except (OSError, http.client.HTTPException) as e:
         report.broke(f"connection cut: well-behaved calls: {e!r}")
@@ -1292,7 +1327,7 @@ def newcomer(port, report, ledger, rng):
             except (OSError, http.client.HTTPException):
                 ledger.cut("learn", ident)
                 return time.monotonic() - started
-            if status != 200:
+            if not succeeded(status):
                 report.broke(f"newcomer got no answer within 5 s: {method} {path} -> {status} {data!r:.200}")
                 return time.monotonic() - started
             if method == "POST":
@@ -1380,6 +1415,629 @@ def check_flood(report, flood, per_source, trial):
 
 
 # ---------------------------------------------------------------------------------------
+# Well-behaved traffic, timed per stage (the four attack phases below)
+# ---------------------------------------------------------------------------------------
+
+
+class GoodClient(threading.Thread):
+    """A well-behaved client in a thread of its own: a prediction and a learn in turn (or
+    predictions only), one call at a time, each timed under the stage it started in (set
+    :attr:`stage` to move on). Learns acknowledged are counted; a cut one is uncertain."""
+
+    def __init__(self, port, source=None, model=None, predict_only=False, timeout=TIMEOUT):
+        super().__init__(daemon=True)
+        self.client = Client(port, source=source, timeout=timeout)
+        self.model, self.predict_only = model, predict_only
+        self.stage = "quiet"
+        self.latency = collections.defaultdict(list)    # stage -> seconds of each call
+        self.failures = collections.defaultdict(list)   # stage -> what went wrong
+        self.learns = self.uncertain = 0
+        self.halt = threading.Event()
+
+    def run(self):
+        for i in itertools.count():
+            x = {"gallup": 35.0 + i % 15, "ipsos": 40.0 + i % 7}
+            calls = [("/api/predict", {"features": x})]
+            if not self.predict_only:
+                calls.append(("/api/learn", {"features": x, "ground_truth": 41.0}))
+            for path, body in calls:
+                if self.halt.is_set():
+                    return
+                if self.model:
+                    body["model"] = self.model
+                stage, started = self.stage, time.perf_counter()
+                try:
+                    status, _, data = self.client.request("POST", path, body)
+                except (OSError, http.client.HTTPException) as e:
+                    status, data = None, repr(e)
+                    self.uncertain += path == "/api/learn"
+                self.latency[stage].append(time.perf_counter() - started)
+                if succeeded(status):
+                    self.learns += path == "/api/learn"
+                else:
+                    self.failures[stage].append(f"{path} -> {status} {data!r:.200}")
+
+    def finish(self):
+        self.halt.set()
+        self.join(3 * TIMEOUT)
+        self.client.close()
+
+    def summary(self, stage):
+        """``p50 .. ms, p99 .. ms, max .. ms, N calls, ..% answered 2xx``: one stage's figures."""
+        durations = self.latency[stage]
+        if not durations:
+            return "no call"
+        p50, p99, worst = percentiles(durations)
+        ok = 100 * (1 - len(self.failures[stage]) / len(durations))
+        return (f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.0f} ms over {len(durations)} calls, "
+                f"{ok:.1f}% answered 2xx")
+
+    def judge(self, report):
+        """Every call answered 2xx (latencies are reported, not judged: see the phases)."""
+        for stage in list(self.latency):
+            if self.failures[stage]:
+                report.broke(f"well-behaved client, {stage}: {len(self.failures[stage])} of "
+                             f"{len(self.latency[stage])} calls not answered 2xx, e.g. {self.failures[stage][0]}")
+
+
+def distribution(values, unit="", scale=1.0, digits=0):
+    """``min / median / max`` of ``values``, for a note."""
+    ordered = sorted(values)
+    if not ordered:
+        return "none"
+    pick = [ordered[0], ordered[len(ordered) // 2], ordered[-1]]
+    return " / ".join(f"{v * scale:.{digits}f}" for v in pick) + unit
+
+
+def check_learns(report, server, good, extra=0, what="the well-behaved client's"):
+    """The model counts exactly the learns that were acknowledged (``extra``: others the
+    phase made), give or take those cut in flight: nothing refused was learned."""
+    admin = server.client()
+    learns = model_stats(admin)["learns"]
+    admin.close()
+    low = good.learns + extra
+    if not low <= learns <= low + good.uncertain:
+        report.broke(f"learns: the server counts {learns}, {low} acknowledged ({what}), "
+                     f"{good.uncertain} cut in flight")
+    return learns
+
+
+# ---------------------------------------------------------------------------------------
+# Phase: slow-body
+# ---------------------------------------------------------------------------------------
+
+SLOW_TIMEOUT = 3.0     # the server's --timeout in this phase: short, so that a round is short
+MIN_BODY_RATE = 500    # chantilly's --min-body-rate default, bytes/s
+#: 128 tricklers from 127.0.0.1 (its whole --max-connections-per-client) and 128 over
+#: 127.0.0.2-4; the well-behaved client has an address of its own (at 127.0.0.1 it would get
+#: the per-client cap's documented 503).
+SLOW_SOURCES = ["127.0.0.1"] * 128 + [f"127.0.0.{2 + i % 3}" for i in range(128)]
+SLOW_GOOD_SOURCE = "127.0.0.5"
+SLOW_BODY = json.dumps({"features": {f"x{i}": float(i) for i in range(12)}, "ground_truth": 1.0}).encode()
+SLOW_HEAD = (b"POST /api/learn HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+             b"Content-Length: %d\r\n\r\n" % len(SLOW_BODY))
+#: The bound: a body must arrive within --timeout plus 1 s per --min-body-rate bytes.
+SLOW_BOUND = SLOW_TIMEOUT + len(SLOW_BODY) / MIN_BODY_RATE
+SLOW_TOLERANCE = 1.0   # seconds a loaded machine may add to it before it counts as not held
+SLOW_QUIET, SLOW_ATTACK = 3.0, (8.0, 30.0)  # seconds: the baseline; the attack, at least and at most
+
+
+class Trickler:
+    """A connection that sends a whole request head at once, then its body one byte a
+    second; it notes when the answer came and when the server closed it."""
+
+    def __init__(self, port, source):
+        self.source = source
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT, source_address=(source, 0))
+        self.sock.sendall(SLOW_HEAD)
+        self.sock.setblocking(False)
+        self.opened = time.monotonic()
+        self.due, self.sent, self.received = self.opened + 1.0, 0, b""
+        self.answered = self.closed = None
+
+    def trickle(self, now):
+        if self.answered is None and self.closed is None and now >= self.due and self.sent < len(SLOW_BODY):
+            self.due += 1.0
+            try:
+                self.sent += self.sock.send(SLOW_BODY[self.sent:self.sent + 1])
+            except BlockingIOError:
+                pass
+            except OSError:
+                self.read()
+
+    def read(self):
+        while self.closed is None:
+            try:
+                piece = self.sock.recv(65536)
+            except BlockingIOError:
+                return
+            except OSError:  # reset: closed all the same
+                piece = b""
+            now = time.monotonic()
+            if piece and self.answered is None:
+                self.answered = now
+            self.received += piece
+            if not piece:
+                self.closed = now
+
+
+def slow_attack(port, report, attack_until, give_up):
+    """Keep every slot of :data:`SLOW_SOURCES` trickling until ``attack_until`` (a closed
+    one is opened again), then wait for the last ones; returns every Trickler."""
+    selector, live, done = selectors.DefaultSelector(), {}, []
+
+    def open_one(source):
+        try:
+            trickler = Trickler(port, source)
+        except OSError as e:
+            report.count("trickler connections refused")
+            report.notes.append(f"a trickler from {source} could not connect: {e!r}")
+            return
+        selector.register(trickler.sock, selectors.EVENT_READ, trickler)
+        live[trickler.sock] = trickler
+        report.count("trickling connections")
+
+    for source in SLOW_SOURCES:
+        open_one(source)
+    while live and time.monotonic() < give_up:
+        for key, _ in selector.select(timeout=0.1):
+            key.data.read()
+        now = time.monotonic()
+        for trickler in list(live.values()):
+            trickler.trickle(now)
+            if trickler.closed is not None:
+                selector.unregister(trickler.sock)
+                trickler.sock.close()
+                del live[trickler.sock]
+                done.append(trickler)
+                if now < attack_until:
+                    open_one(trickler.source)
+    for trickler in live.values():  # never closed by the server
+        trickler.read()
+        trickler.sock.close()
+        done.append(trickler)
+    selector.close()
+    return done
+
+
+def phase_slow_body(report, until, tmp, model, rng):
+    server = Server(tmp / "slow-body.db", "--timeout", f"{SLOW_TIMEOUT:g}")
+    good = None
+    try:
+        admin = server.client()
+        admin.ok("POST", "/api/model", model, 201)
+        admin.close()
+        threads, fds = server.threads(), server.fds()
+        good = GoodClient(server.port, source=SLOW_GOOD_SOURCE)
+        good.start()
+        time.sleep(SLOW_QUIET)
+        good.stage = "under attack"
+        started = time.monotonic()
+        seconds = min(SLOW_ATTACK[1], max(SLOW_ATTACK[0], until - started - SLOW_BOUND - 2))
+        done = slow_attack(server.port, report, started + seconds, started + seconds + SLOW_BOUND + 3 * SLOW_TOLERANCE)
+        good.finish()
+        timed, late, early, still_open, other = [], [], [], [], collections.Counter()
+        for t in done:
+            answers = statuses_of(t.received)
+            status = answers[0][0] if answers else None
+            report.status(status if answers else "closed without an answer")
+            if t.closed is None:
+                still_open.append(f"from {t.source}, {time.monotonic() - t.opened:.1f} s after its head, "
+                                  f"answered {status}")
+                continue
+            if status == 503:
+                continue  # the per-client cap, at a reconnection: documented
+            if status != 408 or len(answers) != 1:
+                other[repr([a[0] for a in answers])] += 1
+                continue
+            elapsed = t.closed - t.opened
+            timed.append(elapsed)
+            if elapsed > SLOW_BOUND + SLOW_TOLERANCE:
+                late.append(elapsed)
+            if elapsed < SLOW_TIMEOUT - 0.05:
+                early.append(elapsed)
+        report.notes.append(f"{len(SLOW_SOURCES)} tricklers at once (128 from 127.0.0.1, 128 over 127.0.0.2-4), "
+                            f"each reopened when closed, for {seconds:.0f} s: {len(done)} connections, a "
+                            f"{len(SLOW_BODY)}-byte learn body at 1 byte/s")
+        report.notes.append(f"408 and closed after (s, from the head): {distribution(timed, digits=2)} (min / "
+                            f"median / max; p99 {percentiles(timed)[1] / 1e3 if timed else 0:.2f}); bound --timeout "
+                            f"{SLOW_TIMEOUT:g} + {len(SLOW_BODY)}/{MIN_BODY_RATE} = {SLOW_BOUND:.2f} s "
+                            f"(+{SLOW_TOLERANCE:g} s tolerance): {len(late)} late, {len(early)} early -> "
+                            + ("HELD" if timed and not late and not early and not still_open and not other
+                               else "NOT HELD"))
+        for stage in ("quiet", "under attack"):
+            report.notes.append(f"well-behaved client ({SLOW_GOOD_SOURCE}), {stage}: {good.summary(stage)}")
+        if late:
+            report.broke(f"slow body: {len(late)} of {len(timed)} tricklers closed later than {SLOW_BOUND:.2f} + "
+                         f"{SLOW_TOLERANCE:g} s (the latest after {max(late):.2f} s)")
+        if early:
+            report.broke(f"slow body: {len(early)} tricklers cut before --timeout {SLOW_TIMEOUT:g} s "
+                         f"(the earliest after {min(early):.2f} s)")
+        if still_open:
+            report.broke(f"slow body: {len(still_open)} tricklers never closed, e.g. {still_open[0]}")
+        if other:
+            report.broke(f"slow body: tricklers answered other than one 408: {dict(other)}")
+        good.judge(report)
+        check_learns(report, server, good)
+        settle(report, server, threads, fds)
+    finally:
+        if good is not None:
+            good.finish()
+        server.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Phase: trailer
+# ---------------------------------------------------------------------------------------
+
+TRAILER_LIMIT = 8 * 1024   # chantilly's bound on the trailer section of a chunked body
+TRAILER_SLACK = 8 * 1024   # what a paced sender may add while the server's 400 is on its way
+TRAILER_BODY = json.dumps({"features": {"gallup": 40.0, "ipsos": 41.0}, "ground_truth": 1.0}).encode()
+TRAILER_HEAD = (b"POST /api/learn HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + b"%x\r\n%s\r\n0\r\n" % (len(TRAILER_BODY), TRAILER_BODY))
+TRAILER_LINE = b"X-Pad: 0123456789\r\n"
+TRAILERS = {  # endless trailer sections (2 MiB of them), paced or blasted
+    "short lines": (TRAILER_LINE * (2 * MiB // len(TRAILER_LINE)), True),
+    "3,000-byte lines": ((b"X-Pad: " + b"a" * 3000 + b"\r\n") * (2 * MiB // 3009), True),
+    "one endless line": (b"X-Pad: " + b"a" * (2 * MiB), True),
+    "blasted short lines": (TRAILER_LINE * (8 * MiB // len(TRAILER_LINE)), False),
+}
+TRAILER_WORKERS, TRAILER_SECONDS = 4, (5.0, 20.0)
+
+
+def trailer_attack(port, trailer, paced):
+    """One chunked learn whose trailer never ends. Paced: 512 bytes, then 20 ms to see
+    whether an answer came; blasted: 64 KiB pieces as fast as the kernel takes them.
+    Returns ``(what the server sent, trailer bytes sent before it answered or cut,
+    seconds until then, closed)``."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(TRAILER_HEAD)
+        sent, started, step = 0, time.monotonic(), 512 if paced else 64 * KiB
+        while sent < len(trailer):
+            if select.select([sock], [], [], 0.02 if paced else 0)[0]:
+                break  # an answer, or the end
+            try:
+                sock.sendall(trailer[sent:sent + step])
+            except socket.timeout:
+                break  # neither read nor closed for TIMEOUT s: read_until_closed says what follows
+            except OSError:
+                break  # reset: the server closed with our bytes unread
+            sent += step
+        took = time.monotonic() - started
+        try:
+            return read_until_closed(sock, TIMEOUT), sent, took, True
+        except StillOpen as e:
+            return e.received, sent, took, False
+
+
+def trailer_worker(port, until, report, results, rounds_min):
+    for n in itertools.count():
+        if time.monotonic() > until and n >= rounds_min:
+            return
+        name = list(TRAILERS)[n % len(TRAILERS)]
+        trailer, paced = TRAILERS[name]
+        try:
+            received, sent, took, closed = trailer_attack(port, trailer, paced)
+        except OSError as e:
+            report.broke(f"trailer: {name}: could not attack: {e!r}")
+            continue
+        report.count(f"{name} sent")
+        answers = statuses_of(received)
+        report.status(answers[0][0] if answers else "reset, no answer")
+        results[name].append((answers, sent, took, closed))
+
+
+def phase_trailer(report, until, tmp, model, rng):
+    server = Server(tmp / "trailer.db", "--timeout", "5")
+    good = None
+    try:
+        admin = server.client()
+        admin.ok("POST", "/api/model", model, 201)
+        threads, fds = server.threads(), server.fds()
+        controls = 0  # a trailer just under the bound is taken, the learn with it
+        for size in (100, TRAILER_LIMIT - 200):
+            lines = TRAILER_LINE * (size // len(TRAILER_LINE))
+            head = TRAILER_HEAD.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
+            answer = exchange(server.port, head + lines + b"\r\n", shut_write=False, timeout=TIMEOUT)
+            answers = statuses_of(answer)
+            if not answers or answers[0][0] != 201:
+                report.broke(f"trailer: a {len(lines)}-byte trailer (under the bound) was not taken: "
+                             f"{answer[:300]!r}")
+            else:
+                controls += 1
+        good = GoodClient(server.port)
+        good.start()
+        time.sleep(1.0)
+        good.stage = "under attack"
+        seconds = min(TRAILER_SECONDS[1], max(TRAILER_SECONDS[0], until - time.monotonic() - 3))
+        results = collections.defaultdict(list)
+        workers = [threading.Thread(target=trailer_worker, args=(server.port, time.monotonic() + seconds, report,
+                                                                  results, len(TRAILERS)))
+                   for _ in range(TRAILER_WORKERS)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(seconds + 3 * TIMEOUT)
+        good.finish()
+        held = True
+        for name, (trailer, paced) in TRAILERS.items():
+            rows = results[name]
+            sent = [s for _, s, _, _ in rows]
+            wrong = [(a, s, c) for a, s, _, c in rows
+                     if not c or (a and (len(a) != 1 or a[0][0] != 400 or "trailer" not in str(a[0][2])))
+                     or (paced and not a)]
+            early = [s for a, s, _, _ in rows if paced and s <= TRAILER_LIMIT - 512]
+            late = [s for s in sent if paced and s > TRAILER_LIMIT + TRAILER_SLACK]
+            statuses = collections.Counter(a[0][0] if a else "reset" for a, _, _, _ in rows)
+            held &= not wrong and not early and not late and bool(rows)
+            report.notes.append(
+                f"{name} ({'paced, 512 B per 20 ms' if paced else 'blasted, 64 KiB at a time'}): {len(rows)} "
+                f"connections, answers {dict(statuses)}; trailer bytes sent before the server answered or cut "
+                + ("" if paced else "(mostly taken by the kernel's buffers) ")
+                + f"{distribution(sent, ' B')} (min / median / max), in "
+                f"{distribution([t for _, _, t, _ in rows], ' s', digits=2)}")
+            if wrong:
+                a, s, c = wrong[0]
+                report.broke(f"trailer: {name}: {len(wrong)} not cut with one 400 and a close, e.g. after {s} "
+                             f"bytes: {[x[:2] for x in a]} closed={c}")
+            if early:
+                report.broke(f"trailer: {name}: cut before {TRAILER_LIMIT} bytes of trailer ({min(early)} sent)")
+            if late:
+                report.broke(f"trailer: {name}: {len(late)} still read after {TRAILER_LIMIT} + {TRAILER_SLACK} "
+                             f"bytes of trailer (up to {max(late)} sent)")
+        report.notes.append(f"bound: 400 after {TRAILER_LIMIT} bytes of trailer (paced senders may overshoot by "
+                            f"what they send while the 400 travels: up to {TRAILER_SLACK} B allowed) -> "
+                            + ("HELD" if held else "NOT HELD") + f"; trailers of 100 and {TRAILER_LIMIT - 200} B "
+                            f"taken: {controls} of 2")
+        for stage in ("quiet", "under attack"):
+            report.notes.append(f"well-behaved client, {stage}: {good.summary(stage)}")
+        good.judge(report)
+        check_learns(report, server, good, extra=controls, what="the well-behaved client's and the controls'")
+        admin.close()
+        settle(report, server, threads, fds)
+    finally:
+        if good is not None:
+            good.finish()
+        server.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Phase: noisy-neighbour
+# ---------------------------------------------------------------------------------------
+
+WIDE_FEATURES = 30_000
+NEIGHBOUR_QUIET = 5.0         # seconds of model B's baseline, before A's wide learns start
+NEIGHBOUR_SECONDS = 60.0      # at most this long for A's learns (each run)
+NEIGHBOUR_AFTER = 5           # A's learns sent after its first 507: all must be 507 too
+NEIGHBOUR_WAIT = 30.0         # seconds one of A's learns may take (a snapshot of a big model takes long)
+NEIGHBOUR_LIMITS = (32 * MiB, 256 * MiB)  # the --max-model-size default, then a larger one if time allows
+
+
+def wide_learn(i):
+    """A learn for model A with :data:`WIDE_FEATURES` features never seen before (~0.5 MB)."""
+    features = b", ".join(b'"w%d_%d": %d.5' % (i, j, j % 7) for j in range(WIDE_FEATURES))
+    return b'{"model": "A", "ground_truth": 1.0, "features": {' + features + b"}}"
+
+
+def neighbour_trial(report, tmp, model, limit, seconds):
+    """Models A and B on one server; B's predictions timed alone, then while A takes wide
+    learns until 507 (and :data:`NEIGHBOUR_AFTER` more) or ``seconds`` pass."""
+    label = f"--max-model-size {limit // MiB} MiB"
+    server = Server(tmp / f"neighbour-{limit // MiB}.db", "--max-model-size", str(limit))
+    good = None
+    try:
+        admin = server.client()
+        for name in ("A", "B"):
+            admin.ok("POST", f"/api/model/{name}", model, 201)
+        admin.ok("POST", "/api/learn", [{"model": "B", "features": {"gallup": 35.0 + i, "ipsos": 40.0},
+                                         "ground_truth": 41.0} for i in range(30)])
+        rss_before = server.memory()[0]
+        good = GoodClient(server.port, model="B", predict_only=True, timeout=3 * NEIGHBOUR_SECONDS)
+        good.start()
+        time.sleep(NEIGHBOUR_QUIET)
+        good.stage = "A learning"
+        attacker = Client(server.port, timeout=NEIGHBOUR_WAIT)  # one learn may wait behind a big pickle
+        started = time.monotonic()
+        acked, first, after, took, size, cut = 0, None, 0, [], None, None
+        for i in itertools.count():
+            if time.monotonic() - started > seconds or after >= NEIGHBOUR_AFTER:
+                break
+            body = wide_learn(i)
+            t = time.perf_counter()
+            try:
+                status, _, data = attacker.request("POST", "/api/learn", body)
+            except (OSError, http.client.HTTPException) as e:
+                cut = f"A's learn {i + 1} got no answer within {NEIGHBOUR_WAIT:.0f} s ({e!r})"
+                break
+            took.append(time.perf_counter() - t)
+            report.status(status)
+            if status == 201:
+                acked += 1
+                if first is not None:
+                    report.broke(f"noisy neighbour ({label}): A's learn {i + 1} taken after a 507")
+            elif status == 507:
+                after += first is not None
+                if first is None:
+                    found = re.search(r"grown to ([\d.]+) MiB", str(data))
+                    size = float(found.group(1)) if found else None
+                    first = (i + 1, time.monotonic() - started, server.memory()[0])
+                    if "--max-model-size" not in str(data):
+                        report.broke(f"noisy neighbour: the 507 does not name --max-model-size: {data!r:.200}")
+            else:
+                report.broke(f"noisy neighbour ({label}): A's learn {i + 1} -> {status} {data!r:.200}")
+                break
+        attacker.close()
+        good.stage = "after"
+        admin.close()  # idle for longer than --timeout: a new connection
+        admin, a_predict = server.client(), None
+        if first is not None:
+            a_predict = admin.request("POST", "/api/predict", {"model": "A", "features": {"w0_1": 1.0}})[0]
+        time.sleep(1.0)
+        good.finish()
+        rss_after, peak = server.memory()
+        a_learns = admin.ok("GET", "/api/stats?model=A")["model"]["learns"]
+        admin.close()
+        report.notes.append(f"{label}: server RSS {rss_before / MiB:.0f} MiB before, {rss_after / MiB:.0f} MiB "
+                            f"after (peak {peak / MiB:.0f} MiB); A: {acked} wide learns taken ({a_learns} counted), "
+                            f"each {distribution(took, ' s', digits=2)} (min / median / max)"
+                            + (f"; {cut}" if cut else ""))
+        if first is not None:
+            per_learn = size / max(1, acked) if size else float("nan")
+            crossed = math.ceil(limit / MiB / per_learn) if size else acked  # the learn that crossed the limit
+            report.notes.append(
+                f"{label}: A's first 507 at learn {first[0]}, {first[1]:.1f} s in, the model at {size} MiB "
+                f"(~{per_learn:.2f} MiB a learn: over the limit from learn {crossed}, {acked - crossed} more taken; "
+                f"RSS then {first[2] / MiB:.0f} MiB); the {after} learns after it 507 too; A's predict then -> "
+                f"{a_predict}; bound (measured within a call or two) -> "
+                + ("HELD" if size is not None and acked - crossed <= 2 else "NOT HELD"))
+            if size is None or acked - crossed > 2:
+                report.broke(f"noisy neighbour ({label}): A grew to {size} MiB before its 507, "
+                             f"{acked - crossed} learns past the limit")
+        elif limit == NEIGHBOUR_LIMITS[0]:
+            report.broke(f"noisy neighbour ({label}): A never got 507 in {time.monotonic() - started:.0f} s "
+                         f"({acked} wide learns taken)")
+        else:
+            report.notes.append(f"{label}: no 507 within {seconds:.0f} s (stopped there)")
+        for stage in ("quiet", "A learning", "after"):
+            report.notes.append(f"{label}: B's predictions, {stage}: {good.summary(stage)}")
+        good.judge(report)
+        if a_learns != acked:
+            report.broke(f"noisy neighbour ({label}): A counts {a_learns} learns, {acked} acknowledged")
+        return first
+    finally:
+        if good is not None:
+            good.finish()
+        server.close()
+
+
+def phase_noisy_neighbour(report, until, tmp, model, rng):
+    for n, limit in enumerate(NEIGHBOUR_LIMITS):
+        left = until - time.monotonic()
+        if n and left < 30:
+            report.notes.append(f"--max-model-size {limit // MiB} MiB: skipped, {max(0, left):.0f} s left")
+            break
+        neighbour_trial(report, tmp, model, limit, NEIGHBOUR_SECONDS if not n else min(NEIGHBOUR_SECONDS, left - 10))
+
+
+# ---------------------------------------------------------------------------------------
+# Phase: label-amplification
+# ---------------------------------------------------------------------------------------
+
+LABEL_SNIPPET = ("import sys, dill\nfrom river import dummy\nmodel = dummy.PriorClassifier()\n"
+                 "for i in range(int(sys.argv[1])):\n    model.learn_one({'a': float(i % 7)}, f'label-{i:05d}')\n"
+                 "sys.stdout.buffer.write(dill.dumps(model))")
+LABELS, LABEL_BATCH = 5000, 250
+LABEL_PREDICTS = (300, 100)   # predictions with an id: with the default --max-classes, then without a cap
+MAX_CLASSES = 100             # chantilly's --max-classes default
+
+
+def db_bytes(db):
+    """The database's bytes on disk: the file, its write-ahead log (and its shared memory)."""
+    return sum(os.path.getsize(f"{db}{suffix}") for suffix in ("", "-wal", "-shm")
+               if os.path.exists(f"{db}{suffix}"))
+
+
+def written(server):
+    """Bytes the server's process has handed to write() so far (``wchar`` of /proc/PID/io):
+    its database file and write-ahead log, mostly."""
+    with open(f"/proc/{server.pid}/io") as f:
+        return int(re.search(r"^wchar:\s+(\d+)", f.read(), re.M).group(1))
+
+
+def row_bytes(db):
+    """``(stored ids, their mean bytes, log records, their mean bytes)``: read once the server
+    has ended (it holds its database exclusively)."""
+    with contextlib.closing(sqlite3.connect(db, timeout=TIMEOUT)) as conn:
+        return (*conn.execute("SELECT COUNT(*), COALESCE(AVG(LENGTH(body)), 0) FROM stored_ids "
+                              "WHERE body != ''").fetchone(),
+                *conn.execute("SELECT COUNT(*), COALESCE(AVG(LENGTH(body)), 0) FROM log").fetchone())
+
+
+def label_model(labels):
+    """river's PriorClassifier (its probabilities: each class's share of the labels seen, cheap
+    to compute: what is measured is the answer, not the model), having learned ``labels``
+    distinct labels, built by a child process with river and dill."""
+    return subprocess.run([sys.executable, "-c", LABEL_SNIPPET, str(labels)], capture_output=True, check=True,
+                          timeout=120).stdout
+
+
+def label_trial(report, tmp, max_classes, predicts, until, learn):
+    """``learn``: the server learns the labels (a batch at a time, timed); else the model is
+    uploaded having learned them."""
+    label = f"--max-classes {max_classes}"
+    db = tmp / f"labels-{max_classes}.db"
+    server = Server(db, "--max-classes", str(max_classes))
+    try:
+        client = Client(server.port, timeout=12 * TIMEOUT)  # a batch of 250 learns takes seconds at 5,000 labels
+        client.ok("POST", "/api/model", label_model(0 if learn else LABELS), 201)
+        learn_widest, batch_seconds = 0, []
+        for start in range(0, LABELS if learn else 0, LABEL_BATCH):
+            batch = [{"features": {"a": float(i % 7)}, "ground_truth": f"label-{i:05d}"}
+                     for i in range(start, start + LABEL_BATCH)]
+            t = time.perf_counter()
+            answers = client.ok("POST", "/api/learn", batch)
+            batch_seconds.append(time.perf_counter() - t)
+            refused = [a for a in answers if "prediction" not in a]
+            if refused:
+                report.broke(f"label amplification ({label}): {len(refused)} labels refused, e.g. {refused[0]}")
+            learn_widest = max([learn_widest] + [len(a["prediction"]) for a in answers
+                                                 if isinstance(a.get("prediction"), dict)])
+        report.count("labels learned", LABELS if learn else 0)
+        before = db_bytes(db), written(server)
+        sizes, seconds, widths = [], [], []
+        for k in range(predicts):
+            if time.monotonic() > until and k >= 100:
+                break
+            t = time.perf_counter()
+            status, response, data = client.request("POST", "/api/predict", {"id": f"p{k}", "features": {"a": 3.0}})
+            seconds.append(time.perf_counter() - t)
+            if status != 201:  # a prediction kept under an id
+                report.broke(f"label amplification ({label}): predict -> {status} {data!r:.200}")
+                break
+            sizes.append(int(response.getheader("Content-Length")))
+            widths.append(len(data["prediction"]))
+        after = db_bytes(db), written(server)
+        learned = client.ok("POST", "/api/learn", [{"id": f"p{k}", "ground_truth": "label-00042"} for k in range(10)])
+        if any("prediction" not in a for a in learned):
+            report.broke(f"label amplification ({label}): learning stored ids failed: {learned[:2]}")
+        learns = model_stats(client)["learns"]
+        client.close()
+    finally:
+        server.close()
+    ids, id_bytes, records, record_bytes = row_bytes(db)
+    p50, p99, worst = percentiles(seconds) if seconds else (0, 0, 0)
+    learned = (f"{LABELS} labels learned by the server in batches of {LABEL_BATCH} in {sum(batch_seconds):.0f} s "
+               f"({1e3 * batch_seconds[0] / LABEL_BATCH:.1f} ms a learn in the first batch, "
+               f"{1e3 * batch_seconds[-1] / LABEL_BATCH:.1f} ms in the last; widest learn answer {learn_widest} "
+               "classes)" if learn else f"the model uploaded having learned {LABELS} labels")
+    report.notes.append(
+        f"{label}: {learned}; {len(sizes)} predictions with an id: {distribution(widths)} classes, "
+        f"{distribution(sizes, ' B')} an answer (min / median / max), p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"max {worst:.0f} ms")
+    report.notes.append(
+        f"{label}: a prediction with an id wrote {(after[1] - before[1]) / max(1, len(sizes)) / KiB:.1f} KiB "
+        f"(the server's wchar) and grew the file + WAL by {(after[0] - before[0]) / max(1, len(sizes)) / KiB:.1f} KiB "
+        f"({before[0] / MiB:.1f} -> {after[0] / MiB:.1f} MiB: a WAL grown by the learns is reused); stored ids: "
+        f"{ids} of {id_bytes / KiB:.1f} KiB each; log records: {records} of {record_bytes / KiB:.1f} KiB each "
+        f"(a learn's keeps its scored prediction); {learns} learns counted")
+    return max(widths, default=0), learn_widest
+
+
+def phase_label_amplification(report, until, tmp, model, rng):
+    widest, learn_widest = label_trial(report, tmp, MAX_CLASSES, LABEL_PREDICTS[0], until, learn=True)
+    held = 0 < widest <= MAX_CLASSES and learn_widest <= MAX_CLASSES
+    report.notes.append(f"bound: answers carry at most --max-classes {MAX_CLASSES} classes: predictions up to "
+                        f"{widest}, learn answers up to {learn_widest} -> " + ("HELD" if held else "NOT HELD"))
+    if not held:
+        report.broke(f"label amplification: answers with {widest} (predict) and {learn_widest} (learn) classes, "
+                     f"over --max-classes {MAX_CLASSES}")
+    # For comparison, the same predictions without a cap that bites: the model is uploaded having
+    # learned the labels (learning them with every learn's scored prediction logged whole would
+    # write ~300 MB of log).
+    label_trial(report, tmp, 10 * LABELS, LABEL_PREDICTS[1], time.monotonic() + 30, learn=False)
+
+
+# ---------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------
 
@@ -1442,8 +2100,16 @@ def run_phase(name, report, until, tmp, model, rng):
         phase_bad_items(report, until, tmp, model, rng)
     elif name == "stalled streams":
         phase_stalled_streams(report, until, tmp, model, rng)
-    else:
+    elif name == "idle sockets":
         phase_idle_sockets(report, until, tmp, model, rng)
+    elif name == "slow-body":
+        phase_slow_body(report, until, tmp, model, rng)
+    elif name == "trailer":
+        phase_trailer(report, until, tmp, model, rng)
+    elif name == "noisy-neighbour":
+        phase_noisy_neighbour(report, until, tmp, model, rng)
+    else:
+        phase_label_amplification(report, until, tmp, model, rng)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ Start a server (``make run``), then, with the virtualenv's Python::
     python examples/taxi.py                     # 1,000 trips against http://localhost:5000
     python examples/taxi.py --trips 5000 --speed 600 --url http://127.0.0.1:5000
 
-The script uploads a river pipeline that parses each trip's pickup time, computes the
+The script uploads a river pipeline as the model named ``taxis`` (``--model`` picks another
+name; a model of that name is replaced, and kept as a past version), which becomes the
+server's default model. The pipeline parses each trip's pickup time, computes the
 distances and the day and hour of the trip, scales them and fits a linear regression. Then it
 replays a day of taxi trips in time order: when a trip departs it asks for a predicted duration
 under the trip's id, and when the trip arrives (trips end in another order than they began) it
@@ -145,12 +147,12 @@ class Client:
         return response.json()
 
 
-def simulate(client, n, seed, speed):
-    """Upload the model, replay ``n`` trips; return the server's final metrics."""
+def simulate(client, n, seed, speed, name="taxis"):
+    """Upload the model as ``name``, replay ``n`` trips; return the server's final metrics."""
     import dill
 
-    info = client.call("POST", "/api/model", data=dill.dumps(make_model()))
-    print(f"uploaded {info['class']} ({info['library']}, {info['flavor']})")
+    info = client.call("POST", f"/api/model/{name}", data=dill.dumps(make_model()))
+    print(f"uploaded {info['class']} ({info['library']}, {info['flavor']}) as {name!r}, version {info['version']}")
     predictions = {}  # trip id -> predicted duration, until the trip arrives
     errors, arrived = 0.0, 0
     started, first = time.monotonic(), None
@@ -160,16 +162,16 @@ def simulate(client, n, seed, speed):
             time.sleep(max(0.0, (moment - first).total_seconds() / speed
                            - (time.monotonic() - started)))
         if kind == "depart":
-            answer = client.call("POST", "/api/predict", json={"id": trip_id, "features": payload})
+            answer = client.call("POST", "/api/predict", json={"id": trip_id, "features": payload, "model": name})
             predictions[trip_id] = answer["prediction"]
             continue
-        client.call("POST", "/api/learn", json={"id": trip_id, "ground_truth": payload})
+        client.call("POST", "/api/learn", json={"id": trip_id, "ground_truth": payload, "model": name})
         errors += abs(payload - predictions.pop(trip_id))
         arrived += 1
         if arrived % max(1, n // 10) == 0:
             print(f"#{trip_id} arrives at {moment}: {arrived} trips done, "
                   f"mean error {dt.timedelta(seconds=round(errors / arrived))}")
-    return client.call("GET", "/api/metrics")
+    return client.call("GET", f"/api/metrics?model={name}")
 
 
 def main():
@@ -177,13 +179,15 @@ def main():
     parser.add_argument("--url", default="http://localhost:5000", help="server (default: %(default)s)")
     parser.add_argument("--trips", type=int, default=1000, help="trips to replay (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic trips")
+    parser.add_argument("--model", default="taxis",
+                        help="name to upload the model as; a model of that name is replaced (default: %(default)s)")
     parser.add_argument("--speed", type=float, default=0,
                         help="simulated seconds per real second, 0 for no waiting (default: 0)")
     parser.add_argument("--token", default=os.environ.get("CHANTILLY_TOKEN"),
                         help="API token, sent as Authorization: Bearer (env CHANTILLY_TOKEN)")
     args = parser.parse_args()
     try:
-        metrics = simulate(Client(args.url, args.token), args.trips, args.seed, args.speed)
+        metrics = simulate(Client(args.url, args.token), args.trips, args.seed, args.speed, args.model)
     except Failure as e:
         print(f"taxi.py: {e}", file=sys.stderr)
         return 1

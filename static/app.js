@@ -1,9 +1,11 @@
 /* chantilly dashboard: plain JS, no dependencies, no build step.
  *
  * Data flow
- *   GET /api/stats                    polled every STATS_MS: every model (the picker), the shown
- *                                     model's panel and throughput, latency; then the headline of
- *                                     each model that learned since: GET /api/metrics?model=
+ *   GET /api/stats?model=             polled every STATS_MS, and after every model event: every
+ *                                     model (the picker), the shown model's panel, throughput and
+ *                                     latency (?model=: the shown one's; the server's while none);
+ *                                     then the headline of each model that learned since:
+ *                                     GET /api/metrics?model=
  *   GET /api/models                   with every stats poll: which models have a challenger
  *   GET /api/metrics/history?model=   on load, on a model change and after every reconnect: seeds the
  *                                     charts and their drift markers (the champion's and, as
@@ -12,24 +14,30 @@
  *   GET /api/model/NAME/versions      when the shown model or its challenger changes: the versions list
  *   SSE /api/stream/metrics?model=    the shown model's metrics after each learn (and its challenger's,
  *                                     on a second stream): buffered, at most one chart point per redraw
- *   SSE /api/stream/events            every model's predict / learn / forecast / rank, model / delete
- *                                     and drift: kept raw, the recent ones per model (a challenger's
- *                                     under NAME@challenger); the shown model's feed its view and the
- *                                     table, its challenger's the table's Challenger column
+ *   SSE /api/stream/events?recent=    every model's predict / learn / forecast / rank, model / delete
+ *                                     and drift, the last RECENT_EVENTS first (a page opened now
+ *                                     shows the traffic before it; after a reconnection, those seen
+ *                                     already are dropped): kept raw, the recent ones per model (a
+ *                                     challenger's under NAME@challenger); the shown model's feed its
+ *                                     view and the table, its challenger's the table's Challenger
+ *                                     column; a model or delete event asks the stats again
  * Nothing is drawn per message: parts keep what arrives and mark themselves dirty, and one
  * throttle redraws the dirty ones at most every REDRAW_MS, on an animation frame.
  *
  * Parts, each the only owner of its state and its elements (the dashboard at the end wires them)
  *   api          the token; JSON requests carrying it; a 401 calls back
- *   connection   the two EventSources (metrics follow the shown model), the live / reconnecting /
+ *   connection   the EventSources (metrics follow the shown model), the live / reconnecting /
  *                … badge, reconnection with backoff
+ *   times        every relative time shown ("2 min ago"), from one reading of the server's clock
  *   tokenForm    the token form and its button
  *   emptyState   the no-model panel: snippets with this server's address, copy buttons
- *   picker       every model with its headline metric, live; which one is shown
+ *   picker       every model with its headline metric, live, the default first; which one is shown
  *   eventLog     every model's recent events, raw: a view opened later starts from them
+ *   replays      which events came before a reconnection: the stream sends them again
  *   modelPanel   the shown model's description and counters
  *   versions     the shown model's versions (serving, challenger, past), the live ones kept current
- *   throughput   rates and their sparkline (the last MAX_RATES samples); latency: its table
+ *   throughput   the shown model's rates and their sparkline (the last MAX_RATES samples)
+ *   latency      the shown model's p50 / p99 per route; the server's subscribers and expired ids
  *   modelView    one per shown model: its metric series and its challenger's, the drifts detected,
  *                what its paradigm traces from the events (forecast against actual, recent anomaly
  *                scores) and the cards that show them
@@ -41,6 +49,8 @@
   const TOKEN_KEY = 'chantilly-token';
   const MAX_POINTS = 1000;     // chart points kept client-side (older half gets thinned)
   const MAX_ROWS = 50;         // rows in the live events table
+  const RECENT_EVENTS = 50;    // events the stream starts with (?recent=; the server keeps at most 50)
+  const REPLAYS = 2000;        // events remembered, to drop those the stream sends again after a reconnection
   const MAX_RATES = 120;       // throughput samples (~3 minutes)
   const MAX_LOG = 600;         // recent events kept per model, for a view opened later
   const MAX_SCORES = 500;      // anomaly scores in the histogram
@@ -49,6 +59,8 @@
   const BINS = 24;             // histogram bins
   const REDRAW_MS = 250;       // at most 4 redraws per second
   const STATS_MS = 1500;
+  const CLOCK_JUMP_S = 5;      // an event this far from the server's clock as estimated moves it at once, or not at all
+  const AGO_MS = 1000;         // relative times ("12 s ago") move on together, once a second
   const RETRY_MIN_MS = 500;    // reconnection backoff: first delay, grows 1.5x up to the max
   const RETRY_MAX_MS = 4000;
   const COLORS = ['var(--c1)', 'var(--c2)', 'var(--c3)', 'var(--c4)', 'var(--c5)'];
@@ -220,14 +232,46 @@
   }
 
   /** The server's clock, estimated from the timestamps of the events it sends. Live chart
-   *  points are timestamped with it, so that they line up with the history's. */
+   *  points are timestamped with it, so that they line up with the history's, and relative
+   *  times ("uploaded 2 min ago") are read from it. An event's time was the server's clock a
+   *  moment before the event arrived: one ahead of the estimate moves it at once, one close to
+   *  it nudges it, and one more than CLOCK_JUMP_S behind says nothing (an old event, which the
+   *  stream sends again when it opens: ?recent=). */
   function createServerClock() {
     let offset = 0;  // server time - client time, s
     return {
       now: () => Date.now() / 1000 + offset,
       observe(serverT, clientT) {
         const off = serverT - clientT;
-        offset = Math.abs(off - offset) > 5 ? off : offset * 0.8 + off * 0.2;
+        if (off > offset + CLOCK_JUMP_S) offset = off;
+        else if (off > offset - CLOCK_JUMP_S) offset = offset * 0.8 + off * 0.2;
+      },
+    };
+  }
+
+  /** Every relative time on the page ("uploaded 3 min ago"), read from one clock at one
+   *  moment: tick() redraws all of them together with the same `now`, and one shown between
+   *  ticks uses that `now` too. The model panel and the versions list used to read the clock
+   *  each at its own redraw (the list not at all while nothing learned), and the clock's
+   *  estimate moves when events come in: one upload read "10 s ago" in one and "7 s ago" in
+   *  the other. An element shows a time while it carries it in data-ago (server time, s). */
+  function createRelativeTimes(clock) {
+    let now = clock.now();
+    const paint = (el) => { el.textContent = fmtAgo(Number(el.dataset.ago), now); };
+    return {
+      /** Shows `t` (server time in s, or null: '—') in `el` as "… ago", kept current by tick(). */
+      show(el, t) {
+        if (typeof t === 'number' && Number.isFinite(t)) {
+          el.dataset.ago = String(t);
+          paint(el);
+        } else {
+          delete el.dataset.ago;
+          el.textContent = '—';
+        }
+      },
+      tick() {
+        now = clock.now();
+        for (const el of document.querySelectorAll('[data-ago]')) paint(el);
       },
     };
   }
@@ -368,7 +412,8 @@
     function open() {
       close();
       openMetrics();
-      events = listen('/api/stream/events');
+      // The last events first, so that a page opened now shows the traffic before it.
+      events = listen(`/api/stream/events?recent=${RECENT_EVENTS}`);
       for (const kind of ['predict', 'learn', 'forecast', 'rank', 'model', 'delete', 'drift']) {
         events.addEventListener(kind, (e) => on.event(kind, e.data));
       }
@@ -525,13 +570,11 @@
   const modelKey = (m) => (m ? `${m.name}|${m.version}|${m.uploaded_at}|${m.class}|${m.flavor}` : null);
 
   /** The shown model's description and counters, and the server's uptime. */
-  function createModelPanel(clock) {
-    let shown = null;  // the description on screen, re-rendered by tick()
+  function createModelPanel(times) {
     const counters = ['#model-library', '#model-uploaded', '#model-version', '#model-drifts', '#model-predictions',
       '#model-learns', '#model-pending'];
 
     function render(m) {
-      shown = m;
       const broken = $('#model-broken');  // why the server cannot serve it, and what to do
       broken.hidden = !(m && m.broken);
       broken.textContent = m && m.broken ? m.broken : '';
@@ -542,6 +585,7 @@
         cls.title = '';
         $('#model-flavor').textContent = 'none';
         for (const id of counters) $(id).textContent = '—';
+        times.show($('#model-uploaded'), null);
         $('#model-drifts').dataset.raw = '';
         $('#model-drifts').classList.remove('warn');
         return;
@@ -552,7 +596,7 @@
       $('#model-library').textContent = [m.library, m.library_version].filter(Boolean).join(' ') || '—';
       $('#model-library').title = $('#model-library').textContent;
       const up = $('#model-uploaded');
-      up.textContent = fmtAgo(m.uploaded_at, clock.now());
+      times.show(up, m.uploaded_at);
       up.title = typeof m.uploaded_at === 'number' ? new Date(m.uploaded_at * 1000).toLocaleString() : '';
       $('#model-predictions').textContent = fmtCount(m.predictions);
       $('#model-learns').textContent = fmtCount(m.learns);
@@ -569,8 +613,6 @@
     return {
       render,
       showUptime(s) { $('#server-uptime').textContent = fmtDuration(s); },
-      /** Keeps relative times ("2 min ago") moving while no stats come in. */
-      tick() { if (shown) render(shown); },
     };
   }
 
@@ -578,12 +620,15 @@
 
   const ROLE_TEXT = { serving: 'serving', challenger: 'challenger', version: 'past' };
 
-  /** The shown model's versions, oldest first, from GET /api/model/NAME/versions, fetched when
-   *  the model or its challenger changes (load()). The serving version and the challenger
-   *  keep learning: live() keeps their learns and headline metric current from what the
-   *  dashboard already has (stats, models, the view's metrics). Read-only: nothing here calls
-   *  an admin route. */
-  function createVersionsList(api, clock) {
+  /** The shown model's versions, newest first, from GET /api/model/NAME/versions (which lists
+   *  them oldest first), fetched when the model or its challenger changes (load()). Newest
+   *  first because the list scrolls in a card of bounded height: the challenger and the
+   *  serving version, the ones that move, are on top, and past ones scroll below. The serving
+   *  version and the challenger keep learning: live() keeps their learns and headline metric
+   *  current from what the dashboard already has (stats, models, the view's metrics); their
+   *  "uploaded … ago" moves with every other relative time (times). Read-only: nothing here
+   *  calls an admin route. */
+  function createVersionsList(api, times) {
     const wrap = $('#versions-wrap');
     const body = $('#versions');
     const head = $('#versions-metric');
@@ -602,7 +647,6 @@
     function render() {
       wrap.hidden = !listing.length;
       head.textContent = metric || 'Metric';
-      const now = clock.now();
       body.replaceChildren(...listing.map((found) => {
         const live = current[found.role];
         const v = live ? { ...found, learns: live.learns ?? found.learns, metrics: live.values || found.metrics } : found;
@@ -613,7 +657,7 @@
         const roleCell = htmlNode('td', 'v-role');
         roleCell.append(role);
         const cls = htmlNode('td', 'v-class');
-        if (v.library) cls.append(htmlNode('span', 'v-lib', v.library));
+        if (v.library) cls.append(htmlNode('span', 'v-lib', v.library), ' ');  // a space: where a narrow cell wraps
         cls.append(v.class || '—');
         cls.title = [v.class, [v.library, v.library_version].filter(Boolean).join(' ')].filter(Boolean).join('\n');
         const learns = htmlNode('td', 'v-num v-learns num', fmtCount(numberOrNull(v.learns)));
@@ -623,7 +667,8 @@
         val.dataset.headline = key;  // not data-metric: that marks the view's metrics
         val.dataset.raw = typeof value === 'number' ? String(value) : '';
         val.title = typeof value === 'number' ? `${key}: ${value}` : '';
-        const when = htmlNode('td', 'v-when', fmtAgo(v.uploaded_at, now));
+        const when = htmlNode('td', 'v-when');
+        times.show(when, v.uploaded_at);
         when.title = [
           typeof v.uploaded_at === 'number' ? `uploaded ${new Date(v.uploaded_at * 1000).toLocaleString()}` : '',
           typeof v.retired_at === 'number' ? `replaced ${new Date(v.retired_at * 1000).toLocaleString()}` : '',
@@ -657,7 +702,7 @@
           return;  // deleted meanwhile (its event says so), or the connection is down: the next load
         }
         if (call !== calls || !answer || !Array.isArray(answer.versions)) return;
-        listing = answer.versions.filter((v) => v && typeof v.version === 'number');
+        listing = answer.versions.filter((v) => v && typeof v.version === 'number').sort((a, b) => b.version - a.version);
         render();
       },
       /** The live versions' learns and metrics: `{serving, challenger}`, each {learns, values} or null. */
@@ -667,8 +712,6 @@
         current = { serving, challenger };
         if (listing.length) render();
       },
-      /** Keeps "2 min ago" moving. */
-      tick() { if (listing.length) render(); },
     };
   }
 
@@ -705,7 +748,7 @@
       /** Starts over for another model, `name` (null: the server's). */
       reset(name) {
         samples = [];
-        $('#throughput-scope').textContent = name ? `${name} · last 10 s` : 'last 10 s';
+        $('#throughput-scope').textContent = name ? `${name} · last 10 s` : 'all models · last 10 s';
         draw();
       },
       update(rates = {}) {
@@ -720,20 +763,41 @@
     };
   }
 
-  /** The latency table (p50 and p99 per route) and the counters under it. */
-  function renderLatency(stats) {
-    const latency = stats.latency_ms || {};
-    for (const route of ['predict', 'learn']) {
-      for (const q of ['p50', 'p99']) {
-        const cell = $(`#lat-${route}-${q}`);
-        const v = numberOrNull((latency[route] || {})[q]);
-        cell.replaceChildren(document.createTextNode(fmt(v, nf3)));
-        if (v !== null) cell.appendChild(htmlNode('span', 'unit', 'ms'));
-        cell.dataset.raw = v === null ? '' : String(v);
+  /** The latency table: p50 and p99 per route over the last 10 s, of the shown model (what
+   *  GET /api/stats?model= answers; of the whole server while none is shown), like the
+   *  throughput beside it, and its scope said in the card's head. The counters under it are
+   *  the whole server's, and say so. */
+  function createLatencyCard() {
+    let scope = null;  // the model whose latency the card shows, null for the server
+
+    function show(latency) {
+      for (const route of ['predict', 'learn']) {
+        for (const q of ['p50', 'p99']) {
+          const cell = $(`#lat-${route}-${q}`);
+          const v = numberOrNull(((latency || {})[route] || {})[q]);
+          cell.replaceChildren(document.createTextNode(fmt(v, nf3)));
+          if (v !== null) cell.appendChild(htmlNode('span', 'unit', 'ms'));
+          cell.dataset.raw = v === null ? '' : String(v);
+        }
       }
     }
-    $('#subscribers').textContent = fmtCount(stats.subscribers);
-    $('#expired').textContent = fmtCount(stats.expired);
+
+    return {
+      /** Starts over for another model, `name` (null: the server's); '—' until its figures come. */
+      reset(name) {
+        scope = name;
+        $('#latency-scope').textContent = name ? `${name} · last 10 s` : 'all models · last 10 s';
+        $('#latency-card').dataset.scope = name || '';
+        show(null);
+      },
+      /** A stats answer, asked for the model `of` (null: for the server): its latency is shown
+       *  only if it is of the model the card is for; the counters in any case. */
+      update(stats, of) {
+        if (of === scope) show(stats.latency_ms);
+        $('#subscribers').textContent = fmtCount(stats.subscribers);
+        $('#expired').textContent = fmtCount(stats.expired);
+      },
+    };
   }
 
   /* ------------------------------------------------------------ charts */
@@ -1540,9 +1604,10 @@
   function createModelView(model, { api, clock, redraw, recent, challenger }) {
     const own = createSide(model.name, model);
     let rival = null;        // the challenger's side
-    const trace = createTrace(model.flavor);
+    let trace = createTrace(model.flavor);
     const cards = createMetricCards($('#metrics'), model);
     let queued = trace ? recent.slice() : [];  // event entries not traced yet
+    let reported = null;     // the metrics the newest answer reports, the cards planned at the next flush
     let dirty = true;
     let closed = false;
     cards.sync([]);          // the paradigm's own cards show before any metric
@@ -1582,8 +1647,10 @@
         side.latest = fresh || (points.length ? points[points.length - 1].m : side.latest);
       }
       // The server leaves out metrics a model cannot feed (LogLoss without predict_proba_one):
-      // the cards follow the metrics it reports.
-      if (fresh && side === own) cards.sync(Object.keys(fresh));
+      // the cards follow the metrics it reports. They are planned again in flush(), right
+      // before they are drawn: planned here, new cards (an empty histogram, charts without
+      // points) stood on the page until the next redraw, in place of cards already drawn.
+      if (fresh && side === own) reported = Object.keys(fresh);
       dirty = true;
       redraw.request();
     }
@@ -1647,8 +1714,23 @@
         if (queued.length > MAX_LOG * 2) queued = queued.slice(-MAX_LOG);  // hidden for long: no frames ran
         redraw.request();
       },
+      /** Starts over from `entries` (its log, once a model event forgot the events before it):
+       *  what the events trace, and the drifts, which come again with the history. */
+      restart(entries) {
+        trace = createTrace(model.flavor);
+        queued = trace ? entries.slice() : [];
+        own.drifts.clear();
+        loadSide(own);
+        dirty = true;
+        redraw.request();
+      },
       invalidate() { dirty = true; },
       flush() {
+        if (reported) {  // before the live messages, which are newer
+          cards.sync(reported);
+          reported = null;
+          dirty = true;
+        }
         for (const side of rival ? [own, rival] : [own]) {
           if (side.pending !== null) {
             takeLive(side, parseObject(side.pending));
@@ -1692,12 +1774,14 @@
     return [values ? 'no metrics' : '', undefined];
   }
 
-  /** Every model as a tab, with its flavor and its headline metric, the default marked, the
-   *  shown one selected; `onChoose(name)` hears of a click or an arrow key. Values come from
-   *  the shown model's view (show()) and, for the others, from GET /api/metrics?model= for each
-   *  model that learned since the last refresh() (touch() marks them). A model with a
-   *  challenger is marked (data-challenged, and a "vs vN" badge); the challengers' descriptions
-   *  come from GET /api/models (challengers()) and from their `model` events (setChallenger()). */
+  /** Every model as a tab, with its flavor and its headline metric, the default marked and
+   *  first (then the others alphabetically, as the README says), the shown one selected;
+   *  `onChoose(name)` hears of a click or an arrow key. The models come from GET /api/stats
+   *  (sync(), after every model event too). Values come from the shown model's view (show())
+   *  and, for the others, from GET /api/metrics?model= for each model that learned since the
+   *  last refresh() (touch() marks them). A model with a challenger is marked (data-challenged,
+   *  and a "vs vN" badge); the challengers' descriptions come from GET /api/models
+   *  (challengers()). */
   function createModelPicker(api, onChoose) {
     const nav = $('#model-picker');
     const list = $('#model-list');
@@ -1764,8 +1848,15 @@
       entry.value.title = typeof v === 'number' ? String(v) : '';
     }
 
+    /** The names in the tabs' order: the default first (where calls that name no model go,
+     *  so the model most people came to see), then the others alphabetically. */
+    function order() {
+      const rank = (name) => (name === defaultName ? 0 : 1);
+      return [...entries.keys()].sort((x, y) => rank(x) - rank(y) || (x < y ? -1 : x > y ? 1 : 0));
+    }
+
     function draw() {
-      const names = [...entries.keys()].sort();
+      const names = order();
       const shape = JSON.stringify([defaultName, names.map((n) => [n, entries.get(n).desc.flavor, modelKey(rivals.get(n))])]);
       if (shape !== drawn) {
         drawn = shape;
@@ -1805,29 +1896,12 @@
         defaultName = dflt === undefined ? null : dflt;
         draw();
       },
-      /** A model just uploaded (its `model` event). */
-      add(desc) {
-        put(desc);
-        draw();
-      },
-      remove(name) {
-        entries.delete(name);
-        rivals.delete(name);
-        stale.delete(name);
-        draw();
-      },
       /** Every model's challenger, from GET /api/models' answer. */
       challengers(models) {
         rivals.clear();
         for (const m of models) {
           if (m && typeof m.name === 'string' && m.challenger && typeof m.challenger === 'object') rivals.set(m.name, m.challenger);
         }
-        draw();
-      },
-      /** `name`'s challenger is now `desc` (null: it has none). */
-      setChallenger(name, desc) {
-        if (desc) rivals.set(name, desc);
-        else rivals.delete(name);
         draw();
       },
       challengerOf: (name) => rivals.get(name) || null,
@@ -1838,7 +1912,7 @@
       has: (name) => entries.has(name),
       description: (name) => (entries.has(name) ? entries.get(name).desc : null),
       get defaultName() { return defaultName; },
-      first: () => (entries.size ? [...entries.keys()].sort()[0] : null),
+      first: () => (entries.size ? order()[0] : null),
       /** A model learned: its headline is fetched at the next refresh (the shown one's comes
        *  from its view). */
       touch(name) {
@@ -1889,6 +1963,32 @@
     };
   }
 
+  /** Which events the page has handled already. The events stream starts, at every
+   *  connection, with the last RECENT_EVENTS events the server kept (?recent=): after a
+   *  reconnection, those it had sent before come again, and are handled once. An event is
+   *  known by its kind and data (its time is in it). Only the events of earlier connections
+   *  count, the last REPLAYS of them (far more than the stream sends again): two alike events
+   *  in one connection (two calls alike in one batch, which share their time) are both shown. */
+  function createReplayFilter() {
+    let before = new Set();  // kind and data of the last events of the earlier connections
+    let current = [];        // of this connection, oldest first
+    return {
+      /** A new connection: what the earlier ones handled is what its first events repeat. */
+      begin() {
+        before = new Set([...before, ...current].slice(-REPLAYS));
+        current = [];
+      },
+      /** False for an event handled before this connection (once: a later one alike is new). */
+      fresh(kind, raw) {
+        const key = `${kind}\n${raw}`;
+        if (before.delete(key)) return false;
+        current.push(key);
+        if (current.length > REPLAYS * 2) current = current.slice(-REPLAYS);
+        return true;
+      },
+    };
+  }
+
   /* ------------------------------------------------------------ events table */
 
   function td(cls, text, title) {
@@ -1904,7 +2004,20 @@
     return c;
   }
 
+  /** The answer of an event: what its prediction cell shows. */
+  const answerOf = (kind, ev) => (kind === 'forecast' ? ev.forecast : kind === 'rank' ? ev.ranking : ev.prediction);
+
+  /** The cell of what the model answered, the answer as JSON in data-raw; data-label names it
+   *  where the columns' heads are not shown (a phone stacks each row's cells). */
   function predictionCell(kind, ev) {
+    const cell = answerCell(kind, ev);
+    const answer = answerOf(kind, ev);
+    cell.dataset.raw = answer === undefined ? '' : JSON.stringify(answer);
+    cell.dataset.label = kind === 'forecast' ? 'forecast' : kind === 'rank' ? 'ranking' : 'prediction';
+    return cell;
+  }
+
+  function answerCell(kind, ev) {
     if (kind === 'forecast' || kind === 'rank') {
       const [text, full] = kind === 'forecast' ? summariseList(ev.forecast, (v) => fmt(numberOrNull(v), nf3)) : summariseList(ev.ranking);
       return td('c-num', text, full);
@@ -1962,15 +2075,23 @@
     const kindCell = td('c-kind');
     kindCell.appendChild(htmlNode('span', `kind kind-${kind}`, kind));
     const [feat, full] = summariseFeatures(shownFeatures(kind, ev));
+    const truth = td('c-num c-truth', kind === 'learn' ? fmtValue(ev.ground_truth) : '');
+    truth.dataset.raw = kind === 'learn' && ev.ground_truth !== undefined ? JSON.stringify(ev.ground_truth) : '';
+    truth.dataset.label = 'truth';
+    const error = errorCell(kind, ev, flavor);
+    error.classList.add('c-error');
+    error.dataset.label = 'error';
+    const rival = td('c-num c-rival', '');
+    rival.dataset.label = 'challenger';
     tr.append(
       td('c-time', typeof ev.t === 'number' ? fmtClock(ev.t, true) : '—'),
       kindCell,
       td('c-id', id === null ? '—' : id, id === null ? '' : id),
       td('c-feat', feat, full),
       predictionCell(kind, ev),
-      td('c-num', kind === 'learn' ? fmtValue(ev.ground_truth) : ''),
-      errorCell(kind, ev, flavor),
-      td('c-num c-rival', ''));
+      truth,
+      error,
+      rival);
     return tr;
   }
 
@@ -1987,8 +2108,7 @@
       else judged.title = `error ${error.title || error.textContent}`;
       cell.append(judged);
     }
-    const answer = kind === 'forecast' ? ev.forecast : kind === 'rank' ? ev.ranking : ev.prediction;
-    cell.dataset.raw = answer === undefined ? '' : JSON.stringify(answer);
+    cell.dataset.label = 'challenger';
     cell.title = `The challenger's answer, recorded, not returned${cell.title ? `\n${cell.title}` : ''}`;
     old.replaceWith(cell);
   }
@@ -2150,9 +2270,11 @@
     const api = createApi(needToken);
     const connection = createConnection(api, {
       load: async () => {
-        const [stats, models] = await Promise.all([api.getJSON('/api/stats'), api.getJSON('/api/models')]);
+        replays.begin();
+        const [[stats, of], models] = await Promise.all([fetchStats(), api.getJSON('/api/models')]);
         applyModels(models);
-        applyStats(stats, true);
+        applyStats(stats, true, of);
+        if (view && of !== view.name) refreshStats().catch(() => {});  // the shown model's latency at once
         picker.refresh().catch(() => {});
       },
       metricsPath: () => withModel('/api/stream/metrics', view ? view.name : null),
@@ -2167,10 +2289,13 @@
       connection.authorize();
     });
     const picker = createModelPicker(api, choose);
+    const replays = createReplayFilter();
     const log = createEventLog();
-    const modelPanel = createModelPanel(clock);
-    const versions = createVersionsList(api, clock);
+    const times = createRelativeTimes(clock);
+    const modelPanel = createModelPanel(times);
+    const versions = createVersionsList(api, times);
     const throughput = createThroughputCard();
+    const latency = createLatencyCard();
     const eventsTable = createEventsTable({ clock, redraw });
     let wanted = hashModel();  // the model the user chose (kept in the URL), null to follow the default
     let shownKey;     // the model on screen: undefined before the server first answers, null for none
@@ -2207,7 +2332,8 @@
       connection.follow();
     }
 
-    /** GET /api/models' answer: which models have a challenger (in `descriptions`, by name). */
+    /** GET /api/models' answer: which models have a challenger (in `descriptions`, by name;
+     *  `models` lists the names alone). */
     function applyModels(models) {
       const described = models && models.descriptions && typeof models.descriptions === 'object'
         ? Object.values(models.descriptions) : [];
@@ -2219,35 +2345,32 @@
       if (connection.refuse()) tokenForm.ask();
     }
 
-    function onEvent(kind, raw) {
-      if (kind === 'model' || kind === 'delete') {
-        modelEvents += 1;
-        const data = parseObject(raw);
-        const name = data && (typeof data.name === 'string' ? data.name : data.model);
-        if (typeof name === 'string') {
-          log.forget(name);
-          if (name !== baseOf(name)) {
-            // A challenger uploaded beside its model: the model's view shows it.
-            picker.setChallenger(baseOf(name), kind === 'model' ? data : null);
-            followChallenger();
-          } else if (kind === 'model') {
-            const rival = picker.challengerOf(name);
-            if (rival && rival.version === data.version) {  // promoted: it is the model now
-              log.forget(challengerOf(name));
-              picker.setChallenger(name, null);
-            }
-            picker.add(data);
-            if (!showChosen()) {
-              followChallenger();
-              if (view && view.name === name) versions.load(picker.description(name));
-            }
-          } else {
-            log.forget(challengerOf(name));
-            picker.remove(name);
-            showChosen();
-          }
+    /** A model event (an upload, a challenger, a promotion, a rollback) or a delete: the events
+     *  of its model before it are of another model, and so are its challenger's when it was
+     *  deleted or promoted. They leave the log, and the shown view and table start over from
+     *  what is left. What the models are now, the stats and models this asks for say (they
+     *  add, replace and remove tabs, views and challengers): the event itself may be an old
+     *  one, sent again by ?recent= when the page opened, so it changes nothing by itself. */
+    function onModelEvent(kind, raw) {
+      modelEvents += 1;
+      const data = parseObject(raw);
+      const name = data && (typeof data.name === 'string' ? data.name : data.model);
+      const gone = kind === 'delete' && view !== null && name === view.name;  // no ?model= for it, no history
+      if (typeof name === 'string') {
+        const names = name === baseOf(name) && (kind === 'delete' || data.cause === 'promote') ? [name, challengerOf(name)] : [name];
+        for (const n of names) log.forget(n);
+        if (view && names.some((n) => n === view.name || n === view.rivalName)) {
+          if (names.includes(view.name) && !gone) view.restart(log.recent(view.name));
+          eventsTable.reset(log.recent(view.name), view.flavor, view.rivalName ? log.recent(view.rivalName) : null);
         }
-        refreshStats().catch(() => {});
+      }
+      refreshStats(!gone).catch(() => {});
+    }
+
+    function onEvent(kind, raw) {
+      if (!replays.fresh(kind, raw)) return;  // handled before a reconnection, sent again by ?recent=
+      if (kind === 'model' || kind === 'delete') {
+        onModelEvent(kind, raw);
         return;
       }
       const entry = eventEntry(kind, raw);
@@ -2300,7 +2423,10 @@
       picker.select(m ? m.name : null);
       eventsTable.reset(m ? log.recent(m.name) : [], m ? m.flavor : null, rival ? log.recent(challengerOf(m.name)) : null);
       versions.load(m);
-      if (moved) throughput.reset(m ? m.name : null);
+      if (moved) {
+        throughput.reset(m ? m.name : null);
+        latency.reset(m ? m.name : null);
+      }
       const [title, sub] = (m && VIEW_TEXT[m.flavor]) || METRICS_TEXT;
       $('#metrics-title').textContent = title;
       $('#metrics-sub').textContent = sub;
@@ -2317,7 +2443,23 @@
       return true;
     }
 
-    function applyStats(stats, resync) {
+    /** GET /api/stats for the shown model (?model=: its rates and latency) or, while none is
+     *  shown, when it was just deleted (`scoped` false) or once it is gone (a 404: deleted, its
+     *  event is on the way), for the server. Resolves to [the answer, the model it is of or null]. */
+    async function fetchStats(scoped = true) {
+      const name = view && scoped ? view.name : null;
+      if (name !== null) {
+        try {
+          return [await api.getJSON(withModel('/api/stats', name)), name];
+        } catch (e) {
+          if (!(e && e.status === 404)) throw e;
+        }
+      }
+      return [await api.getJSON('/api/stats'), null];
+    }
+
+    /** A stats answer, asked for the model `of` (null: the server's). */
+    function applyStats(stats, resync, of) {
       const described = stats.models && typeof stats.models === 'object' ? Object.values(stats.models) : [];
       picker.sync(described.filter((m) => m && typeof m.name === 'string'), stats.default);
       const m = chosen();
@@ -2325,14 +2467,15 @@
       modelPanel.render(m);
       modelPanel.showUptime(stats.uptime_s);
       throughput.update(m && m.rates ? m.rates : stats.rates);
-      renderLatency(stats);
+      latency.update(stats, of);
     }
 
-    async function refreshStats() {
+    /** Asks the stats (`scoped`: of the shown model, else of the server) and the models again. */
+    async function refreshStats(scoped = true) {
       const before = modelEvents;
-      const [stats, models] = await Promise.all([api.getJSON('/api/stats'), api.getJSON('/api/models')]);
+      const [[stats, of], models] = await Promise.all([fetchStats(scoped), api.getJSON('/api/models')]);
       if (modelEvents === before) applyModels(models);  // else it may not know of a new challenger yet
-      applyStats(stats, false);
+      applyStats(stats, false, of);
       liveVersions();
     }
 
@@ -2344,9 +2487,6 @@
         } catch (e) {
           if (!(e instanceof AuthError) && !(e && e.status)) connection.fail();
         }
-      } else {
-        modelPanel.tick();
-        versions.tick();
       }
       setTimeout(pollStats, STATS_MS);
     }
@@ -2389,6 +2529,7 @@
         });
         connection.connect();
         setTimeout(pollStats, STATS_MS);
+        setInterval(times.tick, AGO_MS);
       },
     };
   }
