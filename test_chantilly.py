@@ -160,6 +160,7 @@ def test_uploads_that_are_not_models_are_refused(data, fragment):
         chantilly.load_model(data)
 
 
+@pytest.mark.sqlite_file
 def test_store_refuses_files_it_did_not_create(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("my thesis, do not overwrite")
@@ -201,6 +202,7 @@ def wal_commits(db):
     return commits
 
 
+@pytest.mark.sqlite_file
 def test_store_group_commit_settles_every_earlier_ticket_in_one_transaction(tmp_path):
     db = tmp_path / "c.db"
     store = chantilly.Store(db)
@@ -518,8 +520,7 @@ def test_batches_answer_each_item_in_order(client):
 
 
 def test_body_limits_refuse_before_reading(tmp_path):
-    running = ServerThread(tmp_path / "c.db", max_body=1000, max_model=5000)
-    try:
+    with ServerThread(tmp_path / "c.db", max_body=1000, max_model=5000) as running:
         with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as sock:
             # Announce 10 GB and send nothing: the answer must come without the body.
             sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10000000000\r\n\r\n")
@@ -530,8 +531,6 @@ def test_body_limits_refuse_before_reading(tmp_path):
         client = running.client()
         client.upload(creme_regressor())  # a model under the limit still goes through
         client.close()
-    finally:
-        running.stop()
 
 
 def test_static_files_are_served_and_nothing_outside(client):
@@ -635,9 +634,8 @@ def test_stream_subscribers_leave_when_clients_disconnect(server, client):
 
 
 def test_a_stalled_subscriber_never_blocks_requests(tmp_path):
-    running = ServerThread(tmp_path / "c.db")
-    running.service.bus.backlog = 50
-    try:
+    with ServerThread(tmp_path / "c.db") as running:
+        running.service.bus.backlog = 50
         client = running.client()
         client.upload(creme_regressor())
         stalled = SSEClient(running.port, "/api/stream/events")  # opened, never read
@@ -649,18 +647,13 @@ def test_a_stalled_subscriber_never_blocks_requests(tmp_path):
         assert model_stats(client)["learns"] == 2000
         stalled.close()
         client.close()
-    finally:
-        running.stop()
 
 
 def test_too_many_streams_get_503(tmp_path):
-    running = ServerThread(tmp_path / "c.db", max_streams=2)
-    try:
+    with ServerThread(tmp_path / "c.db", max_streams=2) as running:
         a, b = SSEClient(running.port, "/api/stream/metrics"), SSEClient(running.port, "/api/stream/events")
         assert_error(running.client().request("GET", "/api/stream/events"), 503, "too many open streams")
         a.close(), b.close()
-    finally:
-        running.stop()
 
 
 def test_shutdown_ends_open_streams_promptly(tmp_path):
@@ -785,20 +778,16 @@ def test_restart_continues_exactly_where_it_stopped(tmp_path):
     client.close()
     running.stop()
 
-    running = ServerThread(tmp_path / "c.db")
-    client = running.client()
-    try:
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
         assert (client.ok("GET", "/api/metrics"), client.ok("GET", "/api/metrics/history")) == before
         for i in range(90, 100):  # ids stored before the restart can still be learned
             client.ok("POST", "/api/learn", {"id": i, "ground_truth": rows[i][1]})
             sim.learn(rows[i][1], id=i)
         assert client.ok("GET", "/api/metrics") == sim.values()
         assert model_stats(client)["learns"] == 100
-    finally:
-        client.close()
-        running.stop()
 
 
+@pytest.mark.sqlite_file
 def test_restart_across_many_snapshots(tmp_path, monkeypatch):
     monkeypatch.setattr(chantilly, "SNAPSHOT_EVERY", 7)
     rows = trump_approval(50)
@@ -814,11 +803,8 @@ def test_restart_across_many_snapshots(tmp_path, monkeypatch):
     client.close()
     running.stop()
     assert count_rows(tmp_path / "c.db", "log") < 7  # the log was truncated at each snapshot
-    running = ServerThread(tmp_path / "c.db")
-    try:
+    with ServerThread(tmp_path / "c.db") as running:
         assert running.client().ok("GET", "/api/metrics") == expected
-    finally:
-        running.stop()
 
 
 def kill9_trial(tmp_path, seed):
@@ -946,6 +932,7 @@ def test_refuses_a_corrupt_database_file(tmp_path):
     assert result.returncode == 2 and str(db) in result.stderr
 
 
+@pytest.mark.sqlite_file
 def test_sigterm_with_an_open_stream_saves_state_and_exits_0(tmp_path):
     proc = ServerProcess(tmp_path / "c.db")
     try:

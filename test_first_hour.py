@@ -104,9 +104,7 @@ def test_models_that_change_their_features_are_served_and_replayed_exactly(tmp_p
     rows = trump_approval(60)
     calls = scribbler_calls(rows)
     db = tmp_path / "c.db"
-    running = ServerThread(db)
-    client = running.client()
-    try:
+    with ServerThread(db) as running, running.client() as client:
         client.upload(test_first_hour.Scribbler(), query="?flavor=regression")
         for call in calls:
             if call[0] == "predict":
@@ -116,22 +114,14 @@ def test_models_that_change_their_features_are_served_and_replayed_exactly(tmp_p
             else:
                 client.ok("POST", "/api/learn", {"id": call[3], "ground_truth": call[2]})
         live = client.ok("GET", "/api/metrics")
-    finally:
-        client.close()
-        running.stop()
     expected = Simulator(Scribbler(), "regression", library="river")  # a custom model is scored by river
     expected.run(calls)
     assert live == expected.values()
-    running = ServerThread(db)  # restarted: replayed from the snapshot and the log
-    client = running.client()
-    try:
+    with ServerThread(db) as running, running.client() as client:  # restarted: replayed from the snapshot and the log
         assert client.ok("GET", "/api/metrics") == live
         probe = dict(rows[0][0])
         assert client.ok("POST", "/api/predict", {"features": probe})["prediction"] == \
             expected.model.predict_one(dict(probe))
-    finally:
-        client.close()
-        running.stop()
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,9 +130,7 @@ def test_models_that_change_their_features_are_served_and_replayed_exactly(tmp_p
 
 
 def test_after_a_burst_the_history_ends_at_the_latest_metrics(tmp_path):
-    running = ServerThread(tmp_path / "c.db")
-    client = running.client()
-    try:
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
         client.upload(creme_regressor())
         rows = trump_approval(300)
         client.ok("POST", "/api/learn", [{"features": x, "ground_truth": y} for x, y in rows])
@@ -154,9 +142,6 @@ def test_after_a_burst_the_history_ends_at_the_latest_metrics(tmp_path):
         assert history[-1]["n"] == 300 and history[-1]["metrics"] == latest
         running.service.flush_history(time.time() + 2 * chantilly.HISTORY_INTERVAL)
         assert len(client.ok("GET", "/api/metrics/history")["points"]) == len(history)  # no new learns
-    finally:
-        client.close()
-        running.stop()
 
 
 def test_an_idle_keep_alive_connection_timing_out_logs_nothing(tmp_path):
@@ -220,16 +205,11 @@ def read_with_httpx_sse(port, ready):
 
 @pytest.mark.parametrize("reader", [read_with_sseclient, read_with_httpx_sse])
 def test_sse_client_libraries_only_see_events_with_json_data(tmp_path, reader):
-    running = ServerThread(tmp_path / "c.db")
-    client = running.client()
-    try:
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
         client.upload(creme_regressor())
         got = learn_events_through(reader, running, client)
         assert len(got) == 3
         assert all(set(json.loads(data)) == {"MAE", "RMSE", "SMAPE"} for data in got), got
-    finally:
-        client.close()
-        running.stop()
 
 
 # ---------------------------------------------------------------------------------------
@@ -239,9 +219,7 @@ def test_sse_client_libraries_only_see_events_with_json_data(tmp_path, reader):
 
 def test_a_binary_model_takes_back_the_labels_it_answers_with(tmp_path):
     rows = [({"x": float(i % 7)}, i % 7 > 3) for i in range(40)]
-    running = ServerThread(tmp_path / "c.db")
-    client = running.client()
-    try:
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
         client.upload(river_binary())
         sim = Simulator(river_binary(), "binary")
         for i, (x, y) in enumerate(rows):
@@ -256,16 +234,11 @@ def test_a_binary_model_takes_back_the_labels_it_answers_with(tmp_path):
         assert_error(result, 400, "binary")
         assert "true or false" in result[2]["message"]
         assert model_stats(client) == before
-    finally:
-        client.close()
-        running.stop()
 
 
 def test_a_multiclass_label_sent_as_the_key_it_was_answered_with_is_the_same_class(tmp_path):
     from river import naive_bayes
-    running = ServerThread(tmp_path / "c.db")
-    client = running.client()
-    try:
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
         client.upload(naive_bayes.GaussianNB())
         for i in range(30):
             client.ok("POST", "/api/learn", {"features": {"x": float(i % 3)}, "ground_truth": i % 3})
@@ -274,24 +247,16 @@ def test_a_multiclass_label_sent_as_the_key_it_was_answered_with_is_the_same_cla
         client.ok("POST", "/api/learn", {"id": "a", "ground_truth": "1"})
         model = client.download()
         assert set(model.predict_proba_one({"x": 1.0})) == {0, 1, 2}  # no string class "1" was learned
-    finally:
-        client.close()
-        running.stop()
 
 
 def test_a_model_whose_package_is_missing_says_what_to_install_and_where(tmp_path):
-    running = ServerThread(tmp_path / "c.db")
-    client = running.client()
-    try:
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
         missing = b"cno_such_package.models\nRegressor\n)\x81."  # what pickling such a model gives
         with pytest.raises(ModuleNotFoundError):
             pickle.loads(missing)
         result = client.request("POST", "/api/model", missing)
         assert_error(result, 400, "no_such_package")
         assert sys.executable in result[2]["message"] and "pip install no_such_package" in result[2]["message"]
-    finally:
-        client.close()
-        running.stop()
 
 
 def test_the_start_banner_says_where_the_database_dashboard_and_access_are(tmp_path):

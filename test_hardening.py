@@ -116,19 +116,17 @@ def test_every_route_has_a_known_valid_call():
 @pytest.mark.parametrize("config", list(ACCESS))
 def test_access_matrix_every_route_every_token(tmp_path, config):
     tokens, expected = ACCESS[config]
-    running = ServerThread(tmp_path / "c.db", tokens=tokens)
-    admin = running.client(tokens["admin"])
-    givens = (None, WRONG, tokens["client"] or "client-token-nobody-configured", tokens["admin"])
+    with ServerThread(tmp_path / "c.db", tokens=tokens) as running, running.client(tokens["admin"]) as admin:
+        givens = (None, WRONG, tokens["client"] or "client-token-nobody-configured", tokens["admin"])
 
-    def ensure_model():
-        if admin.ok("GET", "/api/models")["default"] != "default":
-            admin.ok("POST", "/api/model/default?default=true", dill.dumps(creme_regressor()), 201)
-            admin.ok("POST", "/api/learn", {"features": {"x": 3.0}, "ground_truth": 1.0})
+        def ensure_model():
+            if admin.ok("GET", "/api/models")["default"] != "default":
+                admin.ok("POST", "/api/model/default?default=true", dill.dumps(creme_regressor()), 201)
+                admin.ok("POST", "/api/learn", {"features": {"x": 3.0}, "ground_truth": 1.0})
 
-    def state():
-        return model_stats(admin), admin.ok("GET", "/api/metrics")
+        def state():
+            return model_stats(admin), admin.ok("GET", "/api/metrics")
 
-    try:
         for route in chantilly.ROUTER.routes:
             path, body, success = VALID_CALLS[(route.method, route.pattern)]
             outcomes = (OK,) * 4 if route.scope is None else expected[route.scope]
@@ -146,15 +144,11 @@ def test_access_matrix_every_route_every_token(tmp_path, config):
                 else:
                     assert "admin" in data["message"], where
                 assert state() == before, f"{where} was refused but changed the model"
-    finally:
-        admin.close()
-        running.stop()
 
 
 def test_refused_uploads_and_deletes_leave_the_model_alone(tmp_path):
-    running = ServerThread(tmp_path / "c.db", tokens={"client": TOKEN, "admin": ADMIN})
-    admin, client = running.client(ADMIN), running.client(TOKEN)
-    try:
+    with ServerThread(tmp_path / "c.db", tokens={"client": TOKEN, "admin": ADMIN}) as running, \
+            running.client(ADMIN) as admin, running.client(TOKEN) as client:
         admin.upload(creme_regressor())
         for x, y in trump_approval(20):
             client.ok("POST", "/api/learn", {"features": x, "ground_truth": y})
@@ -167,9 +161,6 @@ def test_refused_uploads_and_deletes_leave_the_model_alone(tmp_path):
             assert c.request("GET", "/api/model")[0] == status
             c.close()
         assert observed_state(admin) == before
-    finally:
-        admin.close(), client.close()
-        running.stop()
 
 
 @pytest.mark.parametrize("flags, givens", [
@@ -383,69 +374,65 @@ def busy_connection(port):
 
 
 def test_connections_beyond_max_connections_get_503_when_none_is_idle_until_one_leaves(tmp_path):
-    running = ServerThread(tmp_path / "c.db", max_connections=3)
-    clients = [busy_connection(running.port) for _ in range(3)]
-    try:
-        responses = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))
-        assert [r[0] for r in responses] == [503]
-        assert_json_answer(*responses[0], allowed_5xx=(503,))
-        assert "too many" in json.loads(responses[0][2])["message"]
-        clients.pop().close()
-        deadline = time.monotonic() + TIMEOUT
-        while True:  # the server notices the departure when its read of that connection ends
-            status = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))[0][0]
-            if status == 200 or time.monotonic() > deadline:
-                break
-        assert status == 200
-    finally:
-        for c in clients:
-            c.close()
-        running.stop()
+    with ServerThread(tmp_path / "c.db", max_connections=3) as running:
+        clients = [busy_connection(running.port) for _ in range(3)]
+        try:
+            responses = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+            assert [r[0] for r in responses] == [503]
+            assert_json_answer(*responses[0], allowed_5xx=(503,))
+            assert "too many" in json.loads(responses[0][2])["message"]
+            clients.pop().close()
+            deadline = time.monotonic() + TIMEOUT
+            while True:  # the server notices the departure when its read of that connection ends
+                status = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))[0][0]
+                if status == 200 or time.monotonic() > deadline:
+                    break
+            assert status == 200
+        finally:
+            for c in clients:
+                c.close()
 
 
 def test_when_full_the_longest_idle_keep_alive_connection_makes_room(tmp_path):
-    running = ServerThread(tmp_path / "c.db", max_connections=3)
-    clients = [running.client() for _ in range(3)]
-    try:
-        for c in clients:
-            assert c.ok("GET", "/api/health") == {"status": "ok"}  # each holds an idle keep-alive slot
-        responses = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))
-        assert [r[0] for r in responses] == [200]
-        # The first client's connection was the longest idle: it was closed; the others still work.
-        with pytest.raises((http.client.HTTPException, ConnectionError)):
-            clients[0].request("GET", "/api/health")
-        for c in clients[1:]:
-            assert c.ok("GET", "/api/health") == {"status": "ok"}
-    finally:
-        for c in clients:
-            c.close()
-        running.stop()
+    with ServerThread(tmp_path / "c.db", max_connections=3) as running:
+        clients = [running.client() for _ in range(3)]
+        try:
+            for c in clients:
+                assert c.ok("GET", "/api/health") == {"status": "ok"}  # each holds an idle keep-alive slot
+            responses = parse_responses(exchange(running.port, b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+            assert [r[0] for r in responses] == [200]
+            # The first client's connection was the longest idle: it was closed; the others still work.
+            with pytest.raises((http.client.HTTPException, ConnectionError)):
+                clients[0].request("GET", "/api/health")
+            for c in clients[1:]:
+                assert c.ok("GET", "/api/health") == {"status": "ok"}
+        finally:
+            for c in clients:
+                c.close()
 
 
 def test_streams_beyond_max_streams_get_503_until_one_leaves(tmp_path):
-    running = ServerThread(tmp_path / "c.db", tokens={"client": TOKEN, "admin": ADMIN}, max_streams=2)
-    client = running.client(TOKEN)
-    streams = []
-    try:
-        admin = running.client(ADMIN)
-        admin.upload(creme_regressor())
-        admin.close()
-        streams = [SSEClient(running.port, f"/api/stream/events?token={TOKEN}") for _ in range(2)]
-        status, response, data = call_route(running.port, "GET", "/api/stream/metrics", None, TOKEN)
-        assert_error((status, response, data), 503, "too many open streams")
-        assert client.ok("GET", "/api/stats")["subscribers"] == 2
-        streams.pop().close()
-        deadline = time.monotonic() + TIMEOUT
-        while client.ok("GET", "/api/stats")["subscribers"] > 1 and time.monotonic() < deadline:
-            client.ok("POST", "/api/learn", {"features": {"x": 1}, "ground_truth": 1})  # a write finds the gone client
-        streams.append(SSEClient(running.port, f"/api/stream/metrics?token={TOKEN}"))
-        client.ok("POST", "/api/learn", {"features": {"x": 2}, "ground_truth": 1})
-        assert set(json.loads(streams[-1].next_event()[1])) == {"MAE", "RMSE", "SMAPE"}
-    finally:
-        for s in streams:
-            s.close()
-        client.close()
-        running.stop()
+    with ServerThread(tmp_path / "c.db", tokens={"client": TOKEN, "admin": ADMIN}, max_streams=2) as running, \
+            running.client(TOKEN) as client:
+        streams = []
+        try:
+            admin = running.client(ADMIN)
+            admin.upload(creme_regressor())
+            admin.close()
+            streams = [SSEClient(running.port, f"/api/stream/events?token={TOKEN}") for _ in range(2)]
+            status, response, data = call_route(running.port, "GET", "/api/stream/metrics", None, TOKEN)
+            assert_error((status, response, data), 503, "too many open streams")
+            assert client.ok("GET", "/api/stats")["subscribers"] == 2
+            streams.pop().close()
+            deadline = time.monotonic() + TIMEOUT
+            while client.ok("GET", "/api/stats")["subscribers"] > 1 and time.monotonic() < deadline:
+                client.ok("POST", "/api/learn", {"features": {"x": 1}, "ground_truth": 1})  # a write finds the gone client
+            streams.append(SSEClient(running.port, f"/api/stream/metrics?token={TOKEN}"))
+            client.ok("POST", "/api/learn", {"features": {"x": 2}, "ground_truth": 1})
+            assert set(json.loads(streams[-1].next_event()[1])) == {"MAE", "RMSE", "SMAPE"}
+        finally:
+            for s in streams:
+                s.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -498,15 +485,10 @@ def test_max_ids_keeps_only_the_newest_ids_at_insert_and_it_survives_a_restart(t
             client.ok("POST", "/api/predict", {"id": i, "features": {"x": float(i)}})
         assert model_stats(client)["pending"] == 2  # no sweep needed
         assert client.ok("GET", "/api/stats")["expired"] == 4
-    running = ServerThread(db, max_ids=2)
-    client = running.client()
-    try:
+    with ServerThread(db, max_ids=2) as running, running.client() as client:
         assert model_stats(client)["pending"] == 2
         answers = client.ok("POST", "/api/learn", [{"id": i, "ground_truth": 1.0} for i in range(6)])
         assert [a.get("status") for a in answers] == [410, 410, 410, 410, None, None]
-    finally:
-        client.close()
-        running.stop()
 
 
 def test_predicting_an_id_twice_counts_it_once(tmp_path):
@@ -1036,10 +1018,8 @@ def run_workers(port, n, seconds, uploads, model_bytes):
 
 @pytest.mark.slow
 def test_sixteen_threads_of_mixed_traffic_no_5xx_no_lost_update_no_leak(tmp_path):
-    running = ServerThread(tmp_path / "c.db", idle_timeout=5.0)
-    admin = running.client()
-    model_bytes = dill.dumps(creme_regressor())
-    try:
+    with ServerThread(tmp_path / "c.db", idle_timeout=5.0) as running, running.client() as admin:
+        model_bytes = dill.dumps(creme_regressor())
         admin.upload(creme_regressor())
         threads, fds = threading.active_count(), open_fds()
         # Phase 1: uploads replace the model under everyone's feet: anything but a 5xx goes.
@@ -1059,9 +1039,6 @@ def test_sixteen_threads_of_mixed_traffic_no_5xx_no_lost_update_no_leak(tmp_path
         assert admin.download()["StandardScaler"].counts["t"] == second.predictions + second.fresh
         work = lambda: admin.ok("POST", "/api/learn", {"features": {"x": 0.0}, "ground_truth": 0.0})  # noqa: E731
         wait_for_baseline(threads, fds, work)  # stream handlers notice their client left on a write
-    finally:
-        admin.close()
-        running.stop()
 
 
 # ---------------------------------------------------------------------------------------
@@ -1297,9 +1274,7 @@ def assert_refused_for_storage(result, ndjson=False):
 def test_a_full_disk_refuses_writes_with_503_loses_nothing_and_recovers_without_restart(tiny_disk):
     db = tiny_disk / "c.db"
     sim = Simulator(creme_regressor(), "regression")
-    running = ServerThread(db)
-    client = running.client()
-    try:
+    with ServerThread(db) as running, running.client() as client:
         client.upload(creme_regressor())
         filler = leave_free(tiny_disk, 256 * 1024)
         acked, refused = learn_until_refused(client, sim)
@@ -1320,27 +1295,17 @@ def test_a_full_disk_refuses_writes_with_503_loses_nothing_and_recovers_without_
         acked += 20
         assert counters(client)[0] == acked
         assert client.ok("GET", "/api/metrics") == sim.values()
-    finally:
-        client.close()
-        running.stop()
-    running = ServerThread(db)  # every 2xx is on disk, and nothing refused is
-    client = running.client()
-    try:
+    with ServerThread(db) as running, running.client() as client:  # every 2xx is on disk, and nothing refused is
         assert counters(client)[0] == acked
         assert client.ok("GET", "/api/metrics") == sim.values()
         assert_error(client.request("POST", "/api/learn", {"id": "p", "ground_truth": 1}), 400, "never predicted")
         model = client.download()
         assert [model.predict_one(p) for p in PROBES] == [sim.model.predict_one(p) for p in PROBES]
-    finally:
-        client.close()
-        running.stop()
 
 
 def test_a_learn_refused_by_a_full_disk_is_invisible_at_once(tiny_disk):
     sim = Simulator(creme_regressor(), "regression")
-    running = ServerThread(tiny_disk / "c.db")
-    client = running.client()
-    try:
+    with ServerThread(tiny_disk / "c.db") as running, running.client() as client:
         client.upload(creme_regressor())
         acked, refused = learn_until_refused(client, sim)
         assert_refused_for_storage(refused)
@@ -1348,24 +1313,16 @@ def test_a_learn_refused_by_a_full_disk_is_invisible_at_once(tiny_disk):
         assert client.ok("GET", "/api/metrics") == sim.values()
         model = client.download()
         assert [model.predict_one(p) for p in PROBES] == [sim.model.predict_one(p) for p in PROBES]
-    finally:
-        client.close()
-        running.stop()
 
 
 def test_an_upload_refused_by_a_full_disk_keeps_the_old_model_visible(tiny_disk):
     sim = Simulator(creme_regressor(), "regression")
-    running = ServerThread(tiny_disk / "c.db")
-    client = running.client()
-    try:
+    with ServerThread(tiny_disk / "c.db") as running, running.client() as client:
         client.upload(creme_regressor())
         acked, refused = learn_until_refused(client, sim)
         before = model_stats(client)["class"]
         assert_refused_for_storage(client.request("POST", "/api/model", dill.dumps(river_binary())))
         assert model_stats(client)["class"] == before == "StandardScaler | LinearRegression"
-    finally:
-        client.close()
-        running.stop()
 
 
 # ---------------------------------------------------------------------------------------
@@ -1467,6 +1424,7 @@ CORRUPT = {
 
 
 @pytest.mark.parametrize("case", list(CORRUPT))
+@pytest.mark.sqlite_file
 def test_a_corrupt_or_foreign_db_is_refused_with_exit_2_and_left_untouched(tmp_path, healthy_db, case):
     folder = tmp_path / "data"
     folder.mkdir()

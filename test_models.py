@@ -463,6 +463,7 @@ def applied_calls(db):
     return calls
 
 
+@pytest.mark.sqlite_file
 def test_two_models_of_different_paradigms_under_concurrent_traffic_and_kill_9(tmp_path):
     """A creme regressor and a river clusterer, fed by four threads at once: the restarted
     server's models equal a replay, with the libraries alone, of the calls in the order the

@@ -576,6 +576,7 @@ class TruncatedSimulator(Simulator):
         return p
 
 
+@pytest.mark.sqlite_file
 def test_max_classes_caps_answers_and_stored_ids_and_scores_like_a_truncated_replay(tmp_path, start_server):
     model = many_classes(50)
     sim = TruncatedSimulator(dill.loads(dill.dumps(model)), "multiclass", 10)

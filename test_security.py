@@ -116,26 +116,20 @@ def test_a_foreign_host_header_is_refused_with_403_naming_allowed_hosts(tmp_path
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
 def test_loopback_host_headers_with_or_without_a_port_are_served(tmp_path, host):
-    running = ServerThread(tmp_path / "c.db")
-    try:
+    with ServerThread(tmp_path / "c.db") as running:
         for value in (host, f"{host}:{running.port}", f"{host}:1"):
             status, _, data = request_once(running.port, "GET", "/api/stats", headers={"Host": value})
             assert status == 200, (value, data)
-    finally:
-        running.stop()
 
 
 def test_allowed_hosts_admits_exactly_the_names_given(tmp_path):
-    running = ServerThread(tmp_path / "c.db", allowed_hosts=("chantilly.internal",))
-    try:
+    with ServerThread(tmp_path / "c.db", allowed_hosts=("chantilly.internal",)) as running:
         port = running.port
         assert request_once(port, "GET", "/api/stats", headers={"Host": f"chantilly.internal:{port}"})[0] == 200
         assert request_once(port, "GET", "/api/stats", headers={"Host": "chantilly.internal"})[0] == 200
         for other in ("evil.example", "chantilly.internal.evil.example", "xchantilly.internal"):
             assert_error(request_once(port, "GET", "/api/stats", headers={"Host": f"{other}:{port}"}), 403,
                          "--allowed-hosts")
-    finally:
-        running.stop()
 
 
 def test_a_wildcard_bind_accepts_ip_literal_hosts_but_not_names(tmp_path):
@@ -281,8 +275,7 @@ def test_the_readme_snippets_still_work_without_a_content_type(tmp_path):
     # requests.post(url, data=dill.dumps(model)) sends no Content-Type; json= sends
     # application/json; curl -d sends application/x-www-form-urlencoded.
     requests = pytest.importorskip("requests")
-    running = ServerThread(tmp_path / "c.db")
-    try:
+    with ServerThread(tmp_path / "c.db") as running:
         base = f"http://127.0.0.1:{running.port}"
         prepared = requests.Request("POST", f"{base}/api/model", data=dill.dumps(creme_regressor())).prepare()
         assert "Content-Type" not in prepared.headers
@@ -300,8 +293,6 @@ def test_the_readme_snippets_still_work_without_a_content_type(tmp_path):
         assert code == "201" and json.loads(body) == {"model": "default", "prediction": 0.0}, curl.stdout
         assert requests.get(f"{base}/api/metrics", timeout=TIMEOUT).json()["MAE"] == 43.75
         assert requests.get(f"{base}/api/model", timeout=TIMEOUT).status_code == 200
-    finally:
-        running.stop()
 
 
 def test_a_token_in_the_event_source_url_still_opens_a_same_origin_stream(tmp_path):
@@ -362,12 +353,11 @@ def access_lines(text, address):
 @pytest.mark.browser
 def test_a_page_on_another_origin_cannot_upload_learn_or_rebind(chromium, tmp_path, capfd):
     marker = tmp_path / "pwned"
-    running = ServerThread(tmp_path / "c.db", access_log=True)
     # The browser connects from 127.0.0.1, this client from another loopback address, so that the
     # access log tells their requests apart (a log line may be written after its answer was read:
     # reading the log at a given moment cannot tell them apart).
-    client = Client(running.port, source="127.0.0.2")
-    try:
+    with ServerThread(tmp_path / "c.db", access_log=True) as running, \
+            Client(running.port, source="127.0.0.2") as client:
         client.upload(creme_regressor())
         for x, y in trump_approval(20):
             client.ok("POST", "/api/learn", {"features": x, "ground_truth": y})
@@ -408,18 +398,13 @@ def test_a_page_on_another_origin_cannot_upload_learn_or_rebind(chromium, tmp_pa
                            "Sec-Fetch-Mode": "no-cors", "Content-Type": "text/plain;charset=UTF-8"}),
                      403, "--allowed-hosts")
         assert observed_state(client) == before
-    finally:
-        client.close()
-        running.stop()
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("token", [None, "dash-t0ken"])
 def test_the_dashboard_on_its_own_origin_still_loads_and_streams(chromium, tmp_path, token):
     tokens = {"client": token} if token else None
-    running = ServerThread(tmp_path / "c.db", tokens=tokens)
-    client = running.client(token)
-    try:
+    with ServerThread(tmp_path / "c.db", tokens=tokens) as running, running.client(token) as client:
         client.upload(creme_regressor())
         context = chromium.new_context()
         try:
@@ -442,9 +427,6 @@ def test_the_dashboard_on_its_own_origin_still_loads_and_streams(chromium, tmp_p
             assert errors == []
         finally:
             context.close()
-    finally:
-        client.close()
-        running.stop()
 
 
 # ---------------------------------------------------------------------------------------
@@ -453,9 +435,7 @@ def test_the_dashboard_on_its_own_origin_still_loads_and_streams(chromium, tmp_p
 
 
 def test_a_batch_of_bad_items_costs_about_normal_calls_whatever_the_log_length(tmp_path):
-    running = ServerThread(tmp_path / "c.db")
-    client = running.client()
-    try:
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
         client.upload(creme_regressor())
         seed_log(client, 4000)  # 4,000 logged calls since the snapshot
         good = [{"features": x, "ground_truth": y} for x, y in trump_approval(200)]
@@ -473,60 +453,54 @@ def test_a_batch_of_bad_items_costs_about_normal_calls_whatever_the_log_length(t
         # A bad item replaying the 4,000 logged calls would take minutes, not ten times a good one.
         assert elapsed < SLACK + 10 * normal, f"200 bad items took {elapsed:.2f} s; 200 good ones {normal:.3f} s"
         assert observed_state(client) == before
-    finally:
-        client.close()
-        running.stop()
 
 
 def test_other_clients_predictions_stay_fast_while_one_floods_bad_items(tmp_path):
-    running = ServerThread(tmp_path / "c.db")
-    client = running.client()
-    stop, flooding, floods, broken = threading.Event(), threading.Event(), [], []
-    bad_lines = b"".join(json.dumps(dict(BAD_ITEM, op="learn")).encode() + b"\n" for _ in range(50))
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+        stop, flooding, floods, broken = threading.Event(), threading.Event(), [], []
+        bad_lines = b"".join(json.dumps(dict(BAD_ITEM, op="learn")).encode() + b"\n" for _ in range(50))
 
-    def flood():
-        """One client sending nothing but bad items: batches and stream chunks of 50."""
-        attacker = running.client()
-        try:
-            while not stop.is_set():
-                flooding.set()
-                if len(floods) % 2:
-                    attacker.ok("POST", "/api/stream", bad_lines)
-                else:
-                    attacker.ok("POST", "/api/learn", [BAD_ITEM] * 50)
-                floods.append(time.monotonic())
-        except Exception as e:  # reported below: a flood that stopped measures nothing
-            broken.append(e)
-        finally:
-            attacker.close()
-
-    flooder = threading.Thread(target=flood)
-    try:
-        client.upload(creme_regressor())
-        seed_log(client, 4000)
-        x = trump_approval(1)[0][0]
-        flooder.start()
-        assert flooding.wait(TIMEOUT)
-        latencies, measuring, deadline = [], time.monotonic(), time.monotonic() + 20
-        while len(latencies) < 300 and time.monotonic() < deadline:
-            started = time.perf_counter()
+        def flood():
+            """One client sending nothing but bad items: batches and stream chunks of 50."""
+            attacker = running.client()
             try:
-                client.ok("POST", "/api/predict", {"features": x})
-            except socket.timeout:
-                pytest.fail(f"a prediction waited over {TIMEOUT} s behind a flood of bad items")
-            latencies.append(time.perf_counter() - started)
-        latencies.sort()
-        p99 = latencies[int(0.99 * (len(latencies) - 1))]
-        assert len(latencies) == 300, f"only {len(latencies)} predictions in 20 s (p99 {p99:.2f} s)"
-        assert not broken and flooder.is_alive(), broken
-        assert sum(t > measuring for t in floods) >= 2, "the flood did not go on during the measurement"
-        assert p99 < 1.0, f"p99 of predictions during a flood of bad items: {p99:.2f} s"
-    finally:
-        stop.set()
-        if flooder.ident:
-            flooder.join(3 * TIMEOUT)
-        client.close()
-        running.stop()
+                while not stop.is_set():
+                    flooding.set()
+                    if len(floods) % 2:
+                        attacker.ok("POST", "/api/stream", bad_lines)
+                    else:
+                        attacker.ok("POST", "/api/learn", [BAD_ITEM] * 50)
+                    floods.append(time.monotonic())
+            except Exception as e:  # reported below: a flood that stopped measures nothing
+                broken.append(e)
+            finally:
+                attacker.close()
+
+        flooder = threading.Thread(target=flood)
+        try:
+            client.upload(creme_regressor())
+            seed_log(client, 4000)
+            x = trump_approval(1)[0][0]
+            flooder.start()
+            assert flooding.wait(TIMEOUT)
+            latencies, measuring, deadline = [], time.monotonic(), time.monotonic() + 20
+            while len(latencies) < 300 and time.monotonic() < deadline:
+                started = time.perf_counter()
+                try:
+                    client.ok("POST", "/api/predict", {"features": x})
+                except socket.timeout:
+                    pytest.fail(f"a prediction waited over {TIMEOUT} s behind a flood of bad items")
+                latencies.append(time.perf_counter() - started)
+            latencies.sort()
+            p99 = latencies[int(0.99 * (len(latencies) - 1))]
+            assert len(latencies) == 300, f"only {len(latencies)} predictions in 20 s (p99 {p99:.2f} s)"
+            assert not broken and flooder.is_alive(), broken
+            assert sum(t > measuring for t in floods) >= 2, "the flood did not go on during the measurement"
+            assert p99 < 1.0, f"p99 of predictions during a flood of bad items: {p99:.2f} s"
+        finally:
+            stop.set()
+            if flooder.ident:
+                flooder.join(3 * TIMEOUT)
 
 
 # ---------------------------------------------------------------------------------------
@@ -535,6 +509,7 @@ def test_other_clients_predictions_stay_fast_while_one_floods_bad_items(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_file
 def test_predictions_alone_trigger_snapshots_and_kill_9_restarts_exactly(tmp_path):
     db = tmp_path / "c.db"
     proc = ServerProcess(db)
@@ -670,9 +645,7 @@ def test_stream_backlog_flag_caps_the_backlog_in_bytes(tmp_path):
 
 
 def test_event_streams_closed_by_their_clients_free_their_slot_within_seconds(tmp_path):
-    running = ServerThread(tmp_path / "c.db", max_streams=4)
-    client = running.client()
-    try:
+    with ServerThread(tmp_path / "c.db", max_streams=4) as running, running.client() as client:
         streams = [SSEClient(running.port, "/api/stream/events") for _ in range(4)]
         assert request_once(running.port, "GET", "/api/stream/metrics")[0] == 503
         for s in streams:
@@ -685,66 +658,60 @@ def test_event_streams_closed_by_their_clients_free_their_slot_within_seconds(tm
         fresh = SSEClient(running.port, "/api/stream/metrics")
         fresh.close()
         assert elapsed < 1.0 + SLACK  # checked each second; a heartbeat would find them after 15 s
-    finally:
-        client.close()
-        running.stop()
 
 
 @pytest.mark.parametrize("idle", ["silent", "keep-alive"])
 def test_idle_connections_cannot_lock_out_a_new_client(tmp_path, idle):
-    running = ServerThread(tmp_path / "c.db", max_connections=4)
-    sockets = []
-    try:
-        for i in range(4):  # from four addresses: no per-address cap is involved
-            sock = socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT,
-                                            source_address=(f"127.0.0.{i + 2}", 0))
-            sockets.append(sock)
-            if idle == "keep-alive":
-                sock.sendall(f"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{running.port}\r\n\r\n".encode())
-                assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-        status, _, data = request_once(running.port, "GET", "/api/health")
-        assert status == 200, f"a new client got {status} {data} while 4 idle sockets held every slot"
-        # An idle one made room: the one whose handler began waiting first, which need not be
-        # the first opened (a handler thread may run late, even after answering its request).
-        closed_one(sockets)
-    finally:
-        for sock in sockets:
-            sock.close()
-        running.stop()
+    with ServerThread(tmp_path / "c.db", max_connections=4) as running:
+        sockets = []
+        try:
+            for i in range(4):  # from four addresses: no per-address cap is involved
+                sock = socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT,
+                                                source_address=(f"127.0.0.{i + 2}", 0))
+                sockets.append(sock)
+                if idle == "keep-alive":
+                    sock.sendall(f"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{running.port}\r\n\r\n".encode())
+                    assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            status, _, data = request_once(running.port, "GET", "/api/health")
+            assert status == 200, f"a new client got {status} {data} while 4 idle sockets held every slot"
+            # An idle one made room: the one whose handler began waiting first, which need not be
+            # the first opened (a handler thread may run late, even after answering its request).
+            closed_one(sockets)
+        finally:
+            for sock in sockets:
+                sock.close()
 
 
 def test_one_address_cannot_take_more_than_its_share_of_connections(tmp_path):
-    running = ServerThread(tmp_path / "c.db", max_connections=100, max_per_client=3)
-    held = []
-    try:
-        # Three busy connections (event streams) from 127.0.0.2: none of them can give way.
-        held = [non_reading_stream(running.port, source="127.0.0.2") for _ in range(3)]
-        assert_error(request_once(running.port, "GET", "/api/health", source="127.0.0.2"), 503, "")
-        assert request_once(running.port, "GET", "/api/health", source="127.0.0.1")[0] == 200  # others still get in
-    finally:
-        for sock in held:
-            sock.close()
-        running.stop()
+    with ServerThread(tmp_path / "c.db", max_connections=100, max_per_client=3) as running:
+        held = []
+        try:
+            # Three busy connections (event streams) from 127.0.0.2: none of them can give way.
+            held = [non_reading_stream(running.port, source="127.0.0.2") for _ in range(3)]
+            assert_error(request_once(running.port, "GET", "/api/health", source="127.0.0.2"), 503, "")
+            assert request_once(running.port, "GET", "/api/health", source="127.0.0.1")[0] == 200  # others still get in
+        finally:
+            for sock in held:
+                sock.close()
 
 
 def test_idle_connections_of_one_address_give_way_to_its_new_one_within_its_share(tmp_path):
-    running = ServerThread(tmp_path / "c.db", max_connections=100, max_per_client=3)
-    held = []
-    try:
-        for _ in range(3):
-            sock = socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT,
-                                            source_address=("127.0.0.2", 0))
-            held.append(sock)
-        # Either the newcomer is refused, or an idle one of the same address is closed for it:
-        # 127.0.0.2 never holds more than its three slots.
-        status = request_once(running.port, "GET", "/api/health", source="127.0.0.2")[0]
-        assert status in (200, 503)
-        if status == 200:
-            closed_one(held)  # whichever handler began waiting first (threads start in no set order)
-    finally:
-        for sock in held:
-            sock.close()
-        running.stop()
+    with ServerThread(tmp_path / "c.db", max_connections=100, max_per_client=3) as running:
+        held = []
+        try:
+            for _ in range(3):
+                sock = socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT,
+                                                source_address=("127.0.0.2", 0))
+                held.append(sock)
+            # Either the newcomer is refused, or an idle one of the same address is closed for it:
+            # 127.0.0.2 never holds more than its three slots.
+            status = request_once(running.port, "GET", "/api/health", source="127.0.0.2")[0]
+            assert status in (200, 503)
+            if status == 200:
+                closed_one(held)  # whichever handler began waiting first (threads start in no set order)
+        finally:
+            for sock in held:
+                sock.close()
 
 
 def test_max_connections_per_client_flag_reaches_the_server(tmp_path):
@@ -784,39 +751,36 @@ class BlockingRegressor:
 def test_read_only_routes_and_uploads_do_not_wait_for_a_stuck_learn(tmp_path):
     LEARN_ENTERED.clear()
     LEARN_RELEASE.clear()
-    running = ServerThread(tmp_path / "c.db")
-    client = running.client()
-    stuck = threading.Thread(target=lambda: request_once(running.port, "POST", "/api/learn",
-                                                 {"features": {"x": 1.0}, "ground_truth": 999},
-                                                 timeout=4 * TIMEOUT))
-    try:
-        client.upload(BlockingRegressor(), query="?flavor=regression")
-        for i in range(5):
-            client.ok("POST", "/api/learn", {"features": {"x": float(i)}, "ground_truth": float(i)})
-        metrics = client.ok("GET", "/api/metrics")
-        stuck.start()
-        assert LEARN_ENTERED.wait(TIMEOUT)
-        answers = {}
-        for method, path, body in [("GET", "/api/metrics", None), ("GET", "/api/stats", None),
-                                   ("GET", "/api/health", None), ("GET", "/api/metrics/history", None),
-                                   ("POST", "/api/model", dill.dumps(creme_regressor()))]:
-            started = time.monotonic()
-            try:
-                status, _, data = request_once(running.port, method, path, body, timeout=SLACK)
-            except socket.timeout:
-                status, data = f"no answer in {SLACK} s", None
-            answers[path] = (status, round(time.monotonic() - started, 1), data)
-        assert answers["/api/metrics"][0] == 200 and answers["/api/metrics"][2] == metrics, answers
-        assert answers["/api/stats"][0] == 200 and answers["/api/stats"][2]["model"]["learns"] == 5, answers
-        assert answers["/api/health"][0] == 200, answers
-        assert answers["/api/metrics/history"][0] == 200, answers
-        assert answers["/api/model"][0] == 201, answers
-    finally:
-        LEARN_RELEASE.set()
-        if stuck.ident:
-            stuck.join(4 * TIMEOUT)
-        client.close()
-        running.stop()
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+        stuck = threading.Thread(target=lambda: request_once(running.port, "POST", "/api/learn",
+                                                     {"features": {"x": 1.0}, "ground_truth": 999},
+                                                     timeout=4 * TIMEOUT))
+        try:
+            client.upload(BlockingRegressor(), query="?flavor=regression")
+            for i in range(5):
+                client.ok("POST", "/api/learn", {"features": {"x": float(i)}, "ground_truth": float(i)})
+            metrics = client.ok("GET", "/api/metrics")
+            stuck.start()
+            assert LEARN_ENTERED.wait(TIMEOUT)
+            answers = {}
+            for method, path, body in [("GET", "/api/metrics", None), ("GET", "/api/stats", None),
+                                       ("GET", "/api/health", None), ("GET", "/api/metrics/history", None),
+                                       ("POST", "/api/model", dill.dumps(creme_regressor()))]:
+                started = time.monotonic()
+                try:
+                    status, _, data = request_once(running.port, method, path, body, timeout=SLACK)
+                except socket.timeout:
+                    status, data = f"no answer in {SLACK} s", None
+                answers[path] = (status, round(time.monotonic() - started, 1), data)
+            assert answers["/api/metrics"][0] == 200 and answers["/api/metrics"][2] == metrics, answers
+            assert answers["/api/stats"][0] == 200 and answers["/api/stats"][2]["model"]["learns"] == 5, answers
+            assert answers["/api/health"][0] == 200, answers
+            assert answers["/api/metrics/history"][0] == 200, answers
+            assert answers["/api/model"][0] == 201, answers
+        finally:
+            LEARN_RELEASE.set()
+            if stuck.ident:
+                stuck.join(4 * TIMEOUT)
 
 
 SLEEPY = """
@@ -899,6 +863,7 @@ def test_max_ids_keeps_exactly_the_newest_ids_of_a_batch_without_a_sweep(tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_file
 def test_no_learn_is_acknowledged_while_every_write_is_refused(tmp_path):
     db = tmp_path / "c.db"
     service = chantilly.Service.open(db)
@@ -976,12 +941,9 @@ def test_a_public_address_with_only_an_admin_token_is_refused(tmp_path):
                                   "/static/" + "a/" * 3000 + "a", "/static/%2e%2e/" + "b" * 300,
                                   "/static/" + "%C3%A9" * 200])
 def test_odd_static_paths_are_404s(tmp_path, path):
-    running = ServerThread(tmp_path / "c.db")
-    try:
+    with ServerThread(tmp_path / "c.db") as running:
         assert_error(request_once(running.port, "GET", path), 404, "")
         assert request_once(running.port, "GET", "/static/app.js")[0] == 200
-    finally:
-        running.stop()
 
 
 class ArrayRegressor:
@@ -1011,9 +973,7 @@ class TupleKeysClassifier:
 @pytest.mark.parametrize("model, flavor, y", [(ArrayRegressor, "regression", 1.0),
                                               (TupleKeysClassifier, "binary", True)])
 def test_a_prediction_that_cannot_be_encoded_is_a_422_and_commits_nothing(tmp_path, model, flavor, y):
-    running = ServerThread(tmp_path / "c.db")
-    client = running.client()
-    try:
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:
         client.upload(model(), query=f"?flavor={flavor}")
         assert counters(client) == (0, 0, 0)
         assert_error(client.request("POST", "/api/predict", {"id": "a", "features": {"x": 1.0}}), 422, "")
@@ -1024,16 +984,8 @@ def test_a_prediction_that_cannot_be_encoded_is_a_422_and_commits_nothing(tmp_pa
         assert counters(client) == (0, 0, 0)
         assert_error(client.request("POST", "/api/learn", {"id": "a", "ground_truth": y}), 400, "No information stored")
         assert_error(client.request("POST", "/api/learn", {"id": "b", "ground_truth": y}), 400, "No information stored")
-    finally:
-        client.close()
-        running.stop()
-    running = ServerThread(tmp_path / "c.db")  # and nothing was logged either
-    client = running.client()
-    try:
+    with ServerThread(tmp_path / "c.db") as running, running.client() as client:  # and nothing was logged either
         assert counters(client) == (0, 0, 0)
-    finally:
-        client.close()
-        running.stop()
 
 
 def test_expired_ids_are_410_before_and_after_the_sweep(tmp_path):
