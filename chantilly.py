@@ -2707,14 +2707,19 @@ class Deployment:
                 # recent ones for a dashboard opened later (?recent=).
                 outcome.events.append(("events", op.kind, _event(op, now, self.name, x, answer)))
                 learned = learned or op.kind == "learn"
-            if learned:
-                self._after_learns(now, listening, outcome)
-            if not self.broken and (self.since_snapshot >= SNAPSHOT_EVERY or self.logged_bytes >= SNAPSHOT_BYTES):
-                outcome.ticket = self.snapshot()  # never a broken model's unknown state
-            self._publish(learned)
+            self._after_run(learned, now, listening, outcome)
             if then is not None:
                 then(self._acknowledged(ops, outcome.results))
         return outcome
+
+    def _after_run(self, learned, now, listening, outcome):
+        """What follows a run of calls: metrics and history after learns, a snapshot when
+        one is due (never of a broken model's unknown state), the published view. Lock held."""
+        if learned:
+            self._after_learns(now, listening, outcome)
+        if not self.broken and (self.since_snapshot >= SNAPSHOT_EVERY or self.logged_bytes >= SNAPSHOT_BYTES):
+            outcome.ticket = self.snapshot()
+        self._publish(learned)
 
     def _acknowledged(self, ops, results):
         """The operations among ``ops`` that ``results`` answered without an error: all that a
@@ -4631,6 +4636,28 @@ def read_headers(rfile):
     return headers
 
 
+def _refused_head(version, headers):
+    """``(status, message)`` for a head that cannot be served as it is, else None."""
+    if version == "HTTP/1.1" and "host" not in headers:
+        return HTTPStatus.BAD_REQUEST, "HTTP/1.1 requests need a Host header"
+    expect = headers.get("Expect")
+    if expect is not None and expect.lower() != "100-continue":
+        # RFC 9110 10.1.1: an expectation the server cannot meet is answered 417 unprocessed.
+        return HTTPStatus.EXPECTATION_FAILED, f"unsupported Expect {expect[:40]!r}: only 100-continue"
+    return None
+
+
+def _origin_form(target, headers):
+    """The path (and query) of a request target. An absolute-form one (what proxies send) has
+    its authority put in ``headers`` as the Host: RFC 9112 3.2.2 says it is the host,
+    whatever the Host header says, so the guard judges that one."""
+    if target[:7].lower() != "http://" and target[:8].lower() != "https://":
+        return target
+    parts = urllib.parse.urlsplit(target)
+    headers.set("Host", parts.netloc)
+    return (parts.path or "/") + ("?" + parts.query if parts.query else "")
+
+
 class BodyReader:
     """One request's body, read from the connection as it arrives: plain (Content-Length) or
     chunked (RFC 9112 7.1), refused with 413 before reading when it is over a limit.
@@ -4837,21 +4864,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(*headers)
             return False
         self.headers = headers
-        if path[:7].lower() == "http://" or path[:8].lower() == "https://":
-            # Absolute form (what proxies send): RFC 9112 3.2.2 says its authority is the
-            # host, whatever the Host header says, so the guard judges that one.
-            target = urllib.parse.urlsplit(path)
-            headers.set("Host", target.netloc)
-            path = (target.path or "/") + ("?" + target.query if target.query else "")
+        path = _origin_form(path, headers)
         self.path = "/" + path.lstrip("/") if path.startswith("//") else path
-        if version == "HTTP/1.1" and "host" not in headers:
-            self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/1.1 requests need a Host header")
-            return False
-        expect = headers.get("Expect")
-        if expect is not None and expect.lower() != "100-continue":
-            # RFC 9110 10.1.1: an expectation the server cannot meet is answered 417 unprocessed.
-            self.send_error(HTTPStatus.EXPECTATION_FAILED, f"unsupported Expect {expect[:40]!r}: "
-                            "only 100-continue")
+        refused = _refused_head(version, headers)
+        if refused:
+            self.send_error(*refused)
             return False
         connection = headers.get("Connection", "").lower()
         self.close_connection = "close" in connection or (
@@ -5855,37 +5872,15 @@ def cmd_delete_model(args):
 
 def cmd_run(args):
     """Start the server and serve until SIGINT or SIGTERM."""
-    tokens = {"client": args.token, "admin": args.admin_token or args.token}
-    if not _is_loopback(args.host) and not args.token and not args.insecure:
-        print(f"chantilly: refusing to listen on {args.host} without a token (--token): anyone who can reach "
-              "it could predict and learn" + ("" if args.admin_token else
-              ", or upload a model, and loading a model runs its code") + ". Set --token (or "
-              "CHANTILLY_TOKEN), or pass --insecure if the network is trusted.", file=sys.stderr)
+    refusal = _unsafe_without_a_token(args)
+    if refusal:
+        print(f"chantilly: {refusal}", file=sys.stderr)
         return 2
-    if "*" in {o.strip().rstrip("/") for o in args.allowed_origins} and not (args.token or args.admin_token):
-        print("chantilly: refusing --allowed-origins '*' without a token (--token): every web page "
-              "its users open could then call the API on their behalf. Set --token (or "
-              "CHANTILLY_TOKEN), or list the origins that may call it.", file=sys.stderr)
+    started = _start(args)
+    if isinstance(started, str):
+        print(f"chantilly: {started}", file=sys.stderr)
         return 2
-    created = not os.path.exists(args.db)
-    try:
-        service = Service.open(args.db, settings_from(args))
-    except StoreError as e:
-        hint = "; stop that server, or give this one another file with --db" if "in use" in str(e) else ""
-        print(f"chantilly: {e}{hint}", file=sys.stderr)
-        return 2
-    try:
-        server = Server((args.host, args.port), service, tokens, static_dir=find_static_dir())
-    except OSError as e:
-        service.close()
-        if created:  # a start that failed leaves nothing behind
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(args.db + suffix)
-        hint = ("; another program uses that port: choose another with --port (0 picks a free one)"
-                if e.errno == errno.EADDRINUSE else "")
-        print(f"chantilly: cannot listen on {args.host}:{args.port}: {e.strerror or e}{hint}", file=sys.stderr)
-        return 2
+    service, server = started
     stopping = threading.Event()
 
     def stop(signum, frame):
@@ -5906,6 +5901,43 @@ def cmd_run(args):
         service.close(timeout=max(0.1, deadline - time.monotonic()))
     print("chantilly stopped", flush=True)
     return 0
+
+
+def _unsafe_without_a_token(args):
+    """Why the command line would serve without a token where it needs one, or None."""
+    if not _is_loopback(args.host) and not args.token and not args.insecure:
+        return (f"refusing to listen on {args.host} without a token (--token): anyone who can reach "
+                "it could predict and learn" + ("" if args.admin_token else
+                ", or upload a model, and loading a model runs its code") + ". Set --token (or "
+                "CHANTILLY_TOKEN), or pass --insecure if the network is trusted.")
+    if "*" in {o.strip().rstrip("/") for o in args.allowed_origins} and not (args.token or args.admin_token):
+        return ("refusing --allowed-origins '*' without a token (--token): every web page "
+                "its users open could then call the API on their behalf. Set --token (or "
+                "CHANTILLY_TOKEN), or list the origins that may call it.")
+    return None
+
+
+def _start(args):
+    """``(service, server)`` listening, or why it could not start (a start that failed
+    leaves no new database file behind)."""
+    tokens = {"client": args.token, "admin": args.admin_token or args.token}
+    created = not os.path.exists(args.db)
+    try:
+        service = Service.open(args.db, settings_from(args))
+    except StoreError as e:
+        hint = "; stop that server, or give this one another file with --db" if "in use" in str(e) else ""
+        return f"{e}{hint}"
+    try:
+        return service, Server((args.host, args.port), service, tokens, static_dir=find_static_dir())
+    except OSError as e:
+        service.close()
+        if created:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(args.db + suffix)
+        hint = ("; another program uses that port: choose another with --port (0 picks a free one)"
+                if e.errno == errno.EADDRINUSE else "")
+        return f"cannot listen on {args.host}:{args.port}: {e.strerror or e}{hint}"
 
 
 def _banner(args, service, server):
