@@ -2,7 +2,8 @@
 # Everything installs into a local virtualenv ($(VENV)); nothing touches the system Python.
 # Two stamps: $(RUN_DEPS) is what serving needs (creme, river, dill, and requests for the
 # README's client snippets); $(TEST_DEPS) adds the test tools (pytest, hypothesis, playwright,
-# SSE clients; 190 MB more, mostly playwright), which `make run` never pulls in.
+# SSE clients, psycopg for the PostgreSQL tests; 190 MB more, mostly playwright), which
+# `make run` never pulls in.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -36,7 +37,7 @@ $(RUN_DEPS): Makefile
 
 $(TEST_DEPS): $(RUN_DEPS)
 	$(PY) -m pip install --quiet pytest hypothesis playwright sseclient-py httpx-sse httpx \
-		openapi-spec-validator schemathesis
+		openapi-spec-validator schemathesis "psycopg[binary]>=3"
 	touch $@
 
 run: $(RUN_DEPS)

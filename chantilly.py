@@ -46,18 +46,23 @@ of the model taken at most CHECKPOINT_EVERY calls earlier (see Deployment).
 Sections, each under a banner, in dependency order (a test holds this list to the banners).
 Nothing above the HTTP banners knows about sockets or HTTP::
 
-    Constants and schema
+    Constants
     Errors
     Helpers: JSON and server-sent events
     Models and flavors
     Metrics
     Telemetry: counters and histograms for /metrics
-    Storage
+    Storage: the write protocol and the operations
+    Storage: SQLite
+    Storage: PostgreSQL
     Storage: what chantilly keeps about a model
     Event bus
     Operations: validated calls
+    Replay: a model rebuilt from its snapshot and log
     Deployment: one model being served
     Stats
+    Service: the registry of models being served
+    Service: model lifecycle, from upload to deletion
     Service: chantilly without HTTP
     HTTP: router
     HTTP: what routes see and return
@@ -132,7 +137,7 @@ __version__ = "0.1.0"
 
 
 # ---------------------------------------------------------------------------------------
-# Constants and schema
+# Constants
 # ---------------------------------------------------------------------------------------
 
 DEFAULT_MODEL = "default"
@@ -202,112 +207,6 @@ class Settings:
     allowed_origins: tuple = ()    # browser origins allowed to call the API ("*": any)
 
 
-_INSERT_LOG = "INSERT INTO log (seq, model, body) VALUES (?, ?, ?)"
-_INSERT_STORED_ID = ("INSERT OR REPLACE INTO stored_ids (model, id, body, created, seq) "
-                     "VALUES (?, ?, ?, ?, ?)")
-#: Stands for the seq of the log record written with a statement (see Store.write).
-SEQ = object()
-
-#: ``PRAGMA application_id`` of a chantilly database ("chnt"): tells ours from a foreign file.
-APPLICATION_ID = 0x63686E74
-SCHEMA_VERSION = 2
-SCHEMA = """
--- One row per uploaded model: its description and its latest snapshot. The id is what the
--- other tables refer to, so a model replaced while a call on it was still running can never
--- mix that call's rows with its successor's.
-CREATE TABLE IF NOT EXISTS models (
-    id      INTEGER PRIMARY KEY,
-    name    TEXT NOT NULL,
-    role    TEXT NOT NULL,     -- 'serving' answers the calls made to its name; 'challenger' sees
-                               -- the same calls beside it; 'version' is kept for a rollback
-    version INTEGER NOT NULL,  -- 1, 2, ... per name, in the order of upload
-    info    TEXT NOT NULL,     -- JSON: class, flavor, library, uploaded_at, options; "final"
-                               -- counters and metrics once it stopped serving
-    state   BLOB NOT NULL,     -- see pack_state
-    initial BLOB NOT NULL,     -- the model as uploaded (what ?on_drift=reset goes back to)
-    seq     INTEGER NOT NULL   -- the last log record the snapshot includes
-);
-CREATE UNIQUE INDEX IF NOT EXISTS models_serving ON models (name) WHERE role = 'serving';
-CREATE UNIQUE INDEX IF NOT EXISTS models_challenger ON models (name) WHERE role = 'challenger';
--- A name's versions, looked up by every upload, prune and rollback (a scan with 1,000s of models).
-CREATE INDEX IF NOT EXISTS models_versions ON models (name, version);
--- Model calls since each model's snapshot, replayed in seq order on start. The store numbers
--- them itself, above every seq ever used (a snapshot's too), so a seq is never reused once a
--- snapshot has truncated the log; no AUTOINCREMENT or index, so a call writes one page.
-CREATE TABLE IF NOT EXISTS log (
-    seq   INTEGER PRIMARY KEY,
-    model INTEGER NOT NULL,
-    body  TEXT NOT NULL      -- JSON: see predict_record and learn_record
-);
--- Features and predictions served with an id, waiting for their ground truth.
-CREATE TABLE IF NOT EXISTS stored_ids (
-    model   INTEGER NOT NULL,
-    id      TEXT NOT NULL,   -- JSON of the client's id, so that 1 and "1" stay distinct
-    body    TEXT NOT NULL,   -- JSON {"x": features, "p": prediction}; '' once expired or evicted
-    created REAL NOT NULL,
-    seq     INTEGER NOT NULL, -- of the prediction that stored it: oldest first, even within a batch
-    PRIMARY KEY (model, id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS stored_ids_order ON stored_ids (model, seq);
--- Settings of the served models as a whole: 'default', the model unnamed calls go to;
--- 'flavor', set by POST /api/init; 'hashseed' (see _use_the_databases_hash_seed).
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
--- Concept drifts detected in a model's live error (see Metrics.watch), for the charts.
-CREATE TABLE IF NOT EXISTS drifts (
-    model INTEGER NOT NULL,
-    t     REAL NOT NULL,
-    n     INTEGER NOT NULL     -- the learn at which it was detected
-);
--- Metrics over time, for the dashboard's charts.
-CREATE TABLE IF NOT EXISTS history (
-    model   INTEGER NOT NULL,
-    t       REAL NOT NULL,
-    n       INTEGER NOT NULL,
-    metrics TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS history_model ON history (model, t);
-"""
-
-# Schema 1 (chantilly 0.1.0) keyed every table by the model's name.
-_MIGRATE_FROM_1 = """
-ALTER TABLE models RENAME TO models_1;
-ALTER TABLE log RENAME TO log_1;
-ALTER TABLE pending RENAME TO pending_1;
-ALTER TABLE history RENAME TO history_1;
-DROP INDEX IF EXISTS pending_created;
-DROP INDEX IF EXISTS history_model;
-{schema}
-INSERT INTO models (id, name, role, version, info, state, initial, seq)
-    SELECT seq, name, 'serving', 1, info, state, state, seq FROM models_1;
-INSERT INTO log (seq, model, body)
-    SELECT l.seq, m.id, l.body FROM log_1 l JOIN models m ON m.name = l.model;
-INSERT INTO stored_ids (model, id, body, created, seq)
-    SELECT m.id, p.id, p.body, p.created, ROW_NUMBER() OVER (ORDER BY p.created)
-    FROM pending_1 p JOIN models m ON m.name = p.model;
-INSERT INTO history (model, t, n, metrics)
-    SELECT m.id, h.t, h.n, h.metrics FROM history_1 h JOIN models m ON m.name = h.model;
-DROP TABLE models_1; DROP TABLE log_1; DROP TABLE pending_1; DROP TABLE history_1;
-"""
-
-
-def _migrate(conn):
-    """Bring the file to :data:`SCHEMA_VERSION`: create it, or upgrade an older one, in one
-    transaction; then drop rows left by a model replaced while a call on it was running."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version == 1:
-        # Schema 1 used one seq counter for the log and snapshots, so seqs are unique ids.
-        conn.executescript("BEGIN;" + _MIGRATE_FROM_1.format(schema=SCHEMA))
-    else:
-        conn.executescript("BEGIN;" + SCHEMA)  # IF NOT EXISTS: creates what a file lacks, only
-    for pragma, value in (("application_id", APPLICATION_ID), ("user_version", SCHEMA_VERSION)):
-        if conn.execute(f"PRAGMA {pragma}").fetchone()[0] != value:
-            conn.execute(f"PRAGMA {pragma}={value}")
-    for table in ("log", "stored_ids", "history", "drifts"):
-        conn.execute(f"DELETE FROM {table} WHERE model NOT IN (SELECT id FROM models)")
-    conn.execute("COMMIT")
 
 
 # ---------------------------------------------------------------------------------------
@@ -1042,6 +941,17 @@ def metric_names(library, flavor):
     return sorted(names)
 
 
+def default_metric_names(model):
+    """The metrics a :class:`Model` is scored with when its upload names none: its flavor's
+    that its library offers, without those that need probabilities when it gives none."""
+    module = importlib.import_module(f"{model.library}.metrics")
+    offered = metric_names(model.library, model.paradigm)
+    chosen = [n for n in model.paradigm.metrics if n in offered]
+    if not model.proba and isinstance(model.paradigm, Classification):
+        chosen = [n for n in chosen if getattr(getattr(module, n)(), "requires_labels", True)]
+    return chosen
+
+
 def _creme_on_new_scipy():
     """creme 0.6's ROCAUC calls scipy.integrate.trapz, which SciPy 1.14 removed under that
     name; give it back under the old name (it is the same function)."""
@@ -1076,15 +986,13 @@ class Metrics:
             _creme_on_new_scipy()
         module = importlib.import_module(f"{model.library}.metrics")
         offered = metric_names(model.library, model.paradigm)
-        chosen = [n for n in model.paradigm.metrics if n in offered] if names is None else names
+        chosen = default_metric_names(model) if names is None else names
         unknown = [n for n in chosen if n not in offered]
         if unknown:
             raise BadRequest(f"unknown metric{'s' * (len(unknown) > 1)} {', '.join(unknown)} for a "
                              f"{model.paradigm.name} model: {model.library} offers "
                              f"{', '.join(offered) or 'none'}")
         objs = [getattr(module, name)() for name in chosen]
-        if names is None and not model.proba and isinstance(model.paradigm, Classification):
-            objs = [m for m in objs if getattr(m, "requires_labels", True)]
         metrics = _METRICS_OF.get(model.paradigm.name, Metrics).build(model, objs, options)
         metrics.detector = _drift_detector()
         return metrics
@@ -1346,6 +1254,14 @@ class Telemetry:
                 series = self._series[key] = Histogram(self._families[name][3])
             series.observe(value)
 
+    def render_service(self, described, commits, started, **counts):
+        """``/metrics``: what was recorded, the models ``described`` (see :func:`_service_gauges`),
+        ``commits`` (the store's duration and size histograms) and the process's gauges."""
+        seconds, writes = commits
+        return self.render(_service_gauges(described, **counts) + process_gauges(started), [
+            ("chantilly_commit_duration_seconds", "Time of one group commit to the database.", seconds),
+            ("chantilly_commit_writes", "Writes (model calls and others) per group commit.", writes)])
+
     def render(self, gauges=(), histograms=()):
         """The exposition text: every declared family, then ``gauges``, an iterable of
         ``(name, help, [(labels dict, value), ...])`` measured by the caller just now (a
@@ -1371,6 +1287,32 @@ class Telemetry:
         for name, help, histogram in histograms:
             lines += [f"# HELP {name} {help}", f"# TYPE {name} histogram", *histogram.lines(name, {})]
         return "\n".join(lines) + "\n"
+
+
+def _service_gauges(described, expired, refused, connections, streams):
+    """The gauges of the models ``described`` (``[(name, description, metrics, snapshots)]``)
+    and of the server as a whole."""
+    calls = [({"model": n, "kind": kind}, d[key]) for n, d, _, _ in described
+             for kind, key in (("predict", "predictions"), ("learn", "learns"))]
+    values = [({"model": n, "metric": metric}, value) for n, _, metrics, _ in described
+              for metric, value in metrics.items()]
+    return [
+        ("chantilly_build_info", "chantilly's version and Python's, as labels; always 1.",
+         [({"version": __version__, "python": platform.python_version()}, 1)]),
+        ("chantilly_model_calls_total", "Model calls answered, by model and kind (since upload).", calls),
+        ("chantilly_model_metric", "Each model's current metric values.", values),
+        ("chantilly_stored_ids", "Ids waiting for their ground truth, by model.",
+         [({"model": n}, d["pending"]) for n, d, _, _ in described]),
+        ("chantilly_snapshots_total", "Model snapshots written since the server started.",
+         [({"model": n}, snapshots) for n, _, _, snapshots in described]),
+        ("chantilly_drifts_total", "Concept drifts detected in a model's live error.",
+         [({"model": n}, d.get("drifts", 0)) for n, d, _, _ in described]),
+        ("chantilly_expired_ids_total", "Stored ids that expired or were evicted.", [({}, expired)]),
+        ("chantilly_refused_writes_total", "Times storage refused writes (disk full, read-only).",
+         [({}, refused)]),
+        ("chantilly_open_connections", "Open HTTP connections.", [({}, connections)]),
+        ("chantilly_open_streams", "Open event streams.", [({}, streams)]),
+    ]
 
 
 def _labels(labels):
@@ -1419,48 +1361,632 @@ def process_gauges(started):
 
 
 # ---------------------------------------------------------------------------------------
-# Storage
+# Storage: the write protocol and the operations
 # ---------------------------------------------------------------------------------------
+
+#: A model in the catalog: its id (issued by the store, never reused), the name it serves
+#: under, its role ('serving', 'challenger' or 'version': a past one kept for a rollback),
+#: its version (1, 2, ... per name, in the order of upload) and its description.
+Entry = collections.namedtuple("Entry", "id name role version info")
+
+
+def _description(text):
+    """A model's description from the catalog: ``{}`` for a damaged one, which loading the
+    model then refuses with the reason, and which can still be listed and deleted."""
+    try:
+        info = json.loads(text)
+    except ValueError:
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 class Store:
-    """The SQLite file: model snapshots, the log of model calls since, stored ids, history.
+    """Where chantilly keeps everything: the catalog of models, each model's snapshot and the
+    log of its calls since, stored ids, metrics history and drifts. Callers see only named
+    operations (below); the statements are the backend's (:attr:`SQL`, see
+    :class:`SQLiteStore`), and nothing outside the store names a table.
 
     **The write protocol.** A write only queues its statements and returns a *ticket*, an
     int that grows with every write: callers hold a model's lock while they write, and must
-    not wait on the disk (or hand the GIL to SQLite) meanwhile. :meth:`commit` runs
+    not wait on the disk (or hand the GIL to the database) meanwhile. :meth:`commit` runs
     everything queued so far in one transaction, other callers' writes included (group
     commit), and returns once the caller's ticket is settled. The rule callers rely on:
 
-        a ticket at or below the settled mark is durable, unless it lies in a refused range.
+        a ticket at or below the settled mark is durable, unless it was refused.
 
-    If SQLite refuses a write (disk full, read-only file), every write not yet committed is
-    rolled back, its tickets become a refused range, and :attr:`refusals` grows: whoever
-    built state in memory on top of those writes is *behind the store* and must rebuild
-    (see :meth:`behind`). Reads run the queue first, inside the open transaction, so they
-    see every write queued before them.
+    **Refusals are per model name** (a name's serving model, challenger and past versions
+    together: the unit a cluster node will own). When the database refuses a write, the batch
+    is run again a name at a time, each in a savepoint: only the names whose writes fail are
+    refused, with every write of theirs not yet committed; :meth:`refusals_of` grows for
+    them, and whoever built state in memory on those writes is *behind* and must rebuild. A
+    write says which refusal count its state was built on (``basis``): one built before a
+    refusal is refused at once, so nothing built on a refused write is ever committed.
+    A failure of the whole transaction (disk full at commit, the file deleted) refuses
+    every name that had writes in it. Reads run the queue first, inside the open
+    transaction, so they see every write queued before them.
     """
 
-    def __init__(self, path, sync="normal"):
-        self.path = str(path)
+    #: The backend's statements, by operation (see :class:`SQLiteStore`).
+    SQL = {}
+    #: What the backend raises when it refuses a statement.
+    Error = Exception
+    #: What ``GET /api/init`` calls this backend, as chantilly 0.2 did.
+    kind = "?"
+
+    def __init__(self):
         self._commit_lock = threading.Lock()  # one committer at a time; the others wait here
-        self._conn_lock = threading.Lock()    # guards _conn and its open transaction
-        self._lock = threading.Lock()         # guards the queue, the tickets, _seq, _refused
-        self._queued = []    # (sql, params) written but not yet run
+        self._conn_lock = threading.Lock()    # guards the connection and its open transaction
+        self._lock = threading.Lock()         # guards the queue, tickets and refusals
+        self._queued = []    # (ticket, name, sql, params) written but not yet run
+        self._pending = []   # the same, run in the open transaction: run again if it is redone
         self._written = 0    # ticket of the last write
         self._settled = 0    # tickets up to here are committed or refused
-        self._refused = []   # sorted, disjoint (first, last) ticket ranges that were rolled back
-        self.refusals = 0    # how many times writes were refused since the store opened
+        self._refused = []   # sorted, disjoint (first, last) ticket ranges of whole refusals
+        self._refused_tickets = set()  # tickets of the names refused alone
+        self._refusals = collections.Counter()  # name -> times its writes were refused
+        self.refusals = 0    # times writes were refused since the store opened, for /metrics
+        self._refused_because = ""  # why the last writes were refused, for the callers' message
         # Of the commits, for /metrics; the commit lock guards them (it is held as they change).
         self.commit_seconds, self.commit_writes = Histogram(SECONDS_BUCKETS), Histogram(SIZE_BUCKETS)
+
+    # -- the backend: a connection that runs statements ------------------------------------
+
+    def _execute(self, sql, params=()):
+        raise NotImplementedError
+
+    def _execute_many(self, sql, rows):
+        raise NotImplementedError
+
+    def _begin(self):
+        raise NotImplementedError
+
+    def _in_transaction(self):
+        raise NotImplementedError
+
+    def _check_file(self):
+        """Raise :class:`FileLost` when committing would be pointless (see SQLiteStore)."""
+
+    def _new_model_id(self):
+        raise NotImplementedError
+
+    # -- writes: each queues its statements and returns a ticket for commit() -----------
+
+    def _write(self, name, statements, basis=None):
+        """Queue ``[(operation, params), ...]`` of the model name ``name`` (None: the catalog's);
+        ``basis``: the refusal count of ``name`` the writer's state was built on."""
+        with self._lock:
+            self._written += 1
+            if basis is not None and self._refusals[name] != basis:
+                self._refused_tickets.add(self._written)  # built on a refused write
+            else:
+                self._queued.extend((self._written, name, self.SQL[op], params) for op, params in statements)
+            return self._written
+
+    def refusals_of(self, name):
+        """How many times writes of the model name ``name`` were refused (see ``basis``)."""
+        return self._refusals[name]
+
+    # -- commit ---------------------------------------------------------------------------
+
+    def commit(self, ticket):
+        """Make every write up to ``ticket`` durable; raises :class:`Unavailable` if it was refused.
+
+        The committer takes everything queued so far, other callers' writes included.
+        """
+        self.settle(ticket)
+        if self.refused(ticket):
+            raise self.unavailable()
+
+    def settle(self, ticket):
+        """Commit or refuse every write up to ``ticket``, raising nothing: see :meth:`refused`."""
+        if ticket <= self._settled:  # read without the lock: it only grows
+            return
+        with self._commit_lock:
+            if ticket > self._settled:
+                with self._conn_lock:
+                    self._commit_queued()
+
+    def refused(self, ticket):
+        """Whether the write of a settled ``ticket`` was refused."""
+        if not self._refused and not self._refused_tickets:  # never refused (read without the lock)
+            return False
+        with self._lock:
+            if ticket in self._refused_tickets:
+                return True
+            i = bisect.bisect_right(self._refused, (ticket, math.inf)) - 1
+            return i >= 0 and self._refused[i][0] <= ticket <= self._refused[i][1]
+
+    def unavailable(self):
+        """The error a caller whose write was refused gets."""
+        return Unavailable(f"the database refused the write ({self._refused_because}); "
+                           "nothing was changed, retry when storage is available again")
+
+    def _commit_queued(self):
+        with self._lock:
+            queued, self._queued = self._queued, []
+            through = self._written
+        started = time.perf_counter()
+        try:
+            self._check_file()
+            if len(queued) == 1 and not self._in_transaction():
+                # One statement commits itself: one call instead of BEGIN, run, COMMIT (+20%
+                # requests/s at 4 connections, where most commits carry a lone log record).
+                self._run_alone(queued[0])
+            else:
+                self._run(queued)
+                self._execute("COMMIT")
+            self._pending = []
+        except (self.Error, FileLost) as e:
+            self._fail(e, queued)
+            return
+        with self._lock:
+            self._settled = max(self._settled, through)
+        self.commit_seconds.observe(time.perf_counter() - started)
+        self.commit_writes.observe(len(queued))
+
+    def _run_alone(self, write):
+        try:
+            self._execute(write[2], write[3])
+        except self.Error as e:
+            if write[1] is None:
+                raise
+            self._refuse({write[1]}, [write], e)
+
+    def _run(self, queued):
+        """Run writes in the open transaction (opening one), consecutive same statements as
+        one executemany. When the database refuses one, the transaction is run again a name
+        at a time (see :meth:`_isolate`). Connection lock held."""
+        if not self._in_transaction():
+            self._begin()
+        try:
+            for sql, group in itertools.groupby(queued, key=operator.itemgetter(2)):
+                self._execute_many(sql, [w[3] for w in group])
+            self._pending += queued
+        except self.Error as e:
+            self._pending = self._isolate(self._pending + queued, e)
+
+    def _isolate(self, writes, error):
+        """Roll back and run ``writes`` again, each name's in a savepoint, the catalog's last:
+        refuse the names whose writes fail; returns the writes that stand. Raises when the
+        catalog's fail (then everything is refused). Connection lock held."""
+        self._rollback()
+        self._begin()
+        by_name = {}
+        for write in writes:
+            by_name.setdefault(write[1], []).append(write)
+        catalog, refused = by_name.pop(None, []), set()
+        for name, group in by_name.items():
+            self._execute("SAVEPOINT one_name")
+            try:
+                for write in group:
+                    self._execute(write[2], write[3])
+            except self.Error:
+                self._execute("ROLLBACK TO one_name")
+                refused.add(name)
+            self._execute("RELEASE one_name")
+        for write in catalog:
+            self._execute(write[2], write[3])
+        if refused:
+            self._refuse(refused, writes, error)
+        return [w for w in writes if w[1] not in refused]
+
+    def _refuse(self, names, writes, error):
+        """Refuse the names ``names``: their ``writes`` and every later one. Connection lock held."""
+        with self._lock:
+            self._refused_tickets.update(w[0] for w in writes if w[1] in names)
+            self._refused_tickets.update(w[0] for w in self._queued if w[1] in names)
+            self._queued = [w for w in self._queued if w[1] not in names]
+            self._note_refusal(names, error)
+
+    def _note_refusal(self, names, error):
+        self._refusals.update(names)
+        self.refusals += 1
+        self._refused_because = str(error)
+        sys.stderr.write(f"chantilly: storage refused a write of {', '.join(map(repr, sorted(names, key=str)))}: {error}\n")
+
+    def _rollback(self):
+        try:
+            self._execute("ROLLBACK")
+        except self.Error:
+            pass  # the database may already have rolled back on its own (e.g. disk full)
+
+    def _flush(self):
+        """Run the queue in the open transaction, so a read sees every write. Connection lock held."""
+        with self._lock:
+            queued, self._queued = self._queued, []
+        if queued:
+            try:
+                self._run(queued)
+            except self.Error as e:
+                self._fail(e, queued)
+                raise self.unavailable() from None
+
+    def _fail(self, error, batch):
+        """Roll back: every write not yet committed, queued ones too, is refused (they were made
+        on top of the rolled-back ones), and every name they were of. Connection lock held."""
+        self._rollback()
+        with self._lock:
+            names = {w[1] for w in (*self._pending, *batch, *self._queued)} - {None}
+            first, last = self._settled + 1, self._written
+            if self._refused and self._refused[-1][1] + 1 == first:
+                first = self._refused.pop()[0]  # back-to-back refusals: one range, so the list stays short
+            if first <= last:
+                self._refused.append((first, last))
+            self._settled = self._written
+            self._queued, self._pending = [], []
+            self._note_refusal(names, error)
+
+    def commit_histograms(self):
+        """Copies of the commits' duration and size histograms, consistent with each other."""
+        with self._commit_lock:
+            return self.commit_seconds.copy(), self.commit_writes.copy()
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def _read(self, op, params=(), flush=True):
+        """Rows of a query, after every write queued before it (without ``flush``: as the
+        database has them, for a caller that knows no queued write changes the answer)."""
+        with self._conn_lock:
+            if flush:
+                self._flush()
+            try:
+                return self._execute(self.SQL[op], params).fetchall()
+            except self.Error as e:
+                raise Unavailable(f"the database could not be read: {e}") from None
+
+    # -- the catalog: which models there are (callers serialise its changes) ---------------
+
+    def catalog(self, name=None):
+        """``[Entry, ...]`` of every model (of ``name``), by name then version."""
+        rows = self._read("catalog") if name is None else self._read("catalog_of", (name,))
+        return [Entry(i, n, role, v, _description(info)) for i, n, role, v, info in rows]
+
+    def install(self, name, role, info, state, initial, final=None, keep=None):
+        """Add a model as ``name``'s next version, ``role`` 'serving' or 'challenger': the model
+        serving it replaces is kept as a past version with ``final`` (its counters and metrics),
+        a challenger it replaces is dropped, and past versions beyond the newest ``keep`` go.
+        Returns ``(model id, version, ticket)``."""
+        entries = self.catalog(name)
+        replaced = [e for e in entries if e.role == role]
+        statements = (self._retiring(replaced, final) if role == "serving" else
+                      [s for e in replaced for s in self._dropping(e.id)])
+        model_id = self._new_model_id()
+        version = max((e.version for e in entries), default=0) + 1
+        statements.append(("insert_model", (model_id, name, role, version, dumps(info), state, initial)))
+        past = [e for e in entries if e.role == "version"] + (replaced if role == "serving" else [])
+        return model_id, version, self._write(None, statements + self._pruning(past, keep))
+
+    def serve(self, name, model_id, final, keep=None):
+        """``model_id`` (a challenger, or a past version of ``name``) serves ``name``; the model
+        serving it is kept as a past version with ``final``. Returns a ticket."""
+        entries = self.catalog(name)
+        serving = [e for e in entries if e.role == "serving"]
+        past = [e for e in entries if e.role == "version" and e.id != model_id] + serving
+        info = next((dict(e.info) for e in entries if e.id == model_id), {})
+        info.pop("final", None)  # it serves again: its counters are live
+        return self._write(None, self._retiring(serving, final) + [("serve", (dumps(info), model_id))]
+                           + self._pruning(past, keep))
+
+    def drop(self, name, role=None):
+        """Remove every model of ``name`` (only its ``role``: 'challenger') with all their rows;
+        returns a ticket."""
+        return self._write(None, [s for e in self.catalog(name) if role in (None, e.role)
+                                  for s in self._dropping(e.id)])
+
+    def _retiring(self, entries, final):
+        return [("retire", (dumps(dict(e.info, final=final or {})), e.id)) for e in entries] + \
+               [("drop_ids", (e.id,)) for e in entries]  # no call can learn them any more
+
+    def _dropping(self, model_id):
+        return [(op, (model_id,)) for op in ("drop_log", "drop_ids", "drop_history", "drop_drifts", "drop_model")]
+
+    def _pruning(self, past, keep):
+        if keep is None:
+            return []
+        past = sorted(past, key=lambda e: e.version, reverse=True)[keep:]
+        return [s for e in past for s in self._dropping(e.id)]
+
+    def load(self, model_id):
+        """``(info, snapshot bytes, seq, version, initial bytes)`` of a model, or ``None`` when
+        it was deleted."""
+        rows = self._read("load", (model_id,))
+        return (json.loads(rows[0][0]), *rows[0][1:]) if rows else None
+
+    # -- settings of the models as a whole: the default, the flavor, the hash seed ----------
+
+    def setting(self, key):
+        """A setting's value, or None."""
+        rows = self._read("setting", (key,))
+        return rows[0][0] if rows else None
+
+    def put_setting(self, key, value):
+        """Queue a setting (None: remove it); returns a ticket."""
+        if value is None:
+            return self._write(None, [("delete_setting", (key,))])
+        return self._write(None, [("put_setting", (key, value))])
+
+    # -- one model's rows (see ModelRows) ------------------------------------------------------
+
+    def append(self, model, seq, body, keep_id=None, drop_id=None):
+        """Log the model call ``body`` as record ``seq`` of the model (1, 2, ... without gaps),
+        keeping ``(key, body, created)`` under an id or dropping one; returns a ticket.
+        ``model``: a :class:`ModelRows`, for its id, name and basis."""
+        statements = []
+        if drop_id is not None:
+            statements.append(("drop_id", (model.id, drop_id)))
+        if keep_id is not None:
+            statements.append(("keep_id", (model.id, *keep_id, seq)))  # ordered by that seq
+        statements.append(("append", (model.id, seq, body)))
+        return self._write(model.name, statements, model.basis)
+
+    def log_since(self, model_id, seq):
+        """``[(seq, body), ...]`` of a model's calls after ``seq``, in order."""
+        return self._read("log_since", (model_id, seq))
+
+    def save_snapshot(self, model, state, seq, history):
+        """Replace the snapshot (it includes the log up to ``seq``), drop the log it covers and
+        rewrite the history; returns a ticket."""
+        statements = [("save_state", (state, seq, model.id)), ("truncate_log", (model.id, seq)),
+                      ("drop_history", (model.id,))]
+        statements += [("add_history", (model.id, t, n, m)) for t, n, m in history]
+        return self._write(model.name, statements, model.basis)
+
+    def read_id(self, model_id, key, flush=True):
+        """``(body, created)`` stored under an id (``body`` is "" for a tombstone), or ``None``."""
+        rows = self._read("read_id", (model_id, key), flush)
+        return rows[0] if rows else None
+
+    def count_ids(self, model_id):
+        """Stored ids still waiting for their ground truth (tombstones excluded)."""
+        return self._read("count_ids", (model_id,))[0][0]
+
+    def evict_ids(self, model, count):
+        """Turn the ``count`` oldest stored ids into tombstones; returns a ticket."""
+        return self._write(model.name, [("evict_ids", (model.id, model.id, count))], model.basis)
+
+    def expire_ids(self, model, horizon, keep_tombstones_after):
+        """Tombstone the ids stored before ``horizon``, drop tombstones older than
+        ``keep_tombstones_after``: ``(ids expired, ticket)``."""
+        count = self._read("count_expired", (model.id, horizon))[0][0]
+        return count, self._write(model.name, [("expire_ids", (model.id, horizon)),
+                                               ("drop_tombstones", (model.id, keep_tombstones_after))], model.basis)
+
+    def add_history(self, model, t, n, metrics):
+        """Append one metrics point; returns a ticket."""
+        return self._write(model.name, [("add_history", (model.id, t, n, metrics))], model.basis)
+
+    def history(self, model_id):
+        """``[(t, n, metrics JSON), ...]`` oldest first."""
+        return self._read("history", (model_id,))
+
+    def add_drift(self, model, t, n):
+        """Note a drift detected at learn ``n``; returns a ticket."""
+        return self._write(model.name, [("add_drift", (model.id, t, n))], model.basis)
+
+    def drifts(self, model_id):
+        """``[(t, n), ...]`` of the drifts detected, oldest first."""
+        return self._read("drifts", (model_id,))
+
+
+# ---------------------------------------------------------------------------------------
+# Storage: SQLite
+# ---------------------------------------------------------------------------------------
+
+#: ``PRAGMA application_id`` of a chantilly database ("chnt"): tells ours from a foreign file.
+APPLICATION_ID = 0x63686E74
+SCHEMA_VERSION = 3
+SCHEMA = """
+-- One row per uploaded model: its description and its latest snapshot. The id is what the
+-- other tables refer to, so a model replaced while a call on it was still running can never
+-- mix that call's rows with its successor's. AUTOINCREMENT: an id is never issued twice.
+CREATE TABLE IF NOT EXISTS models (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    name    TEXT NOT NULL,
+    role    TEXT NOT NULL,     -- 'serving' answers the calls made to its name; 'challenger' sees
+                               -- the same calls beside it; 'version' is kept for a rollback
+    version INTEGER NOT NULL,  -- 1, 2, ... per name, in the order of upload
+    info    TEXT NOT NULL,     -- JSON: class, flavor, library, uploaded_at, options; "final"
+                               -- counters and metrics once it stopped serving
+    state   BLOB NOT NULL,     -- see pack_state
+    initial BLOB NOT NULL,     -- the model as uploaded (what ?on_drift=reset goes back to)
+    seq     INTEGER NOT NULL   -- the last of its log records the snapshot includes
+);
+CREATE UNIQUE INDEX IF NOT EXISTS models_serving ON models (name) WHERE role = 'serving';
+CREATE UNIQUE INDEX IF NOT EXISTS models_challenger ON models (name) WHERE role = 'challenger';
+-- A name's versions, looked up by every upload, prune and rollback (a scan with 1,000s of models).
+CREATE UNIQUE INDEX IF NOT EXISTS models_version ON models (name, version);
+-- Model calls since each model's snapshot, replayed in seq order on start: 1, 2, ... per
+-- model without gaps (a snapshot's seq counts too), so a reader can tell it missed none, and
+-- two writers of one model cannot both commit the same record. One B-tree: a call writes a page.
+CREATE TABLE IF NOT EXISTS log (
+    model INTEGER NOT NULL,
+    seq   INTEGER NOT NULL,
+    body  TEXT NOT NULL,     -- JSON: see predict_record and learn_record
+    PRIMARY KEY (model, seq)
+) WITHOUT ROWID;
+-- Features and predictions served with an id, waiting for their ground truth.
+CREATE TABLE IF NOT EXISTS stored_ids (
+    model   INTEGER NOT NULL,
+    id      TEXT NOT NULL,   -- JSON of the client's id, so that 1 and "1" stay distinct
+    body    TEXT NOT NULL,   -- JSON {"x": features, "p": prediction}; '' once expired or evicted
+    created REAL NOT NULL,
+    seq     INTEGER NOT NULL, -- of the prediction that stored it: oldest first, even within a batch
+    PRIMARY KEY (model, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS stored_ids_order ON stored_ids (model, seq);
+-- Settings of the served models as a whole: 'default', the model unnamed calls go to;
+-- 'flavor', set by POST /api/init; 'hashseed' (see _use_the_databases_hash_seed).
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- Concept drifts detected in a model's live error (see Metrics.watch), for the charts.
+CREATE TABLE IF NOT EXISTS drifts (
+    model INTEGER NOT NULL,
+    t     REAL NOT NULL,
+    n     INTEGER NOT NULL     -- the learn at which it was detected
+);
+-- Metrics over time, for the dashboard's charts.
+CREATE TABLE IF NOT EXISTS history (
+    model   INTEGER NOT NULL,
+    t       REAL NOT NULL,
+    n       INTEGER NOT NULL,
+    metrics TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_model ON history (model, t);
+"""
+
+# Each upgrade renames the tables it changes, creates the current schema and copies.
+# Schema 1 (chantilly 0.1.0) keyed every table by the model's name.
+_MIGRATE_FROM_1 = """
+ALTER TABLE models RENAME TO models_1;
+ALTER TABLE log RENAME TO log_old;
+ALTER TABLE pending RENAME TO pending_1;
+ALTER TABLE history RENAME TO history_1;
+DROP INDEX IF EXISTS pending_created;
+DROP INDEX IF EXISTS history_model;
+{schema}
+INSERT INTO models (id, name, role, version, info, state, initial, seq)
+    SELECT seq, name, 'serving', 1, info, state, state, seq FROM models_1;
+CREATE TABLE log_ids AS SELECT l.seq, m.id AS model, l.body FROM log_1 l JOIN models m ON m.name = l.model;
+INSERT INTO stored_ids (model, id, body, created, seq)
+    SELECT m.id, p.id, p.body, p.created, ROW_NUMBER() OVER (ORDER BY p.created)
+    FROM pending_1 p JOIN models m ON m.name = p.model;
+INSERT INTO history (model, t, n, metrics)
+    SELECT m.id, h.t, h.n, h.metrics FROM history_1 h JOIN models m ON m.name = h.model;
+DROP TABLE models_1; DROP TABLE pending_1; DROP TABLE history_1;
+"""
+# Schema 2 (chantilly 0.1.0 until the seams for a second store) numbered log records with
+# one counter for every model, shared with the model ids; schema 3 numbers them per model.
+_MIGRATE_FROM_2 = """
+DROP INDEX IF EXISTS models_serving;
+DROP INDEX IF EXISTS models_challenger;
+DROP INDEX IF EXISTS models_versions;
+ALTER TABLE models RENAME TO models_2;
+ALTER TABLE log RENAME TO log_old;
+{schema}
+INSERT INTO models (id, name, role, version, info, state, initial, seq)
+    SELECT id, name, role, version, info, state, initial, seq FROM models_2;
+DROP TABLE models_2;
+"""
+# Both: each model's records since its snapshot become 1, 2, ... (its snapshot's seq 0), and
+# stored ids keep their order, before every id stored from now on.
+_RENUMBER = """
+INSERT INTO log (model, seq, body)
+    SELECT l.model, ROW_NUMBER() OVER (PARTITION BY l.model ORDER BY l.seq), l.body
+    FROM log_old l JOIN models m ON m.id = l.model WHERE l.seq > m.seq;
+UPDATE models SET seq = 0;
+UPDATE stored_ids SET seq = seq - (SELECT MAX(seq) FROM stored_ids) - 1;
+DROP TABLE log_old;
+"""
+
+
+def _migrate(conn):
+    """Bring the file to :data:`SCHEMA_VERSION`: create it, or upgrade an older one, in one
+    transaction; then drop rows left by a model replaced while a call on it was running."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version in (1, 2):
+        migration = (_MIGRATE_FROM_1 if version == 1 else _MIGRATE_FROM_2).format(schema=SCHEMA)
+        if version == 1:  # its log is keyed by name: the ids first, then the common renumbering
+            migration = migration.replace("ALTER TABLE log RENAME TO log_old;", "ALTER TABLE log RENAME TO log_1;")
+            migration += "ALTER TABLE log_ids RENAME TO log_old; DROP TABLE log_1;"
+        conn.executescript("BEGIN;" + migration + _RENUMBER)
+    else:
+        conn.executescript("BEGIN;" + SCHEMA)  # IF NOT EXISTS: creates what a file lacks, only
+    for pragma, value in (("application_id", APPLICATION_ID), ("user_version", SCHEMA_VERSION)):
+        if conn.execute(f"PRAGMA {pragma}").fetchone()[0] != value:
+            conn.execute(f"PRAGMA {pragma}={value}")
+    for table in ("log", "stored_ids", "history", "drifts"):
+        conn.execute(f"DELETE FROM {table} WHERE model NOT IN (SELECT id FROM models)")
+    conn.execute("COMMIT")
+
+
+def _drop(table):
+    return f"DELETE FROM {table} WHERE model = ?"
+
+
+def open_store(db, sync="normal"):
+    """The store ``db`` names: a ``postgresql://`` URL, else an SQLite file's path."""
+    return store_class(db)(str(db) if store_class(db) is PostgresStore else db, sync)
+
+
+def store_class(db):
+    """:class:`PostgresStore` for a ``postgresql://`` (or ``postgres://``) URL, else :class:`SQLiteStore`."""
+    return PostgresStore if str(db).startswith(("postgresql://", "postgres://")) else SQLiteStore
+
+
+class SQLiteStore(Store):
+    """The embedded store: one SQLite file (``--db chantilly.db``), opened by one server
+    at a time, its commits appended to a write-ahead log."""
+
+    Error = sqlite3.Error
+    kind = "sqlite"
+    SQL = {
+        # the catalog
+        "catalog": "SELECT id, name, role, version, info FROM models ORDER BY name, version",
+        "catalog_of": "SELECT id, name, role, version, info FROM models WHERE name = ? ORDER BY version",
+        "insert_model": "INSERT INTO models (id, name, role, version, info, state, initial, seq) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+        "retire": "UPDATE models SET role = 'version', info = ? WHERE id = ?",
+        "serve": "UPDATE models SET role = 'serving', info = ? WHERE id = ?",
+        "load": "SELECT info, state, seq, version, initial FROM models WHERE id = ?",
+        "drop_model": "DELETE FROM models WHERE id = ?",
+        "drop_log": _drop("log"), "drop_ids": _drop("stored_ids"),
+        "drop_history": _drop("history"), "drop_drifts": _drop("drifts"),
+        "setting": "SELECT value FROM meta WHERE key = ?",
+        "put_setting": "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+        "delete_setting": "DELETE FROM meta WHERE key = ?",
+        # one model's log and snapshot
+        "append": "INSERT INTO log (model, seq, body) VALUES (?, ?, ?)",
+        "log_since": "SELECT seq, body FROM log WHERE model = ? AND seq > ? ORDER BY seq",
+        "save_state": "UPDATE models SET state = ?, seq = ? WHERE id = ?",
+        "truncate_log": "DELETE FROM log WHERE model = ? AND seq <= ?",
+        # its stored ids
+        "keep_id": "INSERT OR REPLACE INTO stored_ids (model, id, body, created, seq) VALUES (?, ?, ?, ?, ?)",
+        "drop_id": "DELETE FROM stored_ids WHERE model = ? AND id = ?",
+        "read_id": "SELECT body, created FROM stored_ids WHERE model = ? AND id = ?",
+        "count_ids": "SELECT COUNT(*) FROM stored_ids WHERE model = ? AND body != ''",
+        "evict_ids": "UPDATE stored_ids SET body = '' WHERE model = ? AND id IN (SELECT id FROM "
+                     "stored_ids WHERE model = ? AND body != '' ORDER BY seq LIMIT ?)",
+        "count_expired": "SELECT COUNT(*) FROM stored_ids WHERE model = ? AND body != '' AND created < ?",
+        "expire_ids": "UPDATE stored_ids SET body = '' WHERE model = ? AND body != '' AND created < ?",
+        "drop_tombstones": "DELETE FROM stored_ids WHERE model = ? AND body = '' AND created < ?",
+        # its charts
+        "add_history": "INSERT INTO history (model, t, n, metrics) VALUES (?, ?, ?, ?)",
+        "history": "SELECT t, n, metrics FROM history WHERE model = ? ORDER BY t",
+        "add_drift": "INSERT INTO drifts (model, t, n) VALUES (?, ?, ?)",
+        "drifts": "SELECT t, n FROM drifts WHERE model = ? ORDER BY t",
+    }
+
+    def __init__(self, path, sync="normal"):
+        super().__init__()
+        self.path = str(path)
         self._claim = _claim(self.path)  # held until close: one server per path
         self._conn = self._open(sync)
         # The files opened (the database and its write-ahead log): see _check_file.
         self._identity = [_identity(os.stat(self.path + suffix)) for suffix in ("", "-wal")]
-        self._refused_because = ""  # why the last writes were refused, for the callers' message
-        self._seq = self._conn.execute(  # guarded by _lock: the last log seq handed out
-            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM log), 0), "
-            "COALESCE((SELECT MAX(seq) FROM models), 0))").fetchone()[0]
+        # Model ids: AUTOINCREMENT's counter, read once (the file is this process's alone),
+        # handed out here so an upload queues its row like any write. Guarded by _lock.
+        self._model_id = self._conn.execute(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'models'), 0), "
+            "COALESCE((SELECT MAX(id) FROM models), 0))").fetchone()[0]
+
+    def _new_model_id(self):
+        with self._lock:
+            self._model_id += 1
+            return self._model_id
+
+    def _execute(self, sql, params=()):
+        return self._conn.execute(sql, params)
+
+    def _execute_many(self, sql, rows):
+        self._conn.executemany(sql, rows)
+
+    def _begin(self):
+        self._conn.execute("BEGIN")
+
+    def _in_transaction(self):
+        return self._conn.in_transaction
 
     def _open(self, sync):
         _check_database_file(self.path)
@@ -1510,6 +2036,21 @@ class Store:
             return StoreError(f"cannot open {self.path}: {error}")
         return StoreError(f"{self.path} is not a usable SQLite database ({error}); refusing to overwrite it")
 
+    @staticmethod
+    def stored_hash_seed(path):
+        """The string-hash seed kept in the database at ``path`` (see main), or None: no file,
+        none stored yet, or a file that is not readable as chantilly's (opening it says why).
+        Read before the store opens: the process restarts with it first."""
+        try:
+            _check_database_file(path)
+            if not os.path.exists(path):
+                return None
+            with read_only(path) as conn:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'hashseed'").fetchone()
+        except (sqlite3.Error, StoreError):
+            return None
+        return row[0] if row else None
+
     def close(self):
         """Commit what is queued and close the file."""
         with self._conn_lock:
@@ -1522,79 +2063,6 @@ class Store:
             self._conn.close()
         for claim in self._claim or ():
             claim.close()
-
-    # -- writes: each queues its statements and returns a ticket for commit() -----------
-
-    def write(self, statements, log=None):
-        """Queue ``[(sql, params), ...]``, then a log record ``(model id, body)`` if given;
-        parameters given as :data:`SEQ` become the record's seq.
-
-        Returns ``(ticket, seq of the log record or None)``.
-        """
-        with self._lock:
-            seq = None
-            if log is not None:
-                seq = self._seq = self._seq + 1
-                statements = [(sql, tuple(seq if p is SEQ else p for p in params))
-                              for sql, params in statements]
-                statements.append((_INSERT_LOG, (seq, *log)))
-            self._queued.extend(statements)
-            self._written += 1
-            return self._written, seq
-
-    def new_seq(self):
-        """A number no log record or model has had, nor will have."""
-        with self._lock:
-            self._seq += 1
-            return self._seq
-
-    def behind(self, refusals):
-        """Whether state built when :attr:`refusals` was ``refusals`` includes refused writes."""
-        return refusals != self.refusals
-
-    # -- commit ---------------------------------------------------------------------------
-
-    def commit(self, ticket):
-        """Make every write up to ``ticket`` durable; raises :class:`Unavailable` if it was refused.
-
-        The committer takes everything queued so far, other callers' writes included.
-        """
-        with self._commit_lock:
-            if ticket > self._settled:
-                with self._conn_lock:
-                    self._commit_queued()
-            if self._was_refused(ticket):
-                raise Unavailable(f"the database refused the write ({self._refused_because}); "
-                                  "nothing was changed, retry when storage is available again")
-
-    def _was_refused(self, ticket):
-        if not self._refused:  # never refused: nothing to look up (read without the lock)
-            return False
-        with self._lock:
-            i = bisect.bisect_right(self._refused, (ticket, math.inf)) - 1
-            return i >= 0 and self._refused[i][0] <= ticket <= self._refused[i][1]
-
-    def _commit_queued(self):
-        with self._lock:
-            queued, self._queued = self._queued, []
-            through = self._written
-        started = time.perf_counter()
-        try:
-            self._check_file()
-            if len(queued) == 1 and not self._conn.in_transaction:
-                # One statement commits itself: one call instead of BEGIN, run, COMMIT (+20%
-                # requests/s at 4 connections, where most commits carry a lone log record).
-                self._conn.execute(*queued[0])
-            else:
-                self._run(queued)
-                self._conn.execute("COMMIT")
-        except (sqlite3.Error, FileLost) as e:
-            self._fail(e)
-            return
-        with self._lock:
-            self._settled = max(self._settled, through)
-        self.commit_seconds.observe(time.perf_counter() - started)
-        self.commit_writes.observe(len(queued))
 
     def _check_file(self):
         """Raise :class:`FileLost` when the path no longer names the file this store holds
@@ -1613,57 +2081,6 @@ class Store:
             if identity != opened:
                 raise FileLost(f"{self.path + suffix} was replaced by another file while the server ran; "
                                "writes are refused from now on: restart the server")
-
-    def _run(self, queued):
-        """Run statements in the open transaction, consecutive same SQL as one executemany."""
-        if not self._conn.in_transaction:
-            self._conn.execute("BEGIN")
-        for sql, group in itertools.groupby(queued, key=operator.itemgetter(0)):
-            self._conn.executemany(sql, [params for _, params in group])
-
-    def _flush(self):
-        """Run the queue in the open transaction, so a read sees every write. Connection lock held."""
-        with self._lock:
-            queued, self._queued = self._queued, []
-        if queued:
-            try:
-                self._run(queued)
-            except sqlite3.Error as e:
-                raise self._fail(e) from None
-
-    def _fail(self, error):
-        """Roll back: every write not yet committed, queued ones too, is refused (they were made
-        on top of the rolled-back ones). Returns the :class:`Unavailable` to raise. Connection lock held."""
-        try:
-            self._conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # SQLite may already have rolled back on its own (e.g. SQLITE_FULL)
-        with self._lock:
-            first, last = self._settled + 1, self._written
-            if self._refused and self._refused[-1][1] + 1 == first:
-                first = self._refused.pop()[0]  # back-to-back refusals: one range, so the list stays short
-            if first <= last:
-                self._refused.append((first, last))
-            self._settled = self._written
-            self._queued = []
-            self.refusals += 1
-            self._refused_because = str(error)
-        sys.stderr.write(f"chantilly: storage refused a write: {error}\n")
-        return Unavailable(f"the database refused the write ({error}); nothing was changed, "
-                           "retry when storage is available again")
-
-    # -- reads ----------------------------------------------------------------------------
-
-    def read(self, sql, params=(), flush=True):
-        """Rows of a query, after every write queued before it (without ``flush``: as the
-        file has them, for a caller that knows no queued write changes the answer)."""
-        with self._conn_lock:
-            if flush:
-                self._flush()
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as e:
-                raise Unavailable(f"the database could not be read: {e}") from None
 
 
 @contextlib.contextmanager
@@ -1744,6 +2161,149 @@ def _check_database_file(path):
     if header and header != b"SQLite format 3\x00":
         raise StoreError(f"{path} is not an SQLite database; refusing to overwrite it "
                          "(choose another --db)")
+
+
+# ---------------------------------------------------------------------------------------
+# Storage: PostgreSQL
+# ---------------------------------------------------------------------------------------
+
+#: The tables of a PostgreSQL store, in a schema of their own so that they never meet the
+#: tables of the database they share. The same rows as SQLite's (see SCHEMA), with the
+#: types that hold: BIGINT ids and seqs, DOUBLE PRECISION times, log bodies as TEXT (jsonb
+#: would refuse the "\u0000" the encoder writes for a NUL in a feature name).
+PG_SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS chantilly;
+CREATE TABLE IF NOT EXISTS chantilly.models (
+    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+    version BIGINT NOT NULL, info TEXT NOT NULL, state BYTEA NOT NULL, initial BYTEA NOT NULL,
+    seq BIGINT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS models_serving ON chantilly.models (name) WHERE role = 'serving';
+CREATE UNIQUE INDEX IF NOT EXISTS models_challenger ON chantilly.models (name) WHERE role = 'challenger';
+CREATE UNIQUE INDEX IF NOT EXISTS models_version ON chantilly.models (name, version);
+CREATE TABLE IF NOT EXISTS chantilly.log (
+    model BIGINT NOT NULL, seq BIGINT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (model, seq));
+CREATE TABLE IF NOT EXISTS chantilly.stored_ids (
+    model BIGINT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+    seq BIGINT NOT NULL, PRIMARY KEY (model, id));
+CREATE INDEX IF NOT EXISTS stored_ids_order ON chantilly.stored_ids (model, seq);
+CREATE TABLE IF NOT EXISTS chantilly.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chantilly.drifts (model BIGINT NOT NULL, t DOUBLE PRECISION NOT NULL, n BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS chantilly.history (
+    model BIGINT NOT NULL, t DOUBLE PRECISION NOT NULL, n BIGINT NOT NULL, metrics TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS history_model ON chantilly.history (model, t);
+"""
+#: Taken for the life of the store's session: one server per database, as SQLite's lock.
+_PG_LOCK = APPLICATION_ID
+
+
+class PostgresStore(Store):
+    """``--db postgresql://user@host:port/dbname``: the store on a PostgreSQL database,
+    for those who run one already (backups, replication and monitoring come with it).
+    psycopg 3 is imported only here. One server per database, as with SQLite: a session
+    lock refuses a second."""
+
+    kind = "postgresql"
+    SQL = {op: sql.replace("?", "%s") for op, sql in SQLiteStore.SQL.items()}
+    SQL.update({
+        "put_setting": "INSERT INTO meta (key, value) VALUES (%s, %s) "
+                       "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        "keep_id": "INSERT INTO stored_ids (model, id, body, created, seq) VALUES (%s, %s, %s, %s, %s) "
+                   "ON CONFLICT (model, id) DO UPDATE SET body = EXCLUDED.body, created = EXCLUDED.created, "
+                   "seq = EXCLUDED.seq",
+    })
+
+    def __init__(self, dsn, sync="normal"):
+        super().__init__()
+        self.path = _without_password(dsn)  # what messages name: never the password
+        self._dsn, self._sync = dsn, sync
+        psycopg = _import_psycopg()
+        self.Error = psycopg.Error
+        self._idle = psycopg.pq.TransactionStatus.IDLE
+        try:
+            self._conn = self._connect()
+        except self.Error as e:
+            reason = str(e).strip()
+            raise StoreError(reason if "in use" in reason else f"cannot connect to {self.path}: {reason}") from None
+        try:
+            for statement in filter(None, (s.strip() for s in PG_SCHEMA.split(";\n"))):
+                self._conn.execute(statement)
+            for table in ("log", "stored_ids", "history", "drifts"):
+                self._conn.execute(f"DELETE FROM {table} WHERE model NOT IN (SELECT id FROM models)")
+        except self.Error as e:
+            self._conn.close()
+            raise StoreError(f"cannot set up {self.path}: {e}") from None
+
+    def _connect(self):
+        """A session on the database holding the server's lock; raises :attr:`Error`."""
+        import psycopg
+        conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_PG_LOCK,)).fetchone()[0]:
+            conn.close()
+            raise psycopg.OperationalError(f"{self.path} is in use by another chantilly server")
+        conn.execute("SET search_path TO chantilly, public")
+        # --sync normal: a commit is acknowledged before its WAL reaches the disk (survives a
+        # crash of chantilly, not of the database server); full: after (survives both).
+        conn.execute("SET synchronous_commit TO " + ("on" if self._sync == "full" else "off"))
+        # A node stopped inside a transaction must not hold its rows forever.
+        conn.execute("SET idle_in_transaction_session_timeout TO '30s'")
+        return conn
+
+    @staticmethod
+    def stored_hash_seed(dsn):
+        """The string-hash seed kept in the database (see SQLiteStore.stored_hash_seed), or None."""
+        import psycopg
+        try:
+            with psycopg.connect(dsn, connect_timeout=10) as conn:
+                row = conn.execute("SELECT value FROM chantilly.meta WHERE key = 'hashseed'").fetchone()
+        except psycopg.Error:
+            return None
+        return row[0] if row else None
+
+    def _new_model_id(self):
+        with self._conn_lock:
+            return self._execute("SELECT nextval(pg_get_serial_sequence('chantilly.models', 'id'))").fetchone()[0]
+
+    def _execute(self, sql, params=()):
+        if self._conn.closed:  # the database restarted: what was in flight was refused with it
+            self._conn = self._connect()
+        return self._conn.execute(sql, params or None)
+
+    def _execute_many(self, sql, rows):
+        with self._conn.cursor() as cursor:
+            cursor.executemany(sql, rows)
+
+    def _begin(self):
+        self._execute("BEGIN")
+
+    def _in_transaction(self):
+        return not self._conn.closed and self._conn.info.transaction_status != self._idle
+
+    def close(self):
+        """Commit what is queued and close the connection (its session lock goes with it)."""
+        with self._conn_lock:
+            try:
+                self._flush()
+                if self._in_transaction():
+                    self._execute("COMMIT")
+            except (self.Error, Unavailable):
+                pass  # never acknowledged; every acknowledged call is already in the log
+            self._conn.close()
+
+
+def _import_psycopg():
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError('a postgresql:// database needs psycopg 3: pip install "psycopg[binary]"') from None
+    return psycopg
+
+
+def _without_password(dsn):
+    """``dsn`` with its password (if any) masked, for messages and logs."""
+    parts = urllib.parse.urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    return parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@", 1)).geturl()
 
 
 # ---------------------------------------------------------------------------------------
@@ -1841,81 +2401,58 @@ def stored_id_record(xs, prediction):
 
 
 #: Stored ids written through a ModelRows it remembers, so that reading one back needs no
-#: SQL (a read first runs every queued write: the group commit would degrade to one flush
-#: per call). Beyond this many it forgets them all; SQL has them by then.
+#: query (a read first runs every queued write: the group commit would degrade to one flush
+#: per call). Beyond this many it forgets them all; the store has them by then.
 RECENT_IDS = 20_000
 
 
 class ModelRows:
-    """The rows of one stored model (``models.id``): its snapshot, log, stored ids and history.
+    """One stored model's handle on the :class:`Store`: its id, the name its writes are
+    refused under, and the refusal count its state in memory was built on (``basis``).
 
-    Every method queues through the :class:`Store` and returns its ticket, or reads after the
-    queue; the caller (a :class:`Deployment`) holds its own lock, so the rows of one model
-    change in the order of its calls.
+    The caller (a :class:`Deployment`) holds its own lock, so the rows of one model change
+    in the order of its calls; writes return the store's tickets.
     """
 
-    def __init__(self, store, model_id):
-        self.store, self.id = store, model_id
-        # key -> (body, created) or (None, None) once dropped: what was written, as SQL will
-        # read it. Cleared whenever SQL changes ids behind it (eviction, expiry) or writes
-        # may have been refused (see Deployment._restore). While _complete, it holds every
-        # queued write of a stored id, so a key it lacks reads from the file without running
-        # the queue. The model's lock guards both.
+    def __init__(self, store, model_id, name):
+        self.store, self.id, self.name = store, model_id, name.partition("@")[0]
+        self.basis = store.refusals_of(self.name)
+        # key -> (body, created) or (None, None) once dropped: what was written, as the store
+        # will read it. Cleared whenever the store changes ids behind it (eviction, expiry) or
+        # writes may have been refused (see Deployment._restore). While _complete, it holds
+        # every queued write of a stored id, so a key it lacks is read without running the
+        # queue. The model's lock guards both.
         self._recent, self._complete = {}, False
 
-    @staticmethod
-    def create(store, name, role, version, info, state, initial):
-        """A new model's rows and the statement that stores it: ``(rows, statement)``."""
-        model_id = store.new_seq()  # never reused while a row could refer to it
-        return ModelRows(store, model_id), (
-            "INSERT INTO models (id, name, role, version, info, state, initial, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (model_id, name, role, version, info, state, initial, model_id))
+    def rebuilt(self):
+        """State is being rebuilt from the store: it includes every refusal so far."""
+        self.basis = self.store.refusals_of(self.name)
+        self.forget_recent()
 
-    def retire(self, final):
-        """Statements keeping this model as a past version, with ``final`` counters and metrics
-        in its description; its stored ids go (no call can learn them any more)."""
-        return [("UPDATE models SET role = 'version', info = json_set(info, '$.final', json(?)) "
-                 "WHERE id = ?", (dumps(final), self.id)),
-                ("DELETE FROM stored_ids WHERE model = ?", (self.id,))]
-
-    def serve(self, role="serving"):
-        """The statement making this model serve (a rollback) or challenge."""
-        return "UPDATE models SET role = ? WHERE id = ?", (role, self.id)
-
-    def delete(self):
-        """Queue the removal of this model and all its rows; returns a ticket."""
-        return self.store.write(_drop_models("id = ?", (self.id,)))[0]
+    def behind(self):
+        """Whether writes the state in memory was built on were refused since."""
+        return self.store.refusals_of(self.name) != self.basis
 
     def load(self):
-        """``(info, snapshot bytes, seq, version, initial bytes)``, or ``None`` when the model
-        was deleted."""
-        rows = self.store.read("SELECT info, state, seq, version, initial FROM models WHERE id = ?", (self.id,))
-        return (json.loads(rows[0][0]), *rows[0][1:]) if rows else None
+        return self.store.load(self.id)
 
     def log_since(self, seq):
-        """``[(seq, body), ...]`` of the model calls after ``seq``, in order."""
-        return self.store.read("SELECT seq, body FROM log WHERE model = ? AND seq > ? ORDER BY seq",
-                               (self.id, seq))
+        return self.store.log_since(self.id, seq)
 
-    def append(self, body, store_id=None, drop_id=None):
-        """Log one model call, storing ``(key, body, created)`` under an id or dropping one.
-
-        Returns ``(ticket, seq)``; a stored id is ordered by that seq (see :meth:`evict`).
-        """
-        statements = []
+    def append(self, seq, body, store_id=None, drop_id=None):
+        """Log model call ``seq``, storing ``(key, body, created)`` under an id or dropping one;
+        returns a ticket."""
         if len(self._recent) > RECENT_IDS:
             self.forget_recent()
         if drop_id is not None:
-            statements.append(("DELETE FROM stored_ids WHERE model = ? AND id = ?", (self.id, drop_id)))
             self._recent[drop_id] = (None, None)
         if store_id is not None:
-            statements.append((_INSERT_STORED_ID, (self.id, *store_id, SEQ)))
             self._recent[store_id[0]] = store_id[1:]
-        return self.store.write(statements, (self.id, body))
+        return self.store.append(self, seq, body, store_id, drop_id)
 
     def forget_recent(self):
-        """Read stored ids from SQL again, after running the queue (it changed them behind
-        our back, or writes were refused)."""
+        """Read stored ids from the store again, after running the queue (it changed them
+        behind our back, or writes were refused)."""
         self._recent.clear()
         self._complete = False
 
@@ -1924,150 +2461,35 @@ class ModelRows:
         if key in self._recent:
             body, created = self._recent[key]
             return None if body is None else (body, created)
-        rows = self.store.read("SELECT body, created FROM stored_ids WHERE model = ? AND id = ?",
-                               (self.id, key), flush=not self._complete)
+        row = self.store.read_id(self.id, key, flush=not self._complete)
         self._complete = True  # the queue ran, or nothing in it was about ids we do not know
-        return rows[0] if rows else None
+        return row
 
     def count_ids(self):
-        """Stored ids still waiting for their ground truth (tombstones excluded)."""
-        return self.store.read("SELECT COUNT(*) FROM stored_ids WHERE model = ? AND body != ''",
-                               (self.id,))[0][0]
+        return self.store.count_ids(self.id)
 
     def evict(self, count):
-        """Turn the ``count`` oldest stored ids into tombstones; returns a ticket."""
         self.forget_recent()
-        return self.store.write([(
-            "UPDATE stored_ids SET body = '' WHERE model = ? AND id IN (SELECT id FROM stored_ids "
-            "WHERE model = ? AND body != '' ORDER BY seq LIMIT ?)", (self.id, self.id, count))])[0]
+        return self.store.evict_ids(self, count)
 
     def expire(self, horizon, keep_tombstones_after):
-        """Tombstone the ids stored before ``horizon``, drop tombstones older than
-        ``keep_tombstones_after``: ``(ids expired, ticket)``."""
         self.forget_recent()
-        count = self.store.read("SELECT COUNT(*) FROM stored_ids WHERE model = ? AND body != '' "
-                                "AND created < ?", (self.id, horizon))[0][0]
-        ticket = self.store.write([
-            ("UPDATE stored_ids SET body = '' WHERE model = ? AND body != '' AND created < ?",
-             (self.id, horizon)),
-            ("DELETE FROM stored_ids WHERE model = ? AND body = '' AND created < ?",
-             (self.id, keep_tombstones_after))])[0]
-        return count, ticket
+        return self.store.expire_ids(self, horizon, keep_tombstones_after)
 
     def save_snapshot(self, state, seq, history):
-        """Replace the snapshot, drop the log it covers and rewrite the history; returns a ticket."""
-        statements = [
-            ("UPDATE models SET state = ?, seq = ? WHERE id = ?", (state, seq, self.id)),
-            ("DELETE FROM log WHERE model = ? AND seq <= ?", (self.id, seq)),
-            ("DELETE FROM history WHERE model = ?", (self.id,)),
-        ]
-        statements += [("INSERT INTO history (model, t, n, metrics) VALUES (?, ?, ?, ?)",
-                        (self.id, t, n, m)) for t, n, m in history]
-        return self.store.write(statements)[0]
+        return self.store.save_snapshot(self, state, seq, history)
 
     def add_history(self, t, n, metrics):
-        """Append one metrics point; returns a ticket."""
-        return self.store.write([("INSERT INTO history (model, t, n, metrics) VALUES (?, ?, ?, ?)",
-                                  (self.id, t, n, metrics))])[0]
+        return self.store.add_history(self, t, n, metrics)
 
     def add_drift(self, t, n):
-        """Note a drift detected at learn ``n``; returns a ticket."""
-        return self.store.write([("INSERT INTO drifts (model, t, n) VALUES (?, ?, ?)", (self.id, t, n))])[0]
+        return self.store.add_drift(self, t, n)
 
     def drifts(self):
-        """``[(t, n), ...]`` of the drifts detected, oldest first."""
-        return self.store.read("SELECT t, n FROM drifts WHERE model = ? ORDER BY t", (self.id,))
+        return self.store.drifts(self.id)
 
     def history(self):
-        """``[(t, n, metrics JSON), ...]`` oldest first."""
-        return self.store.read("SELECT t, n, metrics FROM history WHERE model = ? ORDER BY t", (self.id,))
-
-
-def serving_models(store, role="serving"):
-    """``[(model id, name), ...]`` of the models that answer under their names (or challenge)."""
-    return store.read("SELECT id, name FROM models WHERE role = ? ORDER BY name", (role,))
-
-
-def _drop_models(where, params):
-    """Statements deleting the models ``WHERE <where>`` with all their rows."""
-    chosen = f"(SELECT id FROM models WHERE {where})"
-    return [(f"DELETE FROM {table} WHERE model IN {chosen}", params)
-            for table in ("log", "stored_ids", "history", "drifts")] + [(f"DELETE FROM models WHERE {where}", params)]
-
-
-def drop_name(name):
-    """Statements deleting every model of a name: serving, challenger and past versions."""
-    return _drop_models("name = ?", (name,))
-
-
-def drop_challenger(name):
-    return _drop_models("name = ? AND role = 'challenger'", (name,))
-
-
-def prune_versions(name, keep):
-    """Statements keeping only the newest ``keep`` past versions of a name."""
-    return _drop_models("id IN (SELECT id FROM models WHERE name = ? AND role = 'version' "
-                        "ORDER BY version DESC LIMIT -1 OFFSET ?)", (name, keep))
-
-
-def next_version(store, name):
-    """The version number the next upload to ``name`` gets."""
-    return store.read("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?", (name,))[0][0]
-
-
-def versions_of(store, name):
-    """``[(model id, version, role, info), ...]`` of a name, oldest first."""
-    return [(i, v, role, json.loads(info)) for i, v, role, info in store.read(
-        "SELECT id, version, role, info FROM models WHERE name = ? ORDER BY version", (name,))]
-
-
-def stored_hash_seed(path):
-    """The string-hash seed kept in the database at ``path`` (see main), or None: no file,
-    none stored yet, or a file that is not readable as chantilly's (opening it says why)."""
-    try:
-        _check_database_file(path)
-        if not os.path.exists(path):
-            return None
-        with read_only(path) as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'hashseed'").fetchone()
-    except (sqlite3.Error, StoreError):
-        return None
-    return row[0] if row else None
-
-
-def keep_hash_seed(store):
-    """Store the seed this process hashes strings with, if the database has none yet."""
-    seed = "" if sys.flags.ignore_environment else os.environ.get("PYTHONHASHSEED", "")
-    if seed.isdigit() and not store.read("SELECT 1 FROM meta WHERE key = 'hashseed'"):
-        store.commit(store.write([("INSERT INTO meta (key, value) VALUES ('hashseed', ?)", (seed,))])[0])
-
-
-def set_default_model(store, name):
-    """Queue the name of the default model (None: there is none); returns a ticket."""
-    if name is None:
-        return store.write([("DELETE FROM meta WHERE key = 'default'", ())])[0]
-    return store.write([("INSERT OR REPLACE INTO meta (key, value) VALUES ('default', ?)", (name,))])[0]
-
-
-def set_flavor(store, flavor):
-    """Queue the flavor set by POST /api/init; returns a ticket."""
-    return store.write([("INSERT OR REPLACE INTO meta (key, value) VALUES ('flavor', ?)", (flavor,))])[0]
-
-
-def stored_flavor(store):
-    """The flavor set by POST /api/init, or None."""
-    rows = store.read("SELECT value FROM meta WHERE key = 'flavor'")
-    return rows[0][0] if rows else None
-
-
-def default_model(store, deployments):
-    """The stored default model's name if it is served, else the newest model's (a file
-    from schema 1 has one model and no default), else None."""
-    rows = store.read("SELECT value FROM meta WHERE key = 'default'")
-    if rows and rows[0][0] in deployments:
-        return rows[0][0]
-    newest = max(deployments.values(), key=lambda d: d.rows.id, default=None)
-    return newest.name if newest else None
+        return self.store.history(self.id)
 
 
 # ---------------------------------------------------------------------------------------
@@ -2434,6 +2856,97 @@ def _event(op, now, model, x, answer):
 
 
 # ---------------------------------------------------------------------------------------
+# Replay: a model rebuilt from its snapshot and log
+# ---------------------------------------------------------------------------------------
+
+
+class Replica:
+    """A model with its scores and counters as of its log record :attr:`seq`: loaded from a
+    snapshot, then moved on one log record at a time (:meth:`apply_record`), repeating the
+    calls that were served in the same order. A :class:`Deployment` is a replica that also
+    serves: it writes the records and undoes calls that raise; a node that follows another's
+    log needs only this. Not thread-safe: its owner holds a lock."""
+
+    def _load(self, info, unpacked, seq, version, initial, max_classes):
+        """Start from a snapshot (see :func:`unpack_state`) that includes the log up to ``seq``."""
+        info = {k: v for k, v in info.items() if k != "final"}  # a past version's, served again
+        self.info, self.seq, self.version, self.initial = info, seq, version, initial
+        obj, scoring, self.predictions, self.learns = unpacked
+        self.model = Model(obj, info["flavor"], max_classes)
+        self.scores = _METRICS_OF.get(self.model.paradigm.name, Metrics)(*scoring)
+
+    def apply_record(self, seq, body):
+        """Repeat the call of the log record ``seq`` (the next one: records have no gaps);
+        returns how many model calls it made (a learn counts one), for the snapshot schedule."""
+        if seq != self.seq + 1:
+            raise StoreError(f"log record {self.seq + 1} of {self.info.get('class', 'a model')} is missing "
+                             f"(the next one is {seq}): the log is damaged")
+        calls = self._replay(body)
+        if calls is True:
+            self.learns += 1
+        else:
+            self.predictions += 1
+        self.seq = seq
+        return 1 if calls is True else calls
+
+    def event_of(self, name, body, t):
+        """``(kind, data)`` of the event the call logged as ``body`` published when it was
+        served, for a node that did not serve it: the model's answer as it was scored (a
+        prediction asked alone is not logged with its answer, nor an id with any call)."""
+        record = json.loads(body)
+        kind = record.get("k") or ("learn" if "y" in record else "predict")
+        event = {"t": t, "model": name}
+        if kind == "forecast":
+            event.update(features=record["xs"], horizon=record["h"])
+        elif kind == "rank":
+            event.update(features=record["x"], user=record["u"], items=record["items"])
+        else:
+            event["features"] = record["x"]
+        if kind == "learn":
+            event.update(self.model.paradigm.answer(self.model, decode_prediction(record["p"])),
+                         ground_truth=record["y"])
+        return kind, event
+
+    def _replay(self, body):
+        """Repeat one logged model call on the model and its scores (the same calls, in the
+        same order, as when it was served). Returns True for a learn, else how many model
+        calls it made."""
+        record = json.loads(body)
+        kind = record.get("k")
+        if kind == "forecast":
+            self._forecast_calls(record["xs"], record["h"])
+            return record["h"]
+        if kind == "rank":
+            self._rank_calls(record["x"], record["u"], record["items"])
+            return len(record["items"])
+        if "y" not in record:
+            self.model.predict(record["x"])
+            return 1
+        if record["f"]:
+            self.model.predict(record["x"])
+        self._learn_calls(record["x"], record["y"], decode_prediction(record["p"]))
+        return True
+
+    def _learn_calls(self, x, y, prediction):
+        """What a learn does to the model and its scores, served or replayed (drifts and
+        resets included: they follow from the calls); True when a drift was detected."""
+        self.scores.update(x, y, prediction, self.model)
+        self.model.learn(x, y)
+        self.scores.after_learn(self.model)
+        drifted = self.scores.watch(self.model.paradigm.error(y, prediction))
+        if drifted and self.info.get("on_drift") == "reset":
+            self.model = self.model.rebind(deserialize(self.initial))  # the model as uploaded
+        return drifted
+
+    def _forecast_calls(self, xs, horizon):
+        return self.model.paradigm.forecast(self.model, horizon, xs)
+
+    def _rank_calls(self, x, user, items):
+        return self.model.paradigm.rank(self.model, user, items, x)
+
+
+
+# ---------------------------------------------------------------------------------------
 # Deployment: one model being served
 # ---------------------------------------------------------------------------------------
 
@@ -2456,7 +2969,7 @@ def _suspects(x, error):
     return f"; features that are not numbers: {', '.join(odd[:5])}" if odd else ""
 
 
-class Deployment:
+class Deployment(Replica):
     """One named model being served: the estimator, its metrics, counters and history.
 
     Every method that calls into the model takes :attr:`_lock`; none writes to a socket.
@@ -2491,7 +3004,7 @@ class Deployment:
             if fresh is None:
                 try:
                     self._restore()
-                except (Retired, ChantillyError, *_CORRUPT):
+                except (Retired, ChantillyError, StoreError, *_CORRUPT):  # StoreError: a gap in the log
                     raise
                 except Exception as e:  # its library is missing, or its calls do not repeat
                     if not tolerant:
@@ -2499,7 +3012,7 @@ class Deployment:
                     self._unloadable(e)
             else:
                 info, (unpacked, saved), version, initial = fresh
-                self._install(info, unpacked, rows.id, version, initial, saved=saved)
+                self._install(info, unpacked, 0, version, initial, saved=saved)
         self.history = [(t, n, json.loads(m)) for t, n, m in rows.history()] if fresh is None else []
         self.history_interval = HISTORY_INTERVAL
         while len(self.history) > HISTORY_POINTS:
@@ -2512,7 +3025,7 @@ class Deployment:
 
         The start-up path, and what follows a refused write. Lock held.
         """
-        self.rows.forget_recent()  # writes may have been refused: the file is the truth
+        self.rows.rebuilt()  # writes may have been refused: the store is the truth
         row = self.rows.load()
         if row is None:
             self.retired = True
@@ -2528,7 +3041,6 @@ class Deployment:
         self.info, _, self.seq, self.version, self.initial = self.rows.load()
         self.model, self.scores, self._saved, self._redo = None, Metrics([]), None, []
         self.predictions = self.learns = self.since_snapshot = self.logged_bytes = 0
-        self.refusals = self.rows.store.refusals
         self.stored = self.rows.count_ids()
         self._described_metrics = []
         self.broken = (f"cannot be loaded here ({type(error).__name__}: {error}): its calls are kept, "
@@ -2548,56 +3060,15 @@ class Deployment:
     def _install(self, info, unpacked, seq, version, initial, log=(), stored=0, saved=None):
         """Serve the snapshot ``unpacked`` (see :func:`unpack_state`) with ``log``'s calls
         repeated on it; ``saved``: its copy for undo, when one was taken already. Lock held."""
-        self.info, self.seq, self.version, self.initial = info, seq, version, initial
-        obj, scoring, self.predictions, self.learns = unpacked
-        self.model = Model(obj, self.info["flavor"], self.settings.max_classes)
-        self.scores = _METRICS_OF.get(self.model.paradigm.name, Metrics)(*scoring)
+        self._load(info, unpacked, seq, version, initial, self.settings.max_classes)
         self.since_snapshot = self.logged_bytes = 0
-        self.refusals = self.rows.store.refusals
         for seq, body in log:
-            calls = self._replay(body)
-            if calls is True:
-                self.learns += 1
-            else:
-                self.predictions += 1
-            self.seq = seq
-            self.since_snapshot += 1 if calls is True else calls
+            self.since_snapshot += self.apply_record(seq, body)
             self.logged_bytes += len(body)
         self.stored = stored
         self._described_metrics = self.scores.describe()
         self._checkpoint(saved)  # given only with no log: a copy of the state as it is
         self._publish()
-
-    def _replay(self, body):
-        """Repeat one logged model call on the model and its scores (the same calls, in the
-        same order, as when it was served). Returns True for a learn, else how many model
-        calls it made. Lock held."""
-        record = json.loads(body)
-        kind = record.get("k")
-        if kind == "forecast":
-            self._forecast_calls(record["xs"], record["h"])
-            return record["h"]
-        if kind == "rank":
-            self._rank_calls(record["x"], record["u"], record["items"])
-            return len(record["items"])
-        if "y" not in record:
-            self.model.predict(record["x"])
-            return 1
-        if record["f"]:
-            self.model.predict(record["x"])
-        self._learn_calls(record["x"], record["y"], decode_prediction(record["p"]))
-        return True
-
-    def _learn_calls(self, x, y, prediction):
-        """What a learn does to the model and its scores, served or replayed (drifts and
-        resets included: they follow from the calls); True when a drift was detected."""
-        self.scores.update(x, y, prediction, self.model)
-        self.model.learn(x, y)
-        self.scores.after_learn(self.model)
-        drifted = self.scores.watch(self.model.paradigm.error(y, prediction))
-        if drifted and self.info.get("on_drift") == "reset":
-            self.model = self.model.rebind(deserialize(self.initial))  # the model as uploaded
-        return drifted
 
     def _checkpoint(self, saved=None):
         """Copy the model and scores (``saved``: a copy of them as they are, already taken), and
@@ -2685,8 +3156,8 @@ class Deployment:
                 raise Retired(self.name)
             if self.broken:
                 raise Unavailable(self.broken_message())
-            if self.rows.store.behind(self.refusals):
-                self._rebuild()  # writes were refused: the file is the truth
+            if self.rows.behind():
+                self._rebuild()  # writes were refused: the store is the truth
             learned = False
             for op in ops:
                 if outcome.results and time.perf_counter() > deadline:
@@ -2738,7 +3209,7 @@ class Deployment:
                 known = self.rows.find_id(op.key)
                 self.stored += known is None or not known[0]  # new, or over a tombstone
             body = predict_record(xs)
-            outcome.ticket, self.seq = self.rows.append(body, stored)
+            outcome.ticket = self._append(body, stored)
             self._record(body)
             excess = self.stored - self.settings.max_ids
             if stored is not None and self.settings.max_ids and excess > 0:
@@ -2768,7 +3239,7 @@ class Deployment:
             outcome.ticket = self.rows.add_drift(now, self.learns + 1)
         body = (learn_record_of_stored(stored, y) if stored is not None
                 else learn_record(x, y, prediction, fresh))
-        outcome.ticket, self.seq = self.rows.append(body, drop_id=key)
+        outcome.ticket = self._append(body, drop_id=key)
         self._record(body)
         if key is not None:
             self.stored -= 1
@@ -2791,16 +3262,15 @@ class Deployment:
         self.predictions += 1
         return {"ranking": ranking}, op.x
 
-    def _forecast_calls(self, xs, horizon):
-        return self.model.paradigm.forecast(self.model, horizon, xs)
-
-    def _rank_calls(self, x, user, items):
-        return self.model.paradigm.rank(self.model, user, items, x)
-
     def _log(self, outcome, body, calls):
         """Log a model call that changed the model (and nothing else). Lock held."""
-        outcome.ticket, self.seq = self.rows.append(body)
+        outcome.ticket = self._append(body)
         self._record(body, calls)
+
+    def _append(self, body, store_id=None, drop_id=None):
+        """Write a logged call as the model's next record; returns a ticket. Lock held."""
+        self.seq += 1
+        return self.rows.append(self.seq, body, store_id, drop_id)
 
     def _label(self, y):
         """The operation's label as the model takes it; 400 when it needs one and has none."""
@@ -2947,7 +3417,7 @@ class Deployment:
     def resync(self):
         """Rebuild from the store if writes were refused since this state was built."""
         with self._lock:
-            if self.rows.store.behind(self.refusals) and not self.retired:
+            if self.rows.behind() and not self.retired:
                 try:
                     self._rebuild()
                 except (ChantillyError, Retired):
@@ -2967,7 +3437,7 @@ class Deployment:
         if not self._lock.acquire(timeout=timeout):
             return 0
         try:  # a broken model's state is unknown: the next start rebuilds it from the log
-            if self.since_snapshot and not self.broken and not self.rows.store.behind(self.refusals):
+            if self.since_snapshot and not self.broken and not self.rows.behind():
                 return self.snapshot()
             return 0
         finally:
@@ -3135,99 +3605,26 @@ def _percentile(ordered, q):
 
 
 # ---------------------------------------------------------------------------------------
-# Service: chantilly without HTTP
+# Service: the registry of models being served
 # ---------------------------------------------------------------------------------------
 
 
-_NOBODY = {"metrics": False}
-
-
-def _declare(telemetry):
-    """The families the server records as it goes (the rest are measured when scraped)."""
-    telemetry.counter("chantilly_http_requests_total", "HTTP requests answered, by route, method and status.",
-                      ("route", "method", "status"))
-    telemetry.histogram("chantilly_http_request_duration_seconds",
-                        "Time to answer an HTTP request (to its head, for streams), by route.", ("route",))
-    return telemetry
-
-
-class Service:
-    """Ties the store, the deployments and the event bus together: chantilly without HTTP.
-
-    Usable from plain Python::
-
-        service = Service.open("example.db")
-        service.upload(dill.dumps(model))
-        service.predict({"features": {"x": 1}})
-        service.close()
-    """
+class Registry:
+    """The models being served, by name: which deployment serves a name (and which
+    challenges it), the default model, loading them from the store, and going back to what
+    the store holds when a change of models is refused. Every call finds its model here:
+    this is where a node that does not own a model will forward it instead."""
 
     def __init__(self, store, bus, settings):
         self.store = store
         self.bus = bus
         self.settings = settings
-        self.stats = Stats()
-        self.telemetry = _declare(Telemetry())
-        self.expired = 0
-        self._lock = threading.Lock()  # guards _deployments, _default and expired
-        # One upload is loaded at a time: two unpickled at once import a library's modules in
-        # different orders, and Python's import deadlock avoidance then hands one of them a
-        # partially initialized module ("cannot import name ... from partially initialized
-        # module 'river.compose.pipeline'", seen with every paradigm uploaded at once).
-        self._loading = threading.Lock()
+        self._lock = threading.Lock()  # guards _deployments, _challengers, _default and expired
         self._deployments = {}   # name -> Deployment serving under it
         self._challengers = {}   # name -> Deployment challenging it
         self._retired = weakref.WeakValueDictionary()  # model id -> Deployment replaced, while alive
         self._default = None
-        self.flavor = None  # what POST /api/init set: the flavor of uploads that cannot be detected
         self._closed = threading.Event()
-        self._sweeper = None
-
-    @classmethod
-    def open(cls, path, settings=None, **changes):
-        """Open the database, rebuild every stored model and start the expiry sweeper.
-
-        ``changes`` override fields of ``settings`` (default :class:`Settings`).
-        """
-        settings = dataclasses.replace(settings or Settings(), **changes)
-        store = Store(path, settings.sync)
-        service = cls(store, EventBus(settings.max_streams, settings.stream_backlog), settings)
-        try:
-            service._deployments, service._challengers, service._default = service._load_models()
-            service.flavor = stored_flavor(store)
-            keep_hash_seed(store)  # after the models loaded: a refused file stays untouched
-        except BaseException:
-            store.close()
-            raise
-        service._sweeper = threading.Thread(target=service._housekeeping, name="chantilly-housekeeping",
-                                            daemon=True)
-        service._sweeper.start()
-        return service
-
-    def close(self, timeout=1.0):
-        """Snapshot every model, close streams and the file. Later calls get 503.
-
-        Waits at most ``timeout`` seconds for a model call still running (see Deployment.close).
-        """
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        self.bus.close()
-        with self._lock:
-            deployments = self._all_deployments()
-        deadline = time.monotonic() + timeout
-        for dep in deployments:
-            ticket = dep.close(max(0.0, deadline - time.monotonic()))
-            if ticket:
-                try:
-                    self.store.commit(ticket)
-                except Unavailable:
-                    pass  # the log already holds every acknowledged learn; only a snapshot is lost
-        if self._sweeper is not None:
-            self._sweeper.join(timeout=5)
-        self.store.close()
-
-    # -- models ---------------------------------------------------------------------------
 
     @property
     def default(self):
@@ -3256,285 +3653,9 @@ class Service:
                            f"POST /api/model/{name} uploads one")
         return dep
 
-    def _prepare(self, data, flavor, metrics, horizon, on_drift):
-        """Load and check an upload, before anything is written: ``(info, snapshot bytes,
-        (the snapshot loaded back, its copy for undo))``, served as a restart would serve it. A
-        model that could not be saved, copied for undo or loaded back is refused here, with
-        nothing changed."""
-        with self._loading:
-            return self._load(data, flavor, metrics, horizon, on_drift)
-
-    def _load(self, data, flavor, metrics, horizon, on_drift):
-        model = load_model(data, flavor, self.flavor)
-        options = {k: v for k, v in (("horizon", horizon), ("on_drift", on_drift)) if v is not None}
-        scores = Metrics.for_model(model, metrics, options)
-        info = dict(model.info(), uploaded_at=time.time(), **options)
-        try:
-            state = pack_state(model.obj, scores, 0, 0)
-            unpacked = unpack_state(state)  # what a restart will serve: served from the start
-            saved = _freeze((unpacked[0], *unpacked[1]))  # the first copy kept for undo
-            _thaw(saved)
-        except Exception as e:  # whatever the object refuses
-            raise BadRequest(f"the model cannot be saved and loaded back ({type(e).__name__}: {e}), so it "
-                             "would not survive a restart: keep what cannot be pickled (locks, files, "
-                             "connections) out of the model") from None
-        if saved[0] != "copy" and len(saved[1]) > self.settings.max_model_size:
-            raise PayloadTooLarge(f"the model takes {len(saved[1]) / MiB:.1f} MiB pickled, over the "
-                                  f"{self.settings.max_model_size / MiB:.1f} MiB a model may take: start "
-                                  "the server with a larger --max-model-size")
-        return json.loads(dumps(info)), state, (unpacked, saved)  # the info as the file will hold it
-
-    def upload(self, data, name=None, flavor=None, metrics=None, horizon=None, default=None,
-               on_drift=None):
-        """Load, check and install a model under ``name`` (None: the model named "default")
-        as its next version; returns its description.
-
-        ``metrics``: names from the model's library (None: the flavor's); ``horizon``: the
-        steps a forecaster is scored on; ``default``: False keeps the default model as it is
-        (otherwise the newest upload becomes the default, as in chantilly 0.2; the first model
-        always does); ``on_drift="reset"``: go back to the model as uploaded when a drift is
-        detected. The model it replaces is kept as a past version (``--keep-versions``).
-        Never waits for a call running on that model: the call finishes on it.
-
-        An upload without a name goes to the name "default", never to whichever model is the
-        default: since the newest upload is the default, that would replace the model uploaded
-        last, whatever its name.
-        """
-        name = check_name(name) if name is not None else DEFAULT_MODEL
-        if on_drift not in (None, "reset"):
-            raise BadRequest('?on_drift= can only be "reset"')
-        info, state, loaded = self._prepare(data, flavor, metrics, horizon, on_drift)
-        with self._lock:
-            self._check_open()
-            version = next_version(self.store, name)
-            old = self._deployments.pop(name, None)
-            statements = [] if old is None else self._retire(old)
-            rows, insert = ModelRows.create(self.store, name, "serving", version, dumps(info), state, data)
-            ticket = self.store.write(statements + [insert] + prune_versions(name, self.settings.keep_versions))[0]
-            if default is not False or self._default is None:
-                self._default, ticket = name, set_default_model(self.store, name)
-            dep = self._deployments[name] = Deployment(name, rows, self.settings, (info, loaded, version, data))
-        return self._announce(ticket, dep, "upload")
-
     def _check_open(self):
         if self._closed.is_set():
             raise Unavailable("the server is shutting down")
-
-    def _retire(self, dep):
-        """Stop serving ``dep`` and keep it as a past version; returns the statements. Lock held."""
-        dep.retire()
-        self._retired[dep.rows.id] = dep  # a call may still run on it (see rollback)
-        final = dict(dep.describe(), metrics=dep.metrics(), retired_at=time.time())
-        return dep.rows.retire({k: final[k] for k in ("learns", "predictions", "metrics", "retired_at")})
-
-    def _announce(self, ticket, dep, cause):
-        """Commit a change of models and tell the event streams why (upload, challenger,
-        promote, rollback); returns the model's description."""
-        self._commit_or_reload(ticket)
-        description = dep.describe()
-        self._publish([("events", "model", dict(description, model=dep.name, cause=cause))])
-        return description
-
-    def upload_challenger(self, name, data, metrics=None, horizon=None):
-        """Install a challenger beside the model ``name``: it sees every call the model sees,
-        and is scored the same way, but its answers are only recorded. It gets the model's
-        next version number; a challenger already there is dropped."""
-        champion = self._deployment(name)
-        info, state, loaded = self._prepare(data, champion.info["flavor"], metrics, horizon, None)
-        with self._lock:
-            self._check_open()
-            if self._deployments.get(champion.name) is not champion:  # deleted or replaced meanwhile
-                raise NotFound(f"model {champion.name!r} changed while its challenger loaded; retry")
-            version = next_version(self.store, champion.name)
-            old = self._challengers.pop(champion.name, None)
-            if old is not None:
-                old.retire()
-            rows, insert = ModelRows.create(self.store, champion.name, "challenger", version, dumps(info), state, data)
-            ticket = self.store.write(drop_challenger(champion.name) + [insert])[0]
-            dep = self._challengers[champion.name] = Deployment(f"{champion.name}@challenger", rows, self.settings,
-                                                                (info, loaded, version, data))
-        return self._announce(ticket, dep, "challenger")
-
-    def delete_challenger(self, name):
-        """Drop the challenger of ``name``."""
-        with self._lock:
-            name = self._resolve(name)
-            dep = self._challengers.pop(name, None)
-            if dep is None:
-                raise NotFound(f"{name!r} has no challenger")
-            dep.retire()
-            ticket = self.store.write(drop_challenger(name))[0]
-        self._commit_or_reload(ticket)
-        self._publish([("events", "delete", {"name": dep.name, "model": dep.name})])
-        self.bus.forget(f"events:{dep.name}")
-        return {"deleted": dep.name}
-
-    def promote(self, name):
-        """The challenger of ``name`` takes its place, at once, with everything it learned; the
-        model it replaces is kept as a past version. Waits (a little) for the call running on
-        the pair, so that none falls between them."""
-        name = self._resolve(name)
-        with self._lock:
-            champion, challenger = self._deployments.get(name), self._challengers.get(name)
-        if champion is None or challenger is None:
-            raise NotFound(f"{name!r} has no challenger to promote: upload one with "
-                           f"POST /api/model/{name}/challenger")
-        # The models' locks first (a model's lock is never taken under the service's), so
-        # that other models' calls never wait for a long call on these two.
-        with _holding(champion._lock, challenger._lock), self._lock:
-            if self._deployments.get(name) is not champion or self._challengers.get(name) is not challenger:
-                raise NotFound(f"{name!r} or its challenger changed meanwhile: GET /api/models and retry")
-            if challenger.broken:
-                raise Unprocessable(challenger.broken_message() + "; it cannot be promoted")
-            if challenger.oversized:  # it stopped learning: it no longer saw what the model saw
-                raise Unprocessable(f"{challenger.oversized}; the challenger stopped learning, so it "
-                                    "cannot be promoted")
-            statements = self._retire(champion) + [challenger.rows.serve()]
-            ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
-            challenger.name = name  # the same object serves on: nothing to rebuild, nothing missed
-            del self._challengers[name]
-            self._deployments[name] = challenger
-        return self._announce(ticket, challenger, "promote")
-
-    def rollback(self, name, version):
-        """Serve again the past version ``version`` of ``name``, from the state it had; the
-        model it replaces is kept as a past version. The version is rebuilt before anything
-        changes (a version that cannot be is refused), and without holding up other calls."""
-        name = self._resolve(name)
-        model_id = self._past_version(name, version)
-        still_running = self._retired.get(model_id)
-        if still_running is not None:  # a call that began before it was replaced ends first
-            with _holding(still_running._lock):
-                pass
-        try:
-            dep = Deployment(name, ModelRows(self.store, model_id), self.settings)
-        except (Retired, ChantillyError):
-            raise
-        except Exception as e:  # its snapshot or log cannot be replayed here
-            raise Unprocessable(f"version {version} of {name!r} cannot be rebuilt ({type(e).__name__}: "
-                                f"{e}); nothing was changed") from None
-        with self._lock:
-            current = self._deployments.get(name)
-            if current is None or self._past_version(name, version) != model_id:
-                raise NotFound(f"{name!r} changed meanwhile: GET /api/model/{name}/versions and retry")
-            statements = self._retire(current) + [dep.rows.serve()]
-            ticket = self.store.write(statements + prune_versions(name, self.settings.keep_versions))[0]
-            self._deployments[name] = dep
-        return self._announce(ticket, dep, "rollback")
-
-    def _past_version(self, name, version):
-        """The model id of a past version of ``name``; 404 for anything else."""
-        found = [(i, role) for i, v, role, _ in versions_of(self.store, name) if v == version]
-        if not found or found[0][1] != "version" or name not in self._deployments:
-            raise NotFound(f"{name!r} has no past version {version}: GET /api/model/{name}/versions "
-                           "lists them" if not found or found[0][1] == "version" else
-                           f"version {version} of {name!r} is its {found[0][1]}, not a past version")
-        return found[0][0]
-
-    def versions(self, name=None):
-        """``{"name", "versions": [...]}``: every version kept of a model, oldest first, with
-        its role (serving, challenger or version) and its counters and metrics."""
-        name = self._deployment(name).name
-        listing = []
-        for model_id, version, role, info in versions_of(self.store, name):
-            live = self._deployments.get(name) if role == "serving" else self._challengers.get(name)
-            if role != "version" and live is not None:
-                info = dict(live.describe(), metrics=live.metrics())
-            else:
-                info = dict(info, **info.pop("final", {}))
-            listing.append(dict(info, version=version, role=role, name=name))
-        return {"name": name, "versions": listing}
-
-    def init(self, flavor):
-        """chantilly 0.2's first call: the flavor that uploads are served as when it cannot be
-        detected (it can for creme's and river's models). Erases nothing: 0.2 meant to erase
-        every model, which on a server of many models is a trap (DELETE /api/model/<name>
-        removes one)."""
-        if not isinstance(flavor, str) or flavor not in PARADIGMS:
-            raise BadRequest(f"Allowed flavors are {', '.join(repr(f) for f in sorted(PARADIGMS))}.")
-        self.store.commit(set_flavor(self.store, flavor))
-        self.flavor = flavor
-        return self.describe_init()
-
-    def describe_init(self):
-        """What GET /api/init answers: chantilly 0.2's keys, and the libraries installed."""
-        return {"flavor": self.flavor, "storage": "sqlite", "app": {"storage": "sqlite"},
-                "creme_version": _installed("creme"), "river_version": _installed("river")}
-
-    def set_default(self, name):
-        """Make ``name`` the model that calls without a model name go to."""
-        self._deployment(name)
-        with self._lock:
-            self._default, ticket = name, set_default_model(self.store, name)
-        self._commit_or_reload(ticket)
-        return {"default": name}
-
-    def _commit_or_reload(self, ticket):
-        """Commit a change of models; if refused, serve again what the file holds."""
-        try:
-            self.store.commit(ticket)
-        except Unavailable:
-            with self._lock:
-                for dep in self._all_deployments():
-                    dep.retire()
-                self._deployments, self._challengers, self._default = self._load_models()
-            raise
-
-    def _load_models(self):
-        """``({name: Deployment}, {name: challenger}, default name)`` as the file has them. A
-        model this environment cannot rebuild (its library is missing, its calls no longer
-        repeat) answers 503 saying so, alone: the others serve (see :meth:`unloadable`); a
-        damaged one is a :class:`StoreError` (refusing to start beats serving a guess)."""
-        loaded = {}
-        for role, suffix in (("serving", ""), ("challenger", "@challenger")):
-            loaded[role] = {}
-            for model_id, name in serving_models(self.store, role):
-                try:
-                    loaded[role][name] = Deployment(name + suffix, ModelRows(self.store, model_id),
-                                                    self.settings, tolerant=True)
-                except Exception as e:  # a snapshot or log record that was damaged
-                    raise StoreError(
-                        f"model {name + suffix!r} in {self.store.path} cannot be read ({type(e).__name__}: "
-                        f"{e}): the file is corrupt; refusing to start. `chantilly delete-model {name} "
-                        f"--db {self.store.path}` removes it") from None
-        return loaded["serving"], loaded["challenger"], default_model(self.store, loaded["serving"])
-
-    def _all_deployments(self):
-        """The models serving and challenging. Lock held."""
-        return [*self._deployments.values(), *self._challengers.values()]
-
-    def download(self, name=None, version=None):
-        """A model's bytes, loadable with ``dill.loads`` (a past ``version`` of it, if given)."""
-        dep = self._deployment(name)
-        if version is None or version == dep.version:
-            return dep.download()
-        base = dep.name.partition("@")[0]
-        found = [i for i, v, _, _ in versions_of(self.store, base) if v == version]
-        if not found:
-            raise NotFound(f"{base!r} has no version {version}: GET /api/model/{base}/versions lists them")
-        return Deployment(f"{base}@{version}", ModelRows(self.store, found[0]), self.settings).download()
-
-    def delete(self, name=None):
-        """Remove a model with its challenger, past versions, metrics, history and stored ids.
-        When it was the default, the most recently uploaded model left becomes the default."""
-        with self._lock:
-            name = self._resolve(name)
-            dep = self._deployments.pop(name, None)
-            if dep is None:
-                raise NotFound(f"no model named {name!r}")
-            for retired in (dep, self._challengers.pop(name, None)):
-                if retired is not None:
-                    retired.retire()
-            ticket = self.store.write(drop_name(name))[0]
-            if name == self._default:
-                newest = max(self._deployments.values(), key=lambda d: d.rows.id, default=None)
-                self._default = newest.name if newest else None
-                ticket = set_default_model(self.store, self._default)
-        self._commit_or_reload(ticket)
-        self._publish([("events", "delete", {"name": name, "model": name})])
-        for topic in (f"events:{name}", f"events:{name}@challenger"):
-            self.bus.forget(topic)  # a new model of that name starts with no past events
-        return {"deleted": name}
 
     def describe(self, name=None):
         """The model's description and counters."""
@@ -3560,6 +3681,439 @@ class Service:
         return {"default": default, "models": [n for n, _ in deployments], "descriptions": {
             n: dict(dep.describe(), **({"challenger": challengers[n].describe()} if n in challengers else {}))
             for n, dep in deployments}}
+
+    def _load_models(self):
+        """``({name: Deployment}, {name: challenger}, default name)`` as the file has them. A
+        model this environment cannot rebuild (its library is missing, its calls no longer
+        repeat) answers 503 saying so, alone: the others serve (see :meth:`unloadable`); a
+        damaged one is a :class:`StoreError` (refusing to start beats serving a guess)."""
+        loaded = {}
+        for role, suffix in (("serving", ""), ("challenger", "@challenger")):
+            loaded[role] = {}
+            for entry in (e for e in self.store.catalog() if e.role == role):
+                name = entry.name
+                try:
+                    loaded[role][name] = Deployment(name + suffix, ModelRows(self.store, entry.id, name),
+                                                    self.settings, tolerant=True)
+                except Exception as e:  # a snapshot or log record that was damaged
+                    raise StoreError(
+                        f"model {name + suffix!r} in {self.store.path} cannot be read ({type(e).__name__}: "
+                        f"{e}): the file is corrupt; refusing to start. `chantilly delete-model {name} "
+                        f"--db {self.store.path}` removes it") from None
+        return loaded["serving"], loaded["challenger"], self._stored_default(loaded["serving"])
+
+    def _stored_default(self, deployments):
+        """The stored default model's name if it is served, else the newest model's (a file
+        from schema 1 has one model and no default), else None."""
+        stored = self.store.setting("default")
+        if stored in deployments:
+            return stored
+        newest = max(deployments.values(), key=lambda d: d.rows.id, default=None)
+        return newest.name if newest else None
+
+    def _all_deployments(self):
+        """The models serving and challenging. Lock held."""
+        return [*self._deployments.values(), *self._challengers.values()]
+
+    def _commit_or_reload(self, ticket):
+        """Commit a change of models; if refused, serve again what the file holds."""
+        try:
+            self.store.commit(ticket)
+        except Unavailable:
+            with self._lock:
+                for dep in self._all_deployments():
+                    dep.retire()
+                self._deployments, self._challengers, self._default = self._load_models()
+            raise
+
+    def _publish(self, events):
+        for topic, name, data in events:
+            if topic == "events":  # also to the streams that follow one model (kept for newcomers)
+                self.bus.publish((topic, f"events:{data['model']}"), name, data, keep=True)
+            else:
+                self.bus.publish((topic,), name, data)
+
+    def _resync(self):
+        with self._lock:
+            deployments = self._all_deployments()
+        for dep in deployments:
+            dep.resync()
+
+
+# ---------------------------------------------------------------------------------------
+# Service: model lifecycle, from upload to deletion
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadOptions:
+    """How an uploaded model is served, named once for every way in: ``POST /api/model``'s
+    and ``POST /api/model/<name>/challenger``'s query, ``chantilly add-model``'s flags and
+    :meth:`Client.upload`'s keywords. Build it with keywords, ``UploadOptions(horizon=7)``."""
+
+    flavor: str = None     # what the model is, when that cannot be detected (see PARADIGMS)
+    metrics: tuple = None  # metric names from the model's library (None: the flavor's)
+    horizon: int = None    # steps ahead a forecaster is scored on after each learn
+    on_drift: str = None   # "reset": go back to the model as uploaded when a drift is detected
+    default: bool = None   # False keeps the default model as it is (else the newest upload is)
+
+    FIELDS = ("flavor", "metrics", "horizon", "on_drift", "default")
+
+    def __post_init__(self):
+        if self.on_drift not in (None, "reset"):
+            raise BadRequest('?on_drift= can only be "reset"')
+        if self.metrics is not None:
+            object.__setattr__(self, "metrics", tuple(self.metrics))
+
+    def query(self):
+        """The query string's parameters that say these options (see :func:`_upload_options`)."""
+        values = {"flavor": self.flavor, "horizon": self.horizon, "on_drift": self.on_drift,
+                  "metrics": None if self.metrics is None else ",".join(self.metrics),
+                  "default": None if self.default is None else str(bool(self.default)).lower()}
+        return {k: v for k, v in values.items() if v is not None}
+
+
+class Lifecycle(Registry):
+    """Changes of models: uploads, challengers, promotions, rollbacks, deletions, the
+    default model and the fallback flavor. Each loads what it can before taking the
+    registry's lock, writes one catalog change, commits it, and tells the event streams."""
+
+    def __init__(self, store, bus, settings):
+        super().__init__(store, bus, settings)
+        # One upload is loaded at a time: two unpickled at once import a library's modules in
+        # different orders, and Python's import deadlock avoidance then hands one of them a
+        # partially initialized module ("cannot import name ... from partially initialized
+        # module 'river.compose.pipeline'", seen with every paradigm uploaded at once).
+        self._loading = threading.Lock()
+        self.flavor = None  # what POST /api/init set: the flavor of uploads that cannot be detected
+
+    def _prepare(self, data, options):
+        """Load and check an upload, before anything is written: ``(info, snapshot bytes,
+        (the snapshot loaded back, its copy for undo))``, served as a restart would serve it. A
+        model that could not be saved, copied for undo or loaded back is refused here, with
+        nothing changed."""
+        with self._loading:
+            return self._load(data, options)
+
+    def _load(self, data, upload):
+        model = load_model(data, upload.flavor, self.flavor)
+        options = {k: v for k, v in (("horizon", upload.horizon), ("on_drift", upload.on_drift)) if v is not None}
+        scores = Metrics.for_model(model, None if upload.metrics is None else list(upload.metrics), options)
+        info = dict(model.info(), uploaded_at=time.time(), **options)
+        try:
+            state = pack_state(model.obj, scores, 0, 0)
+            unpacked = unpack_state(state)  # what a restart will serve: served from the start
+            saved = _freeze((unpacked[0], *unpacked[1]))  # the first copy kept for undo
+            _thaw(saved)
+        except Exception as e:  # whatever the object refuses
+            raise BadRequest(f"the model cannot be saved and loaded back ({type(e).__name__}: {e}), so it "
+                             "would not survive a restart: keep what cannot be pickled (locks, files, "
+                             "connections) out of the model") from None
+        if saved[0] != "copy" and len(saved[1]) > self.settings.max_model_size:
+            raise PayloadTooLarge(f"the model takes {len(saved[1]) / MiB:.1f} MiB pickled, over the "
+                                  f"{self.settings.max_model_size / MiB:.1f} MiB a model may take: start "
+                                  "the server with a larger --max-model-size")
+        return json.loads(dumps(info)), state, (unpacked, saved)  # the info as the file will hold it
+
+    def upload(self, data, name=None, options=None, **changes):
+        """Load, check and install a model under ``name`` (None: the model named "default")
+        as its next version; returns its description.
+
+        ``options``: an :class:`UploadOptions`, whose fields ``changes`` override
+        (``upload(data, "m", horizon=7)``); the first model is the default whatever they say.
+        The model it replaces is kept as a past version (``--keep-versions``).
+        Never waits for a call running on that model: the call finishes on it.
+
+        An upload without a name goes to the name "default", never to whichever model is the
+        default: since the newest upload is the default, that would replace the model uploaded
+        last, whatever its name.
+        """
+        name = check_name(name) if name is not None else DEFAULT_MODEL
+        options = dataclasses.replace(options or UploadOptions(), **changes)
+        info, state, loaded = self._prepare(data, options)
+        with self._lock:
+            self._check_open()
+            old = self._deployments.pop(name, None)
+            final = None if old is None else self._retire(old)
+            model_id, version, ticket = self.store.install(name, "serving", info, state, data, final,
+                                                           self.settings.keep_versions)
+            if options.default is not False or self._default is None:
+                self._default, ticket = name, self.store.put_setting("default", name)
+            dep = self._deployments[name] = Deployment(name, ModelRows(self.store, model_id, name), self.settings,
+                                                       (info, loaded, version, data))
+        return self._announce(ticket, dep, "upload")
+
+    def _retire(self, dep):
+        """Stop serving ``dep``; returns the counters and metrics its past version keeps. Lock held."""
+        dep.retire()
+        self._retired[dep.rows.id] = dep  # a call may still run on it (see rollback)
+        final = dict(dep.describe(), metrics=dep.metrics(), retired_at=time.time())
+        return {k: final[k] for k in ("learns", "predictions", "metrics", "retired_at")}
+
+    def _announce(self, ticket, dep, cause):
+        """Commit a change of models and tell the event streams why (upload, challenger,
+        promote, rollback); returns the model's description."""
+        self._commit_or_reload(ticket)
+        description = dep.describe()
+        self._publish([("events", "model", dict(description, model=dep.name, cause=cause))])
+        return description
+
+    def upload_challenger(self, name, data, options=None, **changes):
+        """Install a challenger beside the model ``name``: it sees every call the model sees,
+        and is scored the same way, but its answers are only recorded. It gets the model's
+        next version number; a challenger already there is dropped. ``options`` as for
+        :meth:`upload`; its flavor is the model's, and it never becomes the default."""
+        champion = self._deployment(name)
+        options = dataclasses.replace(options or UploadOptions(), **changes)
+        info, state, loaded = self._prepare(data, dataclasses.replace(options, flavor=champion.info["flavor"]))
+        with self._lock:
+            self._check_open()
+            if self._deployments.get(champion.name) is not champion:  # deleted or replaced meanwhile
+                raise NotFound(f"model {champion.name!r} changed while its challenger loaded; retry")
+            old = self._challengers.pop(champion.name, None)
+            if old is not None:
+                old.retire()
+            model_id, version, ticket = self.store.install(champion.name, "challenger", info, state, data)
+            rows = ModelRows(self.store, model_id, champion.name)
+            dep = self._challengers[champion.name] = Deployment(f"{champion.name}@challenger", rows, self.settings,
+                                                                (info, loaded, version, data))
+        return self._announce(ticket, dep, "challenger")
+
+    def delete_challenger(self, name):
+        """Drop the challenger of ``name``."""
+        with self._lock:
+            name = self._resolve(name)
+            dep = self._challengers.pop(name, None)
+            if dep is None:
+                raise NotFound(f"{name!r} has no challenger")
+            dep.retire()
+            ticket = self.store.drop(name, "challenger")
+        self._commit_or_reload(ticket)
+        self._publish([("events", "delete", {"name": dep.name, "model": dep.name})])
+        self.bus.forget(f"events:{dep.name}")
+        return {"deleted": dep.name}
+
+    def promote(self, name):
+        """The challenger of ``name`` takes its place, at once, with everything it learned; the
+        model it replaces is kept as a past version. Waits (a little) for the call running on
+        the pair, so that none falls between them."""
+        name = self._resolve(name)
+        with self._lock:
+            champion, challenger = self._deployments.get(name), self._challengers.get(name)
+        if champion is None or challenger is None:
+            raise NotFound(f"{name!r} has no challenger to promote: upload one with "
+                           f"POST /api/model/{name}/challenger")
+        # The models' locks first (a model's lock is never taken under the service's), so
+        # that other models' calls never wait for a long call on these two.
+        with _holding(champion._lock, challenger._lock), self._lock:
+            if self._deployments.get(name) is not champion or self._challengers.get(name) is not challenger:
+                raise NotFound(f"{name!r} or its challenger changed meanwhile: GET /api/models and retry")
+            if challenger.broken:
+                raise Unprocessable(challenger.broken_message() + "; it cannot be promoted")
+            if challenger.oversized:  # it stopped learning: it no longer saw what the model saw
+                raise Unprocessable(f"{challenger.oversized}; the challenger stopped learning, so it "
+                                    "cannot be promoted")
+            ticket = self.store.serve(name, challenger.rows.id, self._retire(champion), self.settings.keep_versions)
+            challenger.name = name  # the same object serves on: nothing to rebuild, nothing missed
+            del self._challengers[name]
+            self._deployments[name] = challenger
+        return self._announce(ticket, challenger, "promote")
+
+    def rollback(self, name, version):
+        """Serve again the past version ``version`` of ``name``, from the state it had; the
+        model it replaces is kept as a past version. The version is rebuilt before anything
+        changes (a version that cannot be is refused), and without holding up other calls."""
+        name = self._resolve(name)
+        model_id = self._past_version(name, version)
+        still_running = self._retired.get(model_id)
+        if still_running is not None:  # a call that began before it was replaced ends first
+            with _holding(still_running._lock):
+                pass
+        try:
+            dep = Deployment(name, ModelRows(self.store, model_id, name), self.settings)
+        except (Retired, ChantillyError):
+            raise
+        except Exception as e:  # its snapshot or log cannot be replayed here
+            raise Unprocessable(f"version {version} of {name!r} cannot be rebuilt ({type(e).__name__}: "
+                                f"{e}); nothing was changed") from None
+        with self._lock:
+            current = self._deployments.get(name)
+            if current is None or self._past_version(name, version) != model_id:
+                raise NotFound(f"{name!r} changed meanwhile: GET /api/model/{name}/versions and retry")
+            ticket = self.store.serve(name, model_id, self._retire(current), self.settings.keep_versions)
+            self._deployments[name] = dep
+        return self._announce(ticket, dep, "rollback")
+
+    def _past_version(self, name, version):
+        """The model id of a past version of ``name``; 404 for anything else."""
+        found = [(e.id, e.role) for e in self.store.catalog(name) if e.version == version]
+        if not found or found[0][1] != "version" or name not in self._deployments:
+            raise NotFound(f"{name!r} has no past version {version}: GET /api/model/{name}/versions "
+                           "lists them" if not found or found[0][1] == "version" else
+                           f"version {version} of {name!r} is its {found[0][1]}, not a past version")
+        return found[0][0]
+
+    def versions(self, name=None):
+        """``{"name", "versions": [...]}``: every version kept of a model, oldest first, with
+        its role (serving, challenger or version) and its counters and metrics."""
+        name = self._deployment(name).name
+        listing = []
+        for entry in self.store.catalog(name):
+            live = self._deployments.get(name) if entry.role == "serving" else self._challengers.get(name)
+            if entry.role != "version" and live is not None:
+                info = dict(live.describe(), metrics=live.metrics())
+            else:
+                info = dict(entry.info, **(entry.info.pop("final", None) or {}))
+            listing.append(dict(info, version=entry.version, role=entry.role, name=name))
+        return {"name": name, "versions": listing}
+
+    def download(self, name=None, version=None):
+        """A model's bytes, loadable with ``dill.loads`` (a past ``version`` of it, if given)."""
+        dep = self._deployment(name)
+        if version is None or version == dep.version:
+            return dep.download()
+        base = dep.name.partition("@")[0]
+        found = [e.id for e in self.store.catalog(base) if e.version == version]
+        if not found:
+            raise NotFound(f"{base!r} has no version {version}: GET /api/model/{base}/versions lists them")
+        try:
+            return Deployment(f"{base}@{version}", ModelRows(self.store, found[0], base), self.settings).download()
+        except (Retired, ChantillyError):
+            raise
+        except Exception as e:  # its snapshot or log cannot be replayed here
+            raise Unprocessable(f"version {version} of {base!r} cannot be rebuilt ({type(e).__name__}: {e})") from None
+
+    def delete(self, name=None):
+        """Remove a model with its challenger, past versions, metrics, history and stored ids.
+        When it was the default, the most recently uploaded model left becomes the default."""
+        with self._lock:
+            name = self._resolve(name)
+            dep = self._deployments.pop(name, None)
+            if dep is None:
+                raise NotFound(f"no model named {name!r}")
+            for retired in (dep, self._challengers.pop(name, None)):
+                if retired is not None:
+                    retired.retire()
+            ticket = self.store.drop(name)
+            if name == self._default:
+                newest = max(self._deployments.values(), key=lambda d: d.rows.id, default=None)
+                self._default = newest.name if newest else None
+                ticket = self.store.put_setting("default", self._default)
+        self._commit_or_reload(ticket)
+        self._publish([("events", "delete", {"name": name, "model": name})])
+        for topic in (f"events:{name}", f"events:{name}@challenger"):
+            self.bus.forget(topic)  # a new model of that name starts with no past events
+        return {"deleted": name}
+
+    def set_default(self, name):
+        """Make ``name`` the model that calls without a model name go to."""
+        self._deployment(name)
+        with self._lock:
+            self._default, ticket = name, self.store.put_setting("default", name)
+        self._commit_or_reload(ticket)
+        return {"default": name}
+
+    def init(self, flavor):
+        """chantilly 0.2's first call: the flavor that uploads are served as when it cannot be
+        detected (it can for creme's and river's models). Erases nothing: 0.2 meant to erase
+        every model, which on a server of many models is a trap (DELETE /api/model/<name>
+        removes one)."""
+        if not isinstance(flavor, str) or flavor not in PARADIGMS:
+            raise BadRequest(f"Allowed flavors are {', '.join(repr(f) for f in sorted(PARADIGMS))}.")
+        self.store.commit(self.store.put_setting("flavor", flavor))
+        self.flavor = flavor
+        return self.describe_init()
+
+    def describe_init(self):
+        """What GET /api/init answers: chantilly 0.2's keys, and the libraries installed."""
+        return {"flavor": self.flavor, "storage": self.store.kind, "app": {"storage": self.store.kind},
+                "creme_version": _installed("creme"), "river_version": _installed("river")}
+
+
+# ---------------------------------------------------------------------------------------
+# Service: chantilly without HTTP
+# ---------------------------------------------------------------------------------------
+
+
+_NOBODY = {"metrics": False}
+
+
+def _declare(telemetry):
+    """The families the server records as it goes (the rest are measured when scraped)."""
+    telemetry.counter("chantilly_http_requests_total", "HTTP requests answered, by route, method and status.",
+                      ("route", "method", "status"))
+    telemetry.histogram("chantilly_http_request_duration_seconds",
+                        "Time to answer an HTTP request (to its head, for streams), by route.", ("route",))
+    return telemetry
+
+
+class Service(Lifecycle):
+    """Ties the store, the deployments and the event bus together: chantilly without HTTP.
+
+    Usable from plain Python::
+
+        service = Service.open("example.db")
+        service.upload(dill.dumps(model))
+        service.predict({"features": {"x": 1}})
+        service.close()
+    """
+
+    def __init__(self, store, bus, settings):
+        super().__init__(store, bus, settings)
+        self.stats = Stats()
+        self.telemetry = _declare(Telemetry())
+        self.expired = 0  # stored ids expired by the sweeper (the service's lock guards it)
+        self._sweeper = None
+
+    @classmethod
+    def open(cls, path, settings=None, **changes):
+        """Open the database, rebuild every stored model and start the expiry sweeper.
+
+        ``changes`` override fields of ``settings`` (default :class:`Settings`).
+        """
+        settings = dataclasses.replace(settings or Settings(), **changes)
+        store = open_store(path, settings.sync)
+        service = cls(store, EventBus(settings.max_streams, settings.stream_backlog), settings)
+        try:
+            service._deployments, service._challengers, service._default = service._load_models()
+            service.flavor = store.setting("flavor")
+            service._keep_hash_seed()  # after the models loaded: a refused file stays untouched
+        except BaseException:
+            store.close()
+            raise
+        service._sweeper = threading.Thread(target=service._housekeeping, name="chantilly-housekeeping",
+                                            daemon=True)
+        service._sweeper.start()
+        return service
+
+    def _keep_hash_seed(self):
+        """Store the seed this process hashes strings with, if the database has none yet."""
+        seed = "" if sys.flags.ignore_environment else os.environ.get("PYTHONHASHSEED", "")
+        if seed.isdigit() and self.store.setting("hashseed") is None:
+            self.store.commit(self.store.put_setting("hashseed", seed))
+
+    def close(self, timeout=1.0):
+        """Snapshot every model, close streams and the file. Later calls get 503.
+
+        Waits at most ``timeout`` seconds for a model call still running (see Deployment.close).
+        """
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self.bus.close()
+        with self._lock:
+            deployments = self._all_deployments()
+        deadline = time.monotonic() + timeout
+        for dep in deployments:
+            ticket = dep.close(max(0.0, deadline - time.monotonic()))
+            if ticket:
+                try:
+                    self.store.commit(ticket)
+                except Unavailable:
+                    pass  # the log already holds every acknowledged learn; only a snapshot is lost
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=5)
+        self.store.close()
 
     # -- predict and learn -------------------------------------------------------------------
 
@@ -3616,22 +4170,24 @@ class Service:
             for i, op in enumerate(ops):
                 if isinstance(op, Operation):
                     by_model.setdefault(op.model or name, []).append(i)
-        events, ticket = [], 0
+        written = []  # (indexes, events, ticket) of each model
         for model, indexes in by_model.items():
             try:
-                answers, model_events, model_ticket = self._apply_on(model, [ops[i] for i in indexes])
+                answers, model_events, ticket = self._apply_on(model, [ops[i] for i in indexes])
             except ChantillyError as e:  # no such model
-                answers, model_events, model_ticket = [detached(e)] * len(indexes), [], 0
+                answers, model_events, ticket = [detached(e)] * len(indexes), [], 0
             for i, answer in zip(indexes, answers):
                 results[i] = answer
-            events += model_events
-            ticket = max(ticket, model_ticket)
-        if ticket:
-            try:
-                self.store.commit(ticket)
-            except Unavailable as e:
-                self._resync()  # drop from memory what the file does not have
-                return [e if isinstance(r, dict) else r for r in results]
+            written.append((indexes, model_events, ticket))
+        self.store.settle(max((ticket for _, _, ticket in written), default=0))
+        events = []
+        for indexes, model_events, ticket in written:
+            if ticket and self.store.refused(ticket):  # that model's writes, and only its
+                error = self.store.unavailable()
+                results = [error if i in indexes and isinstance(r, dict) else r for i, r in enumerate(results)]
+                self._resync()  # drop from memory what the store does not have
+            else:
+                events += model_events
         self._publish(events)
         self._record_stats(ops, by_model, time.perf_counter() - started)
         return results
@@ -3682,12 +4238,6 @@ class Service:
         except Exception:  # whatever the challenger does, the model's answer stands
             return Outcome()
 
-    def _resync(self):
-        with self._lock:
-            deployments = self._all_deployments()
-        for dep in deployments:
-            dep.resync()
-
     def _record_stats(self, ops, by_model, elapsed):
         now = time.time()
         for model, indexes in by_model.items():
@@ -3696,13 +4246,6 @@ class Service:
             for kind, count in (("learn", learns), ("predict", len(indexes) - learns)):
                 if count:
                     self.stats.record(resolved, kind, count, elapsed, now)
-
-    def _publish(self, events):
-        for topic, name, data in events:
-            if topic == "events":  # also to the streams that follow one model (kept for newcomers)
-                self.bus.publish((topic, f"events:{data['model']}"), name, data, keep=True)
-            else:
-                self.bus.publish((topic,), name, data)
 
     # -- metrics and stats ---------------------------------------------------------------------
 
@@ -3749,33 +4292,9 @@ class Service:
             deployments = sorted((dep.name, dep) for dep in self._all_deployments())
             expired = self.expired + sum(dep.evicted for _, dep in deployments)
         described = [(name, dep.describe(), dep.metrics(), dep.snapshots) for name, dep in deployments]
-        calls = [({"model": n, "kind": kind}, d[key]) for n, d, _, _ in described
-                 for kind, key in (("predict", "predictions"), ("learn", "learns"))]
-        values = [({"model": n, "metric": metric}, value) for n, _, metrics, _ in described
-                  for metric, value in metrics.items()]
-        gauges = [
-            ("chantilly_build_info", "chantilly's version and Python's, as labels; always 1.",
-             [({"version": __version__, "python": platform.python_version()}, 1)]),
-            ("chantilly_model_calls_total", "Model calls answered, by model and kind (since upload).", calls),
-            ("chantilly_model_metric", "Each model's current metric values.", values),
-            ("chantilly_stored_ids", "Ids waiting for their ground truth, by model.",
-             [({"model": n}, d["pending"]) for n, d, _, _ in described]),
-            ("chantilly_snapshots_total", "Model snapshots written since the server started.",
-             [({"model": n}, snapshots) for n, _, _, snapshots in described]),
-            ("chantilly_drifts_total", "Concept drifts detected in a model's live error.",
-             [({"model": n}, d.get("drifts", 0)) for n, d, _, _ in described]),
-            ("chantilly_expired_ids_total", "Stored ids that expired or were evicted.", [({}, expired)]),
-            ("chantilly_refused_writes_total", "Times storage refused writes (disk full, read-only).",
-             [({}, self.store.refusals)]),
-            ("chantilly_open_connections", "Open HTTP connections.", [({}, connections)]),
-            ("chantilly_open_streams", "Open event streams.", [({}, self.bus.count())]),
-        ]
-        with self.store._commit_lock:  # a consistent copy of the commit histograms
-            commits = [("chantilly_commit_duration_seconds", "Time of one group commit to SQLite.",
-                        self.store.commit_seconds.copy()),
-                       ("chantilly_commit_writes", "Writes (model calls and others) per group commit.",
-                        self.store.commit_writes.copy())]
-        return self.telemetry.render(gauges + process_gauges(self.stats.started), commits)
+        return self.telemetry.render_service(
+            described, expired=expired, refused=self.store.refusals, connections=connections,
+            streams=self.bus.count(), commits=self.store.commit_histograms(), started=self.stats.started)
 
     # -- housekeeping ----------------------------------------------------------------------------
 
@@ -4066,7 +4585,7 @@ def embed_dashboard(folder, module=__file__):
 # ---------------------------------------------------------------------------------------
 
 ROUTER = Router()
-_UPLOAD = ("flavor", "metrics", "horizon", "default", "on_drift")
+_UPLOAD = UploadOptions.FIELDS
 
 
 @ROUTER.route("GET", "/api/health", scope=None, gives="Health")
@@ -4082,13 +4601,15 @@ def get_health(request):
 def post_model(request, name=None):
     """Upload a model (dill bytes) under a name; ?flavor=, ?metrics=, ?horizon=, ?default=false."""
     _not_a_form(request)
-    q = request.query
-    metrics = _metric_names(q)
-    described = request.service.upload(
-        request.body(), name, flavor=q.get("flavor"), metrics=metrics, default=_flag(q, "default"),
-        horizon=None if "horizon" not in q else _integer(q, "horizon", 1, MAX_HORIZON),
-        on_drift=q.get("on_drift"))
-    return described, HTTPStatus.CREATED
+    return request.service.upload(request.body(), name, _upload_options(request.query)), HTTPStatus.CREATED
+
+
+def _upload_options(query):
+    """The options of an upload's query string (400 for a value that cannot be)."""
+    metrics = query.get("metrics")
+    return UploadOptions(flavor=query.get("flavor"), on_drift=query.get("on_drift"), default=_flag(query, "default"),
+                         metrics=None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()],
+                         horizon=None if "horizon" not in query else _integer(query, "horizon", 1, MAX_HORIZON))
 
 
 def _not_a_form(request):
@@ -4096,10 +4617,6 @@ def _not_a_form(request):
     if request.headers.get("Content-Type", "").lower().startswith("multipart/form-data"):
         raise BadRequest("this is a multipart form upload: send the model's bytes as the whole body "
                          "(requests: data=dill.dumps(model), not files=; curl: --data-binary @model.dill)")
-
-
-def _metric_names(query):
-    return None if "metrics" not in query else [m.strip() for m in query["metrics"].split(",") if m.strip()]
 
 
 @ROUTER.route("GET", "/api/model", scope="admin", gives="bytes", params=("version",))
@@ -4136,15 +4653,12 @@ def post_rollback(request, name):
 
 
 @ROUTER.route("POST", "/api/model/<name>/challenger", scope="admin", body_limit="max_model",
-               takes="bytes", gives="Model", params=("metrics", "horizon"), status=201)
+               takes="bytes", gives="Model", params=("metrics", "horizon", "on_drift"), status=201)
 def post_challenger(request, name):
     """Upload a challenger (dill bytes) that sees every call of the model and is scored alike."""
     _not_a_form(request)
-    q = request.query
-    described = request.service.upload_challenger(
-        check_name(name), request.body(), metrics=_metric_names(q),
-        horizon=None if "horizon" not in q else _integer(q, "horizon", 1, MAX_HORIZON))
-    return described, HTTPStatus.CREATED
+    options = _upload_options(request.query)
+    return request.service.upload_challenger(check_name(name), request.body(), options), HTTPStatus.CREATED
 
 
 @ROUTER.route("DELETE", "/api/model/<name>/challenger", scope="admin", gives="Deleted")
@@ -5379,16 +5893,14 @@ class Client:
 
     # -- models ---------------------------------------------------------------------------
 
-    def upload(self, model, name=None, flavor=None, metrics=None, horizon=None, default=None,
-               on_drift=None):
+    def upload(self, model, name=None, options=None, **changes):
         """Upload a model (a creme/river object, or its dill bytes); returns its description.
-        It becomes the default model unless ``default=False``; no ``name``: the model named
+        ``options``: an :class:`UploadOptions`, or its fields as keywords (``horizon=7``). It
+        becomes the default model unless ``default=False``; no ``name``: the model named
         "default"."""
         data = model if isinstance(model, bytes) else serialize(model)
-        query = {"flavor": flavor, "horizon": horizon, "on_drift": on_drift,
-                 "metrics": None if metrics is None else ",".join(metrics),
-                 "default": None if default is None else str(bool(default)).lower()}
-        return self._call("POST", self._model_path(name), data, query)
+        options = dataclasses.replace(options or UploadOptions(), **changes)
+        return self._call("POST", self._model_path(name), data, options.query())
 
     def download(self, model=None):
         """The model with everything it has learned (loaded with dill or pickle)."""
@@ -5659,6 +6171,13 @@ def build_parser():
     return parser
 
 
+#: --db: an SQLite file, or a PostgreSQL URL (its password better in PGPASSWORD or ~/.pgpass
+#: than on a command line every user of the machine can read); CHANTILLY_DB sets the default.
+_DB = os.environ.get("CHANTILLY_DB", "chantilly.db")
+_DB_HELP = ("SQLite file, or postgresql://user@host:port/dbname (default: %(default)s; "
+            "env CHANTILLY_DB)")
+
+
 def _add_model_commands(commands):
     """The commands that work on the database directly, when no server holds it."""
     where = "(on the database itself: stop the server first, or use the API while it runs)"
@@ -5668,6 +6187,9 @@ def _add_model_commands(commands):
     add.add_argument("--name", help="the model's name (default: 'default')")
     add.add_argument("--flavor", help="force the flavor instead of detecting it")
     add.add_argument("--default", action="store_true", help="make it the default model")
+    add.add_argument("--metrics", help="comma-separated metric names from the model's library")
+    add.add_argument("--horizon", type=int, help="steps ahead a forecaster is scored on")
+    add.add_argument("--on-drift", choices=["reset"], help="go back to the model as uploaded on a drift")
     delete = commands.add_parser("delete-model", help="remove a model " + where)
     delete.add_argument("name")
     init = commands.add_parser("init", help="set the flavor of uploads whose flavor cannot be "
@@ -5675,7 +6197,7 @@ def _add_model_commands(commands):
     init.add_argument("flavor", choices=sorted(PARADIGMS))
     for command, func in ((models, cmd_models), (add, cmd_add_model), (delete, cmd_delete_model),
                           (init, cmd_init)):
-        command.add_argument("--db", default="chantilly.db", help="SQLite file (default: %(default)s)")
+        command.add_argument("--db", default=_DB, help=_DB_HELP)
         command.set_defaults(func=func)
 
 
@@ -5711,7 +6233,7 @@ def _add_access_options(run, d):
 
 def _add_storage_options(run, d):
     store = run.add_argument_group("storage")
-    store.add_argument("--db", default="chantilly.db", help="SQLite file (default: %(default)s)")
+    store.add_argument("--db", default=_DB, help=_DB_HELP)
     store.add_argument("--sync", choices=("full", "normal", "off"), default=d.sync,
                        help="normal: acknowledged calls survive a crash of the server (kill -9); "
                             "full: also a power loss, at an fsync per commit; off: neither "
@@ -5805,11 +6327,11 @@ def _on_database(args, work):
 def _on_file(args, work):
     """Run ``work(store)`` on the database file itself, without loading its models (so that
     a model that cannot be loaded can still be listed and removed); 2 with a message."""
-    if not os.path.exists(args.db):
+    if store_class(args.db) is SQLiteStore and not os.path.exists(args.db):
         print(f"chantilly: there is no database {args.db}", file=sys.stderr)
         return 2
     try:
-        store = Store(args.db)
+        store = open_store(args.db)
     except StoreError as e:
         hint = " (stop it, or use the API: GET /api/models, DELETE /api/model/<name>)"
         print(f"chantilly: {e}{hint if 'in use' in str(e) else ''}", file=sys.stderr)
@@ -5823,14 +6345,13 @@ def _on_file(args, work):
 def cmd_models(args):
     """Print the models in the database, the default first, with their versions."""
     def show(store):
-        rows = store.read("SELECT name, role, version, info FROM models ORDER BY name, version")
-        default = store.read("SELECT value FROM meta WHERE key = 'default'")
-        if not rows:
+        entries, default = store.catalog(), store.setting("default")
+        if not entries:
             print(f"no models in {args.db}")
-        for name, role, version, info in rows:
-            info = json.loads(info)
-            mark = "*" if default and name == default[0][0] and role == "serving" else " "
-            print(f"{mark} {name:<20} v{version:<3} {role:<10} {info.get('flavor', '?'):<15} {info.get('class', '?')}")
+        for e in entries:
+            mark = "*" if e.name == default and e.role == "serving" else " "
+            print(f"{mark} {e.name:<20} v{e.version:<3} {e.role:<10} {e.info.get('flavor', '?'):<15} "
+                  f"{e.info.get('class', '?')}")
         return 0
     return _on_file(args, show)
 
@@ -5843,8 +6364,9 @@ def cmd_add_model(args):
         print(f"chantilly: cannot read {args.path}: {e.strerror}", file=sys.stderr)
         return 2
     # As chantilly 0.2's add-model: the default model changes only when asked (or when empty).
-    return _on_database(args, lambda service: print(
-        f"added {service.upload(data, args.name, flavor=args.flavor, default=args.default)['name']}"))
+    options = UploadOptions(flavor=args.flavor, default=args.default, horizon=args.horizon, on_drift=args.on_drift,
+                            metrics=None if args.metrics is None else args.metrics.split(","))
+    return _on_database(args, lambda service: print(f"added {service.upload(data, args.name, options)['name']}"))
 
 
 def cmd_init(args):
@@ -5855,15 +6377,14 @@ def cmd_init(args):
 def cmd_delete_model(args):
     """Remove a model with its challenger and versions, as DELETE /api/model/<name> would."""
     def delete(store):
-        if not store.read("SELECT 1 FROM models WHERE name = ?", (args.name,)):
+        if not store.catalog(args.name):
             print(f"chantilly: no model named {args.name!r} in {args.db}", file=sys.stderr)
             return 2
-        default = store.read("SELECT value FROM meta WHERE key = 'default'")
-        ticket = store.write(drop_name(args.name))[0]
-        if default and default[0][0] == args.name:
-            newest = store.read("SELECT name FROM models WHERE role = 'serving' AND name != ? "
-                                "ORDER BY id DESC LIMIT 1", (args.name,))
-            ticket = set_default_model(store, newest[0][0] if newest else None)
+        ticket = store.drop(args.name)
+        if store.setting("default") == args.name:
+            others = [e for e in store.catalog() if e.role == "serving" and e.name != args.name]
+            newest = max(others, key=lambda e: e.id, default=None)
+            ticket = store.put_setting("default", newest.name if newest else None)
         store.commit(ticket)
         print(f"deleted {args.name}")
         return 0
@@ -5921,7 +6442,7 @@ def _start(args):
     """``(service, server)`` listening, or why it could not start (a start that failed
     leaves no new database file behind)."""
     tokens = {"client": args.token, "admin": args.admin_token or args.token}
-    created = not os.path.exists(args.db)
+    created = store_class(args.db) is SQLiteStore and not os.path.exists(args.db)
     try:
         service = Service.open(args.db, settings_from(args))
     except StoreError as e:
@@ -5991,7 +6512,7 @@ def _use_the_databases_hash_seed(db):
     coordinate for each new name, in set order), and Python picks a new random seed per
     process. A new database gets a random seed, kept secret in the file like its data (a
     known seed would let clients craft colliding keys). Re-executes this command once."""
-    seed = stored_hash_seed(db) or str(random.SystemRandom().randrange(1, 2**32))
+    seed = store_class(db).stored_hash_seed(db) or str(random.SystemRandom().randrange(1, 2**32))
     if os.environ.get("PYTHONHASHSEED") == seed or os.environ.get("CHANTILLY_REEXECUTED"):
         return
     arguments = getattr(sys, "orig_argv", [sys.executable, *sys.argv])[1:]  # keeps -m, -X...

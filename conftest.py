@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from harness import CHROMIUM, ServerProcess
+from harness import (CHROMIUM, HAPROXY, POSTGRES_BINS, ServerProcess, drop_database, fresh_database, haproxy,
+                     postgres_bin, postgres_cluster)
 
 
 @pytest.fixture
@@ -53,3 +54,56 @@ def launch_chromium():
         finally:
             for browser in browsers:
                 browser.close()
+
+
+def skip_unless_ci(message):
+    """Skip with ``message``; under CI=true, where everything must be there, fail instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The DSN of a throwaway PostgreSQL cluster (:func:`harness.postgres_cluster`), started
+    once for the session (about 1 s: initdb and start) and removed at its end:
+    ``postgresql://postgres@127.0.0.1:PORT/postgres``. Tests take :func:`pg_dsn`, a database of
+    their own on it. Skips when PostgreSQL or psycopg is missing, except under CI=true, where
+    that is a failure."""
+    missing = [] if postgres_bin() else [f"PostgreSQL ({POSTGRES_BINS}/initdb)"]
+    try:
+        import psycopg  # noqa: F401  (what the tests talk to it with)
+    except ImportError:
+        missing.append("the psycopg package")
+    if missing:
+        skip_unless_ci("the PostgreSQL tests need " + " and ".join(missing))
+    with postgres_cluster() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def pg_dsn(postgres):
+    """The DSN of an empty database of this test's own on the session's cluster (created in
+    about 40 ms), dropped at teardown with any connection the test left open to it."""
+    dsn = fresh_database(postgres)
+    yield dsn
+    drop_database(dsn)
+
+
+@pytest.fixture
+def start_haproxy():
+    """``start_haproxy(config, port=None)``: a running :class:`harness.HAProxy` on the config
+    text, stopped at teardown. Skips when haproxy is missing, except under CI=true, where that
+    is a failure."""
+    if not os.path.exists(HAPROXY):
+        skip_unless_ci(f"the HAProxy tests need {HAPROXY}")
+    started = []
+
+    def start(config, port=None, **options):
+        proxy = haproxy(config, port, **options)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.close()

@@ -2,8 +2,8 @@
 
 Not a test file and not installed (``pip install .`` ships only chantilly.py): the test files
 and ``bench/stress.py`` import from it. It imports only the standard library and chantilly;
-creme, river and dill are imported inside the functions that need them, so that
-``bench/stress.py`` (which imports neither) can use the rest. It never imports pytest: the
+creme, river, dill and psycopg are imported inside the functions that need them, so that
+``bench/stress.py`` (which imports none of them) can use the rest. It never imports pytest: the
 assertions below are plain ``assert`` statements, and fixtures live in the test files and
 conftest.py.
 
@@ -14,6 +14,8 @@ In the order of a test's life:
   that expected values come from;
 - servers: :class:`ServerThread` (in this process) and :class:`ServerProcess`
   (``chantilly.py run`` as a child process), with :func:`running_with_model` and :func:`run_cli`;
+- other servers a deployment runs with: :func:`postgres_cluster` (a throwaway PostgreSQL) with
+  :func:`fresh_database`, and :class:`HAProxy` (:func:`haproxy`) in front of chantilly;
 - clients: :class:`Client` (keep-alive HTTP), :func:`request_once`, :class:`SSEClient`
   (event streams);
 - raw sockets: :func:`exchange`, :func:`read_until_closed`, :func:`parse_responses`, ...;
@@ -26,6 +28,7 @@ In the order of a test's life:
 
 import contextlib
 import functools
+import glob
 import http.client
 import http.server
 import ipaddress
@@ -36,13 +39,19 @@ import pathlib
 import queue
 import random
 import re
+import select
+import shlex
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.parse
+import uuid
 
 import chantilly
 
@@ -60,6 +69,10 @@ RUN_TIMEOUT = 180
 SLACK = 5.0
 #: Debian's Chromium, which the browser tests drive through playwright.
 CHROMIUM = "/usr/bin/chromium"
+#: Where Debian puts each PostgreSQL major version's programs (initdb, pg_ctl): not on PATH.
+POSTGRES_BINS = "/usr/lib/postgresql/*/bin"
+#: Debian's HAProxy (in /usr/sbin, which a non-root PATH may lack).
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 #: Features the regression models are probed with: one set the models were trained on, two not.
 PROBES = [{"x": 1.0, "y": -2.0}, {"x": 0.5}, {"gallup": 40.0, "ipsos": 41.0}]
 
@@ -127,6 +140,32 @@ def synthetic_classes(n, seed=7):
     return rows
 
 
+
+def schema2_calls():
+    """The calls that wrote ``testdata/schema2.db`` (see testdata/make_schema2.py), in order:
+    ``("upload", name, model factory)``, ``("snapshot",)`` (every model snapshotted by a
+    restart), and ``(kind, name, call)`` with ``call`` as :meth:`Simulator.run` takes it.
+    Two models' calls interleave, so their log records shared one seq counter in schema 2."""
+    polls, phish = trump_approval(60), phishing(40)
+    steps = [("upload", "polls", creme_regressor)]
+    steps += [("learn", "polls", ("learn", x, y, None)) for x, y in polls[:10]]
+    steps += [("upload", "polls", creme_regressor), ("upload", "phish", river_binary)]  # polls v1 kept
+    for i in range(20):
+        steps.append(("learn", "polls", ("learn", polls[10 + i][0], polls[10 + i][1], None)))
+        steps.append(("learn", "phish", ("learn", phish[i][0], phish[i][1], None)))
+    steps.append(("snapshot",))
+    for i in range(10):  # predictions with ids, half learned later: stored ids survive the upgrade
+        steps.append(("predict", "polls", ("predict", polls[30 + i][0], f"p{i}")))
+        steps.append(("predict", "phish", ("predict", phish[20 + i][0], i)))
+    for i in range(5):
+        steps.append(("learn", "polls", ("learn", None, polls[30 + i][1], f"p{i}")))
+        steps.append(("learn", "phish", ("learn", None, phish[20 + i][1], i)))
+    for i in range(10):
+        steps.append(("learn", "polls", ("learn", polls[40 + i][0], polls[40 + i][1], None)))
+        steps.append(("learn", "phish", ("learn", phish[30 + i][0], phish[30 + i][1], None)))
+    return steps
+
+
 class Simulator:
     """What the server must compute, worked out in-process with the library alone: the same
     calls in the same order (creme pipelines change on predict, so order matters). Each model
@@ -136,11 +175,12 @@ class Simulator:
     with river's, as on the server)."""
 
     def __init__(self, model, flavor, library=None):
+        served = chantilly.Model(model, flavor)  # the metrics the server picks for it, by name
         library = library or type(chantilly.final_estimator(model)).__module__.split(".")[0]
         module = __import__(f"{library}.metrics", fromlist=["metrics"])
         self.model = model
         self.proba = flavor != "regression"
-        self.metrics = {name: getattr(module, name)() for name in chantilly.FLAVORS[flavor]}
+        self.metrics = {name: getattr(module, name)() for name in chantilly.default_metric_names(served)}
         self.stored = {}
 
     def predict(self, x, id=None):
@@ -414,6 +454,221 @@ def non_loopback_address():
     except OSError:
         return None
     return None if ipaddress.ip_address(address).is_loopback else address
+
+
+# ---------------------------------------------------------------------------------------
+# Other servers a deployment runs with: PostgreSQL, HAProxy
+# ---------------------------------------------------------------------------------------
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that was free a moment ago, for servers that must be told their
+    port (PostgreSQL, HAProxy) where chantilly reports an ephemeral one. Another process may
+    take it in between: rare, and the start then fails loudly rather than silently."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def postgres_bin():
+    """The folder of the newest installed PostgreSQL's programs (Debian bookworm:
+    ``/usr/lib/postgresql/15/bin``), or None when there is no initdb."""
+    found = [pathlib.Path(p).parent for p in glob.glob(f"{POSTGRES_BINS}/initdb")]
+    version = lambda folder: int(folder.parent.name) if folder.parent.name.isdigit() else 0
+    return max(found, key=version, default=None)
+
+
+@contextlib.contextmanager
+def postgres_cluster(timeout=START_TIMEOUT):
+    """A throwaway PostgreSQL cluster on 127.0.0.1 and a free port; yields its DSN,
+    ``postgresql://postgres@127.0.0.1:PORT/postgres`` (superuser ``postgres``, no password:
+    ``trust``).
+
+    Everything lives in one temporary folder (data, log, Unix socket), removed at the end with
+    the cluster stopped (``-m immediate``: nothing to keep), also when the start failed. Durability
+    is traded for speed (``fsync=off``, ``initdb --no-sync``): a crashed *server* loses nothing,
+    only a crashed machine would. PostgreSQL refuses to run as root, so under root its programs
+    run as the ``postgres`` user (through ``setpriv``, which execs: a timeout kills the program
+    itself, not a parent that would leave it running, as ``runuser`` and ``su`` do), and the
+    folder is given to that user. AssertionError, with PostgreSQL's words, when it cannot start.
+    """
+    bin_dir = postgres_bin()
+    assert bin_dir, f"no PostgreSQL: no {POSTGRES_BINS}/initdb (Debian: apt-get install postgresql)"
+    as_postgres = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] \
+        if os.geteuid() == 0 else []
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="chantilly-pg-"))
+    data, log, port = folder / "data", folder / "postgres.log", free_port()
+
+    def run(program, *args):
+        # pg_ctl gets -l: without it the server would inherit (and hold open) our output pipes.
+        try:
+            done = subprocess.run([*as_postgres, str(bin_dir / program), *map(str, args)], cwd=folder,
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=timeout + SLACK)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{program} {args[-1]} took over {timeout + SLACK} s{_tail(log)}") from None
+        if done.returncode:
+            raise AssertionError(f"{program} {args[-1]} failed (exit {done.returncode}): "
+                                 f"{done.stdout}{done.stderr}{_tail(log)}")
+
+    try:
+        if as_postgres:
+            shutil.chown(folder, "postgres", "postgres")
+        run("initdb", "--no-sync", "-A", "trust", "-U", "postgres", "--no-locale", "-E", "UTF8",
+            "-D", data)
+        options = f"-p {port} -k {shlex.quote(str(folder))} -c listen_addresses=127.0.0.1 -c fsync=off"
+        run("pg_ctl", "-w", "-t", timeout, "-D", data, "-l", log, "-o", options, "start")
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        try:
+            _stop_postgres(run, data, timeout)
+        finally:
+            shutil.rmtree(folder)
+
+
+def _stop_postgres(run, data, timeout):
+    """Stop the cluster in ``data`` if its postmaster runs, and wait until it has exited; SIGKILL
+    (its backends follow it) when ``pg_ctl stop`` fails. The postmaster is no child of ours
+    (pg_ctl detached it): its exit is waited for on a pidfd."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().split()[0])
+        pidfd = os.pidfd_open(pid)
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return  # never started, or already gone
+    try:
+        try:
+            run("pg_ctl", "-m", "immediate", "-w", "-t", timeout, "-D", data, "stop")
+        except AssertionError:
+            with contextlib.suppress(ProcessLookupError):  # it may have exited meanwhile
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        exited, _, _ = select.select([pidfd], [], [], timeout)
+        assert exited, f"the postmaster {pid} outlived its stop by {timeout} s"
+    finally:
+        os.close(pidfd)
+
+
+def _tail(path, size=3000):
+    """The end of a log file, or "" when it does not exist (yet)."""
+    try:
+        return "\n" + pathlib.Path(path).read_text(errors="replace")[-size:]
+    except FileNotFoundError:
+        return ""
+
+
+def _connect(dsn):
+    """A psycopg connection in autocommit (CREATE and DROP DATABASE refuse transactions), whose
+    connecting and statements time out."""
+    import psycopg
+    return psycopg.connect(dsn, autocommit=True, connect_timeout=TIMEOUT,
+                           options=f"-c statement_timeout={TIMEOUT * 1000}")
+
+
+def fresh_database(dsn, prefix="chantilly_test"):
+    """Create an empty database, with a name of its own, on the cluster of ``dsn``; returns its
+    DSN (``dsn`` with the database swapped). One per test: tests share a cluster, started once
+    (seconds), but never each other's tables."""
+    from psycopg import sql
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    with _connect(dsn) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return urllib.parse.urlsplit(dsn)._replace(path="/" + name).geturl()
+
+
+def drop_database(dsn, maintenance="postgres"):
+    """Drop the database of ``dsn``, cutting the connections still open to it (a test that
+    failed may leave some), from the ``maintenance`` database of the same cluster."""
+    from psycopg import sql
+    parts = urllib.parse.urlsplit(dsn)
+    with _connect(parts._replace(path="/" + maintenance).geturl()) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(parts.path.lstrip("/"))))
+
+
+class HAProxy:
+    """``haproxy -db -f CONFIG`` (foreground) in a child process, from ``config`` (the text of
+    haproxy.cfg) written to a temporary folder. Waits until the frontend on 127.0.0.1:``port``
+    accepts connections (``port``: by default the first ``bind ...:PORT`` of the config);
+    AssertionError, with what haproxy wrote, when it exits or does not listen within ``timeout``.
+
+    :attr:`url` is the frontend's; haproxy's stdout and stderr go to a file (a pipe nobody reads
+    could fill and block it), read with :meth:`output`. :meth:`close` (or ``with``) stops it
+    and removes the folder.
+    """
+
+    def __init__(self, config, port=None, timeout=START_TIMEOUT):
+        if port is None:
+            found = re.search(r"^\s*bind\s+\S*:(\d+)\b", config, re.M)
+            assert found, f"no 'bind ADDRESS:PORT' in the config, and no port given:\n{config}"
+            port = int(found.group(1))
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self.folder = pathlib.Path(tempfile.mkdtemp(prefix="chantilly-haproxy-"))
+        self.proc = None
+        try:
+            (self.folder / "haproxy.cfg").write_text(config)
+            with open(self.folder / "output", "wb") as out:
+                self.proc = subprocess.Popen([HAPROXY, "-db", "-f", str(self.folder / "haproxy.cfg")],
+                                             cwd=self.folder, stdin=subprocess.DEVNULL, stdout=out,
+                                             stderr=subprocess.STDOUT)
+            listening = wait_until(lambda: self.proc.poll() is not None or self._accepts(), timeout,
+                                   work=self._pause)
+            if self.proc.poll() is not None:
+                raise AssertionError(f"haproxy exited ({self.proc.returncode}): {self.output()}")
+            assert listening, f"haproxy did not listen on {port} within {timeout} s: {self.output()}"
+        except BaseException:
+            self.close()
+            raise
+
+    def _accepts(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT).close()
+            return True
+        except OSError:
+            return False
+
+    def _pause(self):
+        """Between two probes, wait on the one other thing that can end the wait: haproxy's exit."""
+        try:
+            self.proc.wait(0.01)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def output(self):
+        """What haproxy wrote so far (warnings, and logs sent to stderr/stdout)."""
+        return (self.folder / "output").read_text(errors="replace")
+
+    def close(self):
+        """Stop haproxy (SIGTERM: a hard stop, connections cut; SIGKILL if it lingers) and remove
+        its folder."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+            try:
+                self.proc.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(TIMEOUT)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def haproxy(config, port=None, timeout=START_TIMEOUT):
+    """``with haproxy(config) as proxy:``: a running :class:`HAProxy`, stopped at the end."""
+    return HAProxy(config, port, timeout)
+
+
+def haproxy_check(config):
+    """``haproxy -c -f`` on ``config`` (the text of haproxy.cfg): a CompletedProcess, text
+    output, returncode 0 when haproxy accepts it."""
+    with tempfile.TemporaryDirectory(prefix="chantilly-haproxy-") as folder:
+        path = pathlib.Path(folder) / "haproxy.cfg"
+        path.write_text(config)
+        return subprocess.run([HAPROXY, "-c", "-f", str(path)], capture_output=True, text=True,
+                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
 
 
 # ---------------------------------------------------------------------------------------

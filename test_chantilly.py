@@ -165,23 +165,23 @@ def test_store_refuses_files_it_did_not_create(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("my thesis, do not overwrite")
     with pytest.raises(chantilly.StoreError, match="not an SQLite database"):
-        chantilly.Store(text)
+        chantilly.SQLiteStore(text)
     assert text.read_text() == "my thesis, do not overwrite"
     foreign = tmp_path / "other.db"
     with closing(sqlite3.connect(foreign)) as conn:
         conn.execute("CREATE TABLE users (name TEXT)")
     with pytest.raises(chantilly.StoreError, match="did not create"):
-        chantilly.Store(foreign)
+        chantilly.SQLiteStore(foreign)
     with closing(sqlite3.connect(foreign)) as conn:
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("users",)]
 
 
 def test_store_refuses_a_second_server_on_the_same_file(tmp_path):
-    first = chantilly.Store(tmp_path / "c.db")
-    first.commit(first.write([], (1, "{}"))[0])
+    first = chantilly.SQLiteStore(tmp_path / "c.db")
+    first.commit(first.put_setting("flavor", "regression"))
     try:
         with pytest.raises(chantilly.StoreError, match="in use"):
-            chantilly.Store(tmp_path / "c.db")
+            chantilly.SQLiteStore(tmp_path / "c.db")
     finally:
         first.close()
 
@@ -205,11 +205,11 @@ def wal_commits(db):
 @pytest.mark.sqlite_file
 def test_store_group_commit_settles_every_earlier_ticket_in_one_transaction(tmp_path):
     db = tmp_path / "c.db"
-    store = chantilly.Store(db)
+    store = chantilly.SQLiteStore(db)
     try:
-        rows = chantilly.ModelRows(store, 1)
+        rows = chantilly.ModelRows(store, 1, "m")
         opened = wal_commits(db)
-        tickets = [rows.append("{}", (json.dumps(i), "{}", float(i)))[0] for i in range(5)]
+        tickets = [rows.append(i + 1, "{}", (json.dumps(i), "{}", float(i))) for i in range(5)]
         assert wal_commits(db) == opened  # queued only: nothing reached the file yet
         store.commit(tickets[-1])
         assert wal_commits(db) == opened + 1  # one transaction carried all five writes

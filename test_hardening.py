@@ -1402,7 +1402,8 @@ def make_bad_info(path, healthy):
 
 def make_bad_log_record(path, healthy):
     shutil.copy(healthy, path)
-    sql(path, "INSERT INTO log (seq, model, body) SELECT 1000000, id, 'not json' FROM models")
+    sql(path, "INSERT INTO log (seq, model, body) SELECT COALESCE((SELECT MAX(l.seq) FROM log l "
+              "WHERE l.model = m.id), m.seq) + 1, id, 'not json' FROM models m")  # the next record
 
 
 #: How to make each file, given a healthy database to start from. A comment says what the

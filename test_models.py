@@ -510,7 +510,7 @@ def test_two_models_of_different_paradigms_under_concurrent_traffic_and_kill_9(t
         reg.learn(record["y"], record["x"])
     # river's KMeans draws a random coordinate for each new feature name in set order, which
     # depends on the string-hash seed: the reference runs with the seed the database keeps.
-    km = replay_with_hash_seed(chantilly.stored_hash_seed(db), calls["km"], numbers[:7])
+    km = replay_with_hash_seed(chantilly.SQLiteStore.stored_hash_seed(db), calls["km"], numbers[:7])
     restarted = ServerProcess(db)
     try:
         with chantilly.Client(restarted.url) as client:
