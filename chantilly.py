@@ -30,18 +30,23 @@ Endpoints (``python chantilly.py routes`` prints them; a test holds this list to
     GET    /api/metrics                    a model's metrics now
     GET    /api/metrics/history            its metrics over time, for charts
     GET    /api/stats                      counters, throughput and latency
+    GET    /api/cluster                    the nodes on the same PostgreSQL, each model's owner and lag
     GET    /api/stream/metrics             server-sent events: metrics after every learn
     GET    /api/stream/events              server-sent events: every call and model change
     GET    /api/openapi.json               the OpenAPI 3.1 contract, from the route table
     GET    /metrics                        Prometheus metrics
     GET    /  and /static/<path:name>      the dashboard
 
-Durability: every acknowledged call is in the SQLite file given by ``--db`` before its
-answer is written. The file holds a snapshot of each model (model, metrics and counters,
+Durability: every acknowledged call is in the database given by ``--db`` (an SQLite file,
+or a PostgreSQL URL) before its answer is written. The file holds a snapshot of each model (model, metrics and counters,
 serialised with dill) plus an append-only log of the model calls since; a restart loads the
 snapshot and replays the log, so the model after a crash equals the replay of every call
 that was answered 2xx. A call that makes the model raise is undone from an in-memory copy
 of the model taken at most CHECKPOINT_EVERY calls earlier (see Deployment).
+
+Several servers on one PostgreSQL database form a cluster (see Node): each model has one
+owner at a time, fenced by a lease with an epoch; the other nodes replay its log into
+copies of their own, answer the predictions that change nothing, and forward the rest.
 
 Sections, each under a banner, in dependency order (a test holds this list to the banners).
 Nothing above the HTTP banners knows about sockets or HTTP::
@@ -63,6 +68,7 @@ Nothing above the HTTP banners knows about sockets or HTTP::
     Stats
     Service: the registry of models being served
     Service: model lifecycle, from upload to deletion
+    Service: a node of a cluster
     Service: chantilly without HTTP
     HTTP: router
     HTTP: what routes see and return
@@ -72,6 +78,7 @@ Nothing above the HTTP banners knows about sockets or HTTP::
     HTTP: who may call
     HTTP/1.1 wire format
     HTTP: handler
+    HTTP: other nodes of a cluster
     HTTP: server
     Client: chantilly from another Python program
     Command line
@@ -205,6 +212,9 @@ class Settings:
     access_log: bool = False       # log every request to stderr
     allowed_hosts: tuple = ()      # Host names accepted besides loopback and --host ("*": any)
     allowed_origins: tuple = ()    # browser origins allowed to call the API ("*": any)
+    # a cluster on PostgreSQL
+    lease: float = 10.0            # seconds a node owns a model without renewing its lease
+    lease_renew: float = 2.0       # seconds between renewals (and looks at the cluster)
 
 
 
@@ -1412,6 +1422,8 @@ class Store:
     Error = Exception
     #: What ``GET /api/init`` calls this backend, as chantilly 0.2 did.
     kind = "?"
+    #: Whether writes are fenced by leases (see PostgresStore._fenced): in a cluster.
+    fencing = False
 
     def __init__(self):
         self._commit_lock = threading.Lock()  # one committer at a time; the others wait here
@@ -1445,6 +1457,13 @@ class Store:
 
     def _check_file(self):
         """Raise :class:`FileLost` when committing would be pointless (see SQLiteStore)."""
+
+    def _pipelined(self):
+        """A context in which statements are sent without waiting for each one's result."""
+        return contextlib.nullcontext()
+
+    def _announce(self, writes):
+        """Tell the readers of the log that ``writes`` are about to commit (see PostgresStore)."""
 
     def _new_model_id(self):
         raise NotImplementedError
@@ -1508,12 +1527,13 @@ class Store:
         started = time.perf_counter()
         try:
             self._check_file()
-            if len(queued) == 1 and not self._in_transaction():
+            if len(queued) == 1 and not self._in_transaction() and not self.fencing:
                 # One statement commits itself: one call instead of BEGIN, run, COMMIT (+20%
                 # requests/s at 4 connections, where most commits carry a lone log record).
                 self._run_alone(queued[0])
             else:
                 self._run(queued)
+                self._announce(self._pending)
                 self._execute("COMMIT")
             self._pending = []
         except (self.Error, FileLost) as e:
@@ -1538,9 +1558,12 @@ class Store:
         at a time (see :meth:`_isolate`). Connection lock held."""
         if not self._in_transaction():
             self._begin()
+        if self.fencing:
+            queued = self._fence(queued)
         try:
-            for sql, group in itertools.groupby(queued, key=operator.itemgetter(2)):
-                self._execute_many(sql, [w[3] for w in group])
+            with self._pipelined():
+                for sql, group in itertools.groupby(queued, key=operator.itemgetter(2)):
+                    self._execute_many(sql, [w[3] for w in group])
             self._pending += queued
         except self.Error as e:
             self._pending = self._isolate(self._pending + queued, e)
@@ -1551,6 +1574,8 @@ class Store:
         catalog's fail (then everything is refused). Connection lock held."""
         self._rollback()
         self._begin()
+        if self.fencing:  # the locks of the first try went with it
+            writes = self._fence(writes)
         by_name = {}
         for write in writes:
             by_name.setdefault(write[1], []).append(write)
@@ -1569,6 +1594,19 @@ class Store:
         if refused:
             self._refuse(refused, writes, error)
         return [w for w in writes if w[1] not in refused]
+
+    def _fence(self, writes):
+        """``writes`` without those of the names this node no longer owns, which are refused.
+        Connection lock held, in the transaction that will commit them."""
+        fenced = self._fenced({w[1] for w in writes} - {None})
+        if not fenced:
+            return writes
+        self._refuse(fenced, writes, f"{', '.join(sorted(fenced))}: another node owns it now")
+        return [w for w in writes if w[1] not in fenced]
+
+    def _fenced(self, names):
+        """The names among ``names`` whose writes must not commit (see PostgresStore)."""
+        return set()
 
     def _refuse(self, names, writes, error):
         """Refuse the names ``names``: their ``writes`` and every later one. Connection lock held."""
@@ -1632,6 +1670,8 @@ class Store:
             try:
                 return self._execute(self.SQL[op], params).fetchall()
             except self.Error as e:
+                if self._pending:  # the transaction they were run in is gone with the error
+                    self._fail(e, [])
                 raise Unavailable(f"the database could not be read: {e}") from None
 
     # -- the catalog: which models there are (callers serialise its changes) ---------------
@@ -1654,7 +1694,7 @@ class Store:
         version = max((e.version for e in entries), default=0) + 1
         statements.append(("insert_model", (model_id, name, role, version, dumps(info), state, initial)))
         past = [e for e in entries if e.role == "version"] + (replaced if role == "serving" else [])
-        return model_id, version, self._write(None, statements + self._pruning(past, keep))
+        return model_id, version, self._write(name, statements + self._pruning(past, keep))
 
     def serve(self, name, model_id, final, keep=None):
         """``model_id`` (a challenger, or a past version of ``name``) serves ``name``; the model
@@ -1664,13 +1704,13 @@ class Store:
         past = [e for e in entries if e.role == "version" and e.id != model_id] + serving
         info = next((dict(e.info) for e in entries if e.id == model_id), {})
         info.pop("final", None)  # it serves again: its counters are live
-        return self._write(None, self._retiring(serving, final) + [("serve", (dumps(info), model_id))]
+        return self._write(name, self._retiring(serving, final) + [("serve", (dumps(info), model_id))]
                            + self._pruning(past, keep))
 
     def drop(self, name, role=None):
         """Remove every model of ``name`` (only its ``role``: 'challenger') with all their rows;
         returns a ticket."""
-        return self._write(None, [s for e in self.catalog(name) if role in (None, e.role)
+        return self._write(name, [s for e in self.catalog(name) if role in (None, e.role)
                                   for s in self._dropping(e.id)])
 
     def _retiring(self, entries, final):
@@ -1722,6 +1762,10 @@ class Store:
     def log_since(self, model_id, seq):
         """``[(seq, body), ...]`` of a model's calls after ``seq``, in order."""
         return self._read("log_since", (model_id, seq))
+
+    def last_seq(self, model_id):
+        """The seq of the model's last log record (its snapshot's when the log is empty)."""
+        return self._read("last_seq", (model_id, model_id))[0][0] or 0
 
     def save_snapshot(self, model, state, seq, history):
         """Replace the snapshot (it includes the log up to ``seq``), drop the log it covers and
@@ -1939,6 +1983,8 @@ class SQLiteStore(Store):
         # one model's log and snapshot
         "append": "INSERT INTO log (model, seq, body) VALUES (?, ?, ?)",
         "log_since": "SELECT seq, body FROM log WHERE model = ? AND seq > ? ORDER BY seq",
+        "last_seq": "SELECT MAX(s) FROM (SELECT seq AS s FROM models WHERE id = ? "
+                    "UNION ALL SELECT MAX(seq) FROM log WHERE model = ?) AS seqs",
         "save_state": "UPDATE models SET state = ?, seq = ? WHERE id = ?",
         "truncate_log": "DELETE FROM log WHERE model = ? AND seq <= ?",
         # its stored ids
@@ -2191,16 +2237,23 @@ CREATE TABLE IF NOT EXISTS chantilly.drifts (model BIGINT NOT NULL, t DOUBLE PRE
 CREATE TABLE IF NOT EXISTS chantilly.history (
     model BIGINT NOT NULL, t DOUBLE PRECISION NOT NULL, n BIGINT NOT NULL, metrics TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS history_model ON chantilly.history (model, t);
+-- A cluster: who owns each model name until when (the database's clock), and the nodes.
+-- The epoch (read FOR SHARE by every write) and the expiry (renewed every few seconds) in two
+-- tables: a renewal never waits for this node's own write transactions.
+CREATE TABLE IF NOT EXISTS chantilly.leases (name TEXT PRIMARY KEY, node TEXT, url TEXT, epoch BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS chantilly.lease_expiry (name TEXT PRIMARY KEY, expires DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS chantilly.nodes (
+    node TEXT PRIMARY KEY, url TEXT NOT NULL, seen DOUBLE PRECISION NOT NULL, versions TEXT NOT NULL,
+    lags TEXT NOT NULL);
 """
-#: Taken for the life of the store's session: one server per database, as SQLite's lock.
-_PG_LOCK = APPLICATION_ID
+_NOW = "EXTRACT(EPOCH FROM clock_timestamp())"
 
 
 class PostgresStore(Store):
     """``--db postgresql://user@host:port/dbname``: the store on a PostgreSQL database,
     for those who run one already (backups, replication and monitoring come with it).
-    psycopg 3 is imported only here. One server per database, as with SQLite: a session
-    lock refuses a second."""
+    psycopg 3 is imported only here. Several servers may share one: each is a node of a
+    cluster (see :class:`Node`), and owns the models whose leases it holds."""
 
     kind = "postgresql"
     SQL = {op: sql.replace("?", "%s") for op, sql in SQLiteStore.SQL.items()}
@@ -2210,12 +2263,34 @@ class PostgresStore(Store):
         "keep_id": "INSERT INTO stored_ids (model, id, body, created, seq) VALUES (%s, %s, %s, %s, %s) "
                    "ON CONFLICT (model, id) DO UPDATE SET body = EXCLUDED.body, created = EXCLUDED.created, "
                    "seq = EXCLUDED.seq",
+        # the cluster's leases and nodes
+        "heartbeat": f"INSERT INTO nodes (node, url, seen, versions, lags) VALUES (%s, %s, {_NOW}, %s, %s) "
+                     "ON CONFLICT (node) DO UPDATE SET url = EXCLUDED.url, seen = EXCLUDED.seen, "
+                     "versions = EXCLUDED.versions, lags = EXCLUDED.lags",
+        "nodes": f"SELECT node, url, versions, lags FROM nodes WHERE seen > {_NOW} - %s ORDER BY node",
+        "leases": f"SELECT l.name, l.node, l.url, l.epoch, e.expires - {_NOW} FROM leases l "
+                  "JOIN lease_expiry e ON e.name = l.name ORDER BY l.name",
+        "lease_row": "WITH made AS (INSERT INTO leases (name, node, url, epoch) VALUES (%s, NULL, NULL, 0) "
+                     "ON CONFLICT (name) DO NOTHING) INSERT INTO lease_expiry (name, expires) VALUES (%s, 0) "
+                     "ON CONFLICT (name) DO NOTHING",
+        # One statement: the epoch grows (waiting for the former owner's open write, which read
+        # it FOR SHARE) and the expiry moves, or neither.
+        "take": f"WITH taken AS (UPDATE leases l SET node = %s, url = %s, epoch = l.epoch + 1 FROM lease_expiry e "
+                f"WHERE l.name = %s AND e.name = l.name AND (l.node IS NULL OR e.expires < {_NOW} "
+                f"OR (l.url = %s AND l.node != %s)) RETURNING l.name, l.epoch) "
+                f"UPDATE lease_expiry e SET expires = {_NOW} + %s FROM taken WHERE e.name = taken.name "
+                "RETURNING taken.epoch",
+        "renew": f"UPDATE lease_expiry e SET expires = {_NOW} + %s FROM leases l WHERE l.name = e.name "
+                 f"AND l.node = %s AND e.expires > {_NOW} RETURNING e.name, l.epoch",
+        "release": "WITH gone AS (UPDATE leases SET node = NULL, url = NULL WHERE node = %s AND name = ANY(%s) "
+                   "RETURNING name) UPDATE lease_expiry e SET expires = 0 FROM gone WHERE e.name = gone.name",
+        "fence": "SELECT name, node, epoch FROM leases WHERE name = ANY(%s) FOR SHARE",
     })
 
     def __init__(self, dsn, sync="normal"):
         super().__init__()
         self.path = _without_password(dsn)  # what messages name: never the password
-        self._dsn, self._sync = dsn, sync
+        self._dsn, self._sync, self._ttl = dsn, sync, 10.0
         psycopg = _import_psycopg()
         self.Error = psycopg.Error
         self._idle = psycopg.pq.TransactionStatus.IDLE
@@ -2237,15 +2312,14 @@ class PostgresStore(Store):
         """A session on the database holding the server's lock; raises :attr:`Error`."""
         import psycopg
         conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
-        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_PG_LOCK,)).fetchone()[0]:
-            conn.close()
-            raise psycopg.OperationalError(f"{self.path} is in use by another chantilly server")
         conn.execute("SET search_path TO chantilly, public")
         # --sync normal: a commit is acknowledged before its WAL reaches the disk (survives a
         # crash of chantilly, not of the database server); full: after (survives both).
         conn.execute("SET synchronous_commit TO " + ("on" if self._sync == "full" else "off"))
-        # A node stopped inside a transaction must not hold its rows forever.
-        conn.execute("SET idle_in_transaction_session_timeout TO '30s'")
+        # A node stopped inside a transaction must not hold its rows (and the leases it read
+        # FOR SHARE) longer than a lease: a takeover waits for that transaction to end.
+        conn.execute(f"SET idle_in_transaction_session_timeout TO '{max(1, int(self._ttl * 1000))}ms'")
+        conn.execute("SET lock_timeout TO '5s'")  # a lease never waits longer than that
         return conn
 
     @staticmethod
@@ -2264,8 +2338,10 @@ class PostgresStore(Store):
             return self._execute("SELECT nextval(pg_get_serial_sequence('chantilly.models', 'id'))").fetchone()[0]
 
     def _execute(self, sql, params=()):
-        if self._conn.closed:  # the database restarted: what was in flight was refused with it
+        if self._conn.closed:  # the database restarted, or ended an idle transaction
             self._conn = self._connect()
+            if self._pending:  # they were in the transaction that ended: never committed
+                raise self.Error("the connection to the database was lost with writes in flight")
         return self._conn.execute(sql, params or None)
 
     def _execute_many(self, sql, rows):
@@ -2275,11 +2351,118 @@ class PostgresStore(Store):
     def _begin(self):
         self._execute("BEGIN")
 
+    def _pipelined(self):
+        # A batch's statements in one round trip, not one each: the seed workflow's alternate
+        # stored-id and log writes cannot be grouped into executemany runs.
+        return self._conn.pipeline()
+
+    def _announce(self, writes):
+        """One NOTIFY per commit that logged calls, ``name:seq,...``: it wakes the nodes that
+        follow those models (NOTIFY takes a lock at commit, so never one per call)."""
+        if not self.fencing:
+            return
+        last = {}
+        for write in writes:
+            if write[2] == self.SQL["append"]:
+                last[write[1]] = write[3][1]
+        if last:
+            payload = ",".join(f"{name}:{seq}" for name, seq in last.items())[:7900]
+            self._execute("SELECT pg_notify('chantilly_log', %s)", (payload,))
+
+    def wait_for_log(self, timeout):
+        """Wait at most ``timeout`` seconds for a NOTIFY of logged calls; returns the names
+        announced (empty: none came, or the listening session was lost and is made again)."""
+        try:
+            if self._listener is None or self._listener.closed:
+                self._listener = self._connect()
+                self._listener.execute("LISTEN chantilly_log")
+            names = set()
+            for note in self._listener.notifies(timeout=timeout, stop_after=1):
+                names.update(part.rpartition(":")[0] for part in note.payload.split(","))
+            return names
+        except self.Error:
+            self._listener = None
+            return set()
+
     def _in_transaction(self):
         return not self._conn.closed and self._conn.info.transaction_status != self._idle
 
+    # -- a cluster: leases of model names, fenced writes, nodes (this store only) -----------
+
+    def join(self, node, url, ttl):
+        """Take part in the cluster as ``node`` (answering at ``url``), on a session of its own:
+        leases and heartbeats never wait behind a group commit. ``ttl``: seconds a lease
+        lasts without renewal, judged by the database's clock."""
+        self.node, self._ttl = node, ttl
+        self._epochs = {}  # name -> the epoch of our lease on it; read by commits (see _fenced)
+        self._listener = None  # the session that LISTENs for logged calls (see wait_for_log)
+        self._lease_conn = self._connect()
+        self._lease_lock = threading.Lock()
+        with self._conn_lock:  # a paused owner's open transaction ends within a lease
+            self._execute(f"SET idle_in_transaction_session_timeout TO '{max(1, int(ttl * 1000))}ms'")
+        self.fencing = True
+
+    def _lease_query(self, sql, params=()):
+        with self._lease_lock:
+            if self._lease_conn.closed:
+                self._lease_conn = self._connect()
+            cursor = self._lease_conn.execute(sql, params or None)
+            return cursor.fetchall() if cursor.description else []
+
+    def heartbeat(self, url, versions, lags):
+        """Say this node is alive (where, with which libraries, how far behind the owners of
+        the models it follows: JSON)."""
+        self._lease_query(self.SQL["heartbeat"], (self.node, url, versions, lags))
+
+    def nodes(self):
+        """``{node: (url, versions, lags)}`` of the nodes seen within a lease."""
+        return {node: (u, v, json.loads(g)) for node, u, v, g in self._lease_query(self.SQL["nodes"], (self._ttl,))}
+
+    def leases(self):
+        """``{name: (node, url, epoch, seconds left)}`` of every lease."""
+        return {name: rest for name, *rest in self._lease_query(self.SQL["leases"])}
+
+    def take(self, name, url):
+        """Take the lease of ``name`` when nobody holds it (free, released or expired); returns
+        True when this node now owns it. Its epoch grows: the former owner's writes are fenced
+        out from the moment this commits (see :meth:`_fenced`)."""
+        self._lease_query(self.SQL["lease_row"], (name, name))
+        # A lease held at this node's own address is its former self's, dead since this one
+        # bound the address: taken back at once (fencing keeps it safe either way).
+        rows = self._lease_query(self.SQL["take"], (self.node, url, name, url or None, self.node, self._ttl))
+        if rows:
+            self._epochs[name] = rows[0][0]
+        return bool(rows)
+
+    def renew(self):
+        """Extend every lease this node holds; returns the names it still holds (a lease it
+        lost is forgotten: its writes are refused from now on)."""
+        held = {name: epoch for name, epoch in self._lease_query(self.SQL["renew"], (self._ttl, self.node))}
+        for name in list(self._epochs):
+            if held.get(name) != self._epochs[name]:
+                self._epochs.pop(name, None)
+        return set(self._epochs)
+
+    def release(self, names=None):
+        """Give up leases (all of them by default), so that another node takes them at once."""
+        names = list(self._epochs) if names is None else list(names)
+        for name in names:
+            self._epochs.pop(name, None)
+        if names:
+            self._lease_query(self.SQL["release"], (self.node, names))
+
+    def _fenced(self, names):
+        """The names among ``names`` whose writes this transaction must not commit: their
+        lease is not ours, at the epoch we took it. Read FOR SHARE inside the transaction, so a
+        takeover waits for it to end, and a paused owner resumed after one writes nothing."""
+        if not self.fencing or not names:
+            return set()
+        rows = self._execute(self.SQL["fence"], (list(names),)).fetchall()
+        held = {name for name, node, epoch in rows if node == self.node and self._epochs.get(name) == epoch}
+        return set(names) - held
+
     def close(self):
-        """Commit what is queued and close the connection (its session lock goes with it)."""
+        """Commit what is queued and close the connections."""
         with self._conn_lock:
             try:
                 self._flush()
@@ -2288,6 +2471,10 @@ class PostgresStore(Store):
             except (self.Error, Unavailable):
                 pass  # never acknowledged; every acknowledged call is already in the log
             self._conn.close()
+        if self.fencing:
+            self._lease_conn.close()
+            if self._listener is not None:
+                self._listener.close()
 
 
 def _import_psycopg():
@@ -2808,6 +2995,16 @@ class Operation:
         if self.x is not None:
             check_features(self.x)
 
+    def wire(self, model):
+        """The operation in the streaming protocol (what a node forwards to the model's owner)."""
+        payload = {"op": self.kind, "model": model}
+        for key, attr in (("features", "x"), ("id", "id"), ("ground_truth", "y"), ("horizon", "horizon"),
+                          ("user", "user"), ("items", "items")):
+            value = getattr(self, attr, None)
+            if value is not None:
+                payload[key] = value
+        return payload
+
     @classmethod
     def parse(cls, payload):
         """An operation of the streaming protocol: ``{"op": "predict" | "learn" | ..., ...}``."""
@@ -2999,6 +3196,8 @@ class Deployment(Replica):
         self.evicted = 0      # stored ids evicted by --max-ids since the server started
         self.snapshots = 0    # snapshots written since the server started
         self.oversized = None  # why calls that change the model are refused (see _checkpoint)
+        self.follower = False  # a copy of a model another node owns (see Node): never writes
+        self.in_step_at = time.monotonic()  # when a follower last read all of its owner's log
         self._drifts_seen = [tuple(d) for d in rows.drifts()] if fresh is None else []  # (time, learns)
         with self._lock:
             if fresh is None:
@@ -3339,8 +3538,8 @@ class Deployment(Replica):
         """Add the latest metrics to the history when learns came since its last point, so a
         chart ends where the traffic stopped; returns a ticket or 0. Never waits for the lock:
         a busy model adds points by itself."""
-        if not self._lock.acquire(blocking=False):
-            return 0
+        if self.follower or not self._lock.acquire(blocking=False):
+            return 0  # a follower's history is its owner's to write
         try:
             if self.retired or self.broken or self.learns == (self.history[-1][1] if self.history else 0):
                 return 0  # a broken model's scores are unknown too
@@ -3366,7 +3565,7 @@ class Deployment(Replica):
         """Tombstone the stored ids older than ``horizon``: ``(how many, ticket)``. A model
         busy for more than a second is left for the next sweep (a stuck one must not stop
         housekeeping for the others)."""
-        if not self._lock.acquire(timeout=1.0):
+        if self.follower or not self._lock.acquire(timeout=1.0):
             return 0, 0
         with _released(self._lock):
             if self.retired:
@@ -3423,6 +3622,31 @@ class Deployment(Replica):
                 except (ChantillyError, Retired):
                     pass  # unreadable now, or broken: the next call is told
 
+    def follow(self):
+        """Catch a follower's copy up with its owner's log; returns the events of the calls
+        it applied, for this node's streams. A snapshot that truncated records it had not read
+        yet makes it reload from that snapshot."""
+        with self._lock:
+            if self.retired or self.broken:
+                return []
+            events, now = [], time.time()
+            try:
+                records = self.rows.log_since(self.seq)
+                if records and records[0][0] != self.seq + 1:
+                    self._restore()
+                    records = []
+                for seq, body in records:
+                    self.apply_record(seq, body)
+                    kind, data = self.event_of(self.name, body, now)
+                    events.append(("events", kind, data))
+            except (Retired, Unavailable):
+                return []  # deleted (the catalog's next look drops it), or the database is away
+            except Exception as e:  # the owner's calls do not repeat here
+                self.broken = f"cannot follow its owner ({type(e).__name__}: {e})"
+            self.in_step_at = time.monotonic()
+            self._publish(bool(records))
+            return events
+
     def retire(self):
         """Stop serving: later calls go to whatever replaced this deployment. Takes no lock."""
         self.retired = True
@@ -3437,7 +3661,7 @@ class Deployment(Replica):
         if not self._lock.acquire(timeout=timeout):
             return 0
         try:  # a broken model's state is unknown: the next start rebuilds it from the log
-            if self.since_snapshot and not self.broken and not self.rows.behind():
+            if self.since_snapshot and not self.broken and not self.rows.behind() and not self.follower:
                 return self.snapshot()
             return 0
         finally:
@@ -3625,6 +3849,7 @@ class Registry:
         self._retired = weakref.WeakValueDictionary()  # model id -> Deployment replaced, while alive
         self._default = None
         self._closed = threading.Event()
+        self.node = None  # this server's part in a cluster (see Node), when its store has one
 
     @property
     def default(self):
@@ -3635,6 +3860,8 @@ class Registry:
         """``name``, or the default model's name; 404 when there is none."""
         if name is not None:
             return name
+        if self._default is None and self.node is not None:
+            self._default = self.store.setting("default")  # chosen through another node since
         if self._default is None:
             raise NotFound("no model yet: upload one with POST /api/model")
         return self._default
@@ -3652,6 +3879,12 @@ class Registry:
             raise NotFound(f"no model named {name!r}: GET /api/models lists them, "
                            f"POST /api/model/{name} uploads one")
         return dep
+
+    def _claim(self, name):
+        """In a cluster, own the model ``name`` before changing it: :class:`Moved` (the
+        request goes to its owner) when another node does."""
+        if self.node is not None:
+            self.node.claim(name)
 
     def _check_open(self):
         if self._closed.is_set():
@@ -3724,6 +3957,8 @@ class Registry:
                 for dep in self._all_deployments():
                     dep.retire()
                 self._deployments, self._challengers, self._default = self._load_models()
+                for dep in self._all_deployments():
+                    dep.follower = self._owner_elsewhere(dep.name)
             raise
 
     def _publish(self, events):
@@ -3738,6 +3973,87 @@ class Registry:
             deployments = self._all_deployments()
         for dep in deployments:
             dep.resync()
+
+    # -- in a cluster: which models this node owns, and its copies of the others' ----------
+
+    def start_node(self, url=None, lease=None, renew=None):
+        """Take part in the cluster of this PostgreSQL database (see :class:`Node`): models
+        loaded so far are followed until their leases are taken. ``url``: where the other
+        nodes reach this one (None: they cannot; it then owns what it can and refuses the rest)."""
+        with self._lock:
+            for dep in self._all_deployments():
+                dep.follower = True
+        self.node = Node(self, url or "", lease or self.settings.lease, renew or self.settings.lease_renew)
+        self.node.start()
+
+    def _owner_elsewhere(self, name):
+        """Whether another node owns the model ``name`` (calls that change it go there)."""
+        return self.node is not None and not self.node.owns(name.partition("@")[0])
+
+    def sync_catalog(self, owned):
+        """Bring the copies of the models this node follows up to the catalog their owners
+        changed (uploads, promotions, rollbacks, deletions, the default); returns the name of
+        every model served."""
+        entries = self.store.catalog()
+        wanted = {(e.name, e.role): e for e in entries if e.role in ("serving", "challenger") and e.name not in owned}
+        with self._lock:
+            have = {(dep.name.partition("@")[0], "challenger" if "@" in dep.name else "serving"): dep
+                    for dep in self._all_deployments() if dep.follower}
+        for key in set(have) - set(wanted):
+            self._replace(key, None)
+        for key, entry in wanted.items():
+            if key not in have or have[key].rows.id != entry.id:
+                self._replace(key, self._copy_of(entry))
+        default = self.store.setting("default")
+        with self._lock:
+            if default in self._deployments or default is None:
+                self._default = default
+        self.flavor = self.store.setting("flavor")  # POST /api/init through another node
+        return {e.name for e in entries if e.role == "serving"}
+
+    def _copy_of(self, entry, follower=True):
+        suffix = "@challenger" if entry.role == "challenger" else ""
+        dep = Deployment(entry.name + suffix, ModelRows(self.store, entry.id, entry.name), self.settings, tolerant=True)
+        dep.follower = follower
+        return dep
+
+    def _replace(self, key, dep):
+        """Serve ``dep`` as ``key`` = (name, role) (None: nothing), retiring what served it."""
+        name, role = key
+        table = self._challengers if role == "challenger" else self._deployments
+        with self._lock:
+            old = table.pop(name, None)
+            if dep is not None:
+                table[name] = dep
+        if old is not None and old is not dep:
+            old.retire()
+
+    def serve_owned(self, name):
+        """This node took the lease of ``name``: serve it from the store as it is now, every
+        write of the former owner included (it is fenced out from now on)."""
+        for entry in self.store.catalog(name):
+            if entry.role in ("serving", "challenger"):
+                self._replace((name, entry.role), self._copy_of(entry, follower=False))
+
+    def serve_followed(self, name):
+        """This node lost the lease of ``name``: follow its new owner from the store."""
+        for entry in self.store.catalog(name):
+            if entry.role in ("serving", "challenger"):
+                self._replace((name, entry.role), self._copy_of(entry))
+
+    def followed(self):
+        """The deployments that are copies of models other nodes own."""
+        with self._lock:
+            return [dep for dep in self._all_deployments() if dep.follower]
+
+    def follow(self, owned):
+        """Catch every followed model up with its owner's log, publishing their calls' events."""
+        with self._lock:
+            followed = [dep for dep in self._all_deployments() if dep.follower]
+        for dep in followed:
+            events = dep.follow()
+            if events:
+                self._publish(events)
 
 
 # ---------------------------------------------------------------------------------------
@@ -3830,6 +4146,7 @@ class Lifecycle(Registry):
         """
         name = check_name(name) if name is not None else DEFAULT_MODEL
         options = dataclasses.replace(options or UploadOptions(), **changes)
+        self._claim(name)
         info, state, loaded = self._prepare(data, options)
         with self._lock:
             self._check_open()
@@ -3864,6 +4181,7 @@ class Lifecycle(Registry):
         next version number; a challenger already there is dropped. ``options`` as for
         :meth:`upload`; its flavor is the model's, and it never becomes the default."""
         champion = self._deployment(name)
+        self._claim(champion.name)
         options = dataclasses.replace(options or UploadOptions(), **changes)
         info, state, loaded = self._prepare(data, dataclasses.replace(options, flavor=champion.info["flavor"]))
         with self._lock:
@@ -3881,6 +4199,7 @@ class Lifecycle(Registry):
 
     def delete_challenger(self, name):
         """Drop the challenger of ``name``."""
+        self._claim(self._resolve(name))
         with self._lock:
             name = self._resolve(name)
             dep = self._challengers.pop(name, None)
@@ -3898,6 +4217,7 @@ class Lifecycle(Registry):
         model it replaces is kept as a past version. Waits (a little) for the call running on
         the pair, so that none falls between them."""
         name = self._resolve(name)
+        self._claim(name)
         with self._lock:
             champion, challenger = self._deployments.get(name), self._challengers.get(name)
         if champion is None or challenger is None:
@@ -3924,6 +4244,7 @@ class Lifecycle(Registry):
         model it replaces is kept as a past version. The version is rebuilt before anything
         changes (a version that cannot be is refused), and without holding up other calls."""
         name = self._resolve(name)
+        self._claim(name)
         model_id = self._past_version(name, version)
         still_running = self._retired.get(model_id)
         if still_running is not None:  # a call that began before it was replaced ends first
@@ -3986,6 +4307,7 @@ class Lifecycle(Registry):
     def delete(self, name=None):
         """Remove a model with its challenger, past versions, metrics, history and stored ids.
         When it was the default, the most recently uploaded model left becomes the default."""
+        self._claim(self._resolve(name))
         with self._lock:
             name = self._resolve(name)
             dep = self._deployments.pop(name, None)
@@ -4000,6 +4322,8 @@ class Lifecycle(Registry):
                 self._default = newest.name if newest else None
                 ticket = self.store.put_setting("default", self._default)
         self._commit_or_reload(ticket)
+        if self.node is not None:
+            self.node.forget(name)
         self._publish([("events", "delete", {"name": name, "model": name})])
         for topic in (f"events:{name}", f"events:{name}@challenger"):
             self.bus.forget(topic)  # a new model of that name starts with no past events
@@ -4028,6 +4352,255 @@ class Lifecycle(Registry):
         """What GET /api/init answers: chantilly 0.2's keys, and the libraries installed."""
         return {"flavor": self.flavor, "storage": self.store.kind, "app": {"storage": self.store.kind},
                 "creme_version": _installed("creme"), "river_version": _installed("river")}
+
+
+# ---------------------------------------------------------------------------------------
+# Service: a node of a cluster
+# ---------------------------------------------------------------------------------------
+
+
+class OutcomeUnknown(ChantillyError):
+    """A call forwarded to its model's owner got no answer: it may or may not have been
+    applied, so the client must look before sending it again."""
+
+    status = HTTPStatus.GATEWAY_TIMEOUT
+
+
+class Moved(ChantillyError):
+    """The model is owned by another node of the cluster: the request goes there (the
+    HTTP layer forwards it), or, when it cannot, the client is told to retry."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+    def __init__(self, name, url):
+        where = f"node {url}" if url else "no node yet (its owner is changing)"
+        super().__init__(f"model {name!r} is served by {where}; retry in a moment")
+        self.url = url
+
+
+#: Seconds a follower waits for a NOTIFY of its owners' commits before it looks anyway (a
+#: notification sent while its session was down is lost).
+FOLLOW_SECONDS = 1.0
+#: Set while a thread answers a call another node forwarded to it: such a call is answered
+#: here or refused, never forwarded again (ownership moving cannot make it loop).
+FORWARDED_CALL = threading.local()
+
+
+class Node:
+    """This server's part in a cluster of chantilly servers sharing one PostgreSQL database.
+
+    Each model name (its serving version, challenger and past versions together) has one
+    owner at a time, through a lease row with an epoch in the database: the owner serves
+    and writes it as a lone server would; every other node *follows* it, replaying the
+    owner's log into a copy of its own (a :class:`Replica`: the same code a restart runs),
+    answers the predictions that change nothing from that copy, and forwards every other
+    call to the owner. Leases are taken and renewed by the database's clock, and every
+    write transaction checks its names' epochs (see PostgresStore._fenced): an owner that
+    was paused or cut off never writes after another node took its models over. A node
+    takes at most its share of the models; one stopped with SIGTERM releases its leases at
+    once, and one that dies loses them when they expire (``lease`` seconds).
+    """
+
+    def __init__(self, service, url, lease=10.0, renew=2.0):
+        self.service, self.store, self.url = service, service.store, url
+        self.id = f"{url}/{os.getpid()}-{random.SystemRandom().randrange(2**32):08x}"
+        self.lease, self.renew_every = lease, renew
+        self.peers = None  # how calls reach other nodes: set by the HTTP server (see Peers)
+        self.owned = set()  # names whose lease this node holds
+        self._deadlines = {}  # name -> monotonic time by which its lease must be renewed
+        self._lost = set()    # names whose lease a renewal found gone, for maintain() to follow
+        self._lags = {}       # name -> {"calls", "seconds"} behind its owner, as last measured
+        self._leases = {}   # name -> (node, url, epoch, seconds left), as last read
+        self._stop = threading.Event()
+        self._threads = []
+        self._lock = threading.Lock()  # one maintenance at a time (the loop, or a claim)
+        # Guards owned and _deadlines against the renewals' thread: a lease taken while a
+        # renewal runs must not be mistaken for one lost. Never held during a model's (re)load.
+        self._owning = threading.Lock()
+        self._serving = set()  # owned names whose own deployment is installed: owns() is true
+
+    def start(self):
+        """Join: take a share of the models; then renew the leases in a thread of its own (a
+        slow replay or reload must never make a lease expire), and follow the others in another."""
+        self.store.join(self.id, self.url, self.lease)
+        self._check_versions()
+        self.renew()
+        self.maintain()
+        self._threads = [threading.Thread(target=self._every, args=(self.renew_every, self.renew), daemon=True,
+                                          name="chantilly-leases"),
+                         threading.Thread(target=self._run, name="chantilly-node", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    def _every(self, seconds, work):
+        while not self._stop.wait(seconds):
+            try:
+                work()
+            except Exception as e:  # the database is unreachable: the deadline stops the writes
+                sys.stderr.write(f"chantilly: lease renewal failed ({type(e).__name__}: {e})\n")
+
+    def _check_versions(self):
+        """Refuse to take part with libraries other than the cluster's: a model replays the
+        same way only under the same Python, creme and river."""
+        mine = _library_versions()
+        theirs = self.store.setting("versions")
+        if theirs is None:
+            self.store.commit(self.store.put_setting("versions", mine))
+        elif theirs != mine:
+            raise StoreError(f"this node runs {mine}, the cluster in {self.store.path} runs {theirs}: "
+                             "a model replays the same only under the same versions; install those")
+
+    def stop(self):
+        """Leave: stop following and release every lease, so that others take over at once."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        with contextlib.suppress(Exception):  # the database may be gone: the leases expire then
+            self.store.release()
+        self._serving, self.owned = set(), set()
+
+    def _run(self):
+        next_renewal = time.monotonic() + self.renew_every
+        while not self._stop.is_set():
+            self.store.wait_for_log(min(FOLLOW_SECONDS, max(0.0, next_renewal - time.monotonic())))
+            try:
+                if time.monotonic() >= next_renewal:
+                    next_renewal = time.monotonic() + self.renew_every
+                    self.maintain()
+                    self._lags = self._measure_lags()
+                self.service.follow(self.owned)
+            except Exception as e:  # the database is unreachable: retried at the next tick
+                sys.stderr.write(f"chantilly: cluster upkeep failed ({type(e).__name__}: {e})\n")
+
+    def maintain(self):
+        """Heartbeat, renew the leases held (dropping those lost), bring the catalog up to
+        date, and take over models nobody holds, up to this node's share."""
+        with self._lock:
+            self._lose(self._lost & self.owned)
+            nodes = self.store.nodes()
+            names = self.service.sync_catalog(self.owned) | self.owned  # owned: one being uploaded
+            self._leases = self.store.leases()
+            share = -(-len(names) // max(1, len(nodes)))  # ceil
+            order = sorted(names, key=lambda n: hashlib.sha256((n + self.id).encode()).digest())
+            for name in order:
+                if len(self.owned) >= share:
+                    break
+                if name not in self.owned and self._free(name):
+                    self._take(name)
+            if len(self.owned) > share:  # a node joined: hand one over per round, so that
+                self._lose({[n for n in order if n in self.owned][-1]})  # one model at a time waits
+
+    def renew(self):
+        """Heartbeat and renew the leases held. A lease found gone stops its model's changes at
+        once (:meth:`maintain` then follows it); one that cannot be renewed by its deadline (the
+        database away, the node paused) stops them too (see :meth:`owns`) until a renewal
+        succeeds, and another node takes it once it expires."""
+        self.store.heartbeat(self.url, _library_versions(), dumps(self._lags))
+        with self._owning:
+            started = time.monotonic()
+            held = self.store.renew()
+            for name in list(self.owned):
+                if name in held:
+                    self._deadlines[name] = started + self.lease * 0.8
+                else:
+                    self._deadlines.pop(name, None)
+                    self._lost.add(name)
+
+    def _free(self, name):
+        lease = self._leases.get(name)
+        return lease is None or lease[0] is None or lease[3] < 0 or (lease[1] == self.url and lease[0] != self.id)
+
+    def claim(self, name):
+        """Own ``name`` before changing it (an upload to a new name, say): take its lease when
+        nobody holds it; raises :class:`Moved` when another node does."""
+        if self.owns(name):
+            return
+        with self._lock:
+            if name in self.owned:  # held, but not renewed in time: renew now
+                self.renew()
+                self._lose(self._lost & self.owned)
+            self._leases = self.store.leases()
+            if name not in self.owned and self._free(name):
+                self._take(name)
+        if not self.owns(name):
+            raise Moved(name, self.owner_url(name))
+
+    def owner_url(self, name, fresh=False):
+        """The URL of the node that owns ``name`` (None when nobody does), as last read, or as
+        the database says now when ``fresh`` (a model uploaded since, an owner that changed)."""
+        if fresh:
+            self._leases = self.store.leases()
+        lease = self._leases.get(name)
+        return None if lease is None or lease[0] is None or lease[3] < 0 else lease[1]
+
+    def owns(self, name):
+        """Whether this node owns ``name`` and may change it: its own deployment serves it, and
+        its lease was renewed in time."""
+        return name in self._serving and time.monotonic() < self._deadlines.get(name, 0.0)
+
+    def _take(self, name):
+        """Take the lease of ``name`` if nobody holds it, then serve it from the store."""
+        with self._owning:
+            taken = time.monotonic()
+            if not self.store.take(name, self.url):
+                return
+            self.owned.add(name)
+            self._deadlines[name] = taken + self.lease * 0.8
+        try:
+            self.service.serve_owned(name)
+        except Exception:  # the database went away meanwhile: let another node try
+            self._lose({name})
+            raise
+        self._serving.add(name)
+
+    def _lose(self, names):
+        for name in names:
+            self._serving.discard(name)
+            with self._owning:
+                self.owned.discard(name)
+                self._lost.discard(name)
+                self._deadlines.pop(name, None)
+            with contextlib.suppress(Exception):  # unreleased, it expires by itself
+                self.store.release([name])
+            self.service.serve_followed(name)
+
+    def forget(self, name):
+        """``name`` was deleted: its lease goes, so that it no longer counts in this node's share."""
+        self._serving.discard(name)
+        with self._owning:
+            self.owned.discard(name)
+            self._deadlines.pop(name, None)
+        self.store.release([name])
+
+    def forward(self, name, ops):
+        """The answers of the owner of ``name`` to ``ops`` (errors as :class:`ChantillyError`)."""
+        url = self.owner_url(name) or self.owner_url(name, fresh=True)
+        if url is None or self.peers is None:
+            return [Moved(name, url)] * len(ops)
+        return self.peers.operations(url, [op.wire(name) for op in ops])
+
+    def describe(self):
+        """What ``GET /api/cluster`` answers: this node, the others, and per model its
+        owner, epoch and this node's lag behind it."""
+        nodes = self.store.nodes()
+        models = {}
+        for name, (node, url, epoch, left) in sorted(self.store.leases().items()):
+            if node is not None:
+                models[name] = {"owner": url, "epoch": epoch, "expires_in_s": round(left, 3), "followers": {
+                    u: lags[name] for u, _, lags in nodes.values() if name in lags and u != url}}
+        return {"node": self.url, "nodes": sorted(u for u, _, _ in nodes.values()), "models": models}
+
+    def _measure_lags(self):
+        """``{name: {"calls", "seconds"}}``: how far this node's copies are behind their owners."""
+        now, lags = time.monotonic(), {}
+        for dep in self.service.followed():
+            behind = self.store.last_seq(dep.rows.id) - dep.seq
+            lags[dep.name] = {"calls": behind, "seconds": round(now - dep.in_step_at, 3) if behind else 0.0}
+        return lags
+
+
+def _library_versions():
+    return f"python {platform.python_version()}, creme {_installed('creme')}, river {_installed('river')}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -4066,10 +4639,12 @@ class Service(Lifecycle):
         self._sweeper = None
 
     @classmethod
-    def open(cls, path, settings=None, **changes):
+    def open(cls, path, settings=None, node=True, **changes):
         """Open the database, rebuild every stored model and start the expiry sweeper.
 
-        ``changes`` override fields of ``settings`` (default :class:`Settings`).
+        ``changes`` override fields of ``settings`` (default :class:`Settings`). On PostgreSQL
+        the service is a node of the database's cluster (see :class:`Node`), unless ``node``
+        is False: the HTTP server starts it once it knows the address other nodes reach.
         """
         settings = dataclasses.replace(settings or Settings(), **changes)
         store = open_store(path, settings.sync)
@@ -4078,6 +4653,8 @@ class Service(Lifecycle):
             service._deployments, service._challengers, service._default = service._load_models()
             service.flavor = store.setting("flavor")
             service._keep_hash_seed()  # after the models loaded: a refused file stays untouched
+            if node and isinstance(store, PostgresStore):
+                service.start_node()
         except BaseException:
             store.close()
             raise
@@ -4111,6 +4688,8 @@ class Service(Lifecycle):
                     self.store.commit(ticket)
                 except Unavailable:
                     pass  # the log already holds every acknowledged learn; only a snapshot is lost
+        if self.node is not None:  # after the last snapshots: the next owner replays nothing
+            self.node.stop()
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
         self.store.close()
@@ -4199,6 +4778,10 @@ class Service(Lifecycle):
         Returns ``(results, events, ticket)``."""
         if name is not None and name.endswith("@challenger"):
             raise BadRequest(f"a challenger sees the calls of its model: send them to {name.partition('@')[0]!r}")
+        if self.node is not None:
+            answers = self._elsewhere(name, ops)
+            if answers is not None:
+                return answers, [], 0
         results, events, ticket, replaced = [], [], 0, 0
         while len(results) < len(ops):
             try:
@@ -4221,6 +4804,26 @@ class Service(Lifecycle):
             if len(results) < len(ops):
                 time.sleep(0)  # hand over the GIL, so a waiting client takes the lock first
         return results, events, ticket
+
+    def _elsewhere(self, name, ops):
+        """In a cluster, the answers of the node that owns the model, when it must answer:
+        None when this node does (it owns the model, or the calls are predictions that change
+        nothing, which its copy answers). A call another node forwarded is never forwarded again."""
+        name = self._resolve(name)
+        if self.node.owns(name):
+            return None
+        with self._lock:
+            dep = self._deployments.get(name)
+        if dep is not None and dep.model is not None and not dep.model.changes_on_predict and all(
+                op.kind == "predict" and op.key is None for op in ops):
+            return None
+        if self.node.owner_url(name) is None and self.node.owner_url(name, fresh=True) is None and dep is not None:
+            with contextlib.suppress(Moved):  # nobody owns it (its owner died): take it now
+                self.node.claim(name)
+                return None
+        if getattr(FORWARDED_CALL, "active", False):
+            return [Moved(name, None)] * len(ops)
+        return self.node.forward(name, ops)
 
     def _listening(self, name):
         if not self.bus.has_subscribers():
@@ -4284,6 +4887,12 @@ class Service(Lifecycle):
         return {**self.stats.since_start(), "now": now, "model": model, "models": per_model, "default": self._default,
                 "uptime_s": now - self.stats.started, "rates": rates, "latency_ms": latency,
                 "subscribers": self.bus.count(), "expired": expired}
+
+    def cluster(self):
+        """What ``GET /api/cluster`` answers (see Node.describe)."""
+        if self.node is None:
+            return {"node": None, "nodes": [], "models": {}}
+        return self.node.describe()
 
     def prometheus(self, connections=0):
         """Everything ``/metrics`` shows, in the Prometheus text format; ``connections``: the
@@ -4429,16 +5038,20 @@ class Request:
     the ``service`` and ``dashboard`` it may use."""
 
     __slots__ = ("method", "path", "query", "headers", "service", "dashboard", "reader", "limit",
-                 "connections")
+                 "connections", "_body")
 
     def __init__(self, method, path, query, headers, service, dashboard, reader, limit, connections=lambda: 0):
         self.method, self.path, self.query, self.headers = method, path, query, headers
         self.service, self.dashboard, self.reader, self.limit = service, dashboard, reader, limit
         self.connections = connections  # () -> open connections, for /metrics
+        self._body = None
 
     def body(self):
-        """The whole body, refused with 413 before it is read when it is over the route's limit."""
-        return self.reader.read_all(self.limit)
+        """The whole body, refused with 413 before it is read when it is over the route's limit
+        (kept: a request for a model another node owns is sent on to it, body and all)."""
+        if self._body is None:
+            self._body = self.reader.read_all(self.limit)
+        return self._body
 
     def json(self):
         """The body decoded as JSON (see :func:`parse_json`)."""
@@ -4763,6 +5376,13 @@ def get_stats(request):
     return request.service.summary(_model(request))
 
 
+@ROUTER.route("GET", "/api/cluster", gives="Cluster")
+def get_cluster(request):
+    """The nodes sharing this server's PostgreSQL database, and per model its owner, lease
+    epoch and how far each follower is behind (a lone server: no nodes)."""
+    return request.service.cluster()
+
+
 @ROUTER.route("GET", "/api/stream/metrics", gives="events", params=("model",))
 def stream_metrics(request):
     """Server-sent events: a model's metrics after every learn (?model=, else the default)."""
@@ -4878,6 +5498,8 @@ SCHEMAS = {
     "History": _object(["flavor", "points", "drifts"], flavor={"type": ["string", "null"]},
                        points={"type": "array", "items": _object(["t", "n", "metrics"], metrics=_NUMBERS)},
                        drifts={"type": "array"}),
+    "Cluster": _object(["node", "nodes", "models"], node={"type": ["string", "null"]},
+                       nodes={"type": "array", "items": {"type": "string"}}, models={"type": "object"}),
     "Stats": _object(["model", "models", "rates", "latency_ms", "uptime_s"], model={"type": ["object", "null"]}),
 }
 
@@ -5435,6 +6057,8 @@ class Handler(BaseHTTPRequestHandler):
         self.server.service.telemetry.request(self._route, method, status, time.perf_counter() - self._began)
 
     def _route_request(self):
+        request = None
+        FORWARDED_CALL.active = FORWARDED in self.headers
         try:
             self._cors = self.server.guard.check(self.command, self.headers)
             if self._cors and self.command == "OPTIONS" and "access-control-request-method" in self.headers:
@@ -5449,6 +6073,8 @@ class Handler(BaseHTTPRequestHandler):
             request = Request(self.command, path, query, self.headers, self.server.service,
                               self.server.dashboard, self._reader, limit, self.server.connection_count)
             self._answer(route.fn(request, **params))
+        except Moved as moved:  # a change of a model another node owns: it goes there
+            self._moved(moved, request)
         except ChantillyError as e:
             if self._started:
                 raise
@@ -5464,6 +6090,23 @@ class Handler(BaseHTTPRequestHandler):
             if not self._started:
                 self._send_json(HTTPStatus.INTERNAL_SERVER_ERROR,
                                 {"message": "internal error; the server log has the details"})
+
+    def _moved(self, moved, request):
+        """Send a request about a model another node owns on to that node, and its answer
+        back; or 503 (retry) when it cannot go: no owner known, or it was forwarded already."""
+        error = moved
+        if request is not None and moved.url is not None and not FORWARDED_CALL.active:
+            try:
+                status, headers, body = self.server.peers.request(
+                    moved.url, self.command, self.path, request.body(),
+                    {"Content-Type": self.headers.get("Content-Type", "application/octet-stream")})
+            except ChantillyError as e:
+                error = e
+            else:
+                kept = [(k, v) for k, v in headers if k.lower() == "content-disposition"]
+                content_type = next((v for k, v in headers if k.lower() == "content-type"), "application/json")
+                return self._send(HTTPStatus(status), body, content_type, kept)
+        self._send_json(error.status, {"message": error.message}, error.headers)
 
     def _answer(self, result):
         if self.command == "HEAD" and isinstance(result, (EventStream, OperationStream)):
@@ -5675,6 +6318,100 @@ class Handler(BaseHTTPRequestHandler):
 
 
 # ---------------------------------------------------------------------------------------
+# HTTP: other nodes of a cluster
+# ---------------------------------------------------------------------------------------
+
+#: The header a node adds to what it forwards: the node that receives it answers itself, or
+#: says to retry, but never forwards it again (ownership moving between two nodes cannot loop).
+FORWARDED = "X-Chantilly-Forwarded"
+
+
+class Peers:
+    """Keep-alive connections to the other nodes of a cluster, for the calls forwarded to a
+    model's owner. Nodes share their tokens: a forwarded call carries this node's admin token
+    (the caller was authorised here already)."""
+
+    #: Seconds a connection is kept idle: well under the owner's --timeout for a request head,
+    #: so that it is not closed by the owner just as a request goes out on it.
+    IDLE_SECONDS = 5.0
+
+    def __init__(self, token, timeout):
+        self.token, self.timeout = token, timeout
+        self._idle = collections.defaultdict(list)  # url -> [(connection, monotonic time idle since)]
+        self._lock = threading.Lock()               # guards _idle
+
+    def request(self, url, method, target, body=b"", headers=()):
+        """``(status, headers, body)`` of one request to the node at ``url``. Sent at most once:
+        only a request that could not be sent is tried again; one sent whose answer never came
+        may have been applied, and says so (504) rather than "retry"."""
+        sent = {"Content-Length": str(len(body)), FORWARDED: "1", **dict(headers)}
+        if self.token:
+            sent["Authorization"] = f"Bearer {self.token}"
+        for attempt in (1, 2):
+            conn = self._take(url)
+            try:
+                conn.request(method, target, body=body, headers=sent)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                if attempt == 1:
+                    continue
+                raise Unavailable(f"the node that owns this model ({url}) cannot be reached; retry") from None
+            try:
+                response = conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                raise OutcomeUnknown(f"the node that owns this model ({url}) did not answer ({type(e).__name__}): "
+                                     "the call may have been applied; look (GET /api/metrics, /api/stats) "
+                                     "before sending it again") from None
+            self._keep(url, conn, response)
+            return response.status, response.getheaders(), data
+
+    def _take(self, url):
+        with self._lock:
+            idle, now = self._idle[url], time.monotonic()
+            while idle:
+                conn, since = idle.pop()
+                if now - since < self.IDLE_SECONDS:
+                    return conn
+                conn.close()
+        parts = urllib.parse.urlsplit(url)
+        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
+
+    def _keep(self, url, conn, response):
+        if response.will_close:
+            conn.close()
+        else:
+            with self._lock:
+                self._idle[url].append((conn, time.monotonic()))
+
+    def operations(self, url, payloads):
+        """The owner's answers to operations (``{"op": ...}`` objects), in order, over its
+        operation stream: one request whatever their number."""
+        body = "".join(dumps(p) + "\n" for p in payloads).encode()
+        status, _, data = self.request(url, "POST", "/api/stream", body, {"Content-Type": "application/x-ndjson"})
+        if status != 200:
+            raise _error_of(status, _message_of(data))
+        answers = [json.loads(line) for line in data.decode().splitlines() if line]
+        return [_error_of(a["status"], a["message"]) if isinstance(a, dict) and "status" in a and "message" in a
+                else a for a in answers]
+
+
+def _message_of(data):
+    try:
+        return json.loads(data)["message"]
+    except (ValueError, KeyError, TypeError):
+        return data.decode(errors="replace")[:200]
+
+
+def _error_of(status, message):
+    """The :class:`ChantillyError` another node answered, as if raised here."""
+    kinds = {int(c.status): c for c in (BadRequest, Unauthorized, Forbidden, NotFound, Gone, PayloadTooLarge,
+                                        Unprocessable, InsufficientStorage, Unavailable, OutcomeUnknown)}
+    return kinds.get(status, Unavailable)(message)
+
+
+# ---------------------------------------------------------------------------------------
 # HTTP: server
 # ---------------------------------------------------------------------------------------
 
@@ -5708,6 +6445,23 @@ class Server(ThreadingHTTPServer):
         self._date = (0, "")
         self.stopping = False  # set once by stop(); read without the lock
         super().__init__(address, Handler)
+        # What reaches the other nodes of a cluster: with this server's strongest token, since
+        # nodes share theirs (a caller was authorised here before its call is sent on).
+        token = tokens and (tokens.get("admin") or tokens.get("client"))
+        self.peers = Peers(token, settings.idle_timeout)
+        if service.node is not None:
+            service.node.peers = self.peers
+
+    def join_cluster(self, url=None):
+        """On PostgreSQL, take part in the database's cluster, reached at ``url`` (default:
+        this server's own address)."""
+        url = url or self.url.rstrip("/")
+        host = urllib.parse.urlsplit(url).hostname or ""
+        if host in ("0.0.0.0", "::", ""):  # every node would advertise the same unreachable address
+            raise StoreError(f"the other nodes cannot reach {url}: give this node's own address "
+                             "with --advertise-url http://NAME-OR-IP:PORT")
+        self.service.start_node(url)
+        self.service.node.peers = self.peers
 
     def server_bind(self):
         """Bind without ``HTTPServer``'s reverse DNS lookup of the host (slow with no network)."""
@@ -6248,6 +7002,13 @@ def _add_storage_options(run, d):
     store.add_argument("--max-ids", type=int, default=d.max_ids,
                        help="keep at most this many stored ids per model, evicting the oldest "
                             "(default: no cap)")
+    cluster = run.add_argument_group("cluster (--db postgresql://...: every server on it is a node)")
+    cluster.add_argument("--advertise-url", help="where the other nodes reach this one (default: "
+                                                 "http://HOST:PORT as bound)")
+    cluster.add_argument("--lease", type=float, default=d.lease,
+                         help="seconds a node owns its models without renewing (default: %(default)s)")
+    cluster.add_argument("--lease-renew", type=float, default=d.lease_renew,
+                         help="seconds between renewals (default: %(default)s)")
 
 
 def _add_limit_options(run, d):
@@ -6444,12 +7205,12 @@ def _start(args):
     tokens = {"client": args.token, "admin": args.admin_token or args.token}
     created = store_class(args.db) is SQLiteStore and not os.path.exists(args.db)
     try:
-        service = Service.open(args.db, settings_from(args))
+        service = Service.open(args.db, settings_from(args), node=False)
     except StoreError as e:
         hint = "; stop that server, or give this one another file with --db" if "in use" in str(e) else ""
         return f"{e}{hint}"
     try:
-        return service, Server((args.host, args.port), service, tokens, static_dir=find_static_dir())
+        server = Server((args.host, args.port), service, tokens, static_dir=find_static_dir())
     except OSError as e:
         service.close()
         if created:
@@ -6459,6 +7220,14 @@ def _start(args):
         hint = ("; another program uses that port: choose another with --port (0 picks a free one)"
                 if e.errno == errno.EADDRINUSE else "")
         return f"cannot listen on {args.host}:{args.port}: {e.strerror or e}{hint}"
+    if isinstance(service.store, PostgresStore):
+        try:
+            server.join_cluster(args.advertise_url)
+        except Exception as e:  # the database refused, or this node differs from the cluster
+            server.server_close()
+            service.close()
+            return f"cannot join the cluster of {service.store.path}: {e}"
+    return service, server
 
 
 def _banner(args, service, server):

@@ -64,6 +64,7 @@ VALID_CALLS = {
     ("GET", "/api/metrics"): ("/api/metrics", None, 200),
     ("GET", "/api/metrics/history"): ("/api/metrics/history", None, 200),
     ("GET", "/api/stats"): ("/api/stats", None, 200),
+    ("GET", "/api/cluster"): ("/api/cluster", None, 200),
     ("GET", "/api/stream/metrics"): ("/api/stream/metrics", None, 200),
     ("GET", "/api/stream/events"): ("/api/stream/events", None, 200),
     ("GET", "/"): ("/", None, 200),
