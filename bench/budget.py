@@ -379,11 +379,18 @@ def step_record(ctx, kind):
     return fn, lambda: nxt()
 
 
+_WRITE_IDS = itertools.count()
+
+
 def step_write(ctx, kind):
     """ModelRows.append (Store.write of the record, and of the stored id) and Store.commit,
     on the service's SQLite file with --sync normal."""
     ctx.need_service()
-    c, rows, store = ctx.c, ctx.dep.rows, ctx.service.store
+    c, store = ctx.c, ctx.service.store
+    # A model's rows of their own: log seqs are the model's (1, 2, 3...), and the served
+    # deployment's must stay its own.
+    rows = c.ModelRows(store, 10**9 + next(_WRITE_IDS), f"budget-write-{kind}")
+    seqs = itertools.count(1)
     model = ctx.model
     append, commit, fresh = rows.append, store.commit, ctx.fresh_key
     if kind == "predict":
@@ -395,8 +402,7 @@ def step_write(ctx, kind):
 
         def fn():
             body, stored = nxt()
-            ticket, _ = append(body, (fresh(), stored, time.time()))
-            commit(ticket)
+            commit(append(next(seqs), body, (fresh(), stored, time.time())))
 
         def base():
             nxt()
@@ -406,8 +412,7 @@ def step_write(ctx, kind):
         nxt = cycler([c.learn_record(x, y, model.predict(x), True) for x, y in zip(ctx.xs[:100], ctx.ys)])
 
         def fn():
-            ticket, _ = append(nxt())
-            commit(ticket)
+            commit(append(next(seqs), nxt()))
 
         def base():
             nxt()
