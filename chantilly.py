@@ -5888,6 +5888,18 @@ def _buffered_headers(rfile):
     return headers
 
 
+def _refused_request_line(words, line):
+    """``(status, message)`` for a request line (split on spaces) that cannot be served, else None."""
+    if len(words) != 3 or not words[2].startswith("HTTP/"):
+        return HTTPStatus.BAD_REQUEST, f"bad request line {line[:100]!r}"
+    command, _, version = words
+    if not _TOKEN.fullmatch(command):
+        return HTTPStatus.BAD_REQUEST, f"bad method {command[:20]!r}"
+    if version not in ("HTTP/1.1", "HTTP/1.0"):
+        return HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"{version[:20]} is not supported; use HTTP/1.1"
+    return None
+
+
 def _refused_head(version, headers):
     """``(status, message)`` for a head that cannot be served as it is, else None."""
     if version == "HTTP/1.1" and "host" not in headers:
@@ -6107,16 +6119,11 @@ class Handler(BaseHTTPRequestHandler):
         words = line.split(" ")
         # What the logs show; only a query can hold a token to mask.
         self.requestline = " ".join(map(redact, words)) if "?" in line else line
-        if len(words) != 3 or not words[2].startswith("HTTP/"):
-            self.send_error(HTTPStatus.BAD_REQUEST, f"bad request line {line[:100]!r}")
+        refused = _refused_request_line(words, line)
+        if refused:
+            self.send_error(*refused)
             return False
         command, path, version = words
-        if not _TOKEN.fullmatch(command):
-            self.send_error(HTTPStatus.BAD_REQUEST, f"bad method {command[:20]!r}")
-            return False
-        if version not in ("HTTP/1.1", "HTTP/1.0"):
-            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"{version[:20]} is not supported; use HTTP/1.1")
-            return False
         self.command, self.request_version = command, version
         headers = read_headers(self.rfile)
         if not isinstance(headers, Headers):
