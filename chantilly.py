@@ -94,6 +94,12 @@ matter (2-core machine, creme StandardScaler | LinearRegression):
   the head split at once when it is whole in the buffer, exact routes without regexes, the
   common answer and event written without json.dumps (the features encoded once): -9 to -14%
   server CPU per keep-alive request (bench/ab.py);
+- a call that stores or drops an id is one SQLite statement (a temporary view's trigger
+  writes both rows), so it commits alone: -9 to -14% server CPU per prediction with an id;
+- the write-ahead log folded every 64 MiB rather than 4 (two fsyncs per fold, commits
+  waiting): about -25% wall time per commit of a prediction with an id;
+- events written out only when read (``PlainEvent``), and of a stream nobody watches only
+  the last ones each model keeps for ``?recent=``: about -7% and -13% per streamed learn;
 - one ``send`` per answer (head and body together), TCP_NODELAY: without it, Nagle and
   delayed ACKs cap a keep-alive client at ~25 requests/s;
 - the ``Date`` header formatted once a second: -2.3 us per answer (~1%);
@@ -169,6 +175,11 @@ CHECKPOINT_EVERY = 64
 #: ... or after this many bytes of log records: a burst of wide calls (30,000 new features
 #: each) is then measured against --max-model-size within a call or two, not 64.
 CHECKPOINT_BYTES = MiB
+#: Pages (4 KiB) the SQLite write-ahead log grows to before a commit folds it into the file
+#: (SQLite's default: 1,000). Each fold fsyncs twice while commits wait; folding 16 times
+#: fewer, a leaf page written by many commits once: -25% wall time per commit of a predict
+#: with an id. The log file stays at most this big (64 MiB) once folded.
+WAL_PAGES = 16_000
 #: Seconds a batch or stream chunk may hold a model's lock before letting other clients in.
 SLICE_SECONDS = 0.01
 #: Metrics history kept per model. When full, every other point is dropped and the
@@ -1954,6 +1965,26 @@ def _drop(table):
     return f"DELETE FROM {table} WHERE model = ?"
 
 
+#: A call that stores or drops an id writes two rows; through these views one statement
+#: writes both (their triggers run in SQLite), so a lone call commits itself without BEGIN
+#: and COMMIT: three fewer calls into SQLite, each of which hands the GIL to another
+#: thread. Temporary: they live with the connection, never in the file.
+_CALL_VIEWS = """
+CREATE TEMP VIEW call_keeping_id (model, seq, body, id, kept, created) AS
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL;
+CREATE TEMP TRIGGER call_keeping_id INSTEAD OF INSERT ON call_keeping_id BEGIN
+    INSERT OR REPLACE INTO stored_ids (model, id, body, created, seq)
+        VALUES (NEW.model, NEW.id, NEW.kept, NEW.created, NEW.seq);
+    INSERT INTO log (model, seq, body) VALUES (NEW.model, NEW.seq, NEW.body);
+END;
+CREATE TEMP VIEW call_dropping_id (model, seq, body, id) AS SELECT NULL, NULL, NULL, NULL;
+CREATE TEMP TRIGGER call_dropping_id INSTEAD OF INSERT ON call_dropping_id BEGIN
+    DELETE FROM stored_ids WHERE model = NEW.model AND id = NEW.id;
+    INSERT INTO log (model, seq, body) VALUES (NEW.model, NEW.seq, NEW.body);
+END;
+"""
+
+
 def open_store(db, sync="normal"):
     """The store ``db`` names: a ``postgresql://`` URL, else an SQLite file's path."""
     return store_class(db)(str(db) if store_class(db) is PostgresStore else db, sync)
@@ -1987,6 +2018,9 @@ class SQLiteStore(Store):
         "delete_setting": "DELETE FROM meta WHERE key = ?",
         # one model's log and snapshot
         "append": "INSERT INTO log (model, seq, body) VALUES (?, ?, ?)",
+        "append_keeping_id": "INSERT INTO call_keeping_id (model, seq, body, id, kept, created) "
+                             "VALUES (?, ?, ?, ?, ?, ?)",
+        "append_dropping_id": "INSERT INTO call_dropping_id (model, seq, body, id) VALUES (?, ?, ?, ?)",
         "log_since": "SELECT seq, body FROM log WHERE model = ? AND seq > ? ORDER BY seq",
         "last_seq": "SELECT MAX(s) FROM (SELECT seq AS s FROM models WHERE id = ? "
                     "UNION ALL SELECT MAX(seq) FROM log WHERE model = ?) AS seqs",
@@ -2033,6 +2067,15 @@ class SQLiteStore(Store):
     def _execute_many(self, sql, rows):
         self._conn.executemany(sql, rows)
 
+    def append(self, model, seq, body, keep_id=None, drop_id=None):
+        """See :meth:`Store.append`: a call that stores or drops an id is one statement
+        (see ``_CALL_VIEWS``)."""
+        if keep_id is not None and drop_id is None:
+            return self._write(model.name, [("append_keeping_id", (model.id, seq, body, *keep_id))], model.basis)
+        if drop_id is not None and keep_id is None:
+            return self._write(model.name, [("append_dropping_id", (model.id, seq, body, drop_id))], model.basis)
+        return super().append(model, seq, body, keep_id, drop_id)
+
     def _begin(self):
         self._conn.execute("BEGIN")
 
@@ -2055,7 +2098,10 @@ class SQLiteStore(Store):
             # NORMAL survives a crash of this process (kill -9); FULL also survives power loss
             # at the cost of an fsync per commit; OFF leaves flushing to the OS.
             conn.execute(f"PRAGMA synchronous={ {'full': 'FULL', 'normal': 'NORMAL', 'off': 'OFF'}[sync] }")
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_PAGES * 4 * KiB}")
             _migrate(conn)
+            conn.executescript(_CALL_VIEWS)
         except sqlite3.Error as e:
             raise self._refusal(e) from None
         return conn
@@ -2776,22 +2822,74 @@ class Subscription:
             self._cond.notify_all()
 
 
-class EncodedEvent(dict):
-    """An event's data with its JSON already written (``json``: what ``dumps`` gives of it), so
-    that publishing it encodes nothing again (see :func:`_event`)."""
+class PlainEvent:
+    """The common event of a call (one finite number answered, the features' JSON written
+    for the log already), kept as its parts and written out only when read: by a subscriber
+    as it is published, or by a dashboard asking for the recent ones. Most are never read,
+    and building and framing each one cost about 5% of a request (bench/budget.py)."""
 
-    __slots__ = ("json",)
+    __slots__ = ("model", "size", "_parts", "_json")
+
+    def __init__(self, t, model, xs, prediction, y, key):
+        self.model, self._parts, self._json = model, (t, xs, prediction, y, key), None
+        # What it will take once written, to bound the recent events in bytes unwritten.
+        self.size = 64 + len(model) + len(xs) + len(key or "") + (len(y) if type(y) is str else 0)
+
+    @property
+    def json(self):
+        """What ``dumps`` gives of the event's data (written once, then kept)."""
+        if self._json is None:
+            t, xs, prediction, y, key = self._parts
+            text = f'{{"t":{t!r},"model":"{self.model}","features":{xs},"prediction":{prediction!r}'
+            if y is not _NO_LABEL:
+                text += ',"ground_truth":' + scalar_json(y)
+            if key is not None:
+                text += ',"id":' + key  # the id's JSON (see check_id)
+            self._json = text + "}"
+        return self._json
+
+
+_NO_LABEL = object()  # a PlainEvent's label when the call was a prediction
+
+
+def _model_of(event):
+    return event.model if type(event) is PlainEvent else event["model"]
+
+
+def _kept_unread(events):
+    """Of ``events`` ``(topic, name, data)`` published while nobody listens, those the event
+    bus would keep: the last RECENT_EVENTS of each model's (the others, forgotten as soon as
+    kept, cost a stream of calls about 7% of its time)."""
+    kept, counts = [], collections.Counter()
+    for event in reversed(events):
+        if event[0] == "events":
+            model = _model_of(event[2])
+            if counts[model] < RECENT_EVENTS:
+                counts[model] += 1
+                kept.append(event)
+    return kept[::-1]
+
+
+def _framed(name, data):
+    """The server-sent event ``name`` of ``data`` (framed already when bytes)."""
+    if type(data) is bytes:
+        return data
+    return sse_message(data.json if type(data) is PlainEvent else dumps(data), name)
+
+
+def _size(data):
+    return data.size if type(data) is PlainEvent else len(data)
 
 
 class EventBus:
     """Fan-out of server-sent events to the subscribers of a topic, framed once and only when
     someone listens. The last :data:`RECENT_EVENTS` events of the topics a publisher says to
-    keep are remembered unframed, so a dashboard opened now can show the traffic before it."""
+    keep are remembered, so a dashboard opened now can show the traffic before it."""
 
     def __init__(self, max_subscribers=Settings.max_streams, backlog=Settings.stream_backlog):
         self._lock = threading.Lock()  # guards _topics, _subscribers, _recent and _closed
         self._topics = collections.defaultdict(list)
-        self._recent = {}  # topic -> deque of (order kept, framed message), at most RECENT_BYTES
+        self._recent = {}  # topic -> deque of (order kept, name, framed message or PlainEvent)
         self._recent_bytes = {}  # topic -> bytes its recent events take
         self._published = 0  # events kept so far
         self._subscribers = 0  # read without the lock: an int is read whole
@@ -2822,23 +2920,24 @@ class EventBus:
         subtopics (``events:<model>``) did, each one's last ``recent``, oldest first (so a
         model that was quiet lately still shows its events beside a busy one). Lock held."""
         if topic in self._recent:
-            return [message for _, message in list(self._recent[topic])[-recent:]]
+            return [_framed(*item[1:]) for item in list(self._recent[topic])[-recent:]]
         prefix = topic + ":"
         merged = [item for key, kept in self._recent.items() if key.startswith(prefix)
                   for item in list(kept)[-recent:]]
-        return [message for _, message in sorted(merged, key=operator.itemgetter(0))]
+        return [_framed(*item[1:]) for item in sorted(merged, key=operator.itemgetter(0))]
 
-    def _keep(self, topic, order, message):
+    def _keep(self, topic, order, name, data):
         """Remember an event among the topic's recent ones, at most RECENT_EVENTS of them and
-        RECENT_BYTES in all (the oldest go first; one bigger than that is not kept). Lock held."""
+        RECENT_BYTES in all (the oldest go first; one bigger than that is not kept): framed
+        messages, or PlainEvents framed when read. Lock held."""
         kept = self._recent.get(topic)
         if kept is None:
             kept = self._recent[topic] = collections.deque()
             self._recent_bytes[topic] = 0
-        size = self._recent_bytes[topic] + len(message)
-        kept.append((order, message))
+        size = self._recent_bytes[topic] + _size(data)
+        kept.append((order, name, data))
         while kept and (len(kept) > RECENT_EVENTS or size > RECENT_BYTES):
-            size -= len(kept.popleft()[1])
+            size -= _size(kept.popleft()[2])
         self._recent_bytes[topic] = size
 
     def forget(self, topic):
@@ -2877,12 +2976,13 @@ class EventBus:
         specific topic (the last; the others give theirs from it, see :meth:`_past`)."""
         message, subs = None, []
         if keep:
-            # Framed now, even with nobody listening (a few microseconds): kept as bytes, the
-            # recent events are bounded in bytes, and every newcomer shares one copy.
-            message = sse_message(data.json if type(data) is EncodedEvent else dumps(data), name)
+            if type(data) is not PlainEvent:
+                # Framed now: kept as bytes, the recent events are bounded in bytes (the
+                # features of a PlainEvent are a text already, of a known size).
+                data = message = _framed(name, data)
             with self._lock:
                 self._published += 1  # orders events across topics (model events have no time)
-                self._keep(topics[-1], self._published, message)
+                self._keep(topics[-1], self._published, name, data)
                 for topic in topics:
                     subs += self._topics.get(topic, ())
         else:
@@ -2890,7 +2990,7 @@ class EventBus:
             for topic in topics:
                 subs += self._topics.get(topic, ())
         for sub in subs:
-            message = message or sse_message(data.json if type(data) is EncodedEvent else dumps(data), name)
+            message = message or _framed(name, data)
             if not sub.push(message):
                 self.unsubscribe(sub)
 
@@ -3063,8 +3163,13 @@ class Outcome:
 def _event(op, now, model, x, answer, xs=None):
     """The data of a ``predict``, ``learn``, ``forecast`` or ``rank`` event. ``xs``: the JSON of
     the features ``x``, encoded for the log already: the common event, one number answered,
-    then comes with its JSON (see :class:`EncodedEvent`), the features spliced in rather than
-    encoded twice (their floats were half of an event's encoding)."""
+    is then a :class:`PlainEvent`, the features spliced in rather than encoded twice (their
+    floats were half of an event's encoding)."""
+    if xs is not None and len(answer) == 1 and type(now) is float and _PLAIN_NAME.fullmatch(model):
+        value = answer.get("prediction")
+        if type(value) is float and math.isfinite(value):
+            return PlainEvent(now, model, xs, value, op.y if op.kind == "learn" else _NO_LABEL,
+                              op.key if op.id is not None else None)
     event = {"t": now, "model": model, "features": x, **answer}
     if op.kind == "learn":
         event["ground_truth"] = op.y
@@ -3072,16 +3177,6 @@ def _event(op, now, model, x, answer, xs=None):
         event["id"] = op.id
     if op.kind == "rank":
         event["user"] = op.user
-    if xs is not None and len(answer) == 1 and type(now) is float and _PLAIN_NAME.fullmatch(model):
-        value = answer.get("prediction")
-        if type(value) is float and math.isfinite(value):
-            text = '{"t":' + repr(now) + ',"model":"' + model + '","features":' + xs + ',"prediction":' + repr(value)
-            if op.kind == "learn":
-                text += ',"ground_truth":' + scalar_json(op.y)
-            if op.id is not None:
-                text += ',"id":' + op.key  # the id's JSON (see check_id)
-            event = EncodedEvent(event)
-            event.json = text + "}"
     return event
 
 
@@ -3998,9 +4093,11 @@ class Registry:
             raise
 
     def _publish(self, events):
+        if len(events) > RECENT_EVENTS and not self.bus.has_subscribers():
+            events = _kept_unread(events)
         for topic, name, data in events:
             if topic == "events":  # also to the streams that follow one model (kept for newcomers)
-                self.bus.publish((topic, f"events:{data['model']}"), name, data, keep=True)
+                self.bus.publish((topic, f"events:{_model_of(data)}"), name, data, keep=True)
             else:
                 self.bus.publish((topic,), name, data)
 

@@ -294,6 +294,16 @@ def test_event_bus_keeps_recent_events_within_their_bytes_and_a_newcomer_within_
     assert newcomer == [_framed(e, "learn") for e in small[-3:]]
 
 
+def test_event_bus_counts_a_plain_event_by_the_size_it_will_have_once_written():
+    bus = chantilly.EventBus()
+    xs = json.dumps({"x": "a" * 20_000})
+    for t in range(10):
+        bus.publish(("ev", "ev:a"), "learn", chantilly.PlainEvent(float(t), "a", xs, 0.5, 1.0, None), keep=True)
+    kept = bus.subscribe("ev:a", recent=50).take(0)
+    assert sum(map(len, kept)) <= chantilly.RECENT_BYTES and len(kept) == chantilly.RECENT_BYTES // 20_100
+    assert [json.loads(m.split(b"data: ", 1)[1])["t"] for m in kept] == [7.0, 8.0, 9.0]
+
+
 def test_event_bus_close_wakes_a_waiting_subscriber_at_once():
     bus = chantilly.EventBus()
     sub = bus.subscribe("t")
@@ -618,6 +628,54 @@ def test_events_stream_with_recent_first_sends_the_last_events_then_live_ones(se
     sse.close()
     for bad in ("-1", "x", "1.5"):
         assert_error(client.request("GET", f"/api/stream/events?recent={bad}"), 400, "?recent=")
+
+
+def test_recent_events_read_later_are_the_events_a_live_subscriber_read(server, client):
+    """Most events are written out only when read: a newcomer asking for the recent ones gets
+    the very text a subscriber got as they happened (ids, labels, predictions, stored ids)."""
+    client.upload(creme_regressor(), query="/a")
+    live = SSEClient(server.port, "/api/stream/events?model=a")
+    calls = [("predict", {"id": "p1", "features": {"x": 2.0, "y": -1.5}}),
+             ("predict", {"id": 7, "features": {"x": 0.1}}),
+             ("learn", {"id": "p1", "ground_truth": 1.25}),
+             ("learn", {"features": {"x": 3.0}, "ground_truth": 2}),
+             ("predict", {"features": {"x": 1e-7}}),
+             ("learn", {"id": 7, "ground_truth": -4.5}),
+             ("predict", {"id": "q", "features": {"x": 3}})]
+    for route, payload in calls:
+        client.ok("POST", f"/api/{route}", dict(payload, model="a"))
+    seen = [live.next_event() for _ in calls]
+    live.close()
+    later = SSEClient(server.port, f"/api/stream/events?model=a&recent={len(calls)}")
+    assert [later.next_event() for _ in calls] == seen
+    later.close()
+    events = [json.loads(data) for _, data in seen]
+    assert [e.get("id") for e in events] == ["p1", 7, "p1", None, None, 7, "q"]
+    assert [e.get("ground_truth") for e in events] == [None, None, 1.25, 2, None, -4.5, None]
+    assert events[2]["features"] == {"x": 2.0, "y": -1.5} and events[4]["features"] == {"x": 1e-7}
+    assert events[6]["features"] == {"x": 3} and type(events[6]["features"]["x"]) is int
+
+
+def test_a_stream_nobody_watches_keeps_each_models_last_events_for_a_later_dashboard(server, client):
+    """With nobody listening, a stream's events that the bus would forget at once are not
+    published; the last RECENT_EVENTS of each model are, as if every one had been."""
+    client.upload(creme_regressor(), query="/a")
+    client.upload(creme_regressor(), query="/b")
+    ops = [{"op": "learn", "model": "a", "features": {"x": float(i)}, "ground_truth": i} for i in range(150)]
+    ops[140:140] = [{"op": "learn", "model": "b", "features": {"x": 1.0}, "ground_truth": -i} for i in range(3)]
+    ops.append({"op": "learn", "model": "a", "features": {"x": "text"}, "ground_truth": 1})  # refused: no event
+    body = "".join(json.dumps(op) + "\n" for op in ops).encode()
+    status, _, data = client.request("POST", "/api/stream", body)
+    assert status == 200 and len(data.splitlines()) == len(ops)
+    recent = chantilly.RECENT_EVENTS
+    later = SSEClient(server.port, f"/api/stream/events?model=a&recent={recent + 10}")
+    assert [json.loads(data)["ground_truth"] for _, data in (later.next_event() for _ in range(recent))] == \
+        list(range(150 - recent, 150))
+    later.close()
+    later = SSEClient(server.port, "/api/stream/events?recent=2")  # every model's last two, as published
+    assert [(e["model"], e["ground_truth"]) for e in (json.loads(later.next_event()[1]) for _ in range(4))] == \
+        [("a", 148), ("a", 149), ("b", -1), ("b", -2)]  # a batch's calls run (and publish) a model at a time
+    later.close()
 
 
 def test_stream_subscribers_leave_when_clients_disconnect(server, client):

@@ -452,7 +452,7 @@ def step_snapshot(ctx, kind):
 
 
 def step_events(ctx, kind):
-    """_event's dict, published as Service._publish does (kept for ?recent=, no subscriber)."""
+    """_event's data, published as Service._publish does (kept for ?recent=, no subscriber)."""
     c = ctx.c
     _event, Operation = c._event, c.Operation
     bus = ctx.service.bus if ctx.service is not None else c.EventBus(8, 1 << 20)
@@ -460,13 +460,14 @@ def step_events(ctx, kind):
     items = []
     for payload in ctx.payload[kind][:100]:
         op = Operation(kind, payload)
-        items.append((op, op.x, model.paradigm.answer(model, model.predict(op.x))))
+        # The features' JSON comes from the log record (timed there), as in the server.
+        items.append((op, op.x, model.paradigm.answer(model, model.predict(op.x)), c.encode_features(op.x)))
     nxt = cycler(items)
     publish, name, topics = bus.publish, ctx.name, ("events", "events:" + ctx.name)
 
     def fn():
-        op, x, answer = nxt()
-        publish(topics, kind, _event(op, time.time(), name, x, answer), keep=True)
+        op, x, answer, xs = nxt()
+        publish(topics, kind, _event(op, time.time(), name, x, answer, xs), keep=True)
 
     def base():
         nxt()
