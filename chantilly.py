@@ -94,6 +94,9 @@ matter (2-core machine, creme StandardScaler | LinearRegression):
   the head split at once when it is whole in the buffer, exact routes without regexes, the
   common answer and event written without json.dumps (the features encoded once): -9 to -14%
   server CPU per keep-alive request (bench/ab.py);
+- a model's stored ids known in memory (KNOWN_IDS_BYTES, SQLite only), so a new id needs no
+  query, which waited for the commit in progress under the model's lock: -10% server CPU
+  and +10% requests/s for predictions with a new id at 4 connections;
 - a call that stores or drops an id is one SQLite statement (a temporary view's trigger
   writes both rows), so it commits alone: -9 to -14% server CPU per prediction with an id;
 - the write-ahead log folded every 64 MiB rather than 4 (two fsyncs per fold, commits
@@ -1440,6 +1443,8 @@ class Store:
     kind = "?"
     #: Whether writes are fenced by leases (see PostgresStore._fenced): in a cluster.
     fencing = False
+    #: Whether this process is the only writer (nothing changes the rows behind its back).
+    sole_writer = False
 
     def __init__(self):
         self._commit_lock = threading.Lock()  # one committer at a time; the others wait here
@@ -1800,6 +1805,12 @@ class Store:
         """Stored ids still waiting for their ground truth (tombstones excluded)."""
         return self._read("count_ids", (model_id,))[0][0]
 
+    def stored_keys(self, model_id, limit):
+        """The set of the keys stored under a model (tombstones included), or None when there
+        are more than ``limit``."""
+        rows = self._read("stored_keys", (model_id, limit + 1))
+        return {key for key, in rows} if len(rows) <= limit else None
+
     def evict_ids(self, model, count):
         """Turn the ``count`` oldest stored ids into tombstones; returns a ticket."""
         return self._write(model.name, [("evict_ids", (model.id, model.id, count))], model.basis)
@@ -2001,6 +2012,7 @@ class SQLiteStore(Store):
 
     Error = sqlite3.Error
     kind = "sqlite"
+    sole_writer = True  # the file is opened by one server at a time (see _claim)
     SQL = {
         # the catalog
         "catalog": "SELECT id, name, role, version, info FROM models ORDER BY name, version",
@@ -2030,6 +2042,7 @@ class SQLiteStore(Store):
         "keep_id": "INSERT OR REPLACE INTO stored_ids (model, id, body, created, seq) VALUES (?, ?, ?, ?, ?)",
         "drop_id": "DELETE FROM stored_ids WHERE model = ? AND id = ?",
         "read_id": "SELECT body, created FROM stored_ids WHERE model = ? AND id = ?",
+        "stored_keys": "SELECT id FROM stored_ids WHERE model = ? LIMIT ?",
         "count_ids": "SELECT COUNT(*) FROM stored_ids WHERE model = ? AND body != ''",
         "evict_ids": "UPDATE stored_ids SET body = '' WHERE model = ? AND id IN (SELECT id FROM "
                      "stored_ids WHERE model = ? AND body != '' ORDER BY seq LIMIT ?)",
@@ -2099,7 +2112,7 @@ class SQLiteStore(Store):
             # at the cost of an fsync per commit; OFF leaves flushing to the OS.
             conn.execute(f"PRAGMA synchronous={ {'full': 'FULL', 'normal': 'NORMAL', 'off': 'OFF'}[sync] }")
             conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
-            conn.execute(f"PRAGMA journal_size_limit={WAL_PAGES * 4 * KiB}")
+            conn.execute(f"PRAGMA journal_size_limit={2 * WAL_PAGES * 4 * KiB}")  # after a huge commit
             _migrate(conn)
             conn.executescript(_CALL_VIEWS)
         except sqlite3.Error as e:
@@ -2307,7 +2320,8 @@ class PostgresStore(Store):
     cluster (see :class:`Node`), and owns the models whose leases it holds."""
 
     kind = "postgresql"
-    SQL = {op: sql.replace("?", "%s") for op, sql in SQLiteStore.SQL.items()}
+    SQL = {op: sql.replace("?", "%s") for op, sql in SQLiteStore.SQL.items()
+           if op not in ("append_keeping_id", "append_dropping_id")}  # SQLite's temporary views
     SQL.update({
         "put_setting": "INSERT INTO meta (key, value) VALUES (%s, %s) "
                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
@@ -2650,6 +2664,11 @@ def _prediction_json(prediction):
 #: query (a read first runs every queued write: the group commit would degrade to one flush
 #: per call). Beyond this many it forgets them all; the store has them by then.
 RECENT_IDS = 20_000
+#: Bytes of memory the keys of one model's stored ids may take, when a ModelRows keeps all of
+#: them (the store has no other writer): within it (100,000 short ids), a new id is known to
+#: be new without a query. Counted as the key's length plus KEY_BYTES of Python's own.
+KNOWN_IDS_BYTES = 8 * MiB
+KEY_BYTES = 80
 
 
 class ModelRows:
@@ -2669,11 +2688,29 @@ class ModelRows:
         # every queued write of a stored id, so a key it lacks is read without running the
         # queue. The model's lock guards both.
         self._recent, self._complete = {}, False
+        # Every key with a row (queued writes included; one whose row went since may linger),
+        # or None when not known: a key it lacks has no row, so a new id needs no query (which
+        # waited for the commit in progress under the model's lock: a fifth of the server's
+        # CPU per prediction with a new id at 4 connections, bench/ab.py). Known only where
+        # this process is the store's one writer, within KNOWN_IDS_BYTES; taken again from
+        # the store when rebuilt and at each expiry sweep (which drops rows it does not name).
+        self._keys, self._keys_bytes = None, 0
 
     def rebuilt(self):
         """State is being rebuilt from the store: it includes every refusal so far."""
         self.basis = self.store.refusals_of(self.name)
         self.forget_recent()
+        self._know_keys()
+
+    def fresh(self):
+        """The model was just uploaded: no id is stored under it (ids are never reused)."""
+        self._keys, self._keys_bytes = (set(), 0) if self.store.sole_writer else (None, 0)
+
+    def _know_keys(self):
+        """Take the keys stored under the model from the store (after every queued write)."""
+        keys = self.store.stored_keys(self.id, KNOWN_IDS_BYTES // KEY_BYTES) if self.store.sole_writer else None
+        size = sum(map(len, keys)) + KEY_BYTES * len(keys) if keys is not None else 0
+        self._keys, self._keys_bytes = (keys, size) if size <= KNOWN_IDS_BYTES else (None, 0)
 
     def behind(self):
         """Whether writes the state in memory was built on were refused since."""
@@ -2694,7 +2731,19 @@ class ModelRows:
             self._recent[drop_id] = (None, None)
         if store_id is not None:
             self._recent[store_id[0]] = store_id[1:]
+        if self._keys is not None:
+            self._track_keys(store_id[0] if store_id is not None else None, drop_id)
         return self.store.append(self, seq, body, store_id, drop_id)
+
+    def _track_keys(self, kept, dropped):
+        if dropped in self._keys:
+            self._keys.remove(dropped)
+            self._keys_bytes -= len(dropped) + KEY_BYTES
+        if kept is not None and kept not in self._keys:
+            self._keys.add(kept)
+            self._keys_bytes += len(kept) + KEY_BYTES
+            if self._keys_bytes > KNOWN_IDS_BYTES:
+                self._keys, self._keys_bytes = None, 0  # looked up as they come, until the next sweep
 
     def forget_recent(self):
         """Read stored ids from the store again, after running the queue (it changed them
@@ -2707,6 +2756,8 @@ class ModelRows:
         if key in self._recent:
             body, created = self._recent[key]
             return None if body is None else (body, created)
+        if self._keys is not None and key not in self._keys:
+            return None
         row = self.store.read_id(self.id, key, flush=not self._complete)
         self._complete = True  # the queue ran, or nothing in it was about ids we do not know
         return row
@@ -2720,7 +2771,9 @@ class ModelRows:
 
     def expire(self, horizon, keep_tombstones_after):
         self.forget_recent()
-        return self.store.expire_ids(self, horizon, keep_tombstones_after)
+        expired = self.store.expire_ids(self, horizon, keep_tombstones_after)
+        self._know_keys()  # the rows of old tombstones went: forget their keys
+        return expired
 
     def save_snapshot(self, state, seq, history):
         return self.store.save_snapshot(self, state, seq, history)
@@ -2828,25 +2881,30 @@ class PlainEvent:
     as it is published, or by a dashboard asking for the recent ones. Most are never read,
     and building and framing each one cost about 5% of a request (bench/budget.py)."""
 
-    __slots__ = ("model", "size", "_parts", "_json")
+    __slots__ = ("model", "size", "_parts", "_message")
 
     def __init__(self, t, model, xs, prediction, y, key):
-        self.model, self._parts, self._json = model, (t, xs, prediction, y, key), None
-        # What it will take once written, to bound the recent events in bytes unwritten.
-        self.size = 64 + len(model) + len(xs) + len(key or "") + (len(y) if type(y) is str else 0)
+        self.model, self._parts, self._message = model, (t, xs, prediction, y, key), None
+        # At least what it will take once framed, to bound the recent events in bytes unwritten.
+        self.size = 160 + len(model) + len(xs) + len(key or "") + (len(y) if type(y) is str else 0)
 
-    @property
-    def json(self):
-        """What ``dumps`` gives of the event's data (written once, then kept)."""
-        if self._json is None:
-            t, xs, prediction, y, key = self._parts
+    def message(self, name):
+        """The server-sent event ``name`` of this data, framed once and then shared (by every
+        subscriber, and every newcomer asking for the recent ones). Thread-safe."""
+        message = self._message
+        if message is None:
+            parts = self._parts
+            if parts is None:  # framed meanwhile by another thread
+                return self._message
+            t, xs, prediction, y, key = parts
             text = f'{{"t":{t!r},"model":"{self.model}","features":{xs},"prediction":{prediction!r}'
             if y is not _NO_LABEL:
                 text += ',"ground_truth":' + scalar_json(y)
             if key is not None:
                 text += ',"id":' + key  # the id's JSON (see check_id)
-            self._json = text + "}"
-        return self._json
+            message = self._message = sse_message(text + "}", name)
+            self._parts = None  # kept once, framed
+        return message
 
 
 _NO_LABEL = object()  # a PlainEvent's label when the call was a prediction
@@ -2859,7 +2917,8 @@ def _model_of(event):
 def _kept_unread(events):
     """Of ``events`` ``(topic, name, data)`` published while nobody listens, those the event
     bus would keep: the last RECENT_EVENTS of each model's (the others, forgotten as soon as
-    kept, cost a stream of calls about 7% of its time)."""
+    kept, cost a stream of calls about 7% of its time). A stream that subscribes while they
+    are published may miss some: of calls that were over before it came, as ?recent= gives."""
     kept, counts = [], collections.Counter()
     for event in reversed(events):
         if event[0] == "events":
@@ -2874,7 +2933,20 @@ def _framed(name, data):
     """The server-sent event ``name`` of ``data`` (framed already when bytes)."""
     if type(data) is bytes:
         return data
-    return sse_message(data.json if type(data) is PlainEvent else dumps(data), name)
+    return data.message(name) if type(data) is PlainEvent else sse_message(dumps(data), name)
+
+
+def _newest_framed(items, room):
+    """Kept ``(order, name, data)`` items framed from the newest back, as many as fit in
+    ``room`` bytes (a newcomer's backlog: the dashboard asks for 50 of each model's)."""
+    framed = []
+    for _, name, data in reversed(items):
+        message = _framed(name, data)
+        room -= len(message)
+        if room < 0:
+            break
+        framed.append(message)
+    return framed[::-1]
 
 
 def _size(data):
@@ -2911,8 +2983,8 @@ class EventBus:
             self._subscribers += 1
             # Taken with the subscription, under the lock: no event is missed or seen twice.
             past = self._past(topic, recent) if recent > 0 else []
-        if past:  # live events queued meanwhile stay after them
-            sub.prepend(past)
+        if past:  # framed out of the lock (publishers wait for it); live events stay after them
+            sub.prepend(_newest_framed(past, self.backlog))
         return sub
 
     def _past(self, topic, recent):
@@ -2920,11 +2992,11 @@ class EventBus:
         subtopics (``events:<model>``) did, each one's last ``recent``, oldest first (so a
         model that was quiet lately still shows its events beside a busy one). Lock held."""
         if topic in self._recent:
-            return [_framed(*item[1:]) for item in list(self._recent[topic])[-recent:]]
+            return list(self._recent[topic])[-recent:]
         prefix = topic + ":"
         merged = [item for key, kept in self._recent.items() if key.startswith(prefix)
                   for item in list(kept)[-recent:]]
-        return [_framed(*item[1:]) for item in sorted(merged, key=operator.itemgetter(0))]
+        return sorted(merged, key=operator.itemgetter(0))
 
     def _keep(self, topic, order, name, data):
         """Remember an event among the topic's recent ones, at most RECENT_EVENTS of them and
@@ -3339,6 +3411,7 @@ class Deployment(Replica):
                     self._unloadable(e)
             else:
                 info, (unpacked, saved), version, initial = fresh
+                rows.fresh()
                 self._install(info, unpacked, 0, version, initial, saved=saved)
         self.history = [(t, n, json.loads(m)) for t, n, m in rows.history()] if fresh is None else []
         self.history_interval = HISTORY_INTERVAL

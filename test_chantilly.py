@@ -442,6 +442,35 @@ def test_learn_by_id_uses_the_stored_prediction_and_forgets_the_id(client):
     assert model_stats(client)["pending"] == 0
 
 
+@pytest.mark.parametrize("known", [3, 1000])
+def test_ids_known_in_memory_answer_as_the_store_would(tmp_path, monkeypatch, known):
+    """The server keeps a model's stored ids in memory to skip a query for a new one: a
+    random run of predictions with ids (new, pending again, learned already) and learns by
+    id, across a restart, and in and out of the memory it may take (3 ids' worth), answers
+    and counts exactly as a dict of the pending ids says."""
+    monkeypatch.setattr(chantilly, "KNOWN_IDS_BYTES", known * (chantilly.KEY_BYTES + 3))
+    rng, pending = random.Random(5), {}
+    for run in range(2):  # the second starts from the ids the first stored
+        with ServerThread(tmp_path / "c.db") as running, running.client() as client:
+            if run == 0:
+                client.upload(creme_regressor())
+            for step in range(120):
+                key = rng.choice(["a", "b", 1, "1", 2, "c", "d", "e", "f"])
+                if rng.random() < 0.55:
+                    x = {"x": float(step)}
+                    client.ok("POST", "/api/predict", {"id": key, "features": x})
+                    pending[key] = x
+                elif key in pending:
+                    client.ok("POST", "/api/learn", {"id": key, "ground_truth": 1.0})
+                    del pending[key]
+                else:
+                    assert_error(client.request("POST", "/api/learn", {"id": key, "ground_truth": 1.0}),
+                                 400, "No information stored")
+                assert model_stats(client)["pending"] == len(pending), (run, step, key)
+        with closing(sqlite3.connect(tmp_path / "c.db")) as db:  # the server stopped: the file is free
+            assert db.execute("SELECT COUNT(*) FROM stored_ids").fetchone()[0] == len(pending)
+
+
 def test_an_id_with_nothing_stored_is_refused_even_with_features(client):
     # The id takes precedence over features (as in chantilly 0.2): learning from the features
     # instead would score a prediction the client never got.
