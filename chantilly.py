@@ -2693,7 +2693,8 @@ class ModelRows:
         # waited for the commit in progress under the model's lock: a fifth of the server's
         # CPU per prediction with a new id at 4 connections, bench/ab.py). Known only where
         # this process is the store's one writer, within KNOWN_IDS_BYTES; taken again from
-        # the store when rebuilt and at each expiry sweep (which drops rows it does not name).
+        # the store when rebuilt, and at an expiry sweep (which drops rows it does not name)
+        # once they take half of it.
         self._keys, self._keys_bytes = None, 0
 
     def rebuilt(self):
@@ -2772,7 +2773,10 @@ class ModelRows:
     def expire(self, horizon, keep_tombstones_after):
         self.forget_recent()
         expired = self.store.expire_ids(self, horizon, keep_tombstones_after)
-        self._know_keys()  # the rows of old tombstones went: forget their keys
+        if self._keys is None or self._keys_bytes > KNOWN_IDS_BYTES // 2:
+            # Rows of old tombstones went: their keys would fill the budget by and by (a
+            # read of all keys, so not while they are few), or it may fit again.
+            self._know_keys()
         return expired
 
     def save_snapshot(self, state, seq, history):
