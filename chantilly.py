@@ -102,7 +102,8 @@ matter (2-core machine, creme StandardScaler | LinearRegression):
 - the write-ahead log folded every 64 MiB rather than 4 (two fsyncs per fold, commits
   waiting): about -25% wall time per commit of a prediction with an id;
 - events written out only when read (``PlainEvent``), and of a stream nobody watches only
-  the last ones each model keeps for ``?recent=``: about -7% and -13% per streamed learn;
+  the last ones each model keeps for ``?recent=``: budget.py's events step 21 -> 8 us per
+  request, -4% server CPU per streamed learn (bench/ab.py, with the write-ahead log change);
 - one ``send`` per answer (head and body together), TCP_NODELAY: without it, Nagle and
   delayed ACKs cap a keep-alive client at ~25 requests/s;
 - the ``Date`` header formatted once a second: -2.3 us per answer (~1%);
@@ -179,9 +180,9 @@ CHECKPOINT_EVERY = 64
 #: each) is then measured against --max-model-size within a call or two, not 64.
 CHECKPOINT_BYTES = MiB
 #: Pages (4 KiB) the SQLite write-ahead log grows to before a commit folds it into the file
-#: (SQLite's default: 1,000). Each fold fsyncs twice while commits wait; folding 16 times
-#: fewer, a leaf page written by many commits once: -25% wall time per commit of a predict
-#: with an id. The log file stays at most this big (64 MiB) once folded.
+#: (SQLite's default: 1,000). Each fold fsyncs twice while commits wait, and copies a page
+#: once however many commits wrote it: folding 16 times less often, -25% wall time per
+#: commit of a predict with an id. The log file is cut back to twice this after a fold.
 WAL_PAGES = 16_000
 #: Seconds a batch or stream chunk may hold a model's lock before letting other clients in.
 SLICE_SECONDS = 0.01
